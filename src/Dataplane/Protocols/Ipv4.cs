@@ -1,0 +1,45 @@
+// IPv4 header (RFC 791 section 3.1).
+using System.Buffers.Binary;
+using System.Net;
+
+namespace VSwitch.Dataplane.Protocols;
+
+public static class Ipv4
+{
+    public const int MinHeaderLength = 20;
+    public const int TotalLengthOffset = 2;
+    public const int FlagsFragmentOffset = 6;
+    public const int ProtocolOffset = 9;
+    public const int SourceOffset = 12;
+    public const int DestinationOffset = 16;
+
+    public const byte ProtocolTcp = 6;
+    public const byte ProtocolUdp = 17;
+
+    /// <summary>
+    /// Checks the header against its own claims: version 4, IHL of at least 5 words, an IHL and a
+    /// total length that fit in what was received, and a total length no shorter than the header.
+    /// Returns the header length, or 0 when the header is malformed.
+    /// </summary>
+    public static int ValidHeaderLength(ReadOnlySpan<byte> packet)
+    {
+        if (packet.Length < MinHeaderLength)
+            return 0;
+        byte versionIhl = packet[0];
+        int headerLength = (versionIhl & 0xF) * 4;
+        if (versionIhl >> 4 != 4 || headerLength < MinHeaderLength || headerLength > packet.Length)
+            return 0;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(TotalLengthOffset));
+        if (totalLength < headerLength || totalLength > packet.Length)
+            return 0;
+        return headerLength;
+    }
+
+    public static uint ParseAddress(string text) =>
+        IPAddress.TryParse(text, out IPAddress? ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? BinaryPrimitives.ReadUInt32BigEndian(ip.GetAddressBytes())
+            : throw new FormatException($"'{text}' is not an IPv4 address");
+
+    public static string Format(uint address) =>
+        $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}";
+}

@@ -1,0 +1,63 @@
+// Every frame vswitchd does not deliver is counted under exactly one of these reasons. The hot
+// path returns a reason instead of throwing; the names are the label values exported by the
+// control socket ("drops": {"spoofed_ipv4_source": 3, ...}).
+namespace VSwitch.Dataplane.Switching;
+
+public enum DropReason : byte
+{
+    None = 0,
+    /// <summary>Shorter than an Ethernet header.</summary>
+    RuntFrame,
+    /// <summary>IPv4 header shorter than 20 bytes, than its IHL, or than its total length claims.</summary>
+    MalformedIpv4,
+    /// <summary>ARP shorter than its fixed part or than its hlen/plen claim, or not Ethernet/IPv4.</summary>
+    MalformedArp,
+    /// <summary>IPv6 fixed header incomplete, wrong version, or payload length beyond the frame.</summary>
+    MalformedIpv6,
+    /// <summary>Longer than the ingress port's MTU plus the Ethernet header.</summary>
+    Oversize,
+    /// <summary>802.1Q/802.1ad tagged frame from a VM port: tenants may not pick VLANs.</summary>
+    VlanTagged,
+    SpoofedSourceMac,
+    SpoofedIpv4Source,
+    /// <summary>ARP sender hardware or protocol address not bound to the port.</summary>
+    SpoofedArpSender,
+    SpoofedIpv6Source,
+    /// <summary>Received on a port that has no VM bound to it (yet).</summary>
+    UnboundPort,
+    /// <summary>Received on the uplink before an overlay (VXLAN/GENEVE) is configured on it.</summary>
+    UplinkNoOverlay,
+    /// <summary>Unicast to the port it came from.</summary>
+    Hairpin,
+    /// <summary>Flooded frame with no other port in the tenant to go to.</summary>
+    NoFloodTarget,
+    /// <summary>Longer than the egress port's MTU plus the Ethernet header.</summary>
+    EgressMtuExceeded,
+    /// <summary>Chained (multi-segment) mbuf; ports are configured for single-segment frames.</summary>
+    MultiSegment,
+    /// <summary>The egress port's tx queue did not take the frame.</summary>
+    TxQueueFull,
+}
+
+public static class DropReasons
+{
+    public static readonly int Count = Enum.GetValues<DropReason>().Length;
+
+    /// <summary>snake_case name used on the control socket and in metrics labels.</summary>
+    public static string Label(DropReason reason) => s_labels[(int)reason];
+
+    private static readonly string[] s_labels = Enum.GetValues<DropReason>().Select(ToSnakeCase).ToArray();
+
+    private static string ToSnakeCase(DropReason reason)
+    {
+        string name = reason.ToString();
+        var builder = new System.Text.StringBuilder(name.Length + 8);
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0 && !char.IsDigit(name[i - 1]) && !(char.IsUpper(name[i - 1]) && (i + 1 >= name.Length || char.IsUpper(name[i + 1]))))
+                builder.Append('_');
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+        return builder.ToString();
+    }
+}

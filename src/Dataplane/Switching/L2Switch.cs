@@ -1,0 +1,121 @@
+// The L2 switching stage for frames from VM ports: anti-spoofing, the ARP responder, and the
+// per-tenant MAC lookup. Tables are programmed, never learned, as on a cloud host: a frame can
+// only reach ports of its own tenant, because every lookup key carries the tenant.
+//
+// Checks run in a fixed order, and the first failure is the frame's one drop reason:
+//   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
+//   malformed, then spoofed source) -> destination lookup.
+// Other EtherTypes are switched like any frame once the source MAC has been checked.
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Protocols;
+
+namespace VSwitch.Dataplane.Switching;
+
+public enum ForwardAction : byte
+{
+    /// <summary>To Forwarding.Egress.</summary>
+    Unicast,
+    /// <summary>To every other VM port of the ingress port's tenant.</summary>
+    Flood,
+    /// <summary>Rewritten in place (an ARP reply); back out of the ingress port.</summary>
+    ReplyToSender,
+}
+
+public struct Forwarding
+{
+    public ForwardAction Action;
+    public PortBinding? Egress;
+}
+
+public static class L2Switch
+{
+    /// <summary>
+    /// Decides what happens to one frame received on a bound VM port. Returns DropReason.None and
+    /// fills <paramref name="forwarding"/> when the frame goes somewhere; may rewrite the frame
+    /// in place (the ARP responder). Allocates nothing and never throws on frame contents.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Classify(SwitchTables tables, PortBinding ingress, Span<byte> frame, out Forwarding forwarding)
+    {
+        forwarding = default;
+        if (frame.Length < Ethernet.HeaderLength)
+            return DropReason.RuntFrame;
+        if (frame.Length > ingress.MaxFrameLength)
+            return DropReason.Oversize;
+        if (MacAddress.Read(frame.Slice(Ethernet.SourceOffset, 6)) != ingress.Mac)
+            return DropReason.SpoofedSourceMac;
+
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.EtherTypeOffset));
+        Span<byte> payload = frame.Slice(Ethernet.HeaderLength);
+        switch (etherType)
+        {
+            case Ethernet.TypeIpv4:
+                if (Ipv4.ValidHeaderLength(payload) == 0)
+                    return DropReason.MalformedIpv4;
+                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(payload.Slice(Ipv4.SourceOffset))))
+                    return DropReason.SpoofedIpv4Source;
+                break;
+            case Ethernet.TypeArp:
+                DropReason arp = CheckArp(tables, ingress, frame, payload, ref forwarding);
+                if (arp != DropReason.None || forwarding.Action == ForwardAction.ReplyToSender)
+                    return arp;
+                break;
+            case Ethernet.TypeIpv6:
+                if (!Ipv6.IsValidHeader(payload))
+                    return DropReason.MalformedIpv6;
+                if (!ingress.HasIpv6(Ipv6.ReadAddress(payload.Slice(Ipv6.SourceOffset, 16))))
+                    return DropReason.SpoofedIpv6Source;
+                break;
+            case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
+                return DropReason.VlanTagged;
+        }
+
+        ulong destination = MacAddress.Read(frame);
+        if (MacAddress.IsGroup(destination)
+            || !tables.MacTable.TryGetValue(SwitchTables.MacKey(ingress.TenantIndex, destination), out PortBinding? egress))
+        {
+            forwarding.Action = ForwardAction.Flood;
+            return DropReason.None;
+        }
+        if (ReferenceEquals(egress, ingress))
+            return DropReason.Hairpin;
+        if (frame.Length > egress.MaxFrameLength)
+            return DropReason.EgressMtuExceeded;
+        forwarding.Action = ForwardAction.Unicast;
+        forwarding.Egress = egress;
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// RFC 826 checks, and the responder: a request for an address the tenant owns is answered
+    /// here with the owner's MAC, so ARP never has to be broadcast to the tenant's VMs.
+    /// Gratuitous ARP (sender address = target address) is switched, not answered.
+    /// </summary>
+    private static DropReason CheckArp(SwitchTables tables, PortBinding ingress, Span<byte> frame, Span<byte> arp, ref Forwarding forwarding)
+    {
+        if (arp.Length < Arp.FixedLength || Arp.ClaimedLength(arp) > arp.Length || !Arp.IsEthernetIpv4(arp))
+            return DropReason.MalformedArp;
+        ulong senderMac = MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6));
+        uint senderIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset));
+        if (senderMac != ingress.Mac || !ingress.HasIpv4(senderIp))
+            return DropReason.SpoofedArpSender;
+
+        uint targetIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.TargetIpOffset));
+        if (BinaryPrimitives.ReadUInt16BigEndian(arp.Slice(Arp.OperOffset)) != Arp.OpRequest
+            || targetIp == senderIp
+            || !tables.ArpTable.TryGetValue(SwitchTables.ArpKey(ingress.TenantIndex, targetIp), out ulong targetMac))
+            return DropReason.None;
+
+        MacAddress.Write(frame.Slice(Ethernet.DestinationOffset, 6), senderMac);
+        MacAddress.Write(frame.Slice(Ethernet.SourceOffset, 6), targetMac);
+        BinaryPrimitives.WriteUInt16BigEndian(arp.Slice(Arp.OperOffset), Arp.OpReply);
+        MacAddress.Write(arp.Slice(Arp.TargetMacOffset, 6), senderMac);
+        BinaryPrimitives.WriteUInt32BigEndian(arp.Slice(Arp.TargetIpOffset), senderIp);
+        MacAddress.Write(arp.Slice(Arp.SenderMacOffset, 6), targetMac);
+        BinaryPrimitives.WriteUInt32BigEndian(arp.Slice(Arp.SenderIpOffset), targetIp);
+        forwarding.Action = ForwardAction.ReplyToSender;
+        forwarding.Egress = ingress;
+        return DropReason.None;
+    }
+}

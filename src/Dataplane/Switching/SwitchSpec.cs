@@ -1,0 +1,33 @@
+// The desired state of the switch, as configured: tenants, ports, and the VMs bound to them.
+// It is validated once (Config/SpecValidator) and then compiled into a SwitchTables snapshot;
+// nothing here is read on the packet path.
+using System.Collections.Immutable;
+
+namespace VSwitch.Dataplane.Switching;
+
+public enum PortRole
+{
+    /// <summary>Bound to exactly one VM of one tenant.</summary>
+    Vm,
+    /// <summary>The host's link to the underlay; carries tunnelled tenant traffic once an overlay exists.</summary>
+    Uplink,
+}
+
+public sealed record TenantSpec(string Name);
+
+/// <param name="Devargs">A DPDK vdev string such as "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap".</param>
+/// <param name="Queues">VM queue pairs; a frame to the VM goes to queue (flow hash mod Queues).</param>
+public sealed record PortSpec(string Name, string Devargs, PortRole Role, int Mtu, int Queues)
+{
+    public const int DefaultMtu = 1500;
+
+    /// <summary>The DPDK device name: the devargs up to the first comma.</summary>
+    public string DeviceName => Devargs.Split(',', 2)[0];
+}
+
+public sealed record VmSpec(string Name, string Tenant, string Port, ulong Mac, ImmutableArray<uint> Ipv4, ImmutableArray<UInt128> Ipv6);
+
+public sealed record SwitchSpec(ImmutableArray<TenantSpec> Tenants, ImmutableArray<PortSpec> Ports, ImmutableArray<VmSpec> Vms)
+{
+    public static readonly SwitchSpec Empty = new([], [], []);
+}

@@ -1,0 +1,131 @@
+// The switching tables: one immutable snapshot, compiled from a SwitchSpec and swapped
+// atomically (Volatile.Write) by the control side. Workers read the current snapshot once per
+// burst, without locks, and never see a half-built table.
+using VSwitch.Dataplane.Protocols;
+
+namespace VSwitch.Dataplane.Switching;
+
+/// <summary>What a DPDK port is to the switch: its role, and for a VM port its tenant and bindings.</summary>
+public sealed class PortBinding
+{
+    public required ushort PortId { get; init; }
+    public required string Name { get; init; }
+    public required PortRole Role { get; init; }
+    /// <summary>Index into SwitchTables.Tenants; -1 for the uplink and unbound ports.</summary>
+    public int TenantIndex { get; init; } = -1;
+    public string? VmName { get; init; }
+    public ulong Mac { get; init; }
+    public uint[] Ipv4 { get; init; } = [];
+    public UInt128[] Ipv6 { get; init; } = [];
+    public UInt128 LinkLocalIpv6 { get; init; }
+    /// <summary>MTU plus the Ethernet header: the longest frame the port takes or gives.</summary>
+    public required int MaxFrameLength { get; init; }
+    public required ushort Queues { get; init; }
+
+    public bool IsBoundVm => Role == PortRole.Vm && TenantIndex >= 0;
+
+    public bool HasIpv4(uint address)
+    {
+        foreach (uint bound in Ipv4)
+        {
+            if (bound == address)
+                return true;
+        }
+        return false;
+    }
+
+    public bool HasIpv6(UInt128 address)
+    {
+        if (address == LinkLocalIpv6)
+            return true;
+        foreach (UInt128 bound in Ipv6)
+        {
+            if (bound == address)
+                return true;
+        }
+        return false;
+    }
+}
+
+public sealed class SwitchTables
+{
+    /// <summary>RTE_MAX_ETHPORTS of Debian's DPDK 22.11 build (the shim reports it; a test pins it): port ids index arrays of this size.</summary>
+    public const int MaxPorts = 32;
+
+    public static readonly SwitchTables Empty = Build(SwitchSpec.Empty, new Dictionary<string, ushort>(), 1);
+
+    public SwitchSpec Spec { get; }
+    public string[] Tenants { get; }
+    /// <summary>Indexed by DPDK port id; null where no configured port has that id.</summary>
+    public PortBinding?[] Ports { get; }
+    /// <summary>(tenant index + 1) &lt;&lt; 48 | MAC -> the VM port with that MAC in that tenant.</summary>
+    public ULongMap<PortBinding> MacTable { get; }
+    /// <summary>(tenant index + 1) &lt;&lt; 32 | IPv4 -> the MAC of the VM holding it, for the ARP responder.</summary>
+    public ULongMap<ulong> ArpTable { get; }
+    /// <summary>Per tenant, its VM ports: where broadcast, multicast and unknown unicast go.</summary>
+    public PortBinding[][] FloodPorts { get; }
+    public int WorkerCount { get; }
+
+    private SwitchTables(SwitchSpec spec, string[] tenants, PortBinding?[] ports, ULongMap<PortBinding> macTable,
+        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount)
+    {
+        Spec = spec;
+        Tenants = tenants;
+        Ports = ports;
+        MacTable = macTable;
+        ArpTable = arpTable;
+        FloodPorts = floodPorts;
+        WorkerCount = workerCount;
+    }
+
+    public static ulong MacKey(int tenantIndex, ulong mac) => (ulong)(tenantIndex + 1) << 48 | mac;
+
+    public static ulong ArpKey(int tenantIndex, uint ipv4) => (ulong)(tenantIndex + 1) << 32 | ipv4;
+
+    /// <summary>Compiles a validated spec; portIds maps each port name to its DPDK port id.</summary>
+    public static SwitchTables Build(SwitchSpec spec, IReadOnlyDictionary<string, ushort> portIds, int workerCount)
+    {
+        string[] tenants = spec.Tenants.Select(t => t.Name).ToArray();
+        var tenantIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < tenants.Length; i++)
+            tenantIndex[tenants[i]] = i;
+
+        var vmByPort = spec.Vms.ToDictionary(vm => vm.Port, StringComparer.Ordinal);
+        var ports = new PortBinding?[MaxPorts];
+        var macs = new List<KeyValuePair<ulong, PortBinding>>();
+        var arps = new List<KeyValuePair<ulong, ulong>>();
+        var flood = tenants.Select(_ => new List<PortBinding>()).ToArray();
+
+        foreach (PortSpec port in spec.Ports)
+        {
+            if (!portIds.TryGetValue(port.Name, out ushort portId))
+                continue; // not (yet) attached to DPDK
+            vmByPort.TryGetValue(port.Name, out VmSpec? vm);
+            int tenant = vm is null || port.Role != PortRole.Vm ? -1 : tenantIndex[vm.Tenant];
+            var binding = new PortBinding
+            {
+                PortId = portId,
+                Name = port.Name,
+                Role = port.Role,
+                TenantIndex = tenant,
+                VmName = tenant < 0 ? null : vm!.Name,
+                Mac = tenant < 0 ? 0 : vm!.Mac,
+                Ipv4 = tenant < 0 ? [] : vm!.Ipv4.ToArray(),
+                Ipv6 = tenant < 0 ? [] : vm!.Ipv6.ToArray(),
+                LinkLocalIpv6 = tenant < 0 ? UInt128.Zero : MacAddress.LinkLocalIpv6(vm!.Mac),
+                MaxFrameLength = port.Mtu + Ethernet.HeaderLength,
+                Queues = (ushort)port.Queues,
+            };
+            ports[portId] = binding;
+            if (tenant < 0)
+                continue;
+            macs.Add(new(MacKey(tenant, binding.Mac), binding));
+            foreach (uint ip in binding.Ipv4)
+                arps.Add(new(ArpKey(tenant, ip), binding.Mac));
+            flood[tenant].Add(binding);
+        }
+
+        return new SwitchTables(spec, tenants, ports, new ULongMap<PortBinding>(macs), new ULongMap<ulong>(arps),
+            flood.Select(list => list.ToArray()).ToArray(), workerCount);
+    }
+}
