@@ -54,7 +54,9 @@ public static class DropReasons
         var builder = new System.Text.StringBuilder(name.Length + 8);
         for (int i = 0; i < name.Length; i++)
         {
-            if (char.IsUpper(name[i]) && i > 0 && !char.IsDigit(name[i - 1]) && !(char.IsUpper(name[i - 1]) && (i + 1 >= name.Length || char.IsUpper(name[i + 1]))))
+            // A word starts at an upper-case letter after a lower-case letter or a digit
+            // ("SpoofedIpv4Source" -> spoofed_ipv4_source).
+            if (i > 0 && char.IsUpper(name[i]) && !char.IsUpper(name[i - 1]))
                 builder.Append('_');
             builder.Append(char.ToLowerInvariant(name[i]));
         }
