@@ -64,7 +64,7 @@ public sealed partial class Vswitchd : ITableSource
         Publish(_config.Spec);
 
         _workers = _config.WorkerCores.Take(_workerCount)
-            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds)).ToArray();
+            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool)).ToArray();
         foreach (PollWorker worker in _workers)
             worker.Start();
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");

@@ -31,6 +31,7 @@ internal sealed unsafe class PollWorker : IDisposable
     private readonly int _index;
     private readonly ITableSource _source;
     private readonly uint _idleSleepMicroseconds;
+    private readonly IntPtr _mempool;
     private readonly Thread _thread;
     private volatile bool _stop;
 
@@ -51,8 +52,9 @@ internal sealed unsafe class PollWorker : IDisposable
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;
 
-    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds)
+    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds, IntPtr mempool)
     {
+        _mempool = mempool;
         _index = index;
         Core = core;
         _source = source;
@@ -91,6 +93,7 @@ internal sealed unsafe class PollWorker : IDisposable
             PinCurrentThread(Core);
             if (rte_thread_register() != 0)
                 throw new InvalidOperationException($"rte_thread_register failed: {RteStrError(RteErrno)}");
+            WarmUpNativeCalls();
             Poll();
         }
         catch (Exception e)
@@ -102,6 +105,23 @@ internal sealed unsafe class PollWorker : IDisposable
         {
             rte_thread_unregister();
         }
+    }
+
+    /// <summary>
+    /// Calls every native function of the loop once. A P/Invoke binds its target on first call,
+    /// and the library resolver allocates while it does; binding here keeps that out of the
+    /// loop's allocation count and its first bursts.
+    /// </summary>
+    private void WarmUpNativeCalls()
+    {
+        IntPtr m;
+        if (vsw_pktmbuf_alloc_bulk(_mempool, &m, 1) != 0)
+            throw new InvalidOperationException("mbuf pool exhausted before the first burst");
+        vsw_mbuf_refcnt_update(m, 0);
+        rte_pktmbuf_free_bulk(&m, 1);
+        _ = vsw_tx_burst(0, 0, _rx, 0);
+        if (_idleSleepMicroseconds != 0)
+            usleep(0);
     }
 
     private void Poll()

@@ -15,7 +15,7 @@ internal static unsafe partial class Interop
     internal const int FileTypeSocket = 0xC000;
     internal const int ErrnoNoEntry = 2;
 
-    [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(LibcLibrary, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int statx(int dirfd, string pathname, int flags, uint mask, StatxBuffer* statxbuf);
 }
 
