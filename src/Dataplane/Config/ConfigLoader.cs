@@ -47,7 +47,7 @@ public static class ConfigLoader
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
         };
         ConfigDocument? document = root is null ? null : ConfigDocument.Bind(root, errors);
-        if (document is null)
+        if (root is null || document is null)
             throw new ConfigException(filePath, errors.Lines());
 
         // Each stage collects apart and is added as follow-ups: an unreadable value is "not given"
@@ -56,6 +56,8 @@ public static class ConfigLoader
         (DaemonConfig config, SpecPaths paths) = ConfigMapper.Map(document, mapping);
         errors.AddFollowUps(mapping.All);
         errors.AddFollowUps(SpecValidator.Check(config.Spec, paths));
-        return errors.Any ? throw new ConfigException(filePath, errors.Lines()) : config;
+        if (errors.Any)
+            throw new ConfigException(filePath, FileOrder.Sort(errors.All, root).Select(e => e.ToString()).ToArray());
+        return config;
     }
 }

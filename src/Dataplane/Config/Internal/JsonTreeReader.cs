@@ -17,7 +17,7 @@ internal static class JsonTreeReader
             // JsonException counts lines and bytes from zero; editors count from one. The column is
             // a byte offset, the same as a character column for the ASCII a config file is written in.
             string at = e.LineNumber is long line ? $"line {line + 1}, column {e.BytePositionInLine + 1}: " : "";
-            errors.Add("", $"{at}syntax error: {WithoutPosition(e.Message)}");
+            errors.Add("", $"{at}syntax error: {Reworded(e.Message)}");
             return null;
         }
     }
@@ -33,12 +33,14 @@ internal static class JsonTreeReader
     };
 
     // The message repeats the position as " LineNumber: 2 | BytePositionInLine: 1." (sometimes
-    // after " Path: $ |"); it is already given in our own words.
-    private static string WithoutPosition(string message)
+    // after " Path: $ |"), which we already give in our own words; and some messages advise
+    // changing the reader's options, which is advice for the programmer, not for the file's author.
+    private static string Reworded(string message)
     {
         int cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
         if (cut < 0)
             cut = message.IndexOf(" LineNumber: ", StringComparison.Ordinal);
-        return cut < 0 ? message : message[..cut];
+        return (cut < 0 ? message : message[..cut])
+            .Replace(" in this mode. Change the reader options.", ".", StringComparison.Ordinal);
     }
 }
