@@ -30,6 +30,7 @@ public static class ConfigLoader
     /// <summary>Parses configuration text; ConfigException's errors then carry no file path.</summary>
     public static DaemonConfig Parse(string text, ConfigFormat format) => Parse(text, format, filePath: null);
 
+    /// <summary>The format a file name implies by its extension; null when it implies none.</summary>
     public static ConfigFormat? FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".yaml" or ".yml" => ConfigFormat.Yaml,
@@ -50,8 +51,8 @@ public static class ConfigLoader
         if (root is null || document is null)
             throw new ConfigException(filePath, errors.Lines());
 
-        // Each stage collects apart and is added as follow-ups: an unreadable value is "not given"
-        // to the next stage, which must not call it missing as well.
+        // The mapper collects apart from the binder: a value the binder could not read reaches the
+        // mapper as "not given", and must not be called missing as well.
         var mapping = new ConfigErrors();
         (DaemonConfig config, SpecPaths paths) = ConfigMapper.Map(document, mapping);
         errors.AddFollowUps(mapping.All);

@@ -25,6 +25,17 @@ public class ConfigSyntaxTests
     public void Unknown_fields_are_rejected_in_every_section(string find, string replacement, string expected) =>
         Assert.Equal([expected], ErrorsOf(Yaml.With(find, replacement)));
 
+    [Fact]
+    public void Unknown_keys_that_look_like_paths_are_reported_as_written() =>
+        Assert.Equal(
+            [
+                "ports[0].a[b]: unknown field (expected one of: name, devargs, role, mtu, queues)",
+                "ports[0].c[: unknown field (expected one of: name, devargs, role, mtu, queues)",
+                "ports[0].d.e[9]: unknown field (expected one of: name, devargs, role, mtu, queues)",
+                "tenants[0].vms[1].mac: 'x' is not a MAC address (six hex octets such as 02:00:00:00:00:01)",
+            ],
+            ErrorsOf(Yaml.With("    queues: 2\n", "    queues: 2\n    \"a[b]\": 1\n    \"c[\": 1\n    d.e[9]: 1\n").With("\"02:00:00:00:00:0b\"", "x")));
+
     [Theory]
     [InlineData(ConfigFormat.Yaml, "        port: vm-a\n", "        port: vm-a\n        port: vm-b\n")]
     [InlineData(ConfigFormat.Json, "\"port\": \"vm-a\",", "\"port\": \"vm-a\", \"port\": \"vm-b\",")]

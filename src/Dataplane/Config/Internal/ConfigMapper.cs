@@ -28,6 +28,7 @@ internal static class ConfigMapper
         else if (dpdk.EalArgs is null)
             errors.Required("dpdk.eal_args");
 
+        (SwitchSpec spec, SpecPaths paths) = MapSpec(document, errors);
         var config = new DaemonConfig
         {
             EalArgs = MapEalArgs(dpdk?.EalArgs ?? [], errors),
@@ -36,11 +37,9 @@ internal static class ConfigMapper
             WorkerCores = MapCores(document.Workers?.Cores ?? [DaemonConfig.DefaultWorkerCore], errors),
             IdleSleepMicroseconds = InRange(document.Workers?.IdleSleepUs ?? 0, "workers.idle_sleep_us", 0, DaemonConfig.MaxIdleSleepMicroseconds, errors),
             ControlSocket = MapControlSocket(document.ControlSocket, errors),
-            Spec = SwitchSpec.Empty,
+            Spec = spec,
         };
-        // After the daemon's settings, so that errors come in the order of a typical file.
-        (SwitchSpec spec, SpecPaths paths) = MapSpec(document, errors);
-        return (config with { Spec = spec }, paths);
+        return (config, paths);
     }
 
     private static IReadOnlyList<string> MapEalArgs(IReadOnlyList<string?> args, ConfigErrors errors)

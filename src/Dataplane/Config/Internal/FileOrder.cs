@@ -22,9 +22,10 @@ internal static class FileOrder
         {
             int bracket = segment.IndexOf('[');
             node = Field(node, bracket < 0 ? segment : segment[..bracket], position);
-            foreach (string index in bracket < 0 ? [] : segment[(bracket + 1)..^1].Split("]["))
+            foreach (string index in bracket < 0 ? [] : segment[(bracket + 1)..].TrimEnd(']').Split("]["))
             {
-                int i = int.Parse(index, System.Globalization.CultureInfo.InvariantCulture);
+                // An unknown key is the file's own text and may hold brackets that are no index.
+                int i = int.TryParse(index, System.Globalization.CultureInfo.InvariantCulture, out int parsed) ? parsed : int.MaxValue;
                 position.Add(i);
                 node = node is ListNode list && i < list.Items.Count ? list.Items[i] : null;
             }
