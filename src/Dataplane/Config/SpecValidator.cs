@@ -11,7 +11,7 @@ namespace VSwitch.Dataplane.Config;
 
 public static partial class SpecValidator
 {
-    /// <summary>RFC 791's minimum IPv4 MTU, and the largest jumbo frame the usual NICs take.</summary>
+    /// <summary>68 is the least MTU an IPv4 host must accept (RFC 791); 9000 is the customary jumbo MTU.</summary>
     public const int MinMtu = 68;
     public const int MaxMtu = 9000;
 
