@@ -1,20 +1,43 @@
-// TEMPORARY stub, replaced by the config branch.
+// What vswitchd runs with: the DPDK environment, its worker threads, where it listens for
+// control, and the switch itself. Read once at start (ConfigLoader); afterwards only the switch
+// spec changes, through the control socket.
 using VSwitch.Dataplane.Switching;
+
 namespace VSwitch.Dataplane.Config;
-public sealed record DaemonConfig(IReadOnlyList<string> EalArgs, string PmdDir, int Mbufs, IReadOnlyList<int> WorkerCores, int IdleSleepMicroseconds, string? ControlSocket, SwitchSpec Spec);
-public sealed class ConfigException(string message) : Exception(message);
-public static class SpecValidator { public static IReadOnlyList<string> Validate(SwitchSpec spec) => []; }
-public static class ConfigLoader
+
+public sealed record DaemonConfig
 {
-    public static DaemonConfig Load(string path)
-    {
-        var doc = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        var eal = doc["dpdk"]!["eal_args"]!.AsArray().Select(x => (string)x!).ToList();
-        var cores = doc["workers"]?["cores"]?.AsArray().Select(x => (int)x!).ToList() ?? [1];
-        int idle = (int?)doc["workers"]?["idle_sleep_us"] ?? 0;
-        var ports = doc["ports"]!.AsArray().Select(p => new PortSpec((string)p!["name"]!, (string)p["devargs"]!, (string?)p["role"] == "uplink" ? PortRole.Uplink : PortRole.Vm, (int?)p["mtu"] ?? 1500, (int?)p["queues"] ?? 1)).ToList();
-        var tenants = new List<TenantSpec>(); var vms = new List<VmSpec>();
-        foreach (var t in doc["tenants"]!.AsArray()) { tenants.Add(new((string)t!["name"]!)); foreach (var v in t["vms"]!.AsArray()) { Protocols.MacAddress.TryParse((string)v!["mac"]!, out ulong mac); vms.Add(new((string)v["name"]!, (string)t["name"]!, (string)v["port"]!, mac, [.. (v["ipv4"]?.AsArray() ?? []).Select(x => Protocols.Ipv4.ParseAddress((string)x!))], [.. (v["ipv6"]?.AsArray() ?? []).Select(x => Protocols.Ipv6.ParseAddress((string)x!))])); } }
-        return new DaemonConfig(eal, "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0", 8191, cores, idle, (string?)doc["control_socket"], new SwitchSpec([.. tenants], [.. ports], [.. vms]));
-    }
+    public const string DefaultPmdDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
+
+    public const int DefaultMbufs = 8191;
+    public const int MinMbufs = 1023;
+    public const int MaxMbufs = 1_048_575;
+
+    /// <summary>EAL's main lcore is the first of -l, normally 0, and runs the control side; workers poll on others.</summary>
+    public const int DefaultWorkerCore = 1;
+    public const int MaxWorkerCores = 16;
+    public const int MaxCoreId = 1023;
+
+    /// <summary>0 keeps workers spinning; the cap (100 ms) bounds how late an idle worker sees a burst.</summary>
+    public const int MaxIdleSleepMicroseconds = 100_000;
+
+    /// <summary>Arguments for rte_eal_init, without the program name and without --vdev (vswitchd adds one per port).</summary>
+    public required IReadOnlyList<string> EalArgs { get; init; }
+
+    /// <summary>Where EAL loads poll-mode drivers from.</summary>
+    public string PmdDir { get; init; } = DefaultPmdDir;
+
+    /// <summary>Mbufs in the packet pool shared by all ports.</summary>
+    public int Mbufs { get; init; } = DefaultMbufs;
+
+    /// <summary>One polling worker per listed lcore.</summary>
+    public IReadOnlyList<int> WorkerCores { get; init; } = [DefaultWorkerCore];
+
+    /// <summary>How long a worker sleeps after a burst that found no packets.</summary>
+    public int IdleSleepMicroseconds { get; init; }
+
+    /// <summary>Unix socket path for the control protocol; null: no control socket.</summary>
+    public string? ControlSocket { get; init; }
+
+    public required SwitchSpec Spec { get; init; }
 }
