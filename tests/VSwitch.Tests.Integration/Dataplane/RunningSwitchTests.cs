@@ -120,11 +120,14 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         ulong packets = (ulong)counters["workers"]![0]!["packets"]!;
 
         Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
-        // Every path ran: the 8-frame input holds 3 unicast, 1 flood, 1 ARP, 1 spoof and 2 frames for the absent VM d.
-        Assert.InRange((ulong)counters["unicast"]!, packets / 8 * 3 - 64, packets / 8 * 3 + 64);
+        // Every path ran: the 8-frame input holds 3 unicast, 1 flood, 1 ARP, 1 spoof and 2 frames for
+        // the absent VM d. Counters are read while traffic flows, one after another, so compare
+        // shares within 1 %.
+        ulong slack = packets / 100;
+        Assert.InRange((ulong)counters["unicast"]!, packets / 8 * 3 - slack, packets / 8 * 3 + slack);
         Assert.True((ulong)counters["flooded"]! > packets / 8 * 2, "broadcast and frames for the unknown MAC flood");
-        Assert.True((ulong)counters["arp_replies"]! > packets / 8 - 64);
-        Assert.True((ulong)counters["drops"]!["spoofed_ipv4_source"]! > packets / 8 - 64);
+        Assert.InRange((ulong)counters["arp_replies"]!, packets / 8 - slack, packets / 8 + slack);
+        Assert.InRange((ulong)counters["drops"]!["spoofed_ipv4_source"]!, packets / 8 - slack, packets / 8 + slack);
         Assert.Equal(0UL, (ulong)counters["drops"]!["tx_queue_full"]!);
     }
 
@@ -144,7 +147,7 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         JsonObject after = await CountersAfter((ulong)before["workers"]![0]!["packets"]! + 1_000_000);
         ulong toD = Tx(after, "vm-d") - Tx(before, "vm-d");
         ulong packets = (ulong)after["workers"]![0]!["packets"]! - (ulong)before["workers"]![0]!["packets"]!;
-        Assert.InRange(toD, packets / 8 * 2 + packets / 8 - 256, packets / 8 * 3 + 256); // 2 unicast to d + the broadcast
+        Assert.InRange(toD, packets / 8 * 3 - packets / 100, packets / 8 * 3 + packets / 100); // 2 unicast to d + the broadcast
         Assert.Equal(0, (long)after["workers"]![0]!["allocated_bytes"]!);
 
         // Bad requests change nothing and name the field; the switch keeps running.
