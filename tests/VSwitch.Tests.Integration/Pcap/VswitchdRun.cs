@@ -49,7 +49,7 @@ public sealed class VswitchdRun : IDisposable
     /// <summary>Keeps the work directory after Dispose (for a failed run: the outputs and logs stay for inspection).</summary>
     public void Keep() => _keep = true;
 
-    public string Log => $"--- vswitchd stderr ---\n{Tail(_stderr)}\n--- vswitchd stdout ---\n{Tail(_stdout)}";
+    public string Log => $"--- vswitchd stderr ---\n{Tail(_stderr, 8000)}\n--- vswitchd stdout ---\n{Tail(_stdout, 2000)}";
 
     public async Task RunToCompletionAsync(CancellationToken cancellation)
     {
@@ -196,12 +196,12 @@ public sealed class VswitchdRun : IDisposable
             sink.Append(line).Append('\n');
     }
 
-    private static string Tail(StringBuilder sink)
+    private static string Tail(StringBuilder sink, int limit)
     {
         lock (sink)
         {
             string text = sink.ToString();
-            return text.Length <= 8000 ? text : "..." + text[^8000..];
+            return text.Length <= limit ? text : "..." + text[^limit..];
         }
     }
 }
