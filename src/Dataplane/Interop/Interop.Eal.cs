@@ -5,28 +5,28 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial int rte_eal_init(int argc, byte** argv);
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial int rte_eal_cleanup();
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial int rte_thread_register();
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial void rte_thread_unregister();
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial int* __rte_errno();
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial byte* rte_strerror(int errnum);
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial int rte_socket_id();
 
-    [LibraryImport(Eal)]
+    [LibraryImport(EalLibrary)]
     internal static partial ulong rte_get_tsc_hz();
 
     internal static int RteErrno => *__rte_errno();

@@ -7,52 +7,52 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial ushort rte_eth_dev_count_avail();
 
-    [LibraryImport(Ethdev, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(EthdevLibrary, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rte_eth_dev_get_port_by_name(string name, ushort* portId);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_get_name_by_port(ushort portId, byte* name);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_configure(ushort portId, ushort nbRxQueue, ushort nbTxQueue, void* ethConf);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_info_get(ushort portId, void* devInfo);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_rx_queue_setup(ushort portId, ushort queueId, ushort nbDesc, uint socketId, void* rxConf, IntPtr mempool);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_tx_queue_setup(ushort portId, ushort queueId, ushort nbDesc, uint socketId, void* txConf);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_start(ushort portId);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_stop(ushort portId);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_close(ushort portId);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_dev_set_mtu(ushort portId, ushort mtu);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_promiscuous_enable(ushort portId);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_stats_get(ushort portId, void* stats);
 
-    [LibraryImport(Ethdev)]
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_macaddr_get(ushort portId, byte* macAddr);
 
     // rte_dev.h: hot-plug a virtual device at run time (the control socket's add-port).
-    [LibraryImport(Eal, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(EalLibrary, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rte_dev_probe(string devargs);
 
-    [LibraryImport(Eal, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(EalLibrary, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rte_eal_hotplug_remove(string busName, string devName);
 }

@@ -5,11 +5,15 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    [LibraryImport(Libc, SetLastError = true)]
+    [LibraryImport(LibcLibrary, SetLastError = true)]
     internal static partial int sched_setaffinity(int pid, nuint cpusetsize, ulong* mask);
 
-    [LibraryImport(Libc)]
+    [LibraryImport(LibcLibrary)]
     internal static partial int gettid();
+
+    /// <summary>Sleeps in microseconds; Thread.Sleep rounds to whole milliseconds.</summary>
+    [LibraryImport(LibcLibrary)]
+    internal static partial int usleep(uint microseconds);
 
     /// <summary>Pins the calling thread to one core (sched_setaffinity(2) with pid 0 = this thread).</summary>
     internal static void PinCurrentThread(int core)

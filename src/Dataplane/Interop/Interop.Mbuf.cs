@@ -5,16 +5,16 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    [LibraryImport(Mbuf, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(MbufLibrary, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr rte_pktmbuf_pool_create(string name, uint n, uint cacheSize, ushort privSize, ushort dataRoomSize, int socketId);
 
-    [LibraryImport(Mbuf)]
+    [LibraryImport(MbufLibrary)]
     [SuppressGCTransition]
     internal static partial void rte_pktmbuf_free_bulk(IntPtr* mbufs, uint count);
 
-    [LibraryImport(Mempool)]
+    [LibraryImport(MempoolLibrary)]
     internal static partial uint rte_mempool_avail_count(IntPtr mempool);
 
-    [LibraryImport(Mempool)]
+    [LibraryImport(MempoolLibrary)]
     internal static partial uint rte_mempool_in_use_count(IntPtr mempool);
 }

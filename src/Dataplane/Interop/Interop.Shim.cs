@@ -6,26 +6,26 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     internal static partial void vsw_layout(NativeLayout* layout);
 
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial ushort vsw_rx_burst(ushort port, ushort queue, IntPtr* pkts, ushort n);
 
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial ushort vsw_tx_burst(ushort port, ushort queue, IntPtr* pkts, ushort n);
 
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial int vsw_pktmbuf_alloc_bulk(IntPtr pool, IntPtr* pkts, uint n);
 
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial uint vsw_lcore_id();
 
-    [LibraryImport(Shim)]
+    [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial void vsw_mbuf_refcnt_update(IntPtr mbuf, short delta);
 }

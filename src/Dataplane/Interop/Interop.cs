@@ -11,12 +11,12 @@ namespace VSwitch.Dataplane.Interop;
 
 internal static unsafe partial class Interop
 {
-    internal const string Eal = "rte_eal";
-    internal const string Ethdev = "rte_ethdev";
-    internal const string Mbuf = "rte_mbuf";
-    internal const string Mempool = "rte_mempool";
-    internal const string Shim = "vswshim";
-    internal const string Libc = "libc";
+    internal const string EalLibrary = "rte_eal";
+    internal const string EthdevLibrary = "rte_ethdev";
+    internal const string MbufLibrary = "rte_mbuf";
+    internal const string MempoolLibrary = "rte_mempool";
+    internal const string ShimLibrary = "vswshim";
+    internal const string LibcLibrary = "libc";
 
     private static int s_resolverInstalled;
 
@@ -32,8 +32,8 @@ internal static unsafe partial class Interop
     {
         string[] candidates = name switch
         {
-            Shim => [Path.Combine(AppContext.BaseDirectory, "libvswshim.so"), "libvswshim.so"],
-            Libc => ["libc.so.6"],
+            ShimLibrary => [Path.Combine(AppContext.BaseDirectory, "libvswshim.so"), "libvswshim.so"],
+            LibcLibrary => ["libc.so.6"],
             _ when name.StartsWith("rte_", StringComparison.Ordinal) => ["lib" + name + ".so", "lib" + name + ".so.23"],
             _ => [],
         };

@@ -1,6 +1,6 @@
 // IPv4 header (RFC 791 section 3.1).
 using System.Buffers.Binary;
-using System.Net;
+using System.Globalization;
 
 namespace VSwitch.Dataplane.Protocols;
 
@@ -35,10 +35,31 @@ public static class Ipv4
         return headerLength;
     }
 
+    /// <summary>
+    /// Parses dotted-quad text such as 10.0.0.1. Unlike IPAddress.Parse it refuses the inet_aton
+    /// shorthands ("10.1", "167772161") and leading zeros, which inet_aton reads as octal: in a
+    /// configuration file "010.0.0.1" must not quietly mean 8.0.0.1.
+    /// </summary>
     public static uint ParseAddress(string text) =>
-        IPAddress.TryParse(text, out IPAddress? ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-            ? BinaryPrimitives.ReadUInt32BigEndian(ip.GetAddressBytes())
-            : throw new FormatException($"'{text}' is not an IPv4 address");
+        TryParseDottedQuad(text, out uint address) ? address : throw new FormatException($"'{text}' is not an IPv4 address");
+
+    private static bool TryParseDottedQuad(string text, out uint address)
+    {
+        address = 0;
+        string[] octets = text.Split('.');
+        if (octets.Length != 4)
+            return false;
+        foreach (string octet in octets)
+        {
+            if (octet.Length is 0 or > 3 || (octet.Length > 1 && octet[0] == '0') || !octet.All(char.IsAsciiDigit))
+                return false;
+            uint value = uint.Parse(octet, CultureInfo.InvariantCulture);
+            if (value > 255)
+                return false;
+            address = address << 8 | value;
+        }
+        return true;
+    }
 
     public static string Format(uint address) =>
         $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}";

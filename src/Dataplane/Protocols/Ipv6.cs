@@ -19,8 +19,13 @@ public static class Ipv6
 
     public static UInt128 ReadAddress(ReadOnlySpan<byte> sixteen) => BinaryPrimitives.ReadUInt128BigEndian(sixteen);
 
+    /// <summary>
+    /// Parses RFC 4291 text such as fd00::1. IPAddress also takes a zone ("fe80::1%eth0") and
+    /// brackets; both are refused because the zone would be dropped without a word.
+    /// </summary>
     public static UInt128 ParseAddress(string text) =>
-        IPAddress.TryParse(text, out IPAddress? ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+        text.AsSpan().IndexOfAny('%', '[', ']') < 0
+        && IPAddress.TryParse(text, out IPAddress? ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
             ? BinaryPrimitives.ReadUInt128BigEndian(ip.GetAddressBytes())
             : throw new FormatException($"'{text}' is not an IPv6 address");
 

@@ -25,18 +25,25 @@ public static class MacAddress
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsGroup(ulong mac) => (mac & 0x0100_0000_0000UL) != 0;
 
+    /// <summary>
+    /// Parses six two-digit hex octets separated by ':' or by '-', the same one throughout, such
+    /// as 02:00:00:00:00:01.
+    /// </summary>
     public static bool TryParse(string? text, out ulong mac)
     {
         mac = 0;
-        if (text is null)
+        if (text is null || text.Length != 17 || text[2] is not (':' or '-'))
             return false;
-        string[] parts = text.Split(':', '-');
-        if (parts.Length != 6)
-            return false;
-        foreach (string part in parts)
+        char separator = text[2];
+        for (int i = 0; i < 6; i++)
         {
-            if (part.Length != 2 || !byte.TryParse(part, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out byte octet))
+            // AllowHexSpecifier alone: NumberStyles.HexNumber also allows white space, so " 1" would pass as an octet.
+            if ((i < 5 && text[i * 3 + 2] != separator)
+                || !byte.TryParse(text.AsSpan(i * 3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte octet))
+            {
+                mac = 0;
                 return false;
+            }
             mac = mac << 8 | octet;
         }
         return true;

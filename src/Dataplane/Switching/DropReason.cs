@@ -48,13 +48,17 @@ public static class DropReasons
 
     private static readonly string[] s_labels = Enum.GetValues<DropReason>().Select(ToSnakeCase).ToArray();
 
+    // A word starts at a capital that follows a lower-case letter or a digit ("Ipv4Source" ->
+    // "ipv4_source"), or at the last capital of an acronym that a lower-case word follows
+    // ("ARPReply" -> "arp_reply").
     private static string ToSnakeCase(DropReason reason)
     {
         string name = reason.ToString();
         var builder = new System.Text.StringBuilder(name.Length + 8);
         for (int i = 0; i < name.Length; i++)
         {
-            if (char.IsUpper(name[i]) && i > 0 && !char.IsDigit(name[i - 1]) && !(char.IsUpper(name[i - 1]) && (i + 1 >= name.Length || char.IsUpper(name[i + 1]))))
+            if (i > 0 && char.IsUpper(name[i])
+                && (!char.IsUpper(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1]))))
                 builder.Append('_');
             builder.Append(char.ToLowerInvariant(name[i]));
         }

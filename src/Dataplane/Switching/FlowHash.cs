@@ -25,7 +25,12 @@ public static class FlowHash
         {
             h = BinaryPrimitives.ReadUInt64BigEndian(frame) ^ (ulong)BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(8)) << 13;
         }
-        h *= 0x9E37_79B9_7F4A_7C15UL;
-        return (uint)(h >> 32);
+        // MurmurHash3's fmix64 finaliser: every input bit reaches the low bits that pick the queue.
+        h ^= h >> 33;
+        h *= 0xFF51_AFD7_ED55_8CCDUL;
+        h ^= h >> 33;
+        h *= 0xC4CE_B9FE_1A85_EC53UL;
+        h ^= h >> 33;
+        return (uint)h;
     }
 }

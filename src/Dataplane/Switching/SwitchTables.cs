@@ -47,6 +47,8 @@ public sealed class PortBinding
     }
 }
 
+public readonly record struct RxQueue(ushort Port, ushort Queue);
+
 public sealed class SwitchTables
 {
     /// <summary>RTE_MAX_ETHPORTS of Debian's DPDK 22.11 build (the shim reports it; a test pins it): port ids index arrays of this size.</summary>
@@ -65,9 +67,11 @@ public sealed class SwitchTables
     /// <summary>Per tenant, its VM ports: where broadcast, multicast and unknown unicast go.</summary>
     public PortBinding[][] FloodPorts { get; }
     public int WorkerCount { get; }
+    /// <summary>Per worker, the rx queues it polls: every (port, queue) of every attached port, dealt round-robin.</summary>
+    public RxQueue[][] RxByWorker { get; }
 
     private SwitchTables(SwitchSpec spec, string[] tenants, PortBinding?[] ports, ULongMap<PortBinding> macTable,
-        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount)
+        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount, RxQueue[][] rxByWorker)
     {
         Spec = spec;
         Tenants = tenants;
@@ -76,6 +80,7 @@ public sealed class SwitchTables
         ArpTable = arpTable;
         FloodPorts = floodPorts;
         WorkerCount = workerCount;
+        RxByWorker = rxByWorker;
     }
 
     public static ulong MacKey(int tenantIndex, ulong mac) => (ulong)(tenantIndex + 1) << 48 | mac;
@@ -125,7 +130,15 @@ public sealed class SwitchTables
             flood[tenant].Add(binding);
         }
 
+        var rx = Enumerable.Range(0, workerCount).Select(_ => new List<RxQueue>()).ToArray();
+        int next = 0;
+        foreach (PortBinding port in ports.OfType<PortBinding>())
+        {
+            for (ushort q = 0; q < port.Queues; q++)
+                rx[next++ % workerCount].Add(new RxQueue(port.PortId, q));
+        }
+
         return new SwitchTables(spec, tenants, ports, new ULongMap<PortBinding>(macs), new ULongMap<ulong>(arps),
-            flood.Select(list => list.ToArray()).ToArray(), workerCount);
+            flood.Select(list => list.ToArray()).ToArray(), workerCount, rx.Select(list => list.ToArray()).ToArray());
     }
 }

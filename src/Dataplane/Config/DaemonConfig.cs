@@ -1,0 +1,43 @@
+// What vswitchd runs with: the DPDK environment, its worker threads, where it listens for
+// control, and the switch itself. Read once at start (ConfigLoader); afterwards only the switch
+// spec changes, through the control socket.
+using VSwitch.Dataplane.Switching;
+
+namespace VSwitch.Dataplane.Config;
+
+public sealed record DaemonConfig
+{
+    public const string DefaultPmdDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
+
+    public const int DefaultMbufs = 8191;
+    public const int MinMbufs = 1023;
+    public const int MaxMbufs = 1_048_575;
+
+    /// <summary>EAL's main lcore is the first of -l, normally 0, and runs the control side; workers poll on others.</summary>
+    public const int DefaultWorkerCore = 1;
+    public const int MaxWorkerCores = 16;
+    public const int MaxCoreId = 1023;
+
+    /// <summary>0 keeps workers spinning; the cap (100 ms) bounds how late an idle worker sees a burst.</summary>
+    public const int MaxIdleSleepMicroseconds = 100_000;
+
+    /// <summary>Arguments for rte_eal_init, without the program name and without --vdev (vswitchd adds one per port).</summary>
+    public required IReadOnlyList<string> EalArgs { get; init; }
+
+    /// <summary>Where EAL loads poll-mode drivers from.</summary>
+    public string PmdDir { get; init; } = DefaultPmdDir;
+
+    /// <summary>Mbufs in the packet pool shared by all ports.</summary>
+    public int Mbufs { get; init; } = DefaultMbufs;
+
+    /// <summary>One polling worker per listed lcore.</summary>
+    public IReadOnlyList<int> WorkerCores { get; init; } = [DefaultWorkerCore];
+
+    /// <summary>How long a worker sleeps after a burst that found no packets.</summary>
+    public int IdleSleepMicroseconds { get; init; }
+
+    /// <summary>Unix socket path for the control protocol; null: no control socket.</summary>
+    public string? ControlSocket { get; init; }
+
+    public required SwitchSpec Spec { get; init; }
+}

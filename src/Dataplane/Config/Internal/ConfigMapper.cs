@@ -1,0 +1,172 @@
+// Turns the file's fields into a DaemonConfig: defaults for what is not given, text parsed into
+// addresses, and the checks on the daemon's own settings. The switch's rules belong to
+// SpecValidator, because the control socket applies them to specs that never were a file.
+using System.Collections.Immutable;
+using System.Text;
+using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Switching;
+
+namespace VSwitch.Dataplane.Config.Internal;
+
+internal static class ConfigMapper
+{
+    private const int DefaultQueues = 1;
+
+    /// <summary>sun_path in struct sockaddr_un is 108 bytes, the terminating NUL included.</summary>
+    private const int MaxSocketPathBytes = 107;
+
+    /// <summary>
+    /// Maps everything, reporting what cannot be mapped. A value that cannot be parsed becomes a
+    /// placeholder that SpecValidator rejects at the same path (see ConfigErrors.AddFollowUps), so
+    /// the VM or port stays in the spec and its other fields are still checked.
+    /// </summary>
+    public static (DaemonConfig Config, SpecPaths Paths) Map(ConfigDocument document, ConfigErrors errors)
+    {
+        DpdkSection? dpdk = document.Dpdk;
+        if (dpdk is null)
+            errors.Required("dpdk");
+        else if (dpdk.EalArgs is null)
+            errors.Required("dpdk.eal_args");
+
+        (SwitchSpec spec, SpecPaths paths) = MapSpec(document, errors);
+        var config = new DaemonConfig
+        {
+            EalArgs = MapEalArgs(dpdk?.EalArgs ?? [], errors),
+            PmdDir = NotEmpty(dpdk?.PmdDir, "dpdk.pmd_dir", errors) ?? DaemonConfig.DefaultPmdDir,
+            Mbufs = InRange(dpdk?.Mbufs ?? DaemonConfig.DefaultMbufs, "dpdk.mbufs", DaemonConfig.MinMbufs, DaemonConfig.MaxMbufs, errors),
+            WorkerCores = MapCores(document.Workers?.Cores ?? [DaemonConfig.DefaultWorkerCore], errors),
+            IdleSleepMicroseconds = InRange(document.Workers?.IdleSleepUs ?? 0, "workers.idle_sleep_us", 0, DaemonConfig.MaxIdleSleepMicroseconds, errors),
+            ControlSocket = MapControlSocket(document.ControlSocket, errors),
+            Spec = spec,
+        };
+        return (config, paths);
+    }
+
+    private static IReadOnlyList<string> MapEalArgs(IReadOnlyList<string?> args, ConfigErrors errors)
+    {
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] is { } arg && IsVdevOption(arg))
+                errors.Add($"dpdk.eal_args[{i}]", $"'{arg}' is not allowed: vswitchd adds one --vdev per port, from ports[].devargs");
+        }
+        return args.OfType<string>().ToArray();
+    }
+
+    // EAL parses its options with getopt_long, which takes any unambiguous prefix of a long
+    // option: "--vd" and "--vde" are --vdev as much as "--vdev=net_null0" is.
+    private static bool IsVdevOption(string arg)
+    {
+        string option = arg.Split('=', 2)[0];
+        return option.Length >= "--vd".Length && "--vdev".StartsWith(option, StringComparison.Ordinal);
+    }
+
+    private static IReadOnlyList<int> MapCores(IReadOnlyList<int?> cores, ConfigErrors errors)
+    {
+        if (cores.Count is 0 or > DaemonConfig.MaxWorkerCores)
+            errors.Add("workers.cores", $"lists {cores.Count} cores; 1..{DaemonConfig.MaxWorkerCores} allowed");
+        var unique = new UniqueValues<int>(errors);
+        for (int i = 0; i < cores.Count; i++)
+        {
+            string path = $"workers.cores[{i}]";
+            if (cores[i] is int core && errors.InRange(path, core, 0, DaemonConfig.MaxCoreId))
+                unique.Claim(core, path, $"core {core}");
+        }
+        return cores.OfType<int>().ToArray();
+    }
+
+    private static string? MapControlSocket(string? socket, ConfigErrors errors)
+    {
+        socket = NotEmpty(socket, "control_socket", errors);
+        if (socket is not null && Encoding.UTF8.GetByteCount(socket) > MaxSocketPathBytes)
+        {
+            errors.Add("control_socket",
+                $"'{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes long; a unix socket path holds at most {MaxSocketPathBytes}");
+        }
+        return socket;
+    }
+
+    private static (SwitchSpec, SpecPaths) MapSpec(ConfigDocument document, ConfigErrors errors)
+    {
+        ImmutableArray<PortSpec> ports =
+            [.. document.Ports.Select(p => new PortSpec(p.Name ?? "", p.Devargs ?? "", MapRole(p, errors), p.Mtu ?? PortSpec.DefaultMtu, p.Queues ?? DefaultQueues))];
+        var vms = new List<VmSpec>();
+        var vmPaths = new List<string>();
+        foreach (TenantEntry tenant in document.Tenants)
+        {
+            foreach (VmEntry vm in tenant.Vms)
+            {
+                vms.Add(new VmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Port ?? "", MapMac(vm, errors),
+                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors),
+                    MapAddresses(vm.Ipv6, $"{vm.Path}.ipv6", Ipv6.ParseAddress, "is not an IPv6 address (such as fd00::1)", errors)));
+                vmPaths.Add(vm.Path);
+            }
+        }
+
+        var spec = new SwitchSpec(
+            [.. document.Tenants.Select(t => new TenantSpec(t.Name ?? ""))],
+            ports,
+            [.. vms]);
+        var paths = new SpecPaths(document.Tenants.Select(t => t.Path).ToArray(), document.Ports.Select(p => p.Path).ToArray(), vmPaths);
+        return (spec, paths);
+    }
+
+    private static PortRole MapRole(PortEntry port, ConfigErrors errors)
+    {
+        switch (port.Role)
+        {
+            case null or "vm":
+                return PortRole.Vm;
+            case "uplink":
+                return PortRole.Uplink;
+            default:
+                errors.Add($"{port.Path}.role", $"'{port.Role}' is not a port role (vm or uplink)");
+                return PortRole.Vm;
+        }
+    }
+
+    private static ulong MapMac(VmEntry vm, ConfigErrors errors)
+    {
+        string path = $"{vm.Path}.mac";
+        if (vm.Mac is null)
+            errors.Required(path);
+        else if (MacAddress.TryParse(vm.Mac, out ulong mac))
+            return mac;
+        else
+            errors.Add(path, $"'{vm.Mac}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
+        return 0; // the all-zero placeholder
+    }
+
+    private static ImmutableArray<T> MapAddresses<T>(IReadOnlyList<string?> texts, string path, Func<string, T> parse, string notAnAddress, ConfigErrors errors)
+        where T : struct
+    {
+        var addresses = ImmutableArray.CreateBuilder<T>(texts.Count);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            T address = default; // the unspecified address (0.0.0.0, ::) as placeholder
+            try
+            {
+                if (texts[i] is { } text)
+                    address = parse(text);
+            }
+            catch (FormatException)
+            {
+                errors.Add($"{path}[{i}]", $"'{texts[i]}' {notAnAddress}");
+            }
+            addresses.Add(address);
+        }
+        return addresses.MoveToImmutable();
+    }
+
+    private static string? NotEmpty(string? value, string path, ConfigErrors errors)
+    {
+        if (value is "")
+            errors.Add(path, "is empty; leave the field out instead");
+        return value is "" ? null : value;
+    }
+
+    private static int InRange(int value, string path, int min, int max, ConfigErrors errors)
+    {
+        errors.InRange(path, value, min, max);
+        return value;
+    }
+}

@@ -1,0 +1,104 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace VSwitch.Dataplane.Config.Internal;
+
+/// <summary>
+/// Builds the tree from YamlDotNet's parser events rather than its YamlStream, which would have
+/// to be walked again into our tree anyway, and which turns a duplicate key into a fatal error
+/// where the binder reports it alongside the others.
+/// </summary>
+internal static class YamlTreeReader
+{
+    /// <summary>Returns the tree of the file's one document, or null after adding the syntax error.</summary>
+    public static ConfigNode? Read(string text, ConfigErrors errors)
+    {
+        var parser = new Parser(new StringReader(text));
+        try
+        {
+            parser.Consume<StreamStart>();
+            if (parser.Accept<StreamEnd>(out _))
+            {
+                errors.Add("", "the file is empty");
+                return null;
+            }
+            parser.Consume<DocumentStart>();
+            ConfigNode root = ReadNode(parser, new Dictionary<AnchorName, ConfigNode>());
+            parser.Consume<DocumentEnd>();
+            if (parser.Accept<DocumentStart>(out DocumentStart? second))
+            {
+                errors.Add("", $"line {second.Start.Line}: syntax error: a second YAML document; the file must hold exactly one");
+                return null;
+            }
+            return root;
+        }
+        catch (YamlException e)
+        {
+            errors.Add("", $"line {e.Start.Line}, column {e.Start.Column}: syntax error: {e.Message}");
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet 16.3's scanner throws this, with no position, on some unclosed flow
+            // collections ("a: [1, 2" followed by more lines); the last event parsed is the best hint.
+            Mark last = parser.Current?.End ?? Mark.Empty;
+            errors.Add("", $"line {last.Line}, column {last.Column}: syntax error after this point "
+                + "(the YAML parser gives no detail; an unclosed '[' or '{' is a common cause)");
+            return null;
+        }
+    }
+
+    private static ConfigNode ReadNode(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    {
+        if (parser.TryConsume<AnchorAlias>(out var alias))
+        {
+            // Anchors are registered once their node is complete, so an alias cannot form a cycle.
+            return anchors.TryGetValue(alias.Value, out ConfigNode? target)
+                ? target
+                : throw new YamlException(alias.Start, alias.End, $"alias *{alias.Value} names no anchor defined before it");
+        }
+
+        NodeEvent start = parser.Consume<NodeEvent>();
+        ConfigNode node = start switch
+        {
+            Scalar scalar => ReadScalar(scalar),
+            SequenceStart => ReadList(parser, anchors),
+            MappingStart => ReadMap(parser, anchors),
+            _ => throw new YamlException(start.Start, start.End, $"unexpected {start.GetType().Name}"),
+        };
+        if (!start.Anchor.IsEmpty)
+            anchors[start.Anchor] = node;
+        return node;
+    }
+
+    private static ScalarNode ReadScalar(Scalar scalar)
+    {
+        if (scalar.Style != ScalarStyle.Plain)
+            return new ScalarNode(scalar.Value, ScalarKind.String);
+        // The YAML 1.2 core schema's spellings of null.
+        return scalar.Value is "" or "~" or "null" or "Null" or "NULL"
+            ? new ScalarNode("", ScalarKind.Null)
+            : new ScalarNode(scalar.Value, ScalarKind.Plain);
+    }
+
+    private static ListNode ReadList(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    {
+        var items = new List<ConfigNode>();
+        while (!parser.TryConsume<SequenceEnd>(out _))
+            items.Add(ReadNode(parser, anchors));
+        return new ListNode(items);
+    }
+
+    private static MapNode ReadMap(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    {
+        var fields = new List<KeyValuePair<string, ConfigNode>>();
+        while (!parser.TryConsume<MappingEnd>(out _))
+        {
+            ParsingEvent keyStart = parser.Current!;
+            if (ReadNode(parser, anchors) is not ScalarNode { Kind: not ScalarKind.Null } key)
+                throw new YamlException(keyStart.Start, keyStart.End, "a key must be plain text");
+            fields.Add(KeyValuePair.Create(key.Text, ReadNode(parser, anchors)));
+        }
+        return new MapNode(fields);
+    }
+}

@@ -1,0 +1,198 @@
+// The rules a SwitchSpec must satisfy before SwitchTables.Build may compile it. The loader applies
+// them to the configuration file, and the control socket to the whole new spec whenever a port
+// or VM is added at run time, so they know nothing of files: errors name fields the way the file
+// would ("tenants[0].vms[1].mac: ...").
+using System.Text.RegularExpressions;
+using VSwitch.Dataplane.Config.Internal;
+using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Switching;
+
+namespace VSwitch.Dataplane.Config;
+
+public static partial class SpecValidator
+{
+    /// <summary>68 is the least MTU an IPv4 host must accept (RFC 791); 9000 is the customary jumbo MTU.</summary>
+    public const int MinMtu = 68;
+    public const int MaxMtu = 9000;
+
+    public const int MinQueues = 1;
+    public const int MaxQueues = 8;
+
+    private const string NameRule = "1 to 32 of a-z 0-9 _ . -, starting with a letter or digit";
+
+    /// <summary>Returns every rule the spec breaks, one "field.path: problem" per entry; empty when it is valid.</summary>
+    public static IReadOnlyList<string> Validate(SwitchSpec spec) =>
+        Check(spec, SpecPaths.For(spec)).Select(error => error.ToString()).ToArray();
+
+    internal static IReadOnlyList<FieldError> Check(SwitchSpec spec, SpecPaths paths)
+    {
+        var errors = new ConfigErrors();
+        CheckPorts(spec, paths, errors);
+        CheckTenants(spec, paths, errors);
+        CheckVms(spec, paths, errors);
+        return errors.All;
+    }
+
+    private static void CheckPorts(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
+    {
+        if (spec.Ports.Length > SwitchTables.MaxPorts)
+            errors.Add("ports", $"{spec.Ports.Length} ports configured; at most {SwitchTables.MaxPorts} (RTE_MAX_ETHPORTS)");
+
+        var names = new UniqueValues<string>(errors);
+        var devices = new UniqueValues<string>(errors);
+        string? uplink = null;
+        for (int i = 0; i < spec.Ports.Length; i++)
+        {
+            PortSpec port = spec.Ports[i];
+            string path = paths.Ports[i];
+            if (IsValidName(port.Name, $"{path}.name", errors))
+                names.Claim(port.Name, $"{path}.name", $"'{port.Name}'");
+
+            if (port.Devargs.Length == 0)
+                errors.Required($"{path}.devargs");
+            else if (port.DeviceName.Length == 0)
+                errors.Add($"{path}.devargs", $"'{port.Devargs}' has no device name before its first comma");
+            else
+                devices.Claim(port.DeviceName, $"{path}.devargs", $"device '{port.DeviceName}'");
+
+            if (!Enum.IsDefined(port.Role))
+                errors.Add($"{path}.role", $"{(int)port.Role} is not a port role (vm or uplink)");
+            else if (port.Role == PortRole.Uplink && uplink is not null)
+                errors.Add($"{path}.role", $"'uplink' given twice; {uplink} is already the uplink");
+            else if (port.Role == PortRole.Uplink)
+                uplink = path;
+
+            errors.InRange($"{path}.mtu", port.Mtu, MinMtu, MaxMtu);
+            errors.InRange($"{path}.queues", port.Queues, MinQueues, MaxQueues);
+        }
+    }
+
+    private static void CheckTenants(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
+    {
+        var names = new UniqueValues<string>(errors);
+        for (int t = 0; t < spec.Tenants.Length; t++)
+        {
+            string path = $"{paths.Tenants[t]}.name";
+            if (IsValidName(spec.Tenants[t].Name, path, errors))
+                names.Claim(spec.Tenants[t].Name, path, $"'{spec.Tenants[t].Name}'");
+        }
+    }
+
+    private static void CheckVms(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
+    {
+        var ports = new Dictionary<string, PortSpec>(StringComparer.Ordinal);
+        foreach (PortSpec port in spec.Ports)
+            ports.TryAdd(port.Name, port);
+
+        // Tenants overlap: MACs and addresses need only be unique within one, so each has its own sets.
+        var tenants = new Dictionary<string, TenantAddresses>(StringComparer.Ordinal);
+        foreach (TenantSpec tenant in spec.Tenants)
+            tenants.TryAdd(tenant.Name, new TenantAddresses(errors));
+        for (int k = 0; k < spec.Vms.Length; k++)
+        {
+            if (tenants.TryGetValue(spec.Vms[k].Tenant, out TenantAddresses? tenant))
+                tenant.AddLinkLocal(spec.Vms[k].Mac, paths.Vms[k]);
+        }
+
+        var names = new UniqueValues<string>(errors);
+        var boundPorts = new UniqueValues<string>(errors);
+        for (int k = 0; k < spec.Vms.Length; k++)
+        {
+            VmSpec vm = spec.Vms[k];
+            string path = paths.Vms[k];
+            if (IsValidName(vm.Name, $"{path}.name", errors))
+                names.Claim(vm.Name, $"{path}.name", $"'{vm.Name}'");
+
+            if (!tenants.TryGetValue(vm.Tenant, out TenantAddresses? tenant))
+                errors.Add($"{path}.tenant", $"'{vm.Tenant}' is not a configured tenant");
+
+            if (vm.Port.Length == 0)
+                errors.Required($"{path}.port");
+            else if (!ports.TryGetValue(vm.Port, out PortSpec? port))
+                errors.Add($"{path}.port", $"'{vm.Port}' is not a configured port");
+            else if (port.Role != PortRole.Vm)
+                errors.Add($"{path}.port", $"'{vm.Port}' is the uplink; a VM needs a port with role vm");
+            else
+                boundPorts.Claim(vm.Port, $"{path}.port", $"port '{vm.Port}'");
+
+            tenant?.Check(vm, path);
+        }
+    }
+
+    private static bool IsValidName(string name, string path, ConfigErrors errors)
+    {
+        if (name.Length == 0)
+            errors.Required(path);
+        else if (!NamePattern().IsMatch(name))
+            errors.Add(path, $"'{name}' is not a valid name ({NameRule})");
+        else
+            return true;
+        return false;
+    }
+
+    // \z, not $: $ also matches before a final newline.
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9_.-]{0,31}\z")]
+    private static partial Regex NamePattern();
+
+    /// <summary>The MACs and addresses of one tenant's VMs, which the anti-spoofing checks tell apart.</summary>
+    private sealed class TenantAddresses(ConfigErrors errors)
+    {
+        private readonly UniqueValues<ulong> _macs = new(errors);
+        private readonly UniqueValues<uint> _ipv4 = new(errors);
+        private readonly UniqueValues<UInt128> _ipv6 = new(errors);
+
+        private readonly Dictionary<UInt128, string> _linkLocalOwner = [];
+
+        /// <summary>
+        /// Every VM may also source from the link-local address derived from its MAC; another VM
+        /// configured with that address would pass the anti-spoofing check in its name.
+        /// </summary>
+        public void AddLinkLocal(ulong mac, string vmPath)
+        {
+            if (mac != 0 && !MacAddress.IsGroup(mac))
+                _linkLocalOwner.TryAdd(MacAddress.LinkLocalIpv6(mac), vmPath);
+        }
+
+        public void Check(VmSpec vm, string path)
+        {
+            string macPath = $"{path}.mac";
+            string mac = $"'{MacAddress.Format(vm.Mac)}'";
+            if (vm.Mac == 0)
+                errors.Add(macPath, $"{mac} is the all-zero address");
+            else if (MacAddress.IsGroup(vm.Mac))
+                errors.Add(macPath, $"{mac} is a group (multicast or broadcast) address; the I/G bit, 0x01 of the first octet, must be clear");
+            else
+                _macs.Claim(vm.Mac, macPath, mac);
+
+            for (int i = 0; i < vm.Ipv4.Length; i++)
+            {
+                uint ip = vm.Ipv4[i];
+                string ipPath = $"{path}.ipv4[{i}]";
+                string shown = $"'{Ipv4.Format(ip)}'";
+                if (ip == 0)
+                    errors.Add(ipPath, $"{shown} is the unspecified address");
+                else if (ip == uint.MaxValue)
+                    errors.Add(ipPath, $"{shown} is the broadcast address");
+                else if (ip >> 28 == 0xE)
+                    errors.Add(ipPath, $"{shown} is a multicast address (224.0.0.0/4)");
+                else
+                    _ipv4.Claim(ip, ipPath, shown);
+            }
+
+            for (int i = 0; i < vm.Ipv6.Length; i++)
+            {
+                UInt128 ip = vm.Ipv6[i];
+                string ipPath = $"{path}.ipv6[{i}]";
+                string shown = $"'{Ipv6.Format(ip)}'";
+                if (ip == UInt128.Zero)
+                    errors.Add(ipPath, $"{shown} is the unspecified address");
+                else if (ip >> 120 == 0xFF)
+                    errors.Add(ipPath, $"{shown} is a multicast address (ff00::/8)");
+                else if (_linkLocalOwner.TryGetValue(ip, out string? owner) && owner != path)
+                    errors.Add(ipPath, $"{shown} is the link-local address of {owner}, derived from its MAC");
+                else
+                    _ipv6.Claim(ip, ipPath, shown);
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+// vswitchd's control socket: a Unix stream socket on which the operator (vswitchd ctl) and the
+// host agent send framed JSON requests (ControlFraming) while the switch runs. Each connection
+// is served on its own task and answers its requests in order; nothing a client sends can stop
+// the server or another client's connection.
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace VSwitch.Dataplane.ControlSocket;
+
+public sealed class ControlServer : IAsyncDisposable
+{
+    /// <summary>rw for owner and group: the host agent gets access through the socket's group, nobody else connects.</summary>
+    private const UnixFileMode SocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+
+    /// <summary>0755: access is controlled by the socket's own mode, the directory only has to be traversable.</summary>
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private const int ListenBacklog = 64;
+
+    /// <summary>How long an accept failure (EMFILE, ENFILE) pauses the accept loop; those last
+    /// until some descriptor is closed, and retrying at once would spin a core. The loop never
+    /// gives up: a control socket that stopped accepting would leave vswitchd unmanageable.</summary>
+    private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long disposal waits for requests in flight (a "shutdown" reply among them)
+    /// before it closes their connections, and again before it gives up on their handlers.</summary>
+    private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly Socket _listener;
+    private readonly FileIdentity _socketFile;
+    private readonly IControlHandler _handler;
+    private readonly Action<string>? _log;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly HashSet<Connection> _connections = [];
+    private Task _acceptLoop = Task.CompletedTask;
+    private int _disposed;
+
+    private ControlServer(string socketPath, Socket listener, FileIdentity socketFile, IControlHandler handler, Action<string>? log)
+    {
+        SocketPath = socketPath;
+        _listener = listener;
+        _socketFile = socketFile;
+        _handler = handler;
+        _log = log;
+    }
+
+    /// <summary>The absolute path of the socket.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>
+    /// Listens on <paramref name="socketPath"/> (creating its directory, replacing a stale socket
+    /// left by a dead vswitchd) and starts accepting clients.
+    /// </summary>
+    /// <param name="log">Receives one line per unusual event: protocol violations, handler
+    /// failures (with the exception), accept failures. Never called per request.</param>
+    /// <exception cref="IOException">Another vswitchd is listening on the path, the path is not a
+    /// socket, or binding fails.</exception>
+    public static ControlServer Start(string socketPath, IControlHandler handler, Action<string>? log = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (!OperatingSystem.IsLinux())
+            throw new PlatformNotSupportedException("the control socket needs Linux (statx, Unix file modes)");
+        string path = Path.GetFullPath(socketPath);
+        string? directory = Path.GetDirectoryName(path);
+        if (directory is not null)
+            Directory.CreateDirectory(directory, DirectoryMode);
+        SocketFile.ThrowIfInUse(path);
+
+        // Bound under a staging name, then renamed into place. .NET's Socket.Dispose unlinks the
+        // path it bound, whatever is there by then, so that path must be one no other vswitchd
+        // uses. The rename also replaces a stale socket atomically, and publishes the socket only
+        // once its mode is set and it is listening.
+        string staging = SocketFile.StagingPath(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(staging));
+            File.SetUnixFileMode(staging, SocketMode);
+            listener.Listen(ListenBacklog);
+            File.Move(staging, path, overwrite: true);
+            SocketFile.TryStat(path, out _, out FileIdentity identity);
+            var server = new ControlServer(path, listener, identity, handler, log);
+            server._acceptLoop = Task.Run(server.AcceptLoopAsync);
+            return server;
+        }
+        catch (Exception ex)
+        {
+            listener.Dispose();
+            if (ex is SocketException socketError)
+                throw new IOException($"cannot listen on {path}: {socketError.Message}", socketError);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes the socket file (unless another vswitchd has replaced it since), stops accepting,
+    /// lets requests in flight finish (up to 2 s), then closes every connection. Handlers see
+    /// their token cancelled.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        try
+        {
+            SocketFile.DeleteIfSame(SocketPath, _socketFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log?.Invoke($"control: cannot remove {SocketPath}: {ex.Message}");
+        }
+        _shutdown.Cancel();
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+
+        Connection[] open;
+        lock (_connections)
+            open = [.. _connections];
+        Task drained = Task.WhenAll(open.Select(connection => connection.Served));
+        if (!await CompletesWithin(drained, s_drainTimeout).ConfigureAwait(false))
+        {
+            foreach (Connection connection in open)
+                connection.Socket.Dispose();
+            if (!await CompletesWithin(drained, s_drainTimeout).ConfigureAwait(false))
+                _log?.Invoke("control: handlers still running after shutdown; abandoning them");
+        }
+        // _shutdown is left undisposed: abandoned handlers may still hold its token, and a
+        // source without a timer has nothing to free.
+    }
+
+    private static async Task<bool> CompletesWithin(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            await task.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        CancellationToken ct = _shutdown.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _log?.Invoke($"control: accept on {SocketPath} failed: {ex.Message}");
+                try
+                {
+                    await Task.Delay(s_acceptRetryDelay, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
+            }
+
+            var connection = new Connection(client);
+            lock (_connections)
+                _connections.Add(connection);
+            connection.Served = Task.Run(() => ServeAsync(connection));
+        }
+    }
+
+    private async Task ServeAsync(Connection connection)
+    {
+        CancellationToken ct = _shutdown.Token;
+        var stream = new NetworkStream(connection.Socket, ownsSocket: true);
+        PipeReader input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        PipeWriter output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        var frames = new FrameReader(input);
+        try
+        {
+            while (true)
+            {
+                Frame frame = await frames.ReadAsync(ct).ConfigureAwait(false);
+                if (frame.Kind == FrameKind.End)
+                    break;
+                if (frame.Kind == FrameKind.Truncated)
+                {
+                    _log?.Invoke($"control: dropping a client: {frame.Error}");
+                    break;
+                }
+                if (frame.Kind == FrameKind.Oversize)
+                {
+                    // The rest of the stream cannot be split into frames any more: answer, then hang up.
+                    _log?.Invoke($"control: dropping a client: {frame.Error}");
+                    await WriteAsync(output, ControlEnvelope.Failure(null, frame.Error!)).ConfigureAwait(false);
+                    break;
+                }
+                ArrayBufferWriter<byte> reply = await ReplyAsync(frame, ct).ConfigureAwait(false);
+                if (!await WriteAsync(output, reply).ConfigureAwait(false))
+                    break;
+            }
+        }
+        catch (Exception) when (ct.IsCancellationRequested)
+        {
+            // Disposal: cancelled reads, or writes failing because disposal closed the socket.
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            // The client went away mid-write or mid-read; nothing to answer.
+        }
+        catch (Exception ex)
+        {
+            _log?.Invoke($"control: connection failed: {ex}");
+        }
+        finally
+        {
+            await input.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                await output.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                // Completing flushes; the client may already be gone.
+            }
+            await stream.DisposeAsync().ConfigureAwait(false);
+            lock (_connections)
+                _connections.Remove(connection);
+        }
+    }
+
+    /// <summary>False when the client has stopped reading for good.</summary>
+    private static async ValueTask<bool> WriteAsync(PipeWriter output, ArrayBufferWriter<byte> reply)
+    {
+        ControlFraming.WriteFrame(output, reply.WrittenSpan);
+        // Not cancelled by disposal, so the reply to a request in flight (a "shutdown" among
+        // them) still goes out; disposal closes the socket if the client does not read it.
+        FlushResult flushed = await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        return !flushed.IsCompleted;
+    }
+
+    private async ValueTask<ArrayBufferWriter<byte>> ReplyAsync(Frame frame, CancellationToken ct)
+    {
+        if (frame.Kind == FrameKind.Invalid)
+            return ControlEnvelope.Failure(null, frame.Error!);
+        if (frame.Message is not JsonObject request)
+        {
+            string kind = frame.Message?.GetValueKind() switch
+            {
+                null => "null",
+                JsonValueKind.Array => "an array",
+                JsonValueKind.String => "a string",
+                JsonValueKind.Number => "a number",
+                _ => "a boolean",
+            };
+            return ControlEnvelope.Failure(null, $"request is {kind}; it must be a JSON object with a string field \"op\"");
+        }
+
+        JsonNode? id = request["id"];
+        if (request["op"] is not JsonValue opValue || opValue.GetValueKind() != JsonValueKind.String)
+            return ControlEnvelope.Failure(id, "request has no string field \"op\"");
+        string op = opValue.GetValue<string>();
+
+        try
+        {
+            JsonObject body = await _handler.HandleAsync(op, request, ct).ConfigureAwait(false);
+            ArrayBufferWriter<byte> reply = ControlEnvelope.Success(id, body);
+            if (reply.WrittenCount <= ControlFraming.MaxMessageLength)
+                return reply;
+            _log?.Invoke($"control: reply to {op} is {reply.WrittenCount} bytes, over the message limit");
+            return ControlEnvelope.Failure(id, $"reply to {op} is {reply.WrittenCount} bytes, over the {ControlFraming.MaxMessageLength}-byte message limit");
+        }
+        catch (ControlException ex)
+        {
+            return ControlEnvelope.Failure(id, ex.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return ControlEnvelope.Failure(id, "vswitchd is shutting down");
+        }
+        catch (Exception ex)
+        {
+            // The operator gets the message, the log gets the stack.
+            _log?.Invoke($"control: {op} failed: {ex}");
+            return ControlEnvelope.Failure(id, $"internal error: {ex.Message}");
+        }
+    }
+
+    private sealed class Connection(Socket socket)
+    {
+        public Socket Socket { get; } = socket;
+
+        /// <summary>Set by the accept loop right after the connection is registered; disposal reads it only after the accept loop has ended.</summary>
+        public Task Served { get; set; } = Task.CompletedTask;
+    }
+}

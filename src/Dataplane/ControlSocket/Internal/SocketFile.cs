@@ -1,0 +1,82 @@
+// The control socket's path in the file system: telling a stale socket from a live one before
+// taking the path over, and deleting only our own socket on the way out.
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using VSwitch.Dataplane.Interop;
+using static VSwitch.Dataplane.Interop.Interop;
+
+namespace VSwitch.Dataplane.ControlSocket;
+
+internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode);
+
+internal static class SocketFile
+{
+    /// <summary>
+    /// Checks that <paramref name="path"/> is free to be replaced: nothing there, or a socket
+    /// nobody listens on (a vswitchd that crashed or was killed leaves one behind).
+    /// </summary>
+    /// <exception cref="IOException">The path is not a socket, or another process is listening on it.</exception>
+    public static void ThrowIfInUse(string path)
+    {
+        if (!TryStat(path, out bool isSocket, out _))
+            return;
+        if (!isSocket)
+            throw new IOException($"{path} exists and is not a socket; not replacing it");
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        // Non-blocking: a live server whose backlog is full would block a blocking connect
+        // forever, and EAGAIN says just as well that someone is listening.
+        probe.Blocking = false;
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable && !Path.Exists(path))
+        {
+            return; // .NET reports ENOENT so; the file went away between stat and connect.
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode != SocketError.WouldBlock)
+        {
+            throw new IOException($"cannot tell whether {path} is in use: {ex.Message}", ex);
+        }
+        throw new IOException($"another vswitchd is listening on {path}");
+    }
+
+    /// <summary>A fresh name beside <paramref name="path"/> to bind before renaming into place;
+    /// short, since a socket path has at most 107 bytes.</summary>
+    public static string StagingPath(string path) =>
+        Path.Combine(Path.GetDirectoryName(path) ?? "/", "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
+
+    /// <summary>Deletes <paramref name="path"/> if it is still the file <paramref name="identity"/> names, not a socket that has replaced ours since.</summary>
+    public static void DeleteIfSame(string path, FileIdentity identity)
+    {
+        if (TryStat(path, out _, out FileIdentity current) && current == identity)
+            File.Delete(path);
+    }
+
+    /// <summary>False if nothing is at <paramref name="path"/>. Does not follow a final symlink.</summary>
+    public static unsafe bool TryStat(string path, out bool isSocket, out FileIdentity identity)
+    {
+        InstallResolver();
+        StatxBuffer buffer;
+        if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxIno, &buffer) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == ErrnoNoEntry)
+            {
+                isSocket = false;
+                identity = default;
+                return false;
+            }
+            throw new IOException($"cannot stat {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+        isSocket = (buffer.Mode & FileTypeMask) == FileTypeSocket;
+        identity = new FileIdentity(buffer.DeviceMajor, buffer.DeviceMinor, buffer.Inode);
+        return true;
+    }
+}

@@ -1,0 +1,47 @@
+// Starting DPDK's Environment Abstraction Layer from C#. rte_eal_init may run once per process
+// and pins the calling thread to the main lcore, so vswitchd calls it once, from Main, before
+// it starts any other thread.
+using System.Runtime.InteropServices;
+using VSwitch.Dataplane.Config;
+using static VSwitch.Dataplane.Interop.Interop;
+
+namespace VSwitch.Dataplane.Daemon;
+
+internal static unsafe class Eal
+{
+    /// <summary>The argv vswitchd passes: the configured EAL args, the PMD directory, and one --vdev per port.</summary>
+    public static List<string> Arguments(DaemonConfig config)
+    {
+        var args = new List<string> { "vswitchd" };
+        args.AddRange(config.EalArgs);
+        if (!config.EalArgs.Contains("-d"))
+            args.AddRange(["-d", config.PmdDir]);
+        foreach (var port in config.Spec.Ports)
+            args.AddRange(["--vdev", port.Devargs]);
+        return args;
+    }
+
+    public static void Init(IReadOnlyList<string> args)
+    {
+        InstallResolver();
+        // DPDK keeps pointers into argv after init (it permutes it and remembers option
+        // strings), so the strings live for the life of the process.
+        byte** argv = (byte**)NativeMemory.AllocZeroed((nuint)(args.Count + 1), (nuint)sizeof(byte*));
+        for (int i = 0; i < args.Count; i++)
+            argv[i] = (byte*)Marshal.StringToCoTaskMemUTF8(args[i]);
+        if (rte_eal_init(args.Count, argv) < 0)
+            throw new InvalidOperationException($"rte_eal_init failed: {RteStrError(RteErrno)} (EAL args: {string.Join(' ', args.Skip(1))})");
+    }
+
+    public static IntPtr CreateMbufPool(int mbufs)
+    {
+        // Data room: RTE_MBUF_DEFAULT_BUF_SIZE (2048 + 128 headroom), one MTU-9000-free frame per mbuf.
+        const ushort dataRoom = 2048 + 128;
+        // Per-lcore cache: 256 is DPDK's usual choice; it must stay below n / 1.5.
+        uint cache = (uint)Math.Min(256, mbufs / 2);
+        IntPtr pool = rte_pktmbuf_pool_create("vsw_mbufs", (uint)mbufs, cache, 0, dataRoom, rte_socket_id());
+        if (pool == IntPtr.Zero)
+            throw new InvalidOperationException($"rte_pktmbuf_pool_create({mbufs} mbufs) failed: {RteStrError(RteErrno)}; give EAL more memory (-m) or fewer mbufs");
+        return pool;
+    }
+}

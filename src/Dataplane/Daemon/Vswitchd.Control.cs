@@ -1,0 +1,266 @@
+// The control socket's operations (docs/control-socket.md): reading state and counters, and
+// changing ports and VMs while traffic flows. Every change builds a whole new spec, validates
+// it with the same rules as the config file, and swaps in new tables; a bad request changes
+// nothing and gets an error naming the field.
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using VSwitch.Dataplane.Config;
+using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Ports;
+using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Workers;
+using static VSwitch.Dataplane.Interop.Interop;
+
+namespace VSwitch.Dataplane.Daemon;
+
+public sealed partial class Vswitchd
+{
+    private sealed class Handler(Vswitchd daemon) : IControlHandler
+    {
+        public async ValueTask<JsonObject> HandleAsync(string op, JsonObject request, CancellationToken ct)
+        {
+            switch (op)
+            {
+                case "status":
+                    return daemon.StatusReport();
+                case "counters":
+                    return daemon.CountersReport();
+                case "list":
+                    return SpecJson.Write(daemon.Tables.Spec);
+                case "shutdown":
+                    // Answer first; the daemon stops after the reply has gone out.
+                    _ = Task.Delay(100, CancellationToken.None).ContinueWith(_ => daemon._shutdown.Cancel(), TaskScheduler.Default);
+                    return new JsonObject();
+                case "add-port" or "remove-port" or "add-vm" or "remove-vm":
+                    await daemon._changes.WaitAsync(ct);
+                    try
+                    {
+                        if (daemon._state != DaemonState.Running)
+                            throw new ControlException($"{op}: vswitchd is {daemon._state.ToString().ToLowerInvariant()}, not running");
+                        daemon.Change(op, request);
+                        return new JsonObject { ["generation"] = Interlocked.Read(ref daemon._generation) };
+                    }
+                    finally
+                    {
+                        daemon._changes.Release();
+                    }
+                default:
+                    throw new ControlException($"unknown op '{op}' (expected status, counters, list, add-port, remove-port, add-vm, remove-vm, shutdown)");
+            }
+        }
+    }
+
+    private void Change(string op, JsonObject request)
+    {
+        SwitchSpec spec = Tables.Spec;
+        switch (op)
+        {
+            case "add-port":
+            {
+                PortSpec port = SpecJson.ReadPort(request);
+                SwitchSpec next = spec with { Ports = spec.Ports.Add(port) };
+                Validate(next);
+                if (rte_dev_probe(port.Devargs) < 0)
+                    throw new ControlException($"add-port: devargs: DPDK could not create '{port.Devargs}': {RteStrError(RteErrno)}");
+                try
+                {
+                    AttachPort(port);
+                }
+                catch (PortSetupException e)
+                {
+                    _ = rte_eal_hotplug_remove("vdev", port.DeviceName);
+                    throw new ControlException($"add-port: {e.Message}");
+                }
+                Publish(next);
+                break;
+            }
+            case "remove-port":
+            {
+                string name = SpecJson.RequiredString(request, "name");
+                PortSpec port = spec.Ports.FirstOrDefault(p => p.Name == name)
+                    ?? throw new ControlException($"remove-port: name: no port named '{name}'");
+                if (spec.Vms.FirstOrDefault(vm => vm.Port == name) is { } bound)
+                    throw new ControlException($"remove-port: name: port '{name}' is bound to VM '{bound.Name}'; remove the VM first");
+                // Unpublish first: once every worker has moved on, none can touch the port.
+                Publish(spec with { Ports = spec.Ports.Remove(port) });
+                DetachPort(port);
+                break;
+            }
+            case "add-vm":
+            {
+                VmSpec vm = SpecJson.ReadVm(request);
+                SwitchSpec next = spec with { Vms = spec.Vms.Add(vm) };
+                if (!spec.Tenants.Any(t => t.Name == vm.Tenant))
+                    next = next with { Tenants = next.Tenants.Add(new TenantSpec(vm.Tenant)) };
+                Validate(next);
+                Publish(next);
+                break;
+            }
+            case "remove-vm":
+            {
+                string name = SpecJson.RequiredString(request, "name");
+                VmSpec vm = spec.Vms.FirstOrDefault(v => v.Name == name)
+                    ?? throw new ControlException($"remove-vm: name: no VM named '{name}'");
+                Publish(spec with { Vms = spec.Vms.Remove(vm) });
+                break;
+            }
+        }
+    }
+
+    private static void Validate(SwitchSpec spec)
+    {
+        IReadOnlyList<string> errors = SpecValidator.Validate(spec);
+        if (errors.Count > 0)
+            throw new ControlException(string.Join("; ", errors));
+    }
+
+    private JsonObject StatusReport() => new()
+    {
+        ["state"] = _state.ToString().ToLowerInvariant(),
+        ["uptime_s"] = Math.Round(_uptime.Elapsed.TotalSeconds, 3),
+        ["generation"] = Interlocked.Read(ref _generation),
+        ["ports"] = Tables.Spec.Ports.Length,
+        ["vms"] = Tables.Spec.Vms.Length,
+        ["workers"] = _workers.Length,
+    };
+
+    /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
+    public JsonObject CountersReport()
+    {
+        CounterSnapshot sum = CounterSnapshot.Sum(_workers.Select(w => w.Counters));
+        SwitchTables tables = Tables;
+        var ports = new JsonObject();
+        foreach (PortSpec port in tables.Spec.Ports)
+        {
+            if (!_portIds.TryGetValue(port.Name, out ushort id))
+                continue;
+            EthStats stats = StatsOf(port.Name);
+            ports[port.Name] = new JsonObject
+            {
+                ["port_id"] = id,
+                ["role"] = port.Role.ToString().ToLowerInvariant(),
+                ["vm"] = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name)?.Name,
+                ["rx"] = sum.PortRx[id],
+                ["tx"] = sum.PortTx[id],
+                ["drops"] = sum.PortDrops[id],
+                ["ipackets"] = stats.Ipackets,
+                ["opackets"] = stats.Opackets,
+                ["imissed"] = stats.Imissed,
+                ["ierrors"] = stats.Ierrors,
+                ["oerrors"] = stats.Oerrors,
+                ["rx_nombuf"] = stats.RxNoMbuf,
+            };
+        }
+        var drops = new JsonObject();
+        foreach (DropReason reason in Enum.GetValues<DropReason>().Where(r => r != DropReason.None))
+            drops[DropReasons.Label(reason)] = sum.Drops[(int)reason];
+        var workers = new JsonArray();
+        foreach (PollWorker w in _workers)
+        {
+            workers.Add(new JsonObject
+            {
+                ["index"] = w.Index,
+                ["core"] = w.Core,
+                ["polls"] = Volatile.Read(ref w.Counters.Polls),
+                ["packets"] = Volatile.Read(ref w.Counters.Packets),
+                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
+            });
+        }
+        return new JsonObject
+        {
+            ["ports"] = ports,
+            ["drops"] = drops,
+            ["unicast"] = sum.Unicast,
+            ["flooded"] = sum.Flooded,
+            ["arp_replies"] = sum.ArpReplies,
+            ["workers"] = workers,
+        };
+    }
+}
+
+/// <summary>Spec records to and from the control socket's JSON (same field names as the config file).</summary>
+internal static class SpecJson
+{
+    public static string RequiredString(JsonObject o, string field) =>
+        o[field] is JsonValue v && v.TryGetValue(out string? s) && !string.IsNullOrEmpty(s)
+            ? s
+            : throw new ControlException($"{field}: required (a non-empty string)");
+
+    private static int OptionalInt(JsonObject o, string field, int fallback)
+    {
+        if (o[field] is null)
+            return fallback;
+        if (o[field] is JsonValue v && (v.TryGetValue(out int i) || (v.TryGetValue(out string? s) && int.TryParse(s, out i))))
+            return i;
+        throw new ControlException($"{field}: '{o[field]!.ToJsonString()}' is not an integer");
+    }
+
+    private static IEnumerable<string> StringList(JsonObject o, string field) => o[field] switch
+    {
+        null => [],
+        JsonArray a => a.Select(x => x is JsonValue v && v.TryGetValue(out string? s) ? s : throw new ControlException($"{field}: every entry must be a string")),
+        JsonValue v when v.TryGetValue(out string? s) => [s],
+        _ => throw new ControlException($"{field}: expected a list of strings"),
+    };
+
+    public static PortSpec ReadPort(JsonObject o)
+    {
+        string role = o["role"] is null ? "vm" : RequiredString(o, "role");
+        return new PortSpec(RequiredString(o, "name"), RequiredString(o, "devargs"),
+            role switch
+            {
+                "vm" => PortRole.Vm,
+                "uplink" => PortRole.Uplink,
+                _ => throw new ControlException($"role: '{role}' is not a port role (vm or uplink)"),
+            },
+            OptionalInt(o, "mtu", PortSpec.DefaultMtu), OptionalInt(o, "queues", 1));
+    }
+
+    public static VmSpec ReadVm(JsonObject o)
+    {
+        string macText = RequiredString(o, "mac");
+        if (!MacAddress.TryParse(macText, out ulong mac))
+            throw new ControlException($"mac: '{macText}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
+        return new VmSpec(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "port"), mac,
+            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))],
+            [.. StringList(o, "ipv6").Select((s, i) => Parse(() => Ipv6.ParseAddress(s), $"ipv6[{i}]"))]);
+    }
+
+    private static T Parse<T>(Func<T> parse, string field)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (FormatException e)
+        {
+            throw new ControlException($"{field}: {e.Message}");
+        }
+    }
+
+    public static JsonObject Write(SwitchSpec spec) => new()
+    {
+        ["ports"] = new JsonArray([.. spec.Ports.Select(p => (JsonNode)new JsonObject
+        {
+            ["name"] = p.Name,
+            ["devargs"] = p.Devargs,
+            ["role"] = p.Role.ToString().ToLowerInvariant(),
+            ["mtu"] = p.Mtu,
+            ["queues"] = p.Queues,
+        })]),
+        ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject
+        {
+            ["name"] = t.Name,
+            ["vms"] = new JsonArray([.. spec.Vms.Where(vm => vm.Tenant == t.Name).Select(vm => (JsonNode)new JsonObject
+            {
+                ["name"] = vm.Name,
+                ["port"] = vm.Port,
+                ["mac"] = MacAddress.Format(vm.Mac),
+                ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
+                ["ipv6"] = new JsonArray([.. vm.Ipv6.Select(ip => (JsonNode)Ipv6.Format(ip))]),
+            })]),
+        })]),
+    };
+}

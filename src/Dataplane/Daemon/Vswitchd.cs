@@ -1,0 +1,242 @@
+// The vswitchd process: brings up EAL, the mbuf pool and every configured port, starts the
+// poll-mode workers, publishes table snapshots, and serves the control socket. In offline mode
+// (pcap regression) it runs until every capture has been read and every output flushed.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VSwitch.Dataplane.Config;
+using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Ports;
+using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Workers;
+using static VSwitch.Dataplane.Interop.Interop;
+
+namespace VSwitch.Dataplane.Daemon;
+
+public enum DaemonState { Starting, Running, Drained, Stopping }
+
+public sealed partial class Vswitchd : ITableSource
+{
+    // A worker that sleeps when idle finishes a loop within idle_sleep_us; a table swap waits at
+    // most this long for every worker to have started a loop on the new tables.
+    private static readonly TimeSpan QuiesceTimeout = TimeSpan.FromSeconds(5);
+    // Offline mode gives up when no port has received anything new for this long.
+    private static readonly TimeSpan DrainStallTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly DaemonConfig _config;
+    private readonly bool _offline;
+    private readonly int _workerCount;
+    private readonly Dictionary<string, ushort> _portIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EthStats> _stoppedStats = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private SwitchTables _tables = SwitchTables.Empty;
+    private PollWorker[] _workers = [];
+    private IntPtr _mempool;
+    private long _generation;
+    private volatile DaemonState _state = DaemonState.Starting;
+
+    public SwitchTables Tables => Volatile.Read(ref _tables);
+
+    private Vswitchd(DaemonConfig config, bool offline)
+    {
+        _config = config;
+        _offline = offline;
+        // One worker in offline mode: frames from several inputs then leave in one fixed order.
+        _workerCount = offline ? 1 : config.WorkerCores.Count;
+    }
+
+    public static async Task<int> RunAsync(DaemonConfig config, bool offline)
+    {
+        var daemon = new Vswitchd(config, offline);
+        return await daemon.RunAsync();
+    }
+
+    private async Task<int> RunAsync()
+    {
+        Eal.Init(Eal.Arguments(_config));
+        _mempool = Eal.CreateMbufPool(_config.Mbufs);
+        foreach (PortSpec port in _config.Spec.Ports)
+            AttachPort(port);
+        Publish(_config.Spec);
+
+        _workers = _config.WorkerCores.Take(_workerCount)
+            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool)).ToArray();
+        foreach (PollWorker worker in _workers)
+            worker.Start();
+        Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
+
+        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        _state = DaemonState.Running;
+
+        int exitCode = 0;
+        if (_offline)
+        {
+            exitCode = await DrainAsync();
+            StopWorkers();
+            StopPorts();
+            _state = DaemonState.Drained;
+            if (control is not null && exitCode == 0)
+                await WaitForShutdownAsync();
+        }
+        else
+        {
+            exitCode = await WaitForShutdownAsync();
+        }
+
+        _state = DaemonState.Stopping;
+        StopWorkers();
+        Console.Out.WriteLine(CountersReport().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        StopPorts();
+        return exitCode;
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        _shutdown.Cancel();
+    }
+
+    /// <summary>Waits for a shutdown request or signal; returns 1 if a worker died meanwhile.</summary>
+    private async Task<int> WaitForShutdownAsync()
+    {
+        while (!_shutdown.IsCancellationRequested)
+        {
+            if (_workers.FirstOrDefault(w => w.Fault is not null) is { } dead)
+            {
+                Log($"worker {dead.Index} failed; stopping");
+                return 1;
+            }
+            try
+            {
+                await Task.Delay(100, _shutdown.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        return 0;
+    }
+
+    private async Task<int> DrainAsync()
+    {
+        var expected = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (PortSpec port in _config.Spec.Ports)
+        {
+            long? frames = PcapInputs.ExpectedFrames(port.Devargs);
+            if (frames is null)
+            {
+                Log($"offline mode: port '{port.Name}' has an endless input (infinite_rx or a live interface); it can never drain");
+                return 2;
+            }
+            expected[port.Name] = frames.Value;
+        }
+        long total = expected.Values.Sum();
+        Log($"offline: waiting for {total} input frame(s) on {expected.Count} port(s)");
+
+        long lastReceived = -1;
+        var sinceProgress = Stopwatch.StartNew();
+        while (true)
+        {
+            long received = 0;
+            bool drained = true;
+            foreach ((string name, long frames) in expected)
+            {
+                ulong got = EthPort.ReadStats(_portIds[name]).Ipackets;
+                received += (long)got;
+                drained &= (long)got >= frames;
+            }
+            if (drained)
+                break;
+            if (received != lastReceived)
+            {
+                lastReceived = received;
+                sinceProgress.Restart();
+            }
+            else if (sinceProgress.Elapsed > DrainStallTimeout)
+            {
+                Log($"offline: stalled at {received} of {total} frames for {DrainStallTimeout.TotalSeconds} s");
+                return 1;
+            }
+            if (_workers.Any(w => w.Fault is not null))
+                return 1;
+            await Task.Delay(5);
+        }
+        // The frames are received; wait for the loop that received them to have transmitted them.
+        WaitForWorkers();
+        Log($"offline: drained {total} frame(s)");
+        return 0;
+    }
+
+    private void AttachPort(PortSpec port)
+    {
+        ushort id = EthPort.Start(port, _workerCount, _mempool);
+        _portIds[port.Name] = id;
+        Log($"port '{port.Name}' ({port.DeviceName}) up as DPDK port {id}, role {port.Role.ToString().ToLowerInvariant()}, mtu {port.Mtu}, {port.Queues} queue(s)");
+    }
+
+    private void DetachPort(PortSpec port)
+    {
+        ushort id = _portIds[port.Name];
+        _stoppedStats.Remove(port.Name);
+        EthPort.Stop(id);
+        _portIds.Remove(port.Name);
+        _ = rte_eal_hotplug_remove("vdev", port.DeviceName);
+        Log($"port '{port.Name}' removed");
+    }
+
+    /// <summary>Compiles and swaps in new tables, then waits until every worker has seen them.</summary>
+    private void Publish(SwitchSpec spec)
+    {
+        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount));
+        Interlocked.Increment(ref _generation);
+        WaitForWorkers();
+    }
+
+    /// <summary>
+    /// Returns once every running worker has completed a whole poll loop that began after this
+    /// call: its epoch moves at the end of each loop, so two steps guarantee a fresh one.
+    /// </summary>
+    private void WaitForWorkers()
+    {
+        var start = _workers.Select(w => Volatile.Read(ref w.Counters.Epoch)).ToArray();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            while (_workers[i].IsRunning && Volatile.Read(ref _workers[i].Counters.Epoch) < start[i] + 2)
+            {
+                if (clock.Elapsed > QuiesceTimeout)
+                    throw new TimeoutException($"worker {i} did not finish a poll loop within {QuiesceTimeout.TotalSeconds} s");
+                Thread.Sleep(1);
+            }
+        }
+    }
+
+    private void StopWorkers()
+    {
+        foreach (PollWorker worker in _workers)
+            worker.Stop();
+    }
+
+    /// <summary>Stops every port (net_pcap closes and flushes its output captures here), keeping final stats.</summary>
+    private void StopPorts()
+    {
+        foreach ((string name, ushort id) in _portIds)
+        {
+            if (_stoppedStats.ContainsKey(name))
+                continue;
+            _stoppedStats[name] = EthPort.ReadStats(id);
+            EthPort.Stop(id);
+        }
+    }
+
+    private EthStats StatsOf(string port) =>
+        _stoppedStats.TryGetValue(port, out EthStats stats) ? stats : EthPort.ReadStats(_portIds[port]);
+
+    private static void Log(string message) => Console.Error.WriteLine($"vswitchd: {message}");
+}

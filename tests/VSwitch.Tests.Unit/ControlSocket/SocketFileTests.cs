@@ -1,0 +1,101 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using System.Text.Json.Nodes;
+using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Dataplane.Interop;
+using Xunit;
+
+namespace VSwitch.Tests.Unit.ControlSocket;
+
+public sealed class SocketFileTests
+{
+    [Fact]
+    public async Task Stale_socket_file_of_a_dead_vswitchd_is_replaced()
+    {
+        await using var test = TestServer.Prepare();
+        test.LeaveStaleSocket();
+        Assert.True(SocketFile.TryStat(test.SocketPath, out bool isSocket, out _) && isSocket);
+
+        test.StartServer();
+        await using ControlClient client = await test.ConnectAsync();
+
+        Assert.True((bool)(await client.RequestAsync(new JsonObject { ["op"] = "echo" }, TimeoutExtensions.Ct).DefaultTimeout())["ok"]!);
+    }
+
+    [Fact]
+    public async Task Live_server_on_the_path_is_detected_and_left_alone()
+    {
+        await using var test = TestServer.Start();
+
+        var error = Assert.Throws<IOException>(() => ControlServer.Start(test.SocketPath, new FakeHandler()));
+
+        Assert.Equal($"another vswitchd is listening on {test.SocketPath}", error.Message);
+        await using ControlClient client = await test.ConnectAsync();
+        Assert.True((bool)(await client.RequestAsync(new JsonObject { ["op"] = "echo" }, TimeoutExtensions.Ct).DefaultTimeout())["ok"]!);
+    }
+
+    [Fact]
+    public async Task File_that_is_not_a_socket_is_not_replaced()
+    {
+        await using var test = TestServer.Prepare();
+        await File.WriteAllTextAsync(test.SocketPath, "not a socket", TimeoutExtensions.Ct).DefaultTimeout();
+
+        var error = Assert.Throws<IOException>(() => test.StartServer());
+
+        Assert.Equal($"{test.SocketPath} exists and is not a socket; not replacing it", error.Message);
+        Assert.Equal("not a socket", await File.ReadAllTextAsync(test.SocketPath, TimeoutExtensions.Ct).DefaultTimeout());
+    }
+
+    [Fact]
+    [SupportedOSPlatform("linux")]
+    public async Task Missing_directory_is_created_and_the_socket_is_0660()
+    {
+        await using var test = TestServer.Prepare();
+        string nested = Path.Combine(Path.GetDirectoryName(test.SocketPath)!, "run", "vswitchd", "vswitchd.sock");
+
+        await using ControlServer server = ControlServer.Start(nested, new FakeHandler());
+
+        Assert.Equal(nested, server.SocketPath);
+        Assert.Equal(
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite,
+            File.GetUnixFileMode(nested));
+        Assert.True(SocketFile.TryStat(nested, out bool isSocket, out _));
+        Assert.True(isSocket);
+    }
+
+    [Fact]
+    public async Task Dispose_leaves_a_socket_that_replaced_ours_alone()
+    {
+        await using var test = TestServer.Start();
+        File.Delete(test.SocketPath);
+        using var successor = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        successor.Bind(new UnixDomainSocketEndPoint(test.SocketPath));
+
+        await test.Server!.DisposeAsync().DefaultTimeout();
+
+        Assert.True(File.Exists(test.SocketPath));
+    }
+
+    [Fact]
+    public void Stat_tells_sockets_from_other_files_and_missing_paths()
+    {
+        Assert.False(SocketFile.TryStat("/nonexistent/vswitchd.sock", out _, out _));
+        Assert.True(SocketFile.TryStat("/", out bool rootIsSocket, out FileIdentity root));
+        Assert.False(rootIsSocket);
+        Assert.NotEqual(0UL, root.Inode);
+    }
+
+    [Fact]
+    public void Statx_buffer_matches_linux_struct_statx()
+    {
+        // linux/stat.h: the same layout on every architecture.
+        Assert.Equal(256, Unsafe.SizeOf<StatxBuffer>());
+        Assert.Equal(0, (int)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.Mask)));
+        Assert.Equal(28, (int)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.Mode)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.Inode)));
+        Assert.Equal(136, (int)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.DeviceMajor)));
+        Assert.Equal(140, (int)Marshal.OffsetOf<StatxBuffer>(nameof(StatxBuffer.DeviceMinor)));
+    }
+}

@@ -1,1 +1,0 @@
-namespace VSwitch.Tests.Unit; public class Placeholder { [Xunit.Fact] public void Builds() => Xunit.Assert.True(true); }

@@ -1,0 +1,44 @@
+using VSwitch.Dataplane.Switching;
+using Xunit;
+
+namespace VSwitch.Tests.Unit.Switching;
+
+public class DropReasonsTests
+{
+    // The labels are an external interface (control socket and metrics), so every one is pinned
+    // here; renaming an enum member must not silently rename a time series.
+    public static TheoryData<DropReason, string> Labels => new()
+    {
+        { DropReason.None, "none" },
+        { DropReason.RuntFrame, "runt_frame" },
+        { DropReason.MalformedIpv4, "malformed_ipv4" },
+        { DropReason.MalformedArp, "malformed_arp" },
+        { DropReason.MalformedIpv6, "malformed_ipv6" },
+        { DropReason.Oversize, "oversize" },
+        { DropReason.VlanTagged, "vlan_tagged" },
+        { DropReason.SpoofedSourceMac, "spoofed_source_mac" },
+        { DropReason.SpoofedIpv4Source, "spoofed_ipv4_source" },
+        { DropReason.SpoofedArpSender, "spoofed_arp_sender" },
+        { DropReason.SpoofedIpv6Source, "spoofed_ipv6_source" },
+        { DropReason.UnboundPort, "unbound_port" },
+        { DropReason.UplinkNoOverlay, "uplink_no_overlay" },
+        { DropReason.Hairpin, "hairpin" },
+        { DropReason.NoFloodTarget, "no_flood_target" },
+        { DropReason.EgressMtuExceeded, "egress_mtu_exceeded" },
+        { DropReason.MultiSegment, "multi_segment" },
+        { DropReason.TxQueueFull, "tx_queue_full" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Labels))]
+    public void Label_is_snake_case(DropReason reason, string expected) =>
+        Assert.Equal(expected, DropReasons.Label(reason));
+
+    [Fact]
+    public void Every_reason_has_a_pinned_label() =>
+        Assert.Equal(DropReasons.Count, Labels.Count);
+
+    [Fact]
+    public void Labels_are_distinct() =>
+        Assert.Equal(DropReasons.Count, Enum.GetValues<DropReason>().Select(DropReasons.Label).Distinct().Count());
+}
