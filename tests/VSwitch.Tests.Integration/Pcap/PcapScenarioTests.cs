@@ -125,10 +125,10 @@ public sealed class PcapScenarioTests
             problems.AddRange(CompareCounters("control socket 'counters'", s, run.Counters!));
             problems.AddRange(CompareCounters("exit report on stdout", s, run.FinalCounters!));
         }
-        catch
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             run.Keep();
-            throw;
+            Assert.Fail($"scenario '{scenario}': {e.GetType().Name}: {e.Message}\n(work directory kept: {run.WorkDirectory})");
         }
         if (problems.Count > 0)
         {
