@@ -482,6 +482,8 @@ def scenario_spoof():
     s.send("vm-a", pad60(Ether(src=a.mac, dst="33:33:ff:00:00:02") / IPv6(src=a.link_local, dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fd00:1::2")),
            FLOOD, f"neighbour solicitation from red-a's own link-local {a.link_local} (modified EUI-64)")
     s.send("vm-a", udp6(s, a, b.mac, a.link_local, link_local(b.mac), 80, "ll-ok"), UNICAST, f"IPv6 unicast from {a.link_local}")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst="33:33:ff:00:01:01") / IPv6(src="::", dst="ff02::1:ff00:101", hlim=255) / ICMPv6ND_NS(tgt=a.link_local)),
+           "spoofed_ipv6_source", "duplicate address detection (RFC 4862) from ::, which is neither bound nor the link-local")
     s.send("vm-a", udp6(s, a, b.mac, "fe80::1", "fe80::2", 80, "ll-x"), "spoofed_ipv6_source", "IPv6 source fe80::1: link-local, but not red-a's")
     s.send("vm-a", udp6(s, a, b.mac, link_local(b.mac), "fe80::2", 80, "ll-b"), "spoofed_ipv6_source", "IPv6 source = red-b's link-local")
     # red-a's link-local with the U/L bit left as it is (plain EUI-64, the classic mistake).
