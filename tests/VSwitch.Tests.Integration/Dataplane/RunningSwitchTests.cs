@@ -5,7 +5,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PacketDotNet;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
 namespace VSwitch.Tests.Integration.Dataplane;
@@ -13,89 +13,41 @@ namespace VSwitch.Tests.Integration.Dataplane;
 public sealed class RunningSwitchTests : IAsyncLifetime
 {
     private const string MacA = "02:00:00:00:00:01", MacB = "02:00:00:00:00:02", MacC = "02:00:00:00:00:03", MacD = "02:00:00:00:00:04";
-    private static readonly string s_vswitchd = Path.Combine(AppContext.BaseDirectory, "vswitchd");
 
     private readonly string _dir = Directory.CreateTempSubdirectory("vsw-running-").FullName;
     private readonly string _prefix = $"vswrun{Environment.ProcessId}";
-    private Process? _process;
-    private ControlClient? _control;
-
-    private string Socket => Path.Combine(_dir, "vswitchd.sock");
+    private VswitchdProcess? _vswitchd;
 
     public async ValueTask InitializeAsync()
     {
-        WriteInput(Path.Combine(_dir, "in.pcap"));
-        File.WriteAllText(Path.Combine(_dir, "vswitchd.yaml"), $$"""
-            dpdk:
-              eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{_prefix}}"]
-            workers: {cores: [1], idle_sleep_us: 0}
-            control_socket: {{Socket}}
-            ports:
-              - {name: vm-a, devargs: "net_pcap0,rx_pcap={{_dir}}/in.pcap,infinite_rx=1"}
-              - {name: vm-b, devargs: "net_null0,no-rx=1"}
-              - {name: vm-c, devargs: "net_null1,no-rx=1"}
-            tenants:
-              - name: red
-                vms:
-                  - {name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"]}
-                  - {name: b, port: vm-b, mac: "{{MacB}}", ipv4: ["10.0.0.2"]}
-                  - {name: c, port: vm-c, mac: "{{MacC}}", ipv4: ["10.0.0.3"]}
-            """);
-        _process = Process.Start(new ProcessStartInfo(s_vswitchd, ["run", "--config", Path.Combine(_dir, "vswitchd.yaml")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        var clock = Stopwatch.StartNew();
-        while (_control is null)
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"vswitchd exited with {_process.ExitCode} before its control socket came up");
-            if (clock.Elapsed > TimeSpan.FromSeconds(30))
-                throw new TimeoutException("vswitchd's control socket did not come up within 30 s");
-            try
-            {
-                _control = await ControlClient.ConnectAsync(Socket);
-            }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
-            {
-                await Task.Delay(100);
-            }
-        }
+        string input = Path.Combine(_dir, "in.pcap");
+        PcapFile.Write(input, InputFrames());
+        var config = new VswitchdConfig(
+            FilePrefix: _prefix,
+            Ports:
+            [
+                new("vm-a", $"net_pcap0,rx_pcap={input},infinite_rx=1"),
+                new("vm-b", "net_null0,no-rx=1"),
+                new("vm-c", "net_null1,no-rx=1"),
+            ],
+            Tenants: [new("red", [new("a", "vm-a", MacA, ["10.0.0.1"]), new("b", "vm-b", MacB, ["10.0.0.2"]), new("c", "vm-c", MacC, ["10.0.0.3"])])],
+            IdleSleepMicroseconds: 0,
+            ControlSocket: Path.Combine(_dir, "vswitchd.sock"));
+        _vswitchd = await VswitchdProcess.StartAsync(config, Path.Combine(_dir, "vswitchd.json"), VswitchdReady.ControlSocket);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_control is not null)
-        {
-            try
-            {
-                await _control.RequestAsync(new JsonObject { ["op"] = "shutdown" });
-            }
-            catch (Exception)
-            {
-                // Already gone; the kill below covers it.
-            }
-            await _control.DisposeAsync();
-        }
-        if (_process is not null)
-        {
-            if (!_process.WaitForExit(15_000))
-                _process.Kill(entireProcessTree: true);
-            _process.Dispose();
-        }
+        if (_vswitchd is not null)
+            await _vswitchd.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
-        if (Directory.Exists($"/var/run/dpdk/{_prefix}"))
-            Directory.Delete($"/var/run/dpdk/{_prefix}", recursive: true);
     }
 
     private async Task<JsonObject> Request(string op, JsonObject? fields = null)
     {
         var request = fields ?? new JsonObject();
         request["op"] = op;
-        return await _control!.RequestAsync(request, TestContext.Current.CancellationToken);
+        return await _vswitchd!.RequestAsync(request, ct: TestContext.Current.CancellationToken);
     }
 
     private async Task<JsonObject> CountersAfter(ulong packets)
@@ -154,12 +106,12 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         Assert.Equal(0, (long)after["workers"]![0]!["allocated_bytes"]!);
 
         // Bad requests change nothing and name the field; the switch keeps running.
-        var bad = await _control!.RequestRawAsync(new JsonObject { ["op"] = "add-vm", ["tenant"] = "red", ["name"] = "e", ["port"] = "vm-d", ["mac"] = "02:00:00:00:00:zz" });
+        var bad = await _vswitchd!.RequestRawAsync(new JsonObject { ["op"] = "add-vm", ["tenant"] = "red", ["name"] = "e", ["port"] = "vm-d", ["mac"] = "02:00:00:00:00:zz" }, ct: TestContext.Current.CancellationToken);
         Assert.False((bool)bad["ok"]!);
         Assert.Contains("mac", (string)bad["error"]!);
-        bad = await _control.RequestRawAsync(new JsonObject { ["op"] = "remove-port", ["name"] = "vm-d" });
+        bad = await _vswitchd.RequestRawAsync(new JsonObject { ["op"] = "remove-port", ["name"] = "vm-d" }, ct: TestContext.Current.CancellationToken);
         Assert.Contains("bound to VM 'd'", (string)bad["error"]!);
-        bad = await _control.RequestRawAsync(new JsonObject { ["op"] = "frobnicate" });
+        bad = await _vswitchd.RequestRawAsync(new JsonObject { ["op"] = "frobnicate" }, ct: TestContext.Current.CancellationToken);
         Assert.Contains("unknown op", (string)bad["error"]!);
 
         await Request("remove-vm", new JsonObject { ["name"] = "d" });
@@ -181,7 +133,7 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         await CountersAfter(100_000);
         await Task.Delay(500, TestContext.Current.CancellationToken);
         string late = Path.Combine(_dir, "late.pcap");
-        WritePcap(late,
+        PcapFile.Write(late,
         [
             Frame(MacB, "10.0.0.2", MacA, 9, etherType: 0x8100), // vlan_tagged from b
             Frame(MacB, "10.0.0.2", MacA, 9, etherType: 0x86DD), // malformed_ipv6 from b
@@ -210,39 +162,20 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         return bytes;
     }
 
-    private static void WriteInput(string path)
+    private static byte[][] InputFrames()
     {
-        byte[] Udp(string dst, string srcIp, ushort port)
-        {
-            var udp = new UdpPacket(port, 4000) { PayloadData = new byte[18] };
-            var ip = new IPv4Packet(System.Net.IPAddress.Parse(srcIp), System.Net.IPAddress.Parse("10.0.0.2")) { PayloadPacket = udp, TimeToLive = 64 };
-            var eth = new EthernetPacket(Mac(MacA), Mac(dst), EthernetType.IPv4) { PayloadPacket = ip };
-            ip.UpdateCalculatedValues();
-            return eth.Bytes;
-        }
+        static byte[] Udp(string dst, string srcIp, ushort port) => Frame(MacA, srcIp, dst, port);
         var arp = new EthernetPacket(Mac(MacA), Mac("ff:ff:ff:ff:ff:ff"), EthernetType.Arp)
         {
             PayloadPacket = new ArpPacket(ArpOperation.Request, Mac("00:00:00:00:00:00"), System.Net.IPAddress.Parse("10.0.0.2"),
                 Mac(MacA), System.Net.IPAddress.Parse("10.0.0.1")),
         };
-        byte[][] frames =
+        return
         [
             Udp(MacB, "10.0.0.1", 1), Udp(MacC, "10.0.0.1", 2), Udp(MacB, "10.0.0.1", 3),
             Udp("ff:ff:ff:ff:ff:ff", "10.0.0.1", 4), arp.Bytes, Udp(MacB, "10.9.9.9", 5),
             Udp(MacD, "10.0.0.1", 6), Udp(MacD, "10.0.0.1", 7),
         ];
-        WritePcap(path, frames);
-    }
-
-    private static void WritePcap(string path, byte[][] frames)
-    {
-        using var file = new BinaryWriter(File.Create(path));
-        file.Write(0xA1B2C3D4u); file.Write((ushort)2); file.Write((ushort)4); file.Write(0); file.Write(0u); file.Write(65535u); file.Write(1u);
-        foreach (byte[] frame in frames)
-        {
-            file.Write(0u); file.Write(0u); file.Write((uint)frame.Length); file.Write((uint)frame.Length);
-            file.Write(frame);
-        }
     }
 
     private static System.Net.NetworkInformation.PhysicalAddress Mac(string text) =>

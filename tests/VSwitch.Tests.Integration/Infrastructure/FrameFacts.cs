@@ -127,7 +127,7 @@ public sealed record FrameFacts
         return facts;
     }
 
-    public static FrameFacts Parse(CapturedFrame frame) => Parse(frame.Data);
+    public static FrameFacts Parse(PcapFrame frame) => Parse(frame.Data);
 
     private static string Mac(byte[] frame, int offset) => Convert.ToHexString(frame, offset, 6).ToLowerInvariant()
         .Chunk(2).Select(c => new string(c)).Aggregate((a, b) => $"{a}:{b}");

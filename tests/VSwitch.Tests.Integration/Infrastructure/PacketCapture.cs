@@ -65,8 +65,8 @@ public sealed partial class PacketCapture : IAsyncDisposable
     }
 
     /// <summary>The frames written so far, while tcpdump keeps running (a partly written last record is left out).</summary>
-    public IReadOnlyList<CapturedFrame> ReadSoFar() =>
-        File.Exists(PcapPath) ? ClassicPcap.ReadFile(PcapPath, live: true) : [];
+    public IReadOnlyList<PcapFrame> ReadSoFar() =>
+        File.Exists(PcapPath) ? PcapFile.Read(PcapPath, live: true) : [];
 
     /// <summary>
     /// Stops tcpdump and returns the captured frames. Throws if the kernel dropped frames for
@@ -74,12 +74,12 @@ public sealed partial class PacketCapture : IAsyncDisposable
     /// no completeness check: it counts frames of both directions before -Q sorts them.)
     /// Callers make sure nothing is in flight when they stop a capture.
     /// </summary>
-    public async Task<IReadOnlyList<CapturedFrame>> StopAsync()
+    public async Task<IReadOnlyList<PcapFrame>> StopAsync()
     {
         int code = await _tcpdump.StopAsync(Signals.SIGINT, StopTimeout);
         if (code != 0)
             throw new InvalidOperationException($"tcpdump for {Label} exited with {code}.\n{_tcpdump.Describe()}");
-        IReadOnlyList<CapturedFrame> frames = ClassicPcap.ReadFile(PcapPath);
+        IReadOnlyList<PcapFrame> frames = PcapFile.Read(PcapPath);
         Match summary = SummaryPattern().Match(_tcpdump.Stderr);
         if (!summary.Success)
             throw new InvalidOperationException($"tcpdump for {Label} printed no capture statistics.\n{_tcpdump.Describe()}");

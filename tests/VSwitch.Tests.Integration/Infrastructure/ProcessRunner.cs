@@ -74,10 +74,11 @@ public static class ProcessRunner
     public static async Task<ProcessResult> RunCheckedAsync(string file, IEnumerable<string> args, TimeSpan? timeout = null, string? stdin = null) =>
         (await RunAsync(file, args, timeout, stdin)).EnsureSuccess();
 
-    internal static ProcessStartInfo NewStartInfo(string file, IEnumerable<string> args)
+    internal static ProcessStartInfo NewStartInfo(string file, IEnumerable<string> args, string? workingDirectory = null)
     {
         var psi = new ProcessStartInfo(file)
         {
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -167,11 +168,12 @@ public sealed class BackgroundProcess : IAsyncDisposable
         _process = process;
     }
 
-    public static BackgroundProcess Start(string name, string file, IEnumerable<string> args, bool redirectStdin = false)
+    public static BackgroundProcess Start(string name, string file, IEnumerable<string> args, bool redirectStdin = false,
+        string? workingDirectory = null)
     {
         string[] argv = args.ToArray();
         string commandLine = ProcessRunner.CommandLine(file, argv);
-        var psi = ProcessRunner.NewStartInfo(file, argv);
+        var psi = ProcessRunner.NewStartInfo(file, argv, workingDirectory);
         psi.RedirectStandardInput = redirectStdin;
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var background = new BackgroundProcess(name, commandLine, process);
@@ -201,10 +203,13 @@ public sealed class BackgroundProcess : IAsyncDisposable
         get { lock (_gate) return _stderr.ToString(); }
     }
 
-    public string Describe() =>
+    /// <param name="tail">At most this many characters of each stream, the last ones (for failure messages of chatty programs).</param>
+    public string Describe(int tail = int.MaxValue) =>
         $"`{CommandLine}`" + (_disposed ? "" : HasExited ? $" (exited with {_process.ExitCode})" : " (running)") +
-        (Stdout.Length == 0 ? "" : $"\n--- {Name} stdout ---\n{Stdout.TrimEnd()}") +
-        (Stderr.Length == 0 ? "" : $"\n--- {Name} stderr ---\n{Stderr.TrimEnd()}");
+        (Stdout.Length == 0 ? "" : $"\n--- {Name} stdout ---\n{Tail(Stdout.TrimEnd(), tail)}") +
+        (Stderr.Length == 0 ? "" : $"\n--- {Name} stderr ---\n{Tail(Stderr.TrimEnd(), tail)}");
+
+    private static string Tail(string text, int limit) => text.Length <= limit ? text : "..." + text[^limit..];
 
     private void OnLine(string? line, StringBuilder sink, TaskCompletionSource closed)
     {
@@ -293,17 +298,21 @@ public sealed class BackgroundProcess : IAsyncDisposable
 
     public bool Signal(int signal) => !HasExited && Signals.Send(_process.Id, signal);
 
+    /// <summary>SIGKILLs the program and its children, and waits (briefly) for them to go.</summary>
+    public void Kill() => ProcessRunner.KillTree(_process);
+
     /// <summary>Waits for the exit and for both output streams to be read to their end; returns the exit code.</summary>
-    public async Task<int?> WaitForExitAsync(TimeSpan timeout, bool throwOnTimeout = true)
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout, bool throwOnTimeout = true, CancellationToken cancellationToken = default)
     {
-        using var deadline = new CancellationTokenSource(timeout);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         try
         {
             await _process.WaitForExitAsync(deadline.Token);
             await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(deadline.Token);
             return _process.ExitCode;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             if (throwOnTimeout)
                 throw new TimeoutException($"{Name} did not exit within {timeout.TotalSeconds:0.#} s.\n{Describe()}");
@@ -318,7 +327,7 @@ public sealed class BackgroundProcess : IAsyncDisposable
         int? code = await WaitForExitAsync(timeout, throwOnTimeout: false);
         if (code is null)
         {
-            ProcessRunner.KillTree(_process);
+            Kill();
             throw new TimeoutException($"{Name} ignored signal {signal} for {timeout.TotalSeconds:0.#} s and was killed.\n{Describe()}");
         }
         return code.Value;

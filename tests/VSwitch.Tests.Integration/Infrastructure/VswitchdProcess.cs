@@ -1,178 +1,253 @@
-// vswitchd as a test peer: writes a configuration, starts the built binary, waits until its
-// workers poll, and stops it with SIGINT. The counters come from the JSON vswitchd prints on
-// stdout when it exits (the same object the control socket's {"op":"counters"} returns), so
-// tests read them after the run. DPDK's runtime files are removed on stop and on failure.
+// vswitchd as a test peer; every test that runs vswitchd runs it through this class. It starts
+// the built binary on a config file and collects stdout and stderr: failure messages carry the
+// tail of each, and CONFIG.log beside the config gets the whole. It waits until vswitchd is
+// ready, sends requests on its control socket through the product's ControlClient, and stops it
+// with SIGINT or {"op":"shutdown"}. On its way out vswitchd prints its counters as JSON on
+// stdout (the object {"op":"counters"} returns), and StopAsync returns them. Whatever happens,
+// DisposeAsync leaves neither the process nor DPDK's runtime files for the --file-prefix behind.
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using VSwitch.Dataplane.ControlSocket;
 
 namespace VSwitch.Tests.Integration.Infrastructure;
 
-public sealed record VswitchdPort(string Name, string Devargs, string Role = "vm", int Mtu = 1500, int Queues = 1);
-
-public sealed record VswitchdVm(string Name, string Port, string Mac, IReadOnlyList<string> Ipv4, IReadOnlyList<string>? Ipv6 = null);
-
-public sealed record VswitchdTenant(string Name, IReadOnlyList<VswitchdVm> Vms);
-
-/// <summary>A vswitchd configuration file's content (JSON now; the YAML loader takes the same keys).</summary>
-public sealed record VswitchdConfig(
-    string FilePrefix,
-    IReadOnlyList<VswitchdPort> Ports,
-    IReadOnlyList<VswitchdTenant> Tenants,
-    IReadOnlyList<int>? WorkerCores = null,
-    int IdleSleepMicroseconds = 200,
-    string? ControlSocket = null,
-    int MemoryMegabytes = 512)
+/// <summary>What VswitchdProcess.StartAsync waits for before it returns.</summary>
+public enum VswitchdReady
 {
-    /// <summary>
-    /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
-    /// sleeps when a poll finds nothing so the test's own processes get CPU.
-    /// </summary>
-    public JsonObject ToJson()
-    {
-        var json = new JsonObject
-        {
-            ["dpdk"] = new JsonObject
-            {
-                ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", "0,1", "--file-prefix", FilePrefix),
-            },
-            ["workers"] = new JsonObject
-            {
-                ["cores"] = new JsonArray([.. (WorkerCores ?? [1]).Select(c => (JsonNode)c)]),
-                ["idle_sleep_us"] = IdleSleepMicroseconds,
-            },
-            ["ports"] = new JsonArray([.. Ports.Select(p => (JsonNode)new JsonObject
-            {
-                ["name"] = p.Name,
-                ["devargs"] = p.Devargs,
-                ["role"] = p.Role,
-                ["mtu"] = p.Mtu,
-                ["queues"] = p.Queues,
-            })]),
-            ["tenants"] = new JsonArray([.. Tenants.Select(t => (JsonNode)new JsonObject
-            {
-                ["name"] = t.Name,
-                ["vms"] = new JsonArray([.. t.Vms.Select(vm => (JsonNode)new JsonObject
-                {
-                    ["name"] = vm.Name,
-                    ["port"] = vm.Port,
-                    ["mac"] = vm.Mac,
-                    ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)ip)]),
-                    ["ipv6"] = new JsonArray([.. (vm.Ipv6 ?? []).Select(ip => (JsonNode)ip)]),
-                })]),
-            })]),
-        };
-        if (ControlSocket is not null)
-            json["control_socket"] = ControlSocket;
-        return json;
-    }
+    /// <summary>Nothing beyond the process start (an offline run is then awaited with WaitForStateAsync).</summary>
+    Started,
+    /// <summary>The log line that says the workers poll.</summary>
+    WorkersPolling,
+    /// <summary>The control socket accepts a connection.</summary>
+    ControlSocket,
 }
 
-public sealed record PortCounters(long PortId, string Role, string? Vm, long Rx, long Tx, long Drops,
-    long Ipackets, long Opackets, long Imissed, long Ierrors, long Oerrors, long RxNoMbuf);
-
-/// <summary>vswitchd's counters object: per port, per drop reason, and the forwarding totals.</summary>
-public sealed record VswitchdCounters(
-    IReadOnlyDictionary<string, PortCounters> Ports,
-    IReadOnlyDictionary<string, long> Drops,
-    long Unicast,
-    long Flooded,
-    long ArpReplies,
-    JsonObject Raw)
+public enum VswitchdStop
 {
-    public long TotalDrops => Drops.Values.Sum();
-
-    public PortCounters Port(string name) =>
-        Ports.TryGetValue(name, out PortCounters? port) ? port : throw new KeyNotFoundException($"no port '{name}' in vswitchd's counters: {Raw.ToJsonString()}");
-
-    public static VswitchdCounters Parse(string json)
-    {
-        JsonObject root = JsonNode.Parse(json)?.AsObject() ?? throw new InvalidDataException("counters: not a JSON object");
-        try
-        {
-            var ports = new Dictionary<string, PortCounters>(StringComparer.Ordinal);
-            foreach ((string name, JsonNode? node) in root["ports"]!.AsObject())
-            {
-                JsonObject p = node!.AsObject();
-                ports[name] = new PortCounters(L(p, "port_id"), (string)p["role"]!, (string?)p["vm"], L(p, "rx"), L(p, "tx"), L(p, "drops"),
-                    L(p, "ipackets"), L(p, "opackets"), L(p, "imissed"), L(p, "ierrors"), L(p, "oerrors"), L(p, "rx_nombuf"));
-            }
-            var drops = root["drops"]!.AsObject().ToDictionary(kv => kv.Key, kv => (long)kv.Value!, StringComparer.Ordinal);
-            return new VswitchdCounters(ports, drops, L(root, "unicast"), L(root, "flooded"), L(root, "arp_replies"), root);
-        }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or KeyNotFoundException)
-        {
-            throw new InvalidDataException($"counters JSON lacks an expected field ({e.Message}):\n{json}", e);
-        }
-
-        static long L(JsonObject o, string field) => (long)(o[field] ?? throw new KeyNotFoundException(field));
-    }
-
-    public override string ToString() => Raw.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    Sigint,
+    /// <summary>{"op":"shutdown"} on the control socket.</summary>
+    ShutdownRequest,
 }
 
 public sealed class VswitchdProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
-    private const string ReadyMarker = "worker(s) on core(s)";
+    /// <summary>The time limit of one control request where the caller sets none of its own.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WorkersTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ControlSocketTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long DisposeAsync gives a vswitchd that still runs after SIGTERM before it kills it.</summary>
+    private static readonly TimeSpan DisposeGrace = TimeSpan.FromSeconds(15);
+    /// <summary>Characters of stdout and of stderr in a failure message: the end of each, where the error is.</summary>
+    private const int LogTail = 8000;
+    private const string WorkersMarker = "worker(s) on core(s)";
 
     private readonly BackgroundProcess _process;
+    private ControlClient? _control;
     private bool _stopped;
 
-    public VswitchdConfig Config { get; }
     public string ConfigPath { get; }
-    public string Log => _process.Describe();
+    public string FilePrefix { get; }
+    public string? ControlSocket { get; }
+    /// <summary>The command line, the exit status and the tails of stdout and stderr, for failure messages.</summary>
+    public string Log => _process.Describe(LogTail);
 
-    private VswitchdProcess(VswitchdConfig config, string configPath, BackgroundProcess process)
+    private VswitchdProcess(string configPath, string filePrefix, string? controlSocket, BackgroundProcess process)
     {
-        Config = config;
         ConfigPath = configPath;
+        FilePrefix = filePrefix;
+        ControlSocket = controlSocket;
         _process = process;
     }
 
-    /// <summary>Writes the config beside the test's other files, starts vswitchd, and returns once its workers run.</summary>
-    public static async Task<VswitchdProcess> StartAsync(VswitchdConfig config, string configPath)
+    /// <summary>Writes <paramref name="config"/> as JSON to <paramref name="configPath"/> and starts vswitchd on it.</summary>
+    public static async Task<VswitchdProcess> StartAsync(VswitchdConfig config, string configPath, VswitchdReady ready)
     {
-        string binary = VswitchdBinary.Locate();
-        CleanupRuntime(config.FilePrefix);
         await File.WriteAllTextAsync(configPath, config.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        BackgroundProcess process = BackgroundProcess.Start("vswitchd", binary, ["run", "--config", configPath]);
-        var daemon = new VswitchdProcess(config, configPath, process);
+        return await StartAsync(configPath, config.FilePrefix, config.ControlSocket, ready);
+    }
+
+    /// <summary>
+    /// Starts vswitchd on a config file the caller wrote, which must name <paramref name="filePrefix"/>
+    /// and <paramref name="controlSocket"/>, and waits until it is <paramref name="ready"/>.
+    /// </summary>
+    public static async Task<VswitchdProcess> StartAsync(string configPath, string filePrefix, string? controlSocket, VswitchdReady ready,
+        bool offline = false, string? workingDirectory = null)
+    {
+        string binary = RepoPaths.Vswitchd();
+        CleanupRuntime(filePrefix);
+        string[] args = offline ? ["run", "--config", configPath, "--offline"] : ["run", "--config", configPath];
+        BackgroundProcess process = BackgroundProcess.Start("vswitchd", binary, args, workingDirectory: workingDirectory);
+        var vswitchd = new VswitchdProcess(configPath, filePrefix, controlSocket, process);
         try
         {
-            await process.WaitForLineAsync(line => line.Contains(ReadyMarker, StringComparison.Ordinal), StartTimeout, $"'{ReadyMarker}' (workers started)");
+            if (ready == VswitchdReady.WorkersPolling)
+                await process.WaitForLineAsync(line => line.Contains(WorkersMarker, StringComparison.Ordinal), WorkersTimeout, $"'{WorkersMarker}' (workers started)");
+            else if (ready == VswitchdReady.ControlSocket)
+                await ConnectAsync(vswitchd);
         }
         catch
         {
-            await daemon.DisposeAsync();
+            await vswitchd.DisposeAsync();
             throw;
         }
-        return daemon;
+        return vswitchd;
     }
 
-    /// <summary>SIGINT, then the counters vswitchd prints on its way out. Throws if it does not exit cleanly.</summary>
-    public async Task<VswitchdCounters> StopAsync()
+    private static async Task ConnectAsync(VswitchdProcess vswitchd)
     {
-        _stopped = true;
+        string socket = vswitchd.ControlSocket ?? throw new InvalidOperationException($"{vswitchd.ConfigPath} names no control socket to wait for");
+        var clock = Stopwatch.StartNew();
+        while (vswitchd._control is null)
+        {
+            if (vswitchd._process.HasExited)
+                throw new InvalidOperationException($"vswitchd exited before its control socket {socket} came up\n{vswitchd.Log}");
+            if (clock.Elapsed > ControlSocketTimeout)
+                throw new TimeoutException($"vswitchd's control socket {socket} did not come up within {ControlSocketTimeout.TotalSeconds} s\n{vswitchd.Log}");
+            try
+            {
+                vswitchd._control = await ControlClient.ConnectAsync(socket);
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Polls {"op":"status"} until its "state" is <paramref name="state"/>. A control socket that is
+    /// not up yet or does not answer is polled again; vswitchd exiting, a refused request or the
+    /// time running out fail, naming the last state seen.
+    /// </summary>
+    public async Task WaitForStateAsync(string state, TimeSpan timeout, CancellationToken ct)
+    {
+        string socket = ControlSocket ?? throw new InvalidOperationException($"{ConfigPath} names no control socket to ask for the state");
+        string lastState = "(no answer yet)";
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"vswitchd exited before it reported '{state}' (last state: {lastState})\n{Log}");
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"vswitchd did not report '{state}' within {timeout.TotalSeconds} s (last state: {lastState})\n{Log}");
+            if (File.Exists(socket))
+            {
+                try
+                {
+                    JsonObject status = await RequestAsync(new JsonObject { ["op"] = "status" }, RequestTimeout, ct);
+                    lastState = status["state"]?.GetValue<string>() ?? $"(no state in {status.ToJsonString()})";
+                    if (lastState == state)
+                        return;
+                }
+                catch (Exception e) when (e is SocketException or IOException or TimeoutException)
+                {
+                    lastState = $"(socket: {e.GetType().Name}: {e.Message})";
+                }
+            }
+            await Task.Delay(100, ct);
+        }
+    }
+
+    /// <summary>Sends a request and returns the reply; throws ControlRequestFailedException unless it has "ok": true.</summary>
+    /// <param name="timeout">Beyond it the request fails with TimeoutException; null: no limit but <paramref name="ct"/>.</param>
+    public Task<JsonObject> RequestAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        SendAsync(request, requireOk: true, timeout, ct);
+
+    /// <summary>Sends a request and returns the reply, whatever its "ok".</summary>
+    public Task<JsonObject> RequestRawAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        SendAsync(request, requireOk: false, timeout, ct);
+
+    private async Task<JsonObject> SendAsync(JsonObject request, bool requireOk, TimeSpan? timeout, CancellationToken ct)
+    {
+        string socket = ControlSocket ?? throw new InvalidOperationException($"{ConfigPath} names no control socket");
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (timeout is { } limit)
+            deadline.CancelAfter(limit);
         try
         {
-            int code = await _process.StopAsync(Signals.SIGINT, StopTimeout);
+            _control ??= await ControlClient.ConnectAsync(socket, deadline.Token);
+            return requireOk
+                ? await _control.RequestAsync(request, deadline.Token)
+                : await _control.RequestRawAsync(request, deadline.Token);
+        }
+        catch (Exception e) when (e is not ControlRequestFailedException)
+        {
+            // An interrupted exchange leaves the connection out of step (ControlClient): the next request connects again.
+            await DropConnectionAsync();
+            if (e is OperationCanceledException && !ct.IsCancellationRequested)
+                throw new TimeoutException($"vswitchd did not answer {request.ToJsonString()} on {socket} within {timeout?.TotalSeconds} s", e);
+            throw;
+        }
+    }
+
+    private async Task DropConnectionAsync()
+    {
+        if (_control is null)
+            return;
+        await _control.DisposeAsync();
+        _control = null;
+    }
+
+    /// <summary>
+    /// Stops vswitchd as <paramref name="how"/> says and returns the counters it printed on its way out.
+    /// Throws unless it exits with 0 within <paramref name="timeout"/> (killing it if it does not exit).
+    /// </summary>
+    public async Task<JsonObject> StopAsync(VswitchdStop how, TimeSpan timeout, CancellationToken ct = default)
+    {
+        _stopped = true;
+        string what = how == VswitchdStop.Sigint ? "SIGINT" : "'shutdown'";
+        try
+        {
+            if (how == VswitchdStop.ShutdownRequest)
+                await RequestAsync(new JsonObject { ["op"] = "shutdown" }, RequestTimeout, ct);
+            else
+                _process.Signal(Signals.SIGINT);
+            int? code = await _process.WaitForExitAsync(timeout, throwOnTimeout: false, ct);
+            if (code is null)
+            {
+                _process.Kill();
+                throw new TimeoutException($"vswitchd did not exit within {timeout.TotalSeconds} s of {what} and was killed\n{Log}");
+            }
             if (code != 0)
-                throw new InvalidOperationException($"vswitchd exited with {code} after SIGINT.\n{_process.Describe()}");
-            string stdout = _process.Stdout;
-            int start = stdout.IndexOf('{');
-            if (start < 0)
-                throw new InvalidDataException($"vswitchd printed no counters JSON on exit.\n{_process.Describe()}");
-            return VswitchdCounters.Parse(stdout[start..]);
+                throw new InvalidOperationException($"vswitchd exited with {code} after {what}, expected 0\n{Log}");
+            return LastJsonObject(_process.Stdout)
+                ?? throw new InvalidDataException($"vswitchd printed no counters JSON on stdout at exit\n{Log}");
         }
         finally
         {
+            await DropConnectionAsync();
             SaveLog();
-            CleanupRuntime(Config.FilePrefix);
+            if (_process.HasExited)
+                CleanupRuntime(FilePrefix);
         }
     }
 
-    /// <summary>vswitchd's stdout and stderr, beside its config (CONFIG.log), for a post-mortem.</summary>
+    /// <summary>The last JSON object on stdout that starts at the beginning of a line (the exit report).</summary>
+    private static JsonObject? LastJsonObject(string text)
+    {
+        string[] lines = text.Split('\n');
+        for (int i = lines.Length - 1; i >= 0; i--)
+        {
+            if (!lines[i].StartsWith('{'))
+                continue;
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(string.Join('\n', lines[i..])));
+            try
+            {
+                if (JsonNode.Parse(ref reader) is JsonObject report)
+                    return report;
+            }
+            catch (JsonException)
+            {
+                // A line that only starts like JSON; look further up.
+            }
+        }
+        return null;
+    }
+
+    /// <summary>vswitchd's whole stdout and stderr beside its config (CONFIG.log), for a post-mortem.</summary>
     private void SaveLog()
     {
         try
@@ -181,22 +256,30 @@ public sealed class VswitchdProcess : IAsyncDisposable
         }
         catch (IOException)
         {
-            // The log is a convenience; the failure message carries the same text.
+            // The log is a convenience; failure messages carry its tail.
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stopped && !_process.HasExited)
+        await DropConnectionAsync();
+        if (!_process.HasExited)
         {
-            // Let it print and release its ports if it can; KillTree below is the backstop.
+            // Let it print and release its ports if it can; the kill below is the backstop.
             _process.Signal(Signals.SIGTERM);
-            await _process.WaitForExitAsync(TimeSpan.FromSeconds(5), throwOnTimeout: false);
+            await _process.WaitForExitAsync(DisposeGrace, throwOnTimeout: false);
         }
         if (!_stopped)
             SaveLog();
         await _process.DisposeAsync();
-        CleanupRuntime(Config.FilePrefix);
+        try
+        {
+            CleanupRuntime(FilePrefix);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Disposal must not hide the test's own outcome; SystemTopology checks that these files are gone.
+        }
     }
 
     /// <summary>Removes what a (killed) DPDK process with this --file-prefix leaves behind.</summary>
@@ -212,44 +295,5 @@ public sealed class VswitchdProcess : IAsyncDisposable
             foreach (string map in Directory.EnumerateFiles("/dev/hugepages", $"{filePrefix}map_*"))
                 File.Delete(map);
         }
-    }
-}
-
-/// <summary>Where the built vswitchd is: $VSWITCHD, else src/Dataplane/bin/&lt;this test build's configuration&gt;/net10.0/vswitchd.</summary>
-public static class VswitchdBinary
-{
-    public static string SolutionRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VSwitch.sln")))
-                return dir.FullName;
-        }
-        throw new InvalidOperationException($"no VSwitch.sln above {AppContext.BaseDirectory}; set VSWITCHD to the vswitchd binary");
-    }
-
-    public static string Locate()
-    {
-        string? overridden = Environment.GetEnvironmentVariable("VSWITCHD");
-        string binary;
-        if (!string.IsNullOrEmpty(overridden))
-        {
-            binary = overridden;
-        }
-        else
-        {
-            // The test assembly lives in bin/<Configuration>/<tfm>/: use vswitchd of the same configuration.
-            var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-            string configuration = baseDir.Parent?.Name ?? "Debug";
-            binary = Path.Combine(SolutionRoot(), "src", "Dataplane", "bin", configuration, baseDir.Name, "vswitchd");
-        }
-        if (!File.Exists(binary))
-            throw new InvalidOperationException($"vswitchd not found at {binary}: build it first (dotnet build VSwitch.sln), or set VSWITCHD");
-        string shim = Path.Combine(Path.GetDirectoryName(binary)!, "libvswshim.so");
-        if (!File.Exists(shim))
-            throw new InvalidOperationException(
-                $"{shim} is missing: vswitchd cannot reach DPDK's inline functions without it. Build native/dpdk-shim " +
-                "(needs libdpdk-dev) and run dotnet build VSwitch.sln again so it is copied beside vswitchd");
-        return binary;
     }
 }

@@ -3,6 +3,7 @@
 // multiset; frames from one source MAC come from one ingress port (generate.py checks that) and
 // must keep their order.
 using System.Text;
+using VSwitch.Tests.Integration.Infrastructure;
 
 namespace VSwitch.Tests.Integration.Pcap;
 

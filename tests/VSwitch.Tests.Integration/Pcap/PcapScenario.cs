@@ -1,6 +1,7 @@
 // One scenario folder of pcaps/ (written by pcaps/generate.py): the switch config, an input
 // capture per port, and the expected output captures and counters.
 using System.Text.Json.Nodes;
+using VSwitch.Tests.Integration.Infrastructure;
 using YamlDotNet.Serialization;
 
 namespace VSwitch.Tests.Integration.Pcap;
@@ -86,37 +87,4 @@ public sealed class PcapScenario
 
     private static IReadOnlyList<string> Strings(Dictionary<object, object> map, string key) =>
         map.TryGetValue(key, out object? value) && value is List<object> list ? list.Cast<string>().ToList() : [];
-}
-
-/// <summary>Where the repository, its pcaps/ and the vswitchd build output are, relative to this test assembly.</summary>
-public static class RepoPaths
-{
-    public static string Root { get; } = FindRoot();
-    public static string PcapsDirectory => Path.Combine(Root, "pcaps");
-
-    /// <summary>
-    /// src/Dataplane/bin/&lt;Configuration&gt;/net10.0/vswitchd, with the configuration this test assembly
-    /// was built in (tests/VSwitch.Tests.Integration/bin/&lt;Configuration&gt;/net10.0/). VSWITCHD overrides it.
-    /// </summary>
-    public static string Vswitchd
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("VSWITCHD") is { Length: > 0 } overridden)
-                return overridden;
-            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string configuration = tfm.Parent?.Name ?? "Debug";
-            return Path.Combine(Root, "src", "Dataplane", "bin", configuration, tfm.Name, "vswitchd");
-        }
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VSwitch.sln")))
-                return dir.FullName;
-        }
-        throw new DirectoryNotFoundException($"no VSwitch.sln above {AppContext.BaseDirectory}: cannot find the repository (and its pcaps/)");
-    }
 }

@@ -4,8 +4,8 @@
 // The expected side is derived by pcaps/generate.py from each scenario's topology, never
 // recorded from vswitchd. Tests in this assembly run one at a time (xunit.runner.json): each
 // starts a DPDK process, and two would fight over cores.
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
 namespace VSwitch.Tests.Integration.Pcap;
@@ -26,26 +26,11 @@ public sealed class PcapScenarioTests
     [Fact]
     public async Task GeneratorReproducesCommittedFiles()
     {
-        const string python = "/usr/bin/python3";
+        const string python = Prerequisites.SystemPython;
         Assert.True(File.Exists(python), $"{python} is missing: the generator needs Debian's python3 with python3-scapy");
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(RepoPaths.PcapsDirectory, "generate.py"));
-        start.ArgumentList.Add("--check");
-        using Process process = Process.Start(start)!;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(120));
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-                process.Kill(entireProcessTree: true);
-        }
-        Assert.True(process.ExitCode == 0, $"pcaps/generate.py --check exited {process.ExitCode} (is python3-scapy installed?):\n{await stdout}\n{await stderr}");
+        ProcessResult check = await ProcessRunner.RunAsync(python, [Path.Combine(RepoPaths.PcapsDirectory, "generate.py"), "--check"],
+            TimeSpan.FromSeconds(120), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(check.Succeeded, $"pcaps/generate.py --check exited {check.ExitCode} (is python3-scapy installed?):\n{check.Stdout}\n{check.Stderr}");
     }
 
     /// <summary>
@@ -60,11 +45,11 @@ public sealed class PcapScenarioTests
         PcapScenario s = PcapScenario.Load(scenario);
         var problems = new List<string>();
         JsonObject ports = s.ExpectedCounters["ports"]!.AsObject();
-        var dissections = new List<Task<List<string>>>();
+        var dissections = new List<Task<(List<string> Problems, int ArpReplies)>>();
         foreach (ScenarioPort port in s.Ports)
         {
             int rx = PcapFile.Read(s.InputPath(port.Name)).Count;
-            List<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
+            IReadOnlyList<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
             if (ports[port.Name] is not JsonObject counters)
             {
                 problems.Add($"counters.json has no entry for port {port.Name}");
@@ -74,10 +59,10 @@ public sealed class PcapScenarioTests
                 problems.Add($"{port.Name}: counters.json rx {counters["rx"]}, in/{port.Name}.pcap holds {rx}");
             if ((int)counters["tx"]! != expected.Count)
                 problems.Add($"{port.Name}: counters.json tx {counters["tx"]}, expected/{port.Name}.pcap holds {expected.Count}");
-            dissections.Add(Task.Run(() => Tshark.Check(s, port.Name, s.ExpectedPath(port.Name), expected.Count, out _)));
+            dissections.Add(Tshark.CheckAsync(s, port.Name, s.ExpectedPath(port.Name), expected.Count));
         }
-        foreach (Task<List<string>> dissection in dissections)
-            problems.AddRange(await dissection);
+        foreach (var dissection in dissections)
+            problems.AddRange((await dissection).Problems);
         problems.AddRange(ports.Select(p => p.Key).Except(s.Ports.Select(p => p.Name)).Select(p => $"counters.json names port {p}, which the config lacks"));
         problems.AddRange(s.ExpectedCounters["drops"]!.AsObject().Select(d => d.Key).Except(PcapScenario.DropLabels).Select(l => $"counters.json: unknown drop label '{l}'"));
         Assert.True(problems.Count == 0, string.Join("\n", problems));
@@ -90,28 +75,28 @@ public sealed class PcapScenarioTests
     {
         PcapScenario s = PcapScenario.Load(scenario);
         _ = Tshark.Executable; // fail before starting DPDK when tshark is missing
-        using var run = new VswitchdRun(s);
+        await using var run = new ScenarioRun(s);
         var problems = new List<string>();
         try
         {
             await run.RunToCompletionAsync(TestContext.Current.CancellationToken);
 
             int expectedReplies = 0;
-            var dissections = new List<Task<(List<string> Problems, int Replies)>>();
+            var dissections = new List<Task<(List<string> Problems, int ArpReplies)>>();
             foreach (ScenarioPort port in s.Ports)
             {
-                List<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
-                expectedReplies += expected.Count(IsArpReply);
+                IReadOnlyList<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
+                expectedReplies += expected.Count(f => FrameFacts.Parse(f).IsArpReply);
                 string output = Path.Combine(run.OutputDirectory, port.Name + ".pcap");
                 if (!File.Exists(output))
                 {
                     problems.Add($"{port.Name}: vswitchd wrote no output capture {output}");
                     continue;
                 }
-                List<PcapFrame> actual = PcapFile.Read(output);
+                IReadOnlyList<PcapFrame> actual = PcapFile.Read(output);
                 problems.AddRange(FrameComparison.Compare(port.Name, expected, actual));
                 // vswitchd has exited: tshark runs may share the cores.
-                dissections.Add(Task.Run(() => (Tshark.Check(s, port.Name, output, actual.Count, out int replies), replies)));
+                dissections.Add(Tshark.CheckAsync(s, port.Name, output, actual.Count));
             }
             int dissectedReplies = 0;
             foreach (var dissection in dissections)
@@ -176,7 +161,4 @@ public sealed class PcapScenarioTests
             Check(total, expected[total], actual[total]);
         return problems;
     }
-
-    private static bool IsArpReply(PcapFrame frame) =>
-        frame.Data.Length >= 22 && frame.Data[12] == 0x08 && frame.Data[13] == 0x06 && frame.Data[20] == 0 && frame.Data[21] == 2;
 }

@@ -1,8 +1,8 @@
 // tshark as an independent dissector of what vswitchd wrote: every frame must dissect without a
 // malformed-packet marker or an expert item of warning severity or worse (checksums verified),
 // and every ARP reply must name addresses that the scenario's config binds.
-using System.Diagnostics;
 using System.Globalization;
+using VSwitch.Tests.Integration.Infrastructure;
 
 namespace VSwitch.Tests.Integration.Pcap;
 
@@ -23,38 +23,20 @@ public static class Tshark
     /// <summary>The tshark executable on PATH; throws (never skips) when it is not installed.</summary>
     public static string Executable => s_executable ??= Find();
 
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(60);
+
     private static string? s_executable;
 
-    public static List<TsharkFrame> Dissect(string capture)
+    public static async Task<List<TsharkFrame>> DissectAsync(string capture)
     {
-        var start = new ProcessStartInfo(Executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[]
-                 {
-                     "-r", capture, "-n",
-                     "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
-                     "-T", "fields", "-E", "header=n", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|",
-                 })
-            start.ArgumentList.Add(arg);
-        foreach (string field in Fields)
-        {
-            start.ArgumentList.Add("-e");
-            start.ArgumentList.Add(field);
-        }
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Executable}");
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"tshark -r {capture} did not finish in 60 s");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"tshark -r {capture} exited {process.ExitCode}: {stderr.Result}");
+        string[] args =
+        [
+            "-r", capture, "-n",
+            "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+            "-T", "fields", "-E", "header=n", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|",
+            .. Fields.SelectMany(field => new[] { "-e", field }),
+        ];
+        string stdout = (await ProcessRunner.RunCheckedAsync(Executable, args, RunTimeout)).Stdout;
 
         var frames = new List<TsharkFrame>();
         foreach (string line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -81,11 +63,11 @@ public static class Tshark
     /// names as sender a VM of that port's tenant with one of its own IPv4 addresses and, when
     /// addressed to the port's VM, that VM as target.
     /// </summary>
-    public static List<string> Check(PcapScenario scenario, string port, string capture, int frameCount, out int arpReplies)
+    public static async Task<(List<string> Problems, int ArpReplies)> CheckAsync(PcapScenario scenario, string port, string capture, int frameCount)
     {
         var problems = new List<string>();
-        List<TsharkFrame> frames = Dissect(capture);
-        arpReplies = 0;
+        List<TsharkFrame> frames = await DissectAsync(capture);
+        int arpReplies = 0;
         if (frames.Count != frameCount)
             problems.Add($"{port}: tshark dissected {frames.Count} frame(s), the capture holds {frameCount}");
         ScenarioVm? owner = scenario.VmOn(port);
@@ -112,7 +94,7 @@ public static class Tshark
             if (frame.EthDestination == owner.Mac && (frame.ArpTargetMac != owner.Mac || !owner.Ipv4.Contains(frame.ArpTargetIp)))
                 problems.Add($"{where}: ARP reply to {owner.Name} targets {frame.ArpTargetMac}/{frame.ArpTargetIp}, not {owner.Mac}/{string.Join(" or ", owner.Ipv4)}");
         }
-        return problems;
+        return (problems, arpReplies);
     }
 
     private static string Find()

@@ -45,16 +45,11 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
         await Guard(async () =>
         {
             await using SystemRun run = await SystemRun.StartAsync(T, "same-tenant");
-            ProcessResult redPing = await PingAsync(T.RedA, T.RedB.Ipv4, PingCount, RedPattern);
-            ProcessResult bluePing = await PingAsync(T.BlueA, T.BlueB.Ipv4, PingCount, BluePattern);
-            var tcp = await TcpExchangesAsync(run);
+            PeerTraffic traffic = await PingAndTcpWithPeersAsync(run);
             RunResult r = await run.FinishAsync();
 
             var expect = new ExpectedCounts("same-tenant ping/TCP/ARP");
-            CheckPing(expect, redPing, PingCount, PingCount);
-            CheckPing(expect, bluePing, PingCount, PingCount);
-            CheckTcp(expect, tcp);
-            CheckEchoes(expect, r, (T.RedA, T.RedB, PingCount), (T.BlueA, T.BlueB, PingCount));
+            CheckPingAndTcp(expect, traffic, r);
             long arpRequests = CheckArpAnsweredLocally(expect, r);
             // The positive control of "no ARP request reached the peer": the pinging VMs did ask.
             // (Marker == null: the kernel's own requests, not the end-of-run sentinel's.)
@@ -278,16 +273,11 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
             // Run 2 ("after"): only unicast between resolved peers: pings and TCP in both tenants.
             await using (SystemRun run = await SystemRun.StartAsync(T, "flood-unicast", flushNeighbours: false))
             {
-                ProcessResult redPing = await PingAsync(T.RedA, T.RedB.Ipv4, PingCount, RedPattern);
-                ProcessResult bluePing = await PingAsync(T.BlueA, T.BlueB.Ipv4, PingCount, BluePattern);
-                var tcp = await TcpExchangesAsync(run);
+                PeerTraffic traffic = await PingAndTcpWithPeersAsync(run);
                 RunResult after = await run.FinishAsync();
 
                 var expect = new ExpectedCounts("flood, run 2: known unicast only");
-                CheckPing(expect, redPing, PingCount, PingCount);
-                CheckPing(expect, bluePing, PingCount, PingCount);
-                CheckTcp(expect, tcp);
-                CheckEchoes(expect, after, (T.RedA, T.RedB, PingCount), (T.BlueA, T.BlueB, PingCount));
+                CheckPingAndTcp(expect, traffic, after);
                 // The phase really was "known unicast only": every frame into the switch was
                 // addressed to the sender's peer (a kernel's unicast ARP probe would be too).
                 foreach (Endpoint e in T.Endpoints)
@@ -346,6 +336,25 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
             args.Add("-b");
         args.Add(target);
         return from.Ns.RunAsync("ping", args, PingTimeout);
+    }
+
+    private sealed record PeerTraffic(ProcessResult RedPing, ProcessResult BluePing, List<TcpOutcome> Tcp);
+
+    /// <summary>Unicast in both tenants: red-a and blue-a each ping their peer <see cref="PingCount"/> times, then TCP (<see cref="TcpExchangesAsync"/>).</summary>
+    private async Task<PeerTraffic> PingAndTcpWithPeersAsync(SystemRun run)
+    {
+        ProcessResult redPing = await PingAsync(T.RedA, T.RedB.Ipv4, PingCount, RedPattern);
+        ProcessResult bluePing = await PingAsync(T.BlueA, T.BlueB.Ipv4, PingCount, BluePattern);
+        return new PeerTraffic(redPing, bluePing, await TcpExchangesAsync(run));
+    }
+
+    /// <summary>Every ping answered, both TCP exchanges intact, and each tenant's echoes seen by its two VMs only.</summary>
+    private void CheckPingAndTcp(ExpectedCounts expect, PeerTraffic traffic, RunResult r)
+    {
+        CheckPing(expect, traffic.RedPing, PingCount, PingCount);
+        CheckPing(expect, traffic.BluePing, PingCount, PingCount);
+        CheckTcp(expect, traffic.Tcp);
+        CheckEchoes(expect, r, (T.RedA, T.RedB, PingCount), (T.BlueA, T.BlueB, PingCount));
     }
 
     private static void CheckPing(ExpectedCounts expect, ProcessResult ping, int transmitted, int received)

@@ -28,6 +28,8 @@ public sealed class SystemRun : IAsyncDisposable
 {
     /// <summary>How long the sentinels may take to cross vswitchd; beyond it the run fails (the switch lost or held frames).</summary>
     private static readonly TimeSpan SentinelTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long vswitchd may take to exit after SIGINT.</summary>
+    private static readonly TimeSpan VswitchdStopTimeout = TimeSpan.FromSeconds(20);
 
     private readonly SystemTopology _topology;
     private readonly VswitchdProcess _vswitchd;
@@ -54,7 +56,8 @@ public sealed class SystemRun : IAsyncDisposable
             foreach (Endpoint e in topology.Endpoints)
                 await e.Ns.RunCheckedAsync("ip", "neigh", "flush", "dev", e.VmInterface);
         }
-        var vswitchd = await VswitchdProcess.StartAsync(topology.VswitchdConfig(), Path.Combine(topology.WorkDir, $"{name}.vswitchd.json"));
+        var vswitchd = await VswitchdProcess.StartAsync(topology.VswitchdConfig(), Path.Combine(topology.WorkDir, $"{name}.vswitchd.json"),
+            VswitchdReady.WorkersPolling);
         var run = new SystemRun(topology, name, vswitchd);
         try
         {
@@ -130,7 +133,7 @@ public sealed class SystemRun : IAsyncDisposable
             delivered[e] = (await _delivered[e].StopAsync()).Select(FrameFacts.Parse).ToList();
             sent[e] = (await _sent[e].StopAsync()).Select(FrameFacts.Parse).ToList();
         }
-        VswitchdCounters counters = await _vswitchd.StopAsync();
+        var counters = VswitchdCounters.Parse(await _vswitchd.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
         await StopHelpersAsync();
         var result = new RunResult(_topology, Name, counters, delivered, sent);
         _topology.Log($"[{Name}] finished: {result.Headline()}");

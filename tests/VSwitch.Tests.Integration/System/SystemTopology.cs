@@ -104,7 +104,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
         await Prerequisites.RequireRootAndToolsAsync("The dataplane system test (network namespaces + vswitchd on af_packet)",
             Prerequisites.IpRoute2, Prerequisites.Ethtool, Prerequisites.Tcpdump, Prerequisites.Sysctl,
             Prerequisites.IputilsPing, Prerequisites.Scapy);
-        VswitchdBinary.Locate();
+        RepoPaths.Vswitchd();
 
         await RemoveLeftoversAsync();
         // The owner file comes first: from here on a concurrent run sees this prefix as live.
