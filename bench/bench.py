@@ -273,6 +273,8 @@ def cmd_verdict(a):
     with open(a.run) as f:
         run = json.load(f)
     run["kind"], run["rc"] = a.kind, a.rc
+    if a.kind == "vswitchd" and a.rc != 0:  # testpmd re-raises SIGTERM (143); vswitchd exits 0
+        run["errors"].append(f"vswitchd exited with {a.rc}")
     try:
         with open(a.stdout) as f:
             text = f.read()
@@ -425,14 +427,15 @@ def markdown(summary, runs, mach, label, started, nice):
     for r in runs:
         for pool, size in (r.get("mempools") or {}).items():
             mbufs.setdefault(r["variant"], set()).add(size)
-    md = [f"\n## {now} — bench/run{(' ' + label) if label else ''}\n",
+    md = [f"\n## {started if started != '?' else now} — bench/run{(' ' + label) if label else ''}\n",
           f"- Machine: {mach['cpu']}; {mach['memory']} RAM; kernel {mach['kernel']}; THP {mach['thp']}; "
           f"hugepages {mach['hugepages']}",
           f"- Software: DPDK {mach['dpdk']}; .NET {mach['dotnet']}; vswitchd at {commit}",
-          f"- Started {started}; load average before/after: {runs[0].get('loadavg', ['?'])[0]} / "
+          f"- Started {started}, reported {now}; load average before/after: {runs[0].get('loadavg', ['?'])[0]} / "
           f"{runs[-1].get('loadavg', ['?'])[0]} (other people build on this machine: only same-sitting ratios count)",
-          f"- Scheduling: measured process at nice {nice}" + (" (as the procedure)" if nice == 0 else
-                                                               " (NOT the procedure's default: both sides alike)"),
+          ("- Scheduling: as the procedure (no priority)" if nice == 0 else
+           f"- Scheduling: measured process (both sides alike) in its own session with autogroup nice {nice}, "
+           "so that other people's builds take less of core 1 (NOT the procedure's default; `bench/run --nice`)"),
           "- Workload: bench/mkpcap.py (1024 x 64 B frames, 1024 UDP flows, vm-in -> vm-out), "
           "net_pcap0 infinite_rx -> net_null0 no-rx=1, worker / forwarding core 1, bursts of 32",
           f"- Rate: sink opackets between second {runs[0]['window_s'][0]:g} and {runs[0]['window_s'][1]:g} "
@@ -489,7 +492,8 @@ def markdown(summary, runs, mach, label, started, nice):
                   f"{ft.get('name', '?')} {ft.get('cpu_share', '?')} | {fmt(r.get('cycles'), 0)} | {r.get('cpu1', {}).get('steal', '?')} | "
                   f"{r.get('telemetry_s', '?')} / {r.get('first_tx_s', '?')} | "
                   f"{ex['rx'] - ex['tx'] if ex else 'n/a'} | {gct} | "
-                  f"{'ok' if r.get('valid') else 'invalid: ' + '; '.join(r.get('invalid_because', []))} |")
+                  f"{'ok' if r.get('valid') else 'invalid: ' + '; '.join(r.get('invalid_because', []))}"
+                  f"{''.join(f'; note: {e}' for e in r.get('errors', []))} |")
     md.append("\n</details>\n")
     return "\n".join(md)
 
