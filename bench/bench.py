@@ -28,6 +28,7 @@ SINK_DEV = "net_null0"    # the output port: a pure sink (no-rx=1)
 WORKER_CORE = 1
 MAX_INFLIGHT = 32         # one burst: what rx - tx may be when a run stops
 QUIET_SHARE = 0.9         # below this share of core 1, other load disturbed the run
+MAX_SPREAD = 1.25         # fastest / slowest counted run of one side beyond this: a disturbed sitting
 TARGET = 0.5              # vswitchd / testpmd, hugepages
 
 # ovs-dpdk-baseline.md (same machine type, same workload, 1 PMD on core 1), for reference.
@@ -401,15 +402,29 @@ def table(summary):
 
 
 def noise_warning(summary):
+    """Why the figures of this sitting may not be trusted, or None. Two signs: the forwarding
+    thread did not have core 1 to itself, or the runs of one side disagree although it had
+    (interference that costs no core time: load on core 0 through shared caches, memory, host)."""
+    notes = []
     low = [r for per in summary.values() for v in per.values() for r in v["runs"]
            if r.get("fwd_thread", {}).get("cpu_share", 0) < QUIET_SHARE]
-    if not low:
-        return None
-    shares = sorted(r["fwd_thread"]["cpu_share"] for r in low if "fwd_thread" in r)
-    total = sum(len(v["runs"]) for per in summary.values() for v in per.values())
-    return (f"in {len(low)} of {total} runs the forwarding thread had less than {QUIET_SHARE:.0%} of core 1 "
-            f"(lowest {shares[0] if shares else '?'}): other processes ran there, the Mpps figures and their ratios "
-            "carry that noise. Cycles/packet are less affected, but a shared core also pollutes the caches.")
+    if low:
+        shares = sorted(r["fwd_thread"]["cpu_share"] for r in low if "fwd_thread" in r)
+        total = sum(len(v["runs"]) for per in summary.values() for v in per.values())
+        notes.append(f"in {len(low)} of {total} runs the forwarding thread had less than {QUIET_SHARE:.0%} of core 1 "
+                     f"(lowest {shares[0] if shares else '?'}): other processes ran there, the Mpps figures and their "
+                     "ratios carry that noise. Cycles/packet are less affected, but a shared core also pollutes the caches.")
+    spread = []
+    for mode, per in summary.items():
+        for key, v in per.items():
+            rates = [r["rate_pps"] for r in v["runs"] if r.get("valid")]
+            if len(rates) > 1 and max(rates) / min(rates) > MAX_SPREAD:
+                spread.append(f"{mode} {key} {min(rates) / 1e6:.1f}-{max(rates) / 1e6:.1f} Mpps")
+    if spread:
+        notes.append(f"runs of one side differ by more than {MAX_SPREAD - 1:.0%} ({'; '.join(spread)}) although core "
+                     "share does not explain it: load elsewhere on the machine or host slowed some runs. Medians "
+                     "still compare; single figures do not.")
+    return " ".join(notes) or None
 
 
 def gc_text(gcs):
