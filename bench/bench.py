@@ -3,6 +3,7 @@
 this file owns everything that is data: configurations, the live sampling of one run over DPDK's
 telemetry socket, the verdict on a finished run, and the report.
 
+    bench.py eal     --prefix P --mem huge|nohuge         (testpmd's EAL arguments, one a line)
     bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N
     bench.py sample  --pid PID --socket SOCK --window 10,20 --stop 25 --out RUN.json
     bench.py verdict --kind testpmd|vswitchd --run RUN.json --stdout F --rc N [--gc GC.csv]
@@ -48,12 +49,19 @@ MODES = [("huge", "2 MiB hugepages"), ("nohuge", "--no-huge -m 1024")]
 # ---------------------------------------------------------------------------------- config
 
 def eal_args(prefix, mem):
+    """The EAL arguments of every side, testpmd and vswitchd alike."""
+    if not os.path.isdir(PMD_DIR):
+        sys.exit(f"bench.py: no DPDK PMD directory {PMD_DIR}")
     args = ["-l", "0,1", "--no-pci", "--file-prefix", prefix, "-d", PMD_DIR]
     if mem == "huge":
         args += ["--huge-dir", "/dev/hugepages"]
     else:
         args += ["--no-huge", "-m", "1024"]
     return args
+
+
+def cmd_eal(a):
+    print("\n".join(eal_args(a.prefix, a.mem)))
 
 
 def cmd_config(a):
@@ -565,6 +573,9 @@ def cmd_report(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("eal")
+    e.add_argument("--prefix", required=True)
+    e.add_argument("--mem", choices=["huge", "nohuge"], required=True)
     c = sub.add_parser("config")
     c.add_argument("--ports", type=int, required=True)
     c.add_argument("--pcap", required=True)
@@ -591,7 +602,7 @@ def main():
     r.add_argument("--started", default="?")
     r.add_argument("--nice", type=int, default=0)
     a = ap.parse_args()
-    {"config": cmd_config, "sample": cmd_sample, "verdict": cmd_verdict, "report": cmd_report}[a.cmd](a)
+    {"eal": cmd_eal, "config": cmd_config, "sample": cmd_sample, "verdict": cmd_verdict, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":
