@@ -1,0 +1,89 @@
+// A VM fd from KVM_CREATE_VM (Documentation/virt/kvm/api.rst 4.2): memory slots, the x86
+// real-mode helpers (KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR), the in-kernel interrupt
+// controllers (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2) and vCPUs (4.7 KVM_CREATE_VCPU).
+using VSwitch.Vmm.Kvm.Interop;
+using VSwitch.Vmm.Kvm.Uapi;
+using static VSwitch.Vmm.Kvm.Interop.Interop;
+
+namespace VSwitch.Vmm.Kvm;
+
+public sealed class KvmVm : IDisposable
+{
+    private readonly FileDescriptorHandle _fd;
+    private readonly int _vcpuMmapSize;
+    private uint _nextSlot;
+
+    internal KvmVm(FileDescriptorHandle fd, int vcpuMmapSize)
+    {
+        _fd = fd;
+        _vcpuMmapSize = vcpuMmapSize;
+    }
+
+    /// <summary>
+    /// Makes every region of <paramref name="memory"/> guest RAM, one KVM slot each (numbered from
+    /// 0 in the order added); returns the first slot used. The VM reads and writes the memfd's pages
+    /// directly, so <paramref name="memory"/> must stay undisposed while the VM runs.
+    /// </summary>
+    public uint AddMemory(GuestMemory memory, KvmMemoryFlags flags = KvmMemoryFlags.None)
+    {
+        uint first = _nextSlot;
+        foreach (GuestMemoryRegion region in memory.Regions)
+        {
+            var slot = new KvmUserspaceMemoryRegion
+            {
+                Slot = _nextSlot,
+                Flags = (uint)flags,
+                GuestPhysAddr = region.GuestAddress,
+                MemorySize = region.Size,
+                UserspaceAddr = memory.HostAddress(region),
+            };
+            KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetUserMemoryRegion, ref slot), "KVM_SET_USER_MEMORY_REGION");
+            _nextSlot++;
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// KVM_SET_TSS_ADDR: three pages of guest-physical space, outside RAM and MMIO, that Intel VMX
+    /// needs to emulate real mode (AMD SVM ignores it). QEMU and Firecracker use 0xfffbd000.
+    /// </summary>
+    public void SetTssAddress(ulong guestAddress) =>
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetTssAddr, guestAddress), "KVM_SET_TSS_ADDR");
+
+    /// <summary>KVM_SET_IDENTITY_MAP_ADDR: one page for VMX's real-mode identity page table; call before creating vCPUs.</summary>
+    public void SetIdentityMapAddress(ulong guestAddress) =>
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetIdentityMapAddr, ref guestAddress), "KVM_SET_IDENTITY_MAP_ADDR");
+
+    /// <summary>
+    /// KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC and a local APIC per vCPU; call before creating
+    /// vCPUs. With it HLT no longer exits to user space (the LAPIC waits for an interrupt).
+    /// </summary>
+    public void CreateIrqchip() => KvmThrow.Check(Ioctl(_fd, KvmIoctls.CreateIrqchip, 0), "KVM_CREATE_IRQCHIP");
+
+    /// <summary>KVM_CREATE_PIT2: in-kernel i8254 timer; needs the irqchip first.</summary>
+    public void CreatePit2(uint flags = KvmPitConfig.SpeakerDummy)
+    {
+        var config = new KvmPitConfig { Flags = flags };
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.CreatePit2, ref config), "KVM_CREATE_PIT2");
+    }
+
+    /// <summary>KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM): answers for this VM.</summary>
+    public int CheckExtension(KvmCapability capability) =>
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.CheckExtension, (ulong)capability), "KVM_CHECK_EXTENSION");
+
+    /// <summary>KVM_CREATE_VCPU with <paramref name="id"/> (the APIC id on x86), and its kvm_run mapping.</summary>
+    public KvmVcpu CreateVcpu(uint id)
+    {
+        int fd = KvmThrow.Check(Ioctl(_fd, KvmIoctls.CreateVcpu, id), "KVM_CREATE_VCPU");
+        var handle = new FileDescriptorHandle(fd);
+        MemoryMapping? run = MemoryMapping.MapShared(handle, (ulong)_vcpuMmapSize, out int errno);
+        if (run is null)
+        {
+            handle.Dispose();
+            KvmThrow.Ioctl($"mmap of vCPU {id}'s kvm_run ({_vcpuMmapSize} bytes)", errno);
+        }
+        return new KvmVcpu(id, handle, run);
+    }
+
+    public void Dispose() => _fd.Dispose();
+}
