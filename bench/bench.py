@@ -524,7 +524,7 @@ def markdown(summary, runs, mach, label, started, nice):
 DOC_HEADER = """# Dataplane performance history
 
 Each section below is appended by `bench/run` (see `bench/README.md`): testpmd io forwarding and
-vswitchd measured alternately in one sitting on the same vdevs, as `/work/shared/benchmarking.md`
+vswitchd measured alternately in one sitting on the same vdevs, as `../shared/benchmarking.md`
 prescribes. Only the ratios within one section are comparable; absolute Mpps move with the load
 other people put on these shared 2-vCPU machines.
 
