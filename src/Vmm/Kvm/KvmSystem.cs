@@ -20,21 +20,15 @@ public sealed class KvmSystem : IDisposable
 
     private readonly FileDescriptorHandle _fd;
 
-    private KvmSystem(FileDescriptorHandle fd)
+    private KvmSystem(FileDescriptorHandle fd, string path)
     {
         _fd = fd;
         ApiVersion = KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetApiVersion, 0), "KVM_GET_API_VERSION");
         if (ApiVersion != KvmIoctls.ExpectedApiVersion)
-        {
-            _fd.Dispose();
-            KvmThrow.Failure($"{DevicePath} reports KVM API version {ApiVersion}; only {KvmIoctls.ExpectedApiVersion} is supported");
-        }
+            KvmThrow.Failure($"{path} reports KVM API version {ApiVersion}; only {KvmIoctls.ExpectedApiVersion} is supported");
         VcpuMmapSize = KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetVcpuMmapSize, 0), "KVM_GET_VCPU_MMAP_SIZE");
         if (VcpuMmapSize < Unsafe.SizeOf<KvmRun>())
-        {
-            _fd.Dispose();
             KvmThrow.Failure($"KVM_GET_VCPU_MMAP_SIZE is {VcpuMmapSize}, smaller than struct kvm_run ({Unsafe.SizeOf<KvmRun>()})");
-        }
     }
 
     /// <summary>Opens /dev/kvm (or <paramref name="path"/>) read-write and close-on-exec.</summary>
@@ -43,7 +37,15 @@ public sealed class KvmSystem : IDisposable
         FileDescriptorHandle? fd = OpenReadWrite(path, out int errno);
         if (fd is null)
             throw new KvmException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
-        return new KvmSystem(fd);
+        try
+        {
+            return new KvmSystem(fd, path);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
     }
 
     /// <summary>KVM_GET_API_VERSION; always 12 once Open has succeeded.</summary>

@@ -1,6 +1,7 @@
 // GuestMemory over a real memfd and mmap, without KVM: the guest-physical -> host translation is
 // the VMM's first line against hostile guests, so its every edge is pinned here.
 using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Kvm.Interop;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Vmm;
@@ -97,6 +98,18 @@ public sealed class GuestMemoryTests : IDisposable
         Assert.Throws<GuestMemoryException>(() => _memory.Read(0x13000, new byte[1]));
         // A refused write changes nothing.
         Assert.Equal(0, _memory.GetSpan(0x3ffe, 2)[0]);
+    }
+
+    [Fact]
+    public void The_ram_is_the_memfd_so_another_mapping_of_it_sees_the_same_bytes()
+    {
+        // What vhost-user relies on later: vswitchd maps the same memfd and sees guest writes.
+        _memory.Write(0x12000, [0xDE, 0xAD]);
+        using MemoryMapping second = MemoryMapping.MapShared(_memory.FileDescriptor, _memory.Size, out int errno)
+            ?? throw new InvalidOperationException($"mmap errno {errno}");
+        Assert.Equal([0xDE, 0xAD], second.GetSpan(6 * Page, 2).ToArray()); // third region's file offset
+        second.GetSpan(2 * Page, 1)[0] = 0x42;                              // first region's file offset
+        Assert.Equal(0x42, _memory.GetSpan(0, 1)[0]);
     }
 
     [Fact]

@@ -11,9 +11,6 @@ internal sealed class FileDescriptorHandle : SafeHandle
 
     public override bool IsInvalid => handle.ToInt64() < 0;
 
-    /// <summary>The number, for messages and for handing to other processes later (vhost-user).</summary>
-    public int Number => (int)handle.ToInt64();
-
     protected override bool ReleaseHandle()
     {
         // close(2) releases the fd even when it reports EINTR on Linux: never retry.
