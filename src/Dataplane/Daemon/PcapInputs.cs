@@ -49,6 +49,8 @@ internal static class PcapInputs
         while (file.ReadAtLeast(record, 16, throwOnEndOfStream: false) == 16)
         {
             uint captured = swapped ? BinaryPrimitives.ReadUInt32BigEndian(record.Slice(8)) : BinaryPrimitives.ReadUInt32LittleEndian(record.Slice(8));
+            if (file.Position + captured > file.Length)
+                throw new InvalidDataException($"{path}: record {frames + 1} is cut short ({captured} bytes announced)");
             file.Seek(captured, SeekOrigin.Current);
             frames++;
         }

@@ -176,6 +176,13 @@ public sealed partial class Vswitchd
             ["flooded"] = sum.Flooded,
             ["arp_replies"] = sum.ArpReplies,
             ["workers"] = workers,
+            // A collection suspends the workers too, even though they never allocate: report it.
+            ["gc"] = new JsonObject
+            {
+                ["collections"] = GC.CollectionCount(0),
+                ["gen2_collections"] = GC.CollectionCount(2),
+                ["pause_total_ms"] = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
+            },
         };
     }
 }
@@ -240,8 +247,10 @@ internal static class SpecJson
         }
     }
 
+    /// <summary>The spec in the shape the add ops take: flat lists, each VM naming its tenant.</summary>
     public static JsonObject Write(SwitchSpec spec) => new()
     {
+        ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name })]),
         ["ports"] = new JsonArray([.. spec.Ports.Select(p => (JsonNode)new JsonObject
         {
             ["name"] = p.Name,
@@ -250,17 +259,14 @@ internal static class SpecJson
             ["mtu"] = p.Mtu,
             ["queues"] = p.Queues,
         })]),
-        ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject
+        ["vms"] = new JsonArray([.. spec.Vms.Select(vm => (JsonNode)new JsonObject
         {
-            ["name"] = t.Name,
-            ["vms"] = new JsonArray([.. spec.Vms.Where(vm => vm.Tenant == t.Name).Select(vm => (JsonNode)new JsonObject
-            {
-                ["name"] = vm.Name,
-                ["port"] = vm.Port,
-                ["mac"] = MacAddress.Format(vm.Mac),
-                ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
-                ["ipv6"] = new JsonArray([.. vm.Ipv6.Select(ip => (JsonNode)Ipv6.Format(ip))]),
-            })]),
+            ["name"] = vm.Name,
+            ["tenant"] = vm.Tenant,
+            ["port"] = vm.Port,
+            ["mac"] = MacAddress.Format(vm.Mac),
+            ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
+            ["ipv6"] = new JsonArray([.. vm.Ipv6.Select(ip => (JsonNode)Ipv6.Format(ip))]),
         })]),
     };
 }

@@ -82,11 +82,11 @@ public sealed partial class Vswitchd : ITableSource
             StopPorts();
             _state = DaemonState.Drained;
             if (control is not null && exitCode == 0)
-                await WaitForShutdownAsync();
+                WaitForShutdown();
         }
         else
         {
-            exitCode = await WaitForShutdownAsync();
+            exitCode = WaitForShutdown();
         }
 
         _state = DaemonState.Stopping;
@@ -102,22 +102,23 @@ public sealed partial class Vswitchd : ITableSource
         _shutdown.Cancel();
     }
 
-    /// <summary>Waits for a shutdown request or signal; returns 1 if a worker died meanwhile.</summary>
-    private async Task<int> WaitForShutdownAsync()
+    /// <summary>
+    /// Waits for a shutdown request or signal; returns 1 if a worker died meanwhile. A blocking
+    /// wait rather than a Task.Delay loop: an idle daemon then allocates nothing, so no garbage
+    /// collection ever pauses the workers while nobody talks to the control socket.
+    /// </summary>
+    private int WaitForShutdown()
     {
-        while (!_shutdown.IsCancellationRequested)
+        WaitHandle shutdown = _shutdown.Token.WaitHandle;
+        while (!shutdown.WaitOne(100))
         {
-            if (_workers.FirstOrDefault(w => w.Fault is not null) is { } dead)
+            foreach (PollWorker worker in _workers)
             {
-                Log($"worker {dead.Index} failed; stopping");
-                return 1;
-            }
-            try
-            {
-                await Task.Delay(100, _shutdown.Token);
-            }
-            catch (OperationCanceledException)
-            {
+                if (worker.Fault is not null)
+                {
+                    Log($"worker {worker.Index} failed; stopping");
+                    return 1;
+                }
             }
         }
         return 0;

@@ -119,7 +119,9 @@ internal sealed unsafe class PollWorker : IDisposable
             throw new InvalidOperationException("mbuf pool exhausted before the first burst");
         vsw_mbuf_refcnt_update(m, 0);
         rte_pktmbuf_free_bulk(&m, 1);
-        _ = vsw_tx_burst(0, 0, _rx, 0);
+        // A zero-frame burst on a started port binds tx; with no port yet, the first real burst does.
+        if (_source.Tables.Ports.FirstOrDefault(p => p is not null) is { } port)
+            _ = vsw_tx_burst(port.PortId, (ushort)(_index * port.Queues), _rx, 0);
         if (_idleSleepMicroseconds != 0)
             usleep(0);
     }

@@ -1,0 +1,703 @@
+#!/usr/bin/python3
+"""Generates the pcap regression scenarios of vswitchd (see pcaps/README.md).
+
+For every scenario this writes, under pcaps/<scenario>/:
+  vswitchd.yaml            the switch config, with @IN@, @OUT@ and @PREFIX@ left for the harness
+  in/<port>.pcap           what each port receives (an empty capture when it receives nothing)
+  expected/<port>.pcap     what each port must transmit
+  expected/counters.json   the counters vswitchd must report
+  frames.txt               every input frame with its fate, for humans reading a failure
+
+The expected side comes from this file's own model of the switching rules (the header comment of
+src/Dataplane/Switching/L2Switch.cs and the issue text quoted in pcaps/README.md), applied to the
+scenario's topology. It is never recorded from vswitchd. Every input frame also states its
+intended fate; the model must agree with it, so a scenario cannot silently test something else.
+
+Output is deterministic (fixed seeds, fixed timestamps, our own pcap writer): re-running the
+generator reproduces the committed files byte for byte, and `--check` proves it.
+
+Usage: /usr/bin/python3 pcaps/generate.py [--check] [--out DIR]
+"""
+import argparse
+import filecmp
+import ipaddress
+import json
+import os
+import random
+import shutil
+import struct
+import sys
+import tempfile
+
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
+from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
+from scapy.packet import Raw
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The DropReason enum, in declaration order, as snake_case labels.
+DROP_LABELS = [
+    "runt_frame", "malformed_ipv4", "malformed_arp", "malformed_ipv6", "oversize", "vlan_tagged",
+    "spoofed_source_mac", "spoofed_ipv4_source", "spoofed_arp_sender", "spoofed_ipv6_source",
+    "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
+    "multi_segment", "tx_queue_full",
+]
+UNICAST, FLOOD, ARP_REPLY = "unicast", "flood", "arp_reply"
+ETH_HEADER = 14
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+PCAP_BASE_TIME = 1_700_000_000  # 2023-11-14T22:13:20Z; every record is stamped from here.
+
+# ---------------------------------------------------------------------------------------------
+# pcap files (libpcap classic format, microsecond stamps, LINKTYPE_ETHERNET)
+
+
+def pcap_bytes(frames):
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for i, frame in enumerate(frames):
+        out += struct.pack("<IIII", PCAP_BASE_TIME + i // 1000, (i % 1000) * 1000, len(frame), len(frame))
+        out += frame
+    return bytes(out)
+
+
+def read_pcap(path):
+    """Reads back a capture written by pcap_bytes (used by the self-check)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack_from("<I", data, 0)
+    assert magic == 0xA1B2C3D4, path
+    frames, offset = [], 24
+    while offset < len(data):
+        _, _, caplen, length = struct.unpack_from("<IIII", data, offset)
+        assert caplen == length, path
+        frames.append(data[offset + 16:offset + 16 + caplen])
+        offset += 16 + caplen
+    return frames
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses
+
+
+def mac_bytes(text):
+    return bytes(int(part, 16) for part in text.split(":"))
+
+
+def mac_text(raw):
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def link_local(mac):
+    """fe80::/64 + modified EUI-64 of the MAC (RFC 4291 appendix A): U/L bit flipped, ff:fe inserted."""
+    raw = mac_bytes(mac)
+    eui = bytes([raw[0] ^ 0x02]) + raw[1:3] + b"\xff\xfe" + raw[3:6]
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + b"\x00" * 6 + eui))
+
+
+def pad60(frame):
+    """Ethernet minimum frame (without FCS): what a NIC or a guest driver would put on the wire."""
+    frame = bytes(frame)
+    return frame + b"\x00" * (60 - len(frame)) if len(frame) < 60 else frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Topology
+
+
+class Port:
+    def __init__(self, name, role, mtu, queues, index):
+        self.name, self.role, self.mtu, self.queues, self.index = name, role, mtu, queues, index
+        self.inputs = []   # (frame bytes, intent, note)
+        self.outputs = []  # (frame bytes, ingress port name)
+
+    @property
+    def max_frame(self):
+        return self.mtu + ETH_HEADER
+
+
+class Vm:
+    def __init__(self, tenant, name, port, mac, ipv4, ipv6):
+        self.tenant, self.name, self.port, self.mac = tenant, name, port, mac
+        self.ipv4 = [str(ipaddress.IPv4Address(a)) for a in ipv4]
+        self.ipv6 = [str(ipaddress.IPv6Address(a)) for a in ipv6]
+        self.link_local = link_local(mac)
+
+
+class Scenario:
+    def __init__(self, name, summary):
+        self.name, self.summary = name, summary
+        self.ports, self.tenants, self.vms = {}, [], []
+        self.rng = random.Random(f"vswitch-pcaps/{name}")
+
+    def port(self, name, role="vm", mtu=1500, queues=1):
+        self.ports[name] = Port(name, role, mtu, queues, len(self.ports))
+        return name
+
+    def vm(self, tenant, name, port, mac, ipv4=(), ipv6=()):
+        assert port in self.ports and self.ports[port].role == "vm", port
+        assert all(v.port != port for v in self.vms), f"{port} already has a VM"
+        if tenant not in self.tenants:
+            self.tenants.append(tenant)
+        v = Vm(tenant, name, port, mac, ipv4, ipv6)
+        self.vms.append(v)
+        return v
+
+    def send(self, port, frame, intent, note):
+        assert intent in (UNICAST, FLOOD, ARP_REPLY) or intent in DROP_LABELS, intent
+        self.ports[port].inputs.append((bytes(frame), intent, note))
+
+    def payload(self, size, tag):
+        """Deterministic pseudo-random bytes of the given size, starting with a readable tag."""
+        head = f"{self.name}:{tag}:".encode()
+        body = bytes(self.rng.getrandbits(8) for _ in range(max(0, size - len(head))))
+        return (head + body)[:size]
+
+    # --- the switch model ------------------------------------------------------------------
+
+    def vm_on(self, port):
+        return next((v for v in self.vms if v.port == port), None)
+
+    def tenant_vm_by_mac(self, tenant, mac):
+        return next((v for v in self.vms if v.tenant == tenant and v.mac == mac), None)
+
+    def tenant_vm_by_ipv4(self, tenant, ip):
+        return next((v for v in self.vms if v.tenant == tenant and ip in v.ipv4), None)
+
+    def classify(self, port_name, frame):
+        """Returns (fate, egress port names, frame to transmit). fate: UNICAST, FLOOD, ARP_REPLY or a drop label."""
+        port = self.ports[port_name]
+        if port.role == "uplink":
+            return "uplink_no_overlay", [], None  # no overlay is configured in any scenario
+        vm = self.vm_on(port_name)
+        if vm is None:
+            return "unbound_port", [], None
+        if len(frame) < ETH_HEADER:
+            return "runt_frame", [], None
+        if len(frame) > port.max_frame:
+            return "oversize", [], None
+        if mac_text(frame[6:12]) != vm.mac:
+            return "spoofed_source_mac", [], None
+        ether_type, = struct.unpack_from("!H", frame, 12)
+        l3 = frame[ETH_HEADER:]
+        if ether_type == 0x0800:
+            if len(l3) < 20:
+                return "malformed_ipv4", [], None
+            ihl = (l3[0] & 0x0F) * 4
+            total, = struct.unpack_from("!H", l3, 2)
+            if l3[0] >> 4 != 4 or ihl < 20 or ihl > len(l3) or total < ihl or total > len(l3):
+                return "malformed_ipv4", [], None
+            if str(ipaddress.IPv4Address(l3[12:16])) not in vm.ipv4:
+                return "spoofed_ipv4_source", [], None
+        elif ether_type == 0x0806:
+            if len(l3) < 8 or 8 + 2 * (l3[4] + l3[5]) > len(l3):
+                return "malformed_arp", [], None
+            htype, ptype, hlen, plen, oper = struct.unpack_from("!HHBBH", l3, 0)
+            if (htype, ptype, hlen, plen) != (1, 0x0800, 6, 4):
+                return "malformed_arp", [], None
+            sha, spa = mac_text(l3[8:14]), str(ipaddress.IPv4Address(l3[14:18]))
+            tpa = str(ipaddress.IPv4Address(l3[24:28]))
+            if sha != vm.mac or spa not in vm.ipv4:
+                return "spoofed_arp_sender", [], None
+            owner = self.tenant_vm_by_ipv4(vm.tenant, tpa)
+            if oper == 1 and tpa != spa and owner is not None:
+                reply = bytearray(frame)
+                reply[0:6] = mac_bytes(vm.mac)
+                reply[6:12] = mac_bytes(owner.mac)
+                a = ETH_HEADER
+                reply[a + 6:a + 8] = b"\x00\x02"
+                reply[a + 8:a + 14] = mac_bytes(owner.mac)
+                reply[a + 14:a + 18] = ipaddress.IPv4Address(tpa).packed
+                reply[a + 18:a + 24] = mac_bytes(vm.mac)
+                reply[a + 24:a + 28] = ipaddress.IPv4Address(spa).packed
+                return ARP_REPLY, [port_name], bytes(reply)
+        elif ether_type == 0x86DD:
+            if len(l3) < 40 or l3[0] >> 4 != 6:
+                return "malformed_ipv6", [], None
+            payload_length, = struct.unpack_from("!H", l3, 4)
+            if 40 + payload_length > len(l3):
+                return "malformed_ipv6", [], None
+            source = str(ipaddress.IPv6Address(l3[8:24]))
+            if source not in vm.ipv6 and source != vm.link_local:
+                return "spoofed_ipv6_source", [], None
+        elif ether_type in (0x8100, 0x88A8, 0x9100):
+            return "vlan_tagged", [], None
+
+        destination = mac_text(frame[0:6])
+        egress = None if frame[0] & 1 else self.tenant_vm_by_mac(vm.tenant, destination)
+        if egress is None:
+            targets = [v.port for v in self.vms if v.tenant == vm.tenant and v.port != port_name]
+            if not targets:
+                return "no_flood_target", [], None
+            # What a flooded frame that one target's MTU cannot take should do is not specified:
+            # scenarios stay clear of it.
+            assert all(len(frame) <= self.ports[t].max_frame for t in targets), "flood beyond an egress MTU"
+            return FLOOD, targets, frame
+        if egress.port == port_name:
+            return "hairpin", [], None
+        if len(frame) > self.ports[egress.port].max_frame:
+            return "egress_mtu_exceeded", [], None
+        return UNICAST, [egress.port], frame
+
+    # --- output ------------------------------------------------------------------------------
+
+    def run_model(self):
+        drops = {label: 0 for label in DROP_LABELS}
+        totals = {UNICAST: 0, FLOOD: 0, ARP_REPLY: 0}
+        lines = [f"# {self.name}: {self.summary}", "# port #n (bytes) fate [-> egress]: what the frame is"]
+        for port in self.ports.values():
+            for n, (frame, intent, note) in enumerate(port.inputs, 1):
+                fate, egress, out = self.classify(port.name, frame)
+                if fate != intent:
+                    raise AssertionError(f"{self.name}: {port.name} frame {n} ({note}): model says {fate}, scenario intends {intent}")
+                if fate in totals:
+                    totals[fate] += 1
+                else:
+                    drops[fate] += 1
+                for e in egress:
+                    self.ports[e].outputs.append((out, port.name))
+                where = f" -> {','.join(egress)}" if egress else ""
+                lines.append(f"{port.name} #{n} ({len(frame)} B) {fate}{where}: {note}")
+        self.check_order_keys()
+        counters = {
+            "ports": {p.name: {"rx": len(p.inputs), "tx": len(p.outputs)} for p in self.ports.values()},
+            "drops": {label: n for label, n in drops.items() if n},
+            "unicast": totals[UNICAST],
+            "flooded": totals[FLOOD],
+            "arp_replies": totals[ARP_REPLY],
+        }
+        return counters, "\n".join(lines) + "\n"
+
+    def check_order_keys(self):
+        """The harness checks the order of each source MAC's frames on each output. Frames that one
+        worker takes from different ingress ports may interleave in any way, so on every output a
+        source MAC must come from one ingress port only (an ARP reply comes from the requester's port)."""
+        for port in self.ports.values():
+            seen = {}
+            for frame, ingress in port.outputs:
+                src = mac_text(frame[6:12])
+                if seen.setdefault(src, ingress) != ingress:
+                    raise AssertionError(f"{self.name}: output {port.name} gets source MAC {src} from {seen[src]} and {ingress}")
+
+    def config_yaml(self):
+        lines = [
+            f"# Scenario '{self.name}': {self.summary}",
+            "# Generated by pcaps/generate.py; do not edit. @IN@, @OUT@ and @PREFIX@ are set by the test harness.",
+            "dpdk:",
+            '  eal_args: ["--no-huge", "-m", "256", "--no-pci", "-l", "0,1", "--file-prefix", "@PREFIX@"]',
+            "workers: {cores: [1], idle_sleep_us: 100}",
+            'control_socket: "@OUT@/vswitchd.sock"',
+            "ports:",
+        ]
+        for p in self.ports.values():
+            devargs = f"net_pcap{p.index},rx_pcap=@IN@/{p.name}.pcap,tx_pcap=@OUT@/{p.name}.pcap"
+            extra = f", mtu: {p.mtu}, queues: {p.queues}" if p.role == "vm" else ""
+            lines.append(f'  - {{name: {p.name}, devargs: "{devargs}", role: {p.role}{extra}}}')
+        lines.append("tenants:")
+        for tenant in self.tenants:
+            lines += [f"  - name: {tenant}", "    vms:"]
+            for v in (v for v in self.vms if v.tenant == tenant):
+                v4 = ", ".join(f'"{a}"' for a in v.ipv4)
+                v6 = ", ".join(f'"{a}"' for a in v.ipv6)
+                lines.append(f'      - {{name: {v.name}, port: {v.port}, mac: "{v.mac}", ipv4: [{v4}], ipv6: [{v6}]}}')
+        return "\n".join(lines) + "\n"
+
+    def write(self, root):
+        counters, frames_txt = self.run_model()
+        directory = os.path.join(root, self.name)
+        for sub in ("in", "expected"):
+            os.makedirs(os.path.join(directory, sub), exist_ok=True)
+        files = {
+            "vswitchd.yaml": self.config_yaml().encode(),
+            "frames.txt": frames_txt.encode(),
+            "expected/counters.json": (json.dumps(counters, indent=2) + "\n").encode(),
+        }
+        for p in self.ports.values():
+            files[f"in/{p.name}.pcap"] = pcap_bytes([f for f, _, _ in p.inputs])
+            files[f"expected/{p.name}.pcap"] = pcap_bytes([f for f, _ in p.outputs])
+        for rel, data in files.items():
+            with open(os.path.join(directory, rel), "wb") as f:
+                f.write(data)
+        # Read back what was written: the files must say what the model said.
+        for p in self.ports.values():
+            assert read_pcap(os.path.join(directory, "in", p.name + ".pcap")) == [f for f, _, _ in p.inputs]
+            assert read_pcap(os.path.join(directory, "expected", p.name + ".pcap")) == [f for f, _ in p.outputs]
+        return counters
+
+
+# ---------------------------------------------------------------------------------------------
+# Frame builders (scapy; every checksum computed, every field fixed)
+
+
+def udp4(s, src_vm, dst_mac, src_ip, dst_ip, size, tag, sport=40000, dport=9, src_mac=None):
+    """An Ethernet/IPv4/UDP frame of exactly `size` bytes (or 60 when smaller)."""
+    head = Ether(src=src_mac or src_vm.mac, dst=dst_mac) / IP(src=src_ip, dst=dst_ip, id=0x1234, ttl=64) / UDP(sport=sport, dport=dport)
+    room = max(0, size - len(head))
+    return pad60(head / Raw(s.payload(room, tag)))
+
+
+def udp6(s, src_vm, dst_mac, src_ip, dst_ip, size, tag, src_mac=None):
+    head = Ether(src=src_mac or src_vm.mac, dst=dst_mac) / IPv6(src=src_ip, dst=dst_ip, hlim=64) / UDP(sport=40000, dport=9)
+    room = max(0, size - len(head))
+    return pad60(head / Raw(s.payload(room, tag)))
+
+
+def arp(src_vm, op, sha, spa, tha, tpa, dst=BROADCAST, src_mac=None, padded=True):
+    frame = Ether(src=src_mac or src_vm.mac, dst=dst) / ARP(op=op, hwsrc=sha, psrc=spa, hwdst=tha, pdst=tpa)
+    return pad60(frame) if padded else bytes(frame)
+
+
+def dhcp_rebind(vm, ip, kind="request"):
+    """A DHCP broadcast from the VM (a rebinding DHCPREQUEST, or a DHCPDISCOVER from 0.0.0.0)."""
+    options = [("message-type", kind), ("client_id", b"\x01" + mac_bytes(vm.mac)), "end"]
+    return pad60(Ether(src=vm.mac, dst=BROADCAST) / IP(src=ip, dst="255.255.255.255", id=0x4444)
+                 / UDP(sport=68, dport=67) / BOOTP(chaddr=mac_bytes(vm.mac) + b"\x00" * 10, ciaddr=ip, xid=0x1020304) / DHCP(options=options))
+
+
+def mdns_query(vm, ip, name):
+    return pad60(Ether(src=vm.mac, dst="01:00:5e:00:00:fb") / IP(src=ip, dst="224.0.0.251", ttl=255, id=0x5555)
+                 / UDP(sport=5353, dport=5353) / DNS(id=0, rd=0, qd=DNSQR(qname=name, qtype="PTR")))
+
+
+def raw_frame(dst, src, ether_type, body):
+    return pad60(mac_bytes(dst) + mac_bytes(src) + struct.pack("!H", ether_type) + bytes(body))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+
+def mac(n, tenant_byte=0):
+    return f"02:00:00:00:{tenant_byte:02x}:{n:02x}"
+
+
+def scenario_unicast():
+    s = Scenario("unicast", "known unicast within a tenant goes to exactly the owner's port")
+    for p in ("vm-a", "vm-b", "vm-c", "vm-d"):
+        s.port(p)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    c = s.vm("blue", "blue-c", "vm-c", mac(3, 2), ["10.0.1.3"], ["fd00:2::3"])
+    d = s.vm("blue", "blue-d", "vm-d", mac(4, 2), ["10.0.1.4"], ["fd00:2::4"])
+    for i, size in enumerate((60, 128, 512, 1000, 1514)):
+        s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", size, f"a>b{i}"), UNICAST, f"IPv4/UDP red-a -> red-b, {size} B")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=b.mac) / IP(src="10.0.0.1", dst="10.0.0.2", id=7) / TCP(sport=40001, dport=80, flags="S", seq=1000, window=64240)),
+           UNICAST, "IPv4/TCP SYN red-a -> red-b")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=b.mac) / IP(src="10.0.0.1", dst="10.0.0.2", id=8) / ICMP(type=8, id=1, seq=1) / Raw(s.payload(32, "ping"))),
+           UNICAST, "ICMP echo red-a -> red-b")
+    s.send("vm-a", udp6(s, a, b.mac, "fd00:1::1", "fd00:1::2", 200, "a>b6"), UNICAST, "IPv6/UDP red-a -> red-b")
+    for i in range(3):
+        s.send("vm-b", udp4(s, b, a.mac, "10.0.0.2", "10.0.0.1", 60 + 100 * i, f"b>a{i}"), UNICAST, "IPv4/UDP red-b -> red-a")
+    s.send("vm-b", udp6(s, b, a.mac, "fd00:1::2", "fd00:1::1", 90, "b>a6"), UNICAST, "IPv6/UDP red-b -> red-a")
+    for i in range(3):
+        s.send("vm-c", udp4(s, c, d.mac, "10.0.1.3", "10.0.1.4", 80 + 50 * i, f"c>d{i}"), UNICAST, "IPv4/UDP blue-c -> blue-d")
+    s.send("vm-d", udp4(s, d, c.mac, "10.0.1.4", "10.0.1.3", 64, "d>c"), UNICAST, "IPv4/UDP blue-d -> blue-c")
+    s.send("vm-d", pad60(Ether(src=d.mac, dst=c.mac) / IPv6(src="fd00:2::4", dst="fd00:2::3") / ICMPv6EchoRequest(id=1, seq=1, data=s.payload(16, "ping6"))),
+           UNICAST, "ICMPv6 echo blue-d -> blue-c")
+    return s
+
+
+def scenario_flood():
+    s = Scenario("flood", "broadcast, multicast and unknown unicast reach only the same tenant's other ports")
+    for p in ("vm-a", "vm-b", "vm-c", "vm-d", "vm-e"):
+        s.port(p)
+    s.port("up0", role="uplink")
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    c = s.vm("red", "red-c", "vm-c", mac(3, 1), ["10.0.0.3"], ["fd00:1::3"])
+    d = s.vm("blue", "blue-d", "vm-d", mac(4, 2), ["10.0.1.4"], ["fd00:2::4"])
+    e = s.vm("blue", "blue-e", "vm-e", mac(5, 2), ["10.0.1.5"], ["fd00:2::5"])
+    s.send("vm-a", dhcp_rebind(a, "10.0.0.1"), FLOOD, "DHCPREQUEST (rebinding) broadcast from red-a")
+    s.send("vm-a", mdns_query(a, "10.0.0.1", "_http._tcp.local"), FLOOD, "mDNS query to 224.0.0.251 from red-a")
+    s.send("vm-a", udp4(s, a, "02:00:00:00:99:99", "10.0.0.1", "10.0.0.99", 100, "unknown"), FLOOD, "unknown unicast from red-a")
+    s.send("vm-a", udp4(s, a, d.mac, "10.0.0.1", "10.0.1.4", 100, "to-blue-mac"), FLOOD,
+           "unicast to blue-d's MAC: unknown in red, so flooded in red only")
+    s.send("vm-b", udp6(s, b, "33:33:00:00:00:01", "fd00:1::2", "ff02::1", 90, "all-nodes"), FLOOD, "IPv6 multicast ff02::1 from red-b")
+    s.send("vm-b", pad60(Ether(src=b.mac, dst="33:33:ff:00:00:03") / IPv6(src=link_local(b.mac), dst="ff02::1:ff00:3", hlim=255)
+                         / ICMPv6ND_NS(tgt="fd00:1::3")), FLOOD, "IPv6 neighbour solicitation from red-b's link-local")
+    s.send("vm-c", udp4(s, c, "01:00:5e:7f:00:01", "10.0.0.3", "239.255.0.1", 300, "mcast"), FLOOD, "IPv4 multicast 239.255.0.1 from red-c")
+    s.send("vm-c", udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 60, "subnet-bcast"), FLOOD, "subnet broadcast from red-c")
+    s.send("vm-d", udp4(s, d, BROADCAST, "10.0.1.4", "255.255.255.255", 60, "bcast"), FLOOD, "IPv4 broadcast from blue-d")
+    s.send("vm-d", udp4(s, d, a.mac, "10.0.1.4", "10.0.0.1", 100, "to-red-mac"), FLOOD,
+           "unicast to red-a's MAC: unknown in blue, so flooded in blue only")
+    s.send("vm-e", udp4(s, e, "02:00:00:00:99:98", "10.0.1.5", "10.0.1.98", 100, "unknown"), FLOOD, "unknown unicast from blue-e")
+    s.send("vm-e", mdns_query(e, "10.0.1.5", "_ipp._tcp.local"), FLOOD, "mDNS query to 224.0.0.251 from blue-e")
+    # A known unicast in between, so the flood counters are not the only thing moving.
+    s.send("vm-e", udp4(s, e, d.mac, "10.0.1.5", "10.0.1.4", 60, "known"), UNICAST, "known unicast blue-e -> blue-d")
+    return s
+
+
+def scenario_overlap():
+    s = Scenario("overlap", "two tenants with the same MACs and IPs; traffic stays in its tenant")
+    for p in ("vm-r1", "vm-r2", "vm-b1", "vm-b2", "vm-b3"):
+        s.port(p)
+    r1 = s.vm("red", "red-1", "vm-r1", mac(1), ["10.0.0.1"], ["fd00::1"])
+    r2 = s.vm("red", "red-2", "vm-r2", mac(2), ["10.0.0.2"], ["fd00::2"])
+    b1 = s.vm("blue", "blue-1", "vm-b1", mac(1), ["10.0.0.1"], ["fd00::1"])
+    b2 = s.vm("blue", "blue-2", "vm-b2", mac(2), ["10.0.0.2"], ["fd00::2"])
+    b3 = s.vm("blue", "blue-3", "vm-b3", mac(3), ["10.0.0.3"], ["fd00::3"])
+    for vm1, vm2, port1, port2, t in ((r1, r2, "vm-r1", "vm-r2", "red"), (b1, b2, "vm-b1", "vm-b2", "blue")):
+        for i in range(3):
+            s.send(port1, udp4(s, vm1, vm2.mac, "10.0.0.1", "10.0.0.2", 80 + 40 * i, f"{t}-1>2-{i}"), UNICAST, f"{t}-1 -> {t}-2 (IPv4)")
+        s.send(port1, udp6(s, vm1, vm2.mac, "fd00::1", "fd00::2", 100, f"{t}-1>2-v6"), UNICAST, f"{t}-1 -> {t}-2 (IPv6)")
+        s.send(port1, udp4(s, vm1, BROADCAST, "10.0.0.1", "255.255.255.255", 60, f"{t}-bcast"), FLOOD, f"broadcast from {t}-1")
+        for i in range(2):
+            s.send(port2, udp4(s, vm2, vm1.mac, "10.0.0.2", "10.0.0.1", 70 + 10 * i, f"{t}-2>1-{i}"), UNICAST, f"{t}-2 -> {t}-1 (IPv4)")
+    # 10.0.0.3 and 02:00:00:00:00:03 exist only in blue.
+    s.send("vm-r1", arp(r1, 1, r1.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.3"), FLOOD,
+           "red-1 ARP who-has 10.0.0.3 (only blue has it): flooded in red, not answered")
+    s.send("vm-r1", udp4(s, r1, b3.mac, "10.0.0.1", "10.0.0.3", 60, "red>03"), FLOOD, "red-1 -> 02:..:03 (only blue has it): flooded in red")
+    s.send("vm-b1", arp(b1, 1, b1.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.3"), ARP_REPLY, "blue-1 ARP who-has 10.0.0.3: answered with blue-3's MAC")
+    s.send("vm-b2", udp4(s, b2, b3.mac, "10.0.0.2", "10.0.0.3", 60, "blue-2>3"), UNICAST, "blue-2 -> blue-3")
+    s.send("vm-b3", udp4(s, b3, b2.mac, "10.0.0.3", "10.0.0.2", 60, "blue-3>2"), UNICAST, "blue-3 -> blue-2")
+    return s
+
+
+def scenario_spoof():
+    s = Scenario("spoof", "anti-spoofing on VM ports: MAC, IPv4, ARP sender, IPv6 (with link-local), VLAN tags")
+    for p in ("vm-a", "vm-b", "vm-c"):
+        s.port(p)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1", "10.0.0.11"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    c = s.vm("blue", "blue-c", "vm-c", mac(3, 2), ["10.0.1.3"], ["fd00:2::3"])
+    ok, spoof_mac = a.mac, "02:00:00:00:66:66"
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 60, "ok"), UNICAST, "valid IPv4 red-a -> red-b")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.11", "10.0.0.2", 60, "ok2"), UNICAST, "valid IPv4 from red-a's second address 10.0.0.11")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 60, "smac-b", src_mac=b.mac), "spoofed_source_mac", "source MAC = red-b's")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 60, "smac-x", src_mac=spoof_mac), "spoofed_source_mac", "source MAC unknown")
+    s.send("vm-a", udp4(s, a, BROADCAST, "10.0.0.1", "255.255.255.255", 60, "smac-c", src_mac=c.mac), "spoofed_source_mac",
+           "broadcast with blue-c's source MAC")
+    s.send("vm-a", raw_frame(b.mac, spoof_mac, 0x88B5, s.payload(46, "smac-et")), "spoofed_source_mac", "EtherType 0x88B5 with a forged source MAC")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.2", "10.0.0.2", 60, "ip-b"), "spoofed_ipv4_source", "IPv4 source = red-b's 10.0.0.2")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.1.3", "10.0.0.2", 60, "ip-c"), "spoofed_ipv4_source", "IPv4 source = blue-c's 10.0.1.3")
+    s.send("vm-a", dhcp_rebind(a, "0.0.0.0", "discover"), "spoofed_ipv4_source", "DHCPDISCOVER from 0.0.0.0: the IPv4 source must be bound")
+    s.send("vm-a", arp(a, 1, spoof_mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.2"), "spoofed_arp_sender", "ARP sender MAC forged (Ethernet source is right)")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.2", "00:00:00:00:00:00", "10.0.0.9"), "spoofed_arp_sender", "ARP sender IP = red-b's 10.0.0.2")
+    s.send("vm-a", arp(a, 2, a.mac, "10.0.0.7", b.mac, "10.0.0.2", dst=b.mac), "spoofed_arp_sender", "ARP reply with an unbound sender IP")
+    s.send("vm-a", arp(a, 2, a.mac, "10.0.0.1", b.mac, "10.0.0.2", dst=b.mac), UNICAST, "valid ARP reply red-a -> red-b (switched)")
+    s.send("vm-a", udp6(s, a, b.mac, "fd00:1::1", "fd00:1::2", 100, "v6ok"), UNICAST, "valid IPv6 red-a -> red-b")
+    s.send("vm-a", udp6(s, a, b.mac, "fd00:1::2", "fd00:1::1", 100, "v6-b"), "spoofed_ipv6_source", "IPv6 source = red-b's fd00:1::2")
+    s.send("vm-a", udp6(s, a, b.mac, "fd00:2::3", "fd00:1::2", 100, "v6-c"), "spoofed_ipv6_source", "IPv6 source = blue-c's fd00:2::3")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst="33:33:ff:00:00:02") / IPv6(src=a.link_local, dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fd00:1::2")),
+           FLOOD, f"neighbour solicitation from red-a's own link-local {a.link_local} (modified EUI-64)")
+    s.send("vm-a", udp6(s, a, b.mac, a.link_local, link_local(b.mac), 80, "ll-ok"), UNICAST, f"IPv6 unicast from {a.link_local}")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst="33:33:ff:00:01:01") / IPv6(src="::", dst="ff02::1:ff00:101", hlim=255) / ICMPv6ND_NS(tgt=a.link_local)),
+           "spoofed_ipv6_source", "duplicate address detection (RFC 4862) from ::, which is neither bound nor the link-local")
+    s.send("vm-a", udp6(s, a, b.mac, "fe80::1", "fe80::2", 80, "ll-x"), "spoofed_ipv6_source", "IPv6 source fe80::1: link-local, but not red-a's")
+    s.send("vm-a", udp6(s, a, b.mac, link_local(b.mac), "fe80::2", 80, "ll-b"), "spoofed_ipv6_source", "IPv6 source = red-b's link-local")
+    # red-a's link-local with the U/L bit left as it is (plain EUI-64, the classic mistake).
+    wrong_ul = str(ipaddress.IPv6Address(ipaddress.IPv6Address(a.link_local).packed[:8] + bytes([0x02]) + ipaddress.IPv6Address(a.link_local).packed[9:]))
+    s.send("vm-a", udp6(s, a, b.mac, wrong_ul, "fe80::2", 80, "ll-ul"), "spoofed_ipv6_source",
+           f"IPv6 source {wrong_ul}: red-a's EUI-64 without the U/L bit flipped")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=b.mac) / Dot1Q(vlan=10) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9)),
+           "vlan_tagged", "802.1Q tag (VLAN 10), otherwise valid")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=b.mac) / Dot1AD(vlan=20) / Dot1Q(vlan=10) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9)),
+           "vlan_tagged", "802.1ad S-tag over an 802.1Q tag (QinQ)")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=BROADCAST, type=0x9100) / Dot1Q(vlan=30) / IP(src="10.0.0.1", dst="255.255.255.255") / UDP(sport=1, dport=9)),
+           "vlan_tagged", "pre-standard 0x9100 QinQ tag, broadcast")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=b.mac) / Dot1Q(vlan=10) / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=1, dport=9)),
+           "vlan_tagged", "802.1Q tag over a spoofed IPv4 source: the tag check comes first")
+    s.send("vm-a", pad60(Ether(src=spoof_mac, dst=b.mac) / Dot1Q(vlan=10) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9)),
+           "spoofed_source_mac", "802.1Q tag and a forged source MAC: the MAC check comes first")
+    s.send("vm-b", udp4(s, b, a.mac, "10.0.0.2", "10.0.0.1", 60, "b-ok"), UNICAST, "valid IPv4 red-b -> red-a")
+    s.send("vm-b", udp4(s, b, a.mac, "10.0.0.2", "10.0.0.1", 60, "b-smac", src_mac=a.mac), "spoofed_source_mac", "red-b sends as red-a's MAC")
+    s.send("vm-b", arp(b, 1, b.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.1"), "spoofed_arp_sender",
+           "gratuitous ARP claiming red-a's 10.0.0.1 (ARP poisoning)")
+    s.send("vm-c", udp4(s, c, "02:00:00:00:99:99", "10.0.0.1", "10.0.1.99", 60, "c-ip"), "spoofed_ipv4_source", "blue-c sends from red-a's 10.0.0.1")
+    s.send("vm-c", udp4(s, c, "02:00:00:00:99:99", "10.0.1.3", "10.0.1.99", 60, "c-ok"), "no_flood_target",
+           "blue-c's valid unknown unicast: blue has no other port")
+    return s
+
+
+def scenario_arp_responder():
+    s = Scenario("arp-responder", "ARP requests for a tenant's own IPs are answered by the switch; others are flooded in-tenant")
+    for p in ("vm-a", "vm-b", "vm-c", "vm-d", "vm-e", "vm-f"):
+        s.port(p)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2", "10.0.0.22"], ["fd00:1::2"])
+    c = s.vm("red", "red-c", "vm-c", mac(3, 1), ["10.0.0.3"], ["fd00:1::3"])
+    d = s.vm("blue", "blue-d", "vm-d", mac(4, 2), ["10.0.1.4"], ["fd00:2::4"])
+    e = s.vm("blue", "blue-e", "vm-e", mac(5, 2), ["10.0.1.5"], ["fd00:2::5"])
+    f = s.vm("blue", "blue-f", "vm-f", mac(6, 2), ["10.0.1.6"], ["fd00:2::6"])
+    zero = "00:00:00:00:00:00"
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.0.2"), ARP_REPLY, "who-has 10.0.0.2 (red-b), broadcast, padded to 60 B")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.0.3", padded=False), ARP_REPLY, "who-has 10.0.0.3 (red-c), 42 B without padding")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.0.22"), ARP_REPLY, "who-has 10.0.0.22 (red-b's second address)")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", b.mac, "10.0.0.2", dst=b.mac), ARP_REPLY, "unicast who-has 10.0.0.2 to red-b's MAC (refresh)")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.1.4"), FLOOD, "who-has 10.0.1.4 (blue-d's, another tenant): flooded in red")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.0.99", padded=False), FLOOD, "who-has 10.0.0.99 (nobody), 42 B: flooded in red")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", zero, "10.0.0.1"), FLOOD, "gratuitous ARP request (sender = target = 10.0.0.1)")
+    s.send("vm-a", arp(a, 2, a.mac, "10.0.0.1", BROADCAST, "10.0.0.1"), FLOOD, "gratuitous ARP reply, broadcast")
+    s.send("vm-a", arp(a, 1, a.mac, "0.0.0.0", zero, "10.0.0.1"), "spoofed_arp_sender",
+           "ARP probe (RFC 5227, sender IP 0.0.0.0): the sender IP must be bound")
+    s.send("vm-b", arp(b, 1, b.mac, "10.0.0.2", zero, "10.0.0.3"), ARP_REPLY, "red-b who-has 10.0.0.3 (red-c)")
+    s.send("vm-b", arp(b, 1, b.mac, "10.0.0.22", zero, "10.0.0.3", padded=False), ARP_REPLY,
+           "red-b who-has 10.0.0.3 from its second address, 42 B")
+    s.send("vm-d", arp(d, 1, d.mac, "10.0.1.4", zero, "10.0.1.5"), ARP_REPLY, "blue-d who-has 10.0.1.5 (blue-e)")
+    s.send("vm-d", arp(d, 1, d.mac, "10.0.1.4", zero, "10.0.0.2"), FLOOD, "blue-d who-has 10.0.0.2 (red-b's): flooded in blue")
+    s.send("vm-d", arp(d, 1, d.mac, "10.0.1.4", zero, "10.0.0.1", padded=False), FLOOD, "blue-d who-has 10.0.0.1 (red-a's), 42 B: flooded in blue")
+    s.send("vm-f", arp(f, 1, f.mac, "10.0.1.6", zero, "10.0.1.6"), FLOOD, "gratuitous ARP from blue-f")
+    s.send("vm-f", arp(f, 1, f.mac, "10.0.1.6", zero, "10.0.1.5", padded=False), ARP_REPLY, "blue-f who-has 10.0.1.5 (blue-e), 42 B")
+    # red-c and blue-e only own addresses here: they send nothing, so the switch's replies are the
+    # only frames with their MACs (the harness checks order per source MAC).
+    assert c and e
+    return s
+
+
+def scenario_malformed():
+    s = Scenario("malformed", "runts and IPv4/ARP/IPv6 headers shorter than they claim or than their minimum")
+    for p in ("vm-a", "vm-b"):
+        s.port(p)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    eth4 = mac_bytes(b.mac) + mac_bytes(a.mac) + b"\x08\x00"
+    eth_arp = mac_bytes(BROADCAST) + mac_bytes(a.mac) + b"\x08\x06"
+    eth6 = mac_bytes(b.mac) + mac_bytes(a.mac) + b"\x86\xdd"
+
+    def ip4(**fields):
+        header = {"src": "10.0.0.1", "dst": "10.0.0.2", "id": 1, **fields}
+        return bytes(IP(**header) / UDP(sport=40000, dport=9) / Raw(b"x" * 8))
+
+    def patched(packet, offset, value):
+        return packet[:offset] + bytes(value) + packet[offset + len(value):]
+
+    good4 = ip4()  # 36 bytes: 20 IP + 8 UDP + 8 payload
+    s.send("vm-a", (eth4 + good4)[:13], "runt_frame", "13 B: one byte short of an Ethernet header")
+    s.send("vm-a", mac_bytes(b.mac), "runt_frame", "6 B: a destination MAC only")
+    s.send("vm-a", eth4 + good4[:19], "malformed_ipv4", "IPv4 header cut at 19 B, frame not padded (33 B)")
+    s.send("vm-a", eth4 + patched(good4, 0, b"\x44"), "malformed_ipv4", "IHL 4 (16 B, below the minimum 5)")
+    s.send("vm-a", pad60(eth4 + patched(good4, 0, b"\x4f")), "malformed_ipv4", "IHL 15 (60 B) in a 46 B payload")
+    s.send("vm-a", eth4 + patched(good4, 2, struct.pack("!H", 1000)), "malformed_ipv4", "total length 1000 in a 50 B frame")
+    s.send("vm-a", pad60(eth4 + patched(good4, 2, struct.pack("!H", 19))), "malformed_ipv4", "total length 19 < IHL 20")
+    s.send("vm-a", eth4 + patched(good4, 0, b"\x65"), "malformed_ipv4", "version 6 under EtherType IPv4")
+    s.send("vm-a", eth4 + patched(ip4(src="10.0.0.2"), 2, struct.pack("!H", 1000)), "malformed_ipv4",
+           "total length beyond the frame and a spoofed source: malformed is checked first")
+    good_arp = bytes(ARP(op=1, hwsrc=a.mac, psrc="10.0.0.1", hwdst="00:00:00:00:00:00", pdst="10.0.0.2"))
+    s.send("vm-a", eth_arp + good_arp[:7], "malformed_arp", "ARP of 7 B (fixed part is 8)")
+    s.send("vm-a", eth_arp + good_arp[:20], "malformed_arp", "ARP cut at 20 B: hlen 6/plen 4 claim 28")
+    s.send("vm-a", pad60(eth_arp + patched(good_arp, 4, b"\x10\x10")), "malformed_arp", "hlen 16/plen 16 claim 72 B in a 46 B payload")
+    s.send("vm-a", pad60(eth_arp + patched(good_arp, 0, b"\x00\x06")), "malformed_arp", "hardware type 6 (IEEE 802), not Ethernet")
+    good6 = bytes(IPv6(src="fd00:1::1", dst="fd00:1::2") / UDP(sport=40000, dport=9) / Raw(b"y" * 8))
+    s.send("vm-a", eth6 + good6[:39], "malformed_ipv6", "IPv6 fixed header cut at 39 B")
+    s.send("vm-a", pad60(eth6 + patched(good6, 4, struct.pack("!H", 100))), "malformed_ipv6", "payload length 100 with 16 B present")
+    s.send("vm-a", eth6 + patched(good6, 0, b"\x40"), "malformed_ipv6", "version 4 under EtherType IPv6")
+    # Short but valid frames are switched.
+    s.send("vm-a", pad60(eth4 + good4), UNICAST, "valid IPv4 (36 B), padded to 60: total length < frame is fine")
+    s.send("vm-a", eth4 + good4, UNICAST, "valid IPv4 without padding (50 B)")
+    s.send("vm-a", pad60(eth4 + bytes(IP(src="10.0.0.1", dst="10.0.0.2", id=2, options=b"\x01\x01\x01\x00") / UDP(sport=40000, dport=9))),
+           UNICAST, "valid IPv4 with options (IHL 6)")
+    s.send("vm-a", eth_arp + good_arp, ARP_REPLY, "valid 42 B ARP request for red-b: answered")
+    s.send("vm-a", eth6 + good6, UNICAST, "valid IPv6 without padding (70 B)")
+    s.send("vm-b", b"\x00" * 10, "runt_frame", "10 zero bytes")
+    s.send("vm-b", mac_bytes(a.mac) + mac_bytes(b.mac) + b"\x08\x00" + ip4(src="10.0.0.2", dst="10.0.0.1")[:20], "malformed_ipv4",
+           "complete 20 B IPv4 header claiming total length 36, frame ends after the header (34 B)")
+    return s
+
+
+def scenario_oversize():
+    s = Scenario("oversize", "ingress MTU (1500: 1514 B passes, 1515 B dropped) and egress MTU (a 1400 port)")
+    s.port("vm-a", mtu=1500)
+    s.port("vm-b", mtu=1500)
+    s.port("vm-s", mtu=1400)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    sm = s.vm("red", "red-s", "vm-s", mac(3, 1), ["10.0.0.3"], ["fd00:1::3"])
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 1514, "max"), UNICAST, "1514 B (MTU 1500 + 14) to red-b")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 1515, "max+1"), "oversize", "1515 B: one byte over the ingress MTU")
+    s.send("vm-a", udp6(s, a, b.mac, "fd00:1::1", "fd00:1::2", 1514, "max6"), UNICAST, "1514 B IPv6 to red-b")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 2000, "2000"), "oversize", "2000 B")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 1515, "spoof", src_mac="02:00:00:00:66:66"), "oversize",
+           "1515 B with a forged source MAC: the MTU is checked first")
+    s.send("vm-a", udp4(s, a, sm.mac, "10.0.0.1", "10.0.0.3", 1414, "s-max"), UNICAST, "1414 B to red-s (MTU 1400): fits")
+    s.send("vm-a", udp4(s, a, sm.mac, "10.0.0.1", "10.0.0.3", 1415, "s-max+1"), "egress_mtu_exceeded", "1415 B to red-s: fits ingress, not egress")
+    s.send("vm-a", udp4(s, a, sm.mac, "10.0.0.1", "10.0.0.3", 1514, "s-1514"), "egress_mtu_exceeded", "1514 B to red-s")
+    s.send("vm-a", udp4(s, a, BROADCAST, "10.0.0.1", "255.255.255.255", 1400, "bcast"), FLOOD, "1400 B broadcast: fits every port")
+    s.send("vm-s", udp4(s, sm, a.mac, "10.0.0.3", "10.0.0.1", 1414, "from-s"), UNICAST, "1414 B from red-s to red-a")
+    s.send("vm-s", udp4(s, sm, a.mac, "10.0.0.3", "10.0.0.1", 1415, "from-s+1"), "oversize", "1415 B from red-s: over its 1400 MTU")
+    s.send("vm-b", udp4(s, b, a.mac, "10.0.0.2", "10.0.0.1", 1500, "b"), UNICAST, "1500 B red-b -> red-a")
+    return s
+
+
+def scenario_misc():
+    s = Scenario("misc", "hairpin, other EtherTypes, the uplink without an overlay, an unbound port, a tenant with one port")
+    for p in ("vm-a", "vm-b", "vm-u", "vm-l"):
+        s.port(p)
+    s.port("up0", role="uplink")
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    b = s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"])
+    lone = s.vm("blue", "blue-lone", "vm-l", mac(9, 2), ["10.0.1.9"], ["fd00:2::9"])
+    s.send("vm-a", udp4(s, a, a.mac, "10.0.0.1", "10.0.0.1", 60, "hairpin"), "hairpin", "red-a to its own MAC")
+    s.send("vm-a", raw_frame(a.mac, a.mac, 0x88B5, s.payload(46, "hairpin-et")), "hairpin", "EtherType 0x88B5 to red-a's own MAC")
+    s.send("vm-a", raw_frame(b.mac, a.mac, 0x88B5, s.payload(46, "exp1")), UNICAST, "EtherType 0x88B5 (local experimental) red-a -> red-b")
+    s.send("vm-a", raw_frame(b.mac, a.mac, 0x88B5, s.payload(200, "exp1-long")), UNICAST, "EtherType 0x88B5, 214 B")
+    s.send("vm-a", raw_frame(BROADCAST, a.mac, 0x88B6, s.payload(46, "exp2")), FLOOD, "EtherType 0x88B6 broadcast")
+    s.send("vm-a", raw_frame(b.mac, "02:00:00:00:66:66", 0x88B5, s.payload(46, "exp1-spoof")), "spoofed_source_mac", "EtherType 0x88B5, forged source MAC")
+    s.send("vm-a", raw_frame(b.mac, a.mac, 0x88B5, b"")[:14], UNICAST, "EtherType 0x88B5, header only (14 B)")
+    s.send("vm-b", udp4(s, b, a.mac, "10.0.0.2", "10.0.0.1", 60, "b>a"), UNICAST, "red-b -> red-a")
+    s.send("vm-b", raw_frame(a.mac, b.mac, 0x88B5, s.payload(60, "exp1-b")), UNICAST, "EtherType 0x88B5 red-b -> red-a")
+    s.send("up0", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 60, "up-plain"), "uplink_no_overlay", "plain IPv4 to red-b's MAC on the uplink")
+    s.send("up0", udp4(s, a, BROADCAST, "10.0.0.1", "255.255.255.255", 60, "up-bcast", src_mac="02:00:00:00:aa:01"), "uplink_no_overlay", "broadcast on the uplink")
+    s.send("up0", pad60(Ether(src="02:00:00:00:aa:01", dst="02:00:00:00:aa:02") / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=49152, dport=4789)
+                        / Raw(b"\x08\x00\x00\x00\x00\x00\x64\x00") / Ether(src=a.mac, dst=b.mac) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=9)),
+           "uplink_no_overlay", "VXLAN (VNI 100) on the uplink, no overlay configured")
+    s.send("vm-u", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 60, "unbound", src_mac="02:00:00:00:bb:01"), "unbound_port", "frame on a port with no VM")
+    s.send("vm-u", udp4(s, a, BROADCAST, "10.0.0.1", "255.255.255.255", 60, "unbound-bc", src_mac="02:00:00:00:bb:01"), "unbound_port", "broadcast on the unbound port")
+    s.send("vm-l", udp4(s, lone, BROADCAST, "10.0.1.9", "255.255.255.255", 60, "lone-bc"), "no_flood_target", "broadcast in a tenant with one port")
+    s.send("vm-l", udp4(s, lone, a.mac, "10.0.1.9", "10.0.0.1", 60, "lone-uu"), "no_flood_target", "red-a's MAC from blue: unknown, nowhere to flood")
+    s.send("vm-l", udp4(s, lone, lone.mac, "10.0.1.9", "10.0.1.9", 60, "lone-hp"), "hairpin", "blue-lone to its own MAC")
+    return s
+
+
+SCENARIOS = [scenario_unicast, scenario_flood, scenario_overlap, scenario_spoof, scenario_arp_responder,
+             scenario_malformed, scenario_oversize, scenario_misc]
+
+
+def generate(root):
+    summary = {}
+    for build in SCENARIOS:
+        scenario = build()
+        counters = scenario.write(root)
+        summary[scenario.name] = (sum(p["rx"] for p in counters["ports"].values()), sum(p["tx"] for p in counters["ports"].values()))
+    return summary
+
+
+def diff_trees(expected_root, actual_root, names):
+    problems = []
+    for name in names:
+        left, right = os.path.join(expected_root, name), os.path.join(actual_root, name)
+        if not os.path.isdir(left):
+            problems.append(f"{name}: not committed")
+            continue
+        lfiles = {os.path.relpath(os.path.join(d, f), left) for d, _, fs in os.walk(left) for f in fs}
+        rfiles = {os.path.relpath(os.path.join(d, f), right) for d, _, fs in os.walk(right) for f in fs}
+        problems += [f"{name}/{f}: committed but no longer generated" for f in sorted(lfiles - rfiles)]
+        problems += [f"{name}/{f}: generated but not committed" for f in sorted(rfiles - lfiles)]
+        for f in sorted(lfiles & rfiles):
+            if not filecmp.cmp(os.path.join(left, f), os.path.join(right, f), shallow=False):
+                problems.append(f"{name}/{f}: differs")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and diff with pcaps/ (exit 1 on any difference)")
+    parser.add_argument("--out", default=HERE, help="where to write the scenario folders (default: beside this script)")
+    args = parser.parse_args()
+    if args.check:
+        with tempfile.TemporaryDirectory(prefix="vswitch-pcaps-") as tmp:
+            summary = generate(tmp)
+            problems = diff_trees(args.out, tmp, summary)
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"{'FAIL' if problems else 'OK'}: {len(summary)} scenarios, {len(problems)} differences")
+        return 1 if problems else 0
+    for name in (b().name for b in SCENARIOS):
+        shutil.rmtree(os.path.join(args.out, name), ignore_errors=True)
+    for name, (rx, tx) in generate(args.out).items():
+        print(f"{name}: {rx} frames in, {tx} frames out")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+// Where the repository, its pcaps/ and the built vswitchd are, found from this test assembly.
+namespace VSwitch.Tests.Integration.Infrastructure;
+
+public static class RepoPaths
+{
+    private static string? s_root;
+
+    /// <summary>The directory with VSwitch.sln above this test assembly.</summary>
+    public static string Root => s_root ??= FindRoot();
+
+    public static string PcapsDirectory => Path.Combine(Root, "pcaps");
+
+    /// <summary>
+    /// $VSWITCHD, else src/Dataplane/bin/&lt;Configuration&gt;/net10.0/vswitchd with the configuration this
+    /// test assembly was built in (tests/VSwitch.Tests.Integration/bin/&lt;Configuration&gt;/net10.0/).
+    /// Throws, saying how to build it, when it or the DPDK shim beside it is missing.
+    /// </summary>
+    public static string Vswitchd()
+    {
+        string binary;
+        if (Environment.GetEnvironmentVariable("VSWITCHD") is { Length: > 0 } overridden)
+        {
+            binary = overridden;
+        }
+        else
+        {
+            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            string configuration = tfm.Parent?.Name ?? "Debug";
+            binary = Path.Combine(Root, "src", "Dataplane", "bin", configuration, tfm.Name, "vswitchd");
+        }
+        if (!File.Exists(binary))
+            throw new InvalidOperationException($"vswitchd not found at {binary}: build it first (dotnet build VSwitch.sln), or set VSWITCHD");
+        string shim = Path.Combine(Path.GetDirectoryName(binary)!, "libvswshim.so");
+        if (!File.Exists(shim))
+        {
+            throw new InvalidOperationException(
+                $"{shim} is missing: vswitchd cannot reach DPDK's inline functions without it. Build native/dpdk-shim " +
+                "(needs libdpdk-dev) and run dotnet build VSwitch.sln again so it is copied beside vswitchd");
+        }
+        return binary;
+    }
+
+    private static string FindRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "VSwitch.sln")))
+                return dir.FullName;
+        }
+        throw new DirectoryNotFoundException($"no VSwitch.sln above {AppContext.BaseDirectory}: cannot find the repository (set VSWITCHD for vswitchd)");
+    }
+}

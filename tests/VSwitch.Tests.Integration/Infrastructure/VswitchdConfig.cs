@@ -1,0 +1,108 @@
+// A vswitchd configuration built in code (the pcap lane's scenarios bring their own YAML) and
+// the counters object vswitchd reports, on its control socket and on stdout when it exits.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace VSwitch.Tests.Integration.Infrastructure;
+
+public sealed record VswitchdPort(string Name, string Devargs, string Role = "vm", int Mtu = 1500, int Queues = 1);
+
+public sealed record VswitchdVm(string Name, string Port, string Mac, IReadOnlyList<string> Ipv4, IReadOnlyList<string>? Ipv6 = null);
+
+public sealed record VswitchdTenant(string Name, IReadOnlyList<VswitchdVm> Vms);
+
+/// <summary>A vswitchd configuration file's content (JSON now; the YAML loader takes the same keys).</summary>
+public sealed record VswitchdConfig(
+    string FilePrefix,
+    IReadOnlyList<VswitchdPort> Ports,
+    IReadOnlyList<VswitchdTenant> Tenants,
+    IReadOnlyList<int>? WorkerCores = null,
+    int IdleSleepMicroseconds = 200,
+    string? ControlSocket = null,
+    int MemoryMegabytes = 512)
+{
+    /// <summary>
+    /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
+    /// sleeps when a poll finds nothing so the test's own processes get CPU.
+    /// </summary>
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject
+        {
+            ["dpdk"] = new JsonObject
+            {
+                ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", "0,1", "--file-prefix", FilePrefix),
+            },
+            ["workers"] = new JsonObject
+            {
+                ["cores"] = new JsonArray([.. (WorkerCores ?? [1]).Select(c => (JsonNode)c)]),
+                ["idle_sleep_us"] = IdleSleepMicroseconds,
+            },
+            ["ports"] = new JsonArray([.. Ports.Select(p => (JsonNode)new JsonObject
+            {
+                ["name"] = p.Name,
+                ["devargs"] = p.Devargs,
+                ["role"] = p.Role,
+                ["mtu"] = p.Mtu,
+                ["queues"] = p.Queues,
+            })]),
+            ["tenants"] = new JsonArray([.. Tenants.Select(t => (JsonNode)new JsonObject
+            {
+                ["name"] = t.Name,
+                ["vms"] = new JsonArray([.. t.Vms.Select(vm => (JsonNode)new JsonObject
+                {
+                    ["name"] = vm.Name,
+                    ["port"] = vm.Port,
+                    ["mac"] = vm.Mac,
+                    ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)ip)]),
+                    ["ipv6"] = new JsonArray([.. (vm.Ipv6 ?? []).Select(ip => (JsonNode)ip)]),
+                })]),
+            })]),
+        };
+        if (ControlSocket is not null)
+            json["control_socket"] = ControlSocket;
+        return json;
+    }
+}
+
+public sealed record PortCounters(long PortId, string Role, string? Vm, long Rx, long Tx, long Drops,
+    long Ipackets, long Opackets, long Imissed, long Ierrors, long Oerrors, long RxNoMbuf);
+
+/// <summary>vswitchd's counters object: per port, per drop reason, and the forwarding totals.</summary>
+public sealed record VswitchdCounters(
+    IReadOnlyDictionary<string, PortCounters> Ports,
+    IReadOnlyDictionary<string, long> Drops,
+    long Unicast,
+    long Flooded,
+    long ArpReplies,
+    JsonObject Raw)
+{
+    public long TotalDrops => Drops.Values.Sum();
+
+    public PortCounters Port(string name) =>
+        Ports.TryGetValue(name, out PortCounters? port) ? port : throw new KeyNotFoundException($"no port '{name}' in vswitchd's counters: {Raw.ToJsonString()}");
+
+    public static VswitchdCounters Parse(JsonObject root)
+    {
+        try
+        {
+            var ports = new Dictionary<string, PortCounters>(StringComparer.Ordinal);
+            foreach ((string name, JsonNode? node) in root["ports"]!.AsObject())
+            {
+                JsonObject p = node!.AsObject();
+                ports[name] = new PortCounters(L(p, "port_id"), (string)p["role"]!, (string?)p["vm"], L(p, "rx"), L(p, "tx"), L(p, "drops"),
+                    L(p, "ipackets"), L(p, "opackets"), L(p, "imissed"), L(p, "ierrors"), L(p, "oerrors"), L(p, "rx_nombuf"));
+            }
+            var drops = root["drops"]!.AsObject().ToDictionary(kv => kv.Key, kv => (long)kv.Value!, StringComparer.Ordinal);
+            return new VswitchdCounters(ports, drops, L(root, "unicast"), L(root, "flooded"), L(root, "arp_replies"), root);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            throw new InvalidDataException($"counters JSON lacks an expected field ({e.Message}):\n{root.ToJsonString()}", e);
+        }
+
+        static long L(JsonObject o, string field) => (long)(o[field] ?? throw new KeyNotFoundException(field));
+    }
+
+    public override string ToString() => Raw.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+}

@@ -1,0 +1,164 @@
+// The pcap regression lane (Open vSwitch's `make check` idea on real DPDK net_pcap ports): for
+// each scenario in pcaps/, vswitchd switches the input captures and must write exactly the
+// expected frames and report exactly the expected counters; tshark re-dissects every output.
+// The expected side is derived by pcaps/generate.py from each scenario's topology, never
+// recorded from vswitchd. Tests in this assembly run one at a time (xunit.runner.json): each
+// starts a DPDK process, and two would fight over cores.
+using System.Text.Json.Nodes;
+using VSwitch.Tests.Integration.Infrastructure;
+using Xunit;
+
+namespace VSwitch.Tests.Integration.Pcap;
+
+public sealed class PcapScenarioTests
+{
+    public static TheoryData<string> Scenarios => new(PcapScenario.Discover());
+
+    [Fact]
+    public void EveryRequiredScenarioIsPresent()
+    {
+        IReadOnlyList<string> present = PcapScenario.Discover();
+        string[] missing = PcapScenario.Required.Except(present).ToArray();
+        Assert.True(missing.Length == 0, $"pcaps/ lacks scenario(s): {string.Join(", ", missing)} (run /usr/bin/python3 pcaps/generate.py)");
+    }
+
+    /// <summary>The committed files are exactly what the generator produces (it must be deterministic).</summary>
+    [Fact]
+    public async Task GeneratorReproducesCommittedFiles()
+    {
+        const string python = Prerequisites.SystemPython;
+        Assert.True(File.Exists(python), $"{python} is missing: the generator needs Debian's python3 with python3-scapy");
+        ProcessResult check = await ProcessRunner.RunAsync(python, [Path.Combine(RepoPaths.PcapsDirectory, "generate.py"), "--check"],
+            TimeSpan.FromSeconds(120), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(check.Succeeded, $"pcaps/generate.py --check exited {check.ExitCode} (is python3-scapy installed?):\n{check.Stdout}\n{check.Stderr}");
+    }
+
+    /// <summary>
+    /// The scenario's files agree with each other: a capture per configured port on both sides,
+    /// frame counts equal to counters.json, known drop labels only, and expected outputs that
+    /// tshark dissects cleanly. Needs no vswitchd, so it also guards the generator on its own.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public async Task ScenarioFilesAreConsistent(string scenario)
+    {
+        PcapScenario s = PcapScenario.Load(scenario);
+        var problems = new List<string>();
+        JsonObject ports = s.ExpectedCounters["ports"]!.AsObject();
+        var dissections = new List<Task<(List<string> Problems, int ArpReplies)>>();
+        foreach (ScenarioPort port in s.Ports)
+        {
+            int rx = PcapFile.Read(s.InputPath(port.Name)).Count;
+            IReadOnlyList<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
+            if (ports[port.Name] is not JsonObject counters)
+            {
+                problems.Add($"counters.json has no entry for port {port.Name}");
+                continue;
+            }
+            if ((int)counters["rx"]! != rx)
+                problems.Add($"{port.Name}: counters.json rx {counters["rx"]}, in/{port.Name}.pcap holds {rx}");
+            if ((int)counters["tx"]! != expected.Count)
+                problems.Add($"{port.Name}: counters.json tx {counters["tx"]}, expected/{port.Name}.pcap holds {expected.Count}");
+            dissections.Add(Tshark.CheckAsync(s, port.Name, s.ExpectedPath(port.Name), expected.Count));
+        }
+        foreach (var dissection in dissections)
+            problems.AddRange((await dissection).Problems);
+        problems.AddRange(ports.Select(p => p.Key).Except(s.Ports.Select(p => p.Name)).Select(p => $"counters.json names port {p}, which the config lacks"));
+        problems.AddRange(s.ExpectedCounters["drops"]!.AsObject().Select(d => d.Key).Except(PcapScenario.DropLabels).Select(l => $"counters.json: unknown drop label '{l}'"));
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    /// <summary>Runs vswitchd on the scenario and checks outputs, counters and tshark's view of the outputs.</summary>
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public async Task Scenario(string scenario)
+    {
+        PcapScenario s = PcapScenario.Load(scenario);
+        _ = Tshark.Executable; // fail before starting DPDK when tshark is missing
+        await using var run = new ScenarioRun(s);
+        var problems = new List<string>();
+        try
+        {
+            await run.RunToCompletionAsync(TestContext.Current.CancellationToken);
+
+            int expectedReplies = 0;
+            var dissections = new List<Task<(List<string> Problems, int ArpReplies)>>();
+            foreach (ScenarioPort port in s.Ports)
+            {
+                IReadOnlyList<PcapFrame> expected = PcapFile.Read(s.ExpectedPath(port.Name));
+                expectedReplies += expected.Count(f => FrameFacts.Parse(f).IsArpReply);
+                string output = Path.Combine(run.OutputDirectory, port.Name + ".pcap");
+                if (!File.Exists(output))
+                {
+                    problems.Add($"{port.Name}: vswitchd wrote no output capture {output}");
+                    continue;
+                }
+                IReadOnlyList<PcapFrame> actual = PcapFile.Read(output);
+                problems.AddRange(FrameComparison.Compare(port.Name, expected, actual));
+                // vswitchd has exited: tshark runs may share the cores.
+                dissections.Add(Tshark.CheckAsync(s, port.Name, output, actual.Count));
+            }
+            int dissectedReplies = 0;
+            foreach (var dissection in dissections)
+            {
+                (List<string> tsharkProblems, int replies) = await dissection;
+                problems.AddRange(tsharkProblems);
+                dissectedReplies += replies;
+            }
+            if (dissectedReplies != expectedReplies)
+                problems.Add($"tshark decoded {dissectedReplies} ARP reply(ies) (opcode 2) in the outputs; the expected outputs hold {expectedReplies}");
+            problems.AddRange(CompareCounters("control socket 'counters'", s, run.Counters!));
+            problems.AddRange(CompareCounters("exit report on stdout", s, run.FinalCounters!));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            run.Keep();
+            Assert.Fail($"scenario '{scenario}': {e.GetType().Name}: {e.Message}\n(work directory kept: {run.WorkDirectory})");
+        }
+        if (problems.Count > 0)
+        {
+            run.Keep();
+            Assert.Fail($"scenario '{scenario}': {problems.Count} problem(s) (outputs kept in {run.WorkDirectory}; frame fates in pcaps/{scenario}/frames.txt)\n"
+                        + string.Join("\n", problems) + "\n" + run.Log);
+        }
+    }
+
+    /// <summary>Every counter counters.json names, and every drop label (absent from counters.json = 0).</summary>
+    public static List<string> CompareCounters(string source, PcapScenario scenario, JsonObject actual)
+    {
+        var problems = new List<string>();
+        JsonObject expected = scenario.ExpectedCounters;
+        void Check(string what, JsonNode? want, JsonNode? got)
+        {
+            long w = want is null ? 0 : (long)want;
+            if (got is not JsonValue value || !value.TryGetValue(out long g))
+                problems.Add($"{source}: {what} missing (expected {w})");
+            else if (g != w)
+                problems.Add($"{source}: {what} = {g}, expected {w}");
+        }
+
+        JsonObject? ports = actual["ports"] as JsonObject;
+        foreach ((string port, JsonNode? counters) in expected["ports"]!.AsObject())
+        {
+            if (ports?[port] is not JsonObject got)
+            {
+                problems.Add($"{source}: no counters for port {port}");
+                continue;
+            }
+            Check($"ports.{port}.rx", counters!["rx"], got["rx"]);
+            Check($"ports.{port}.tx", counters["tx"], got["tx"]);
+        }
+        JsonObject wantDrops = expected["drops"]!.AsObject();
+        JsonObject? gotDrops = actual["drops"] as JsonObject;
+        foreach (string label in PcapScenario.DropLabels)
+            Check($"drops.{label}", wantDrops[label], gotDrops?[label]);
+        foreach ((string label, JsonNode? value) in gotDrops ?? [])
+        {
+            if (!PcapScenario.DropLabels.Contains(label) && value is JsonValue v && v.TryGetValue(out long n) && n != 0)
+                problems.Add($"{source}: drops.{label} = {n}: a drop label the lane does not know");
+        }
+        foreach (string total in new[] { "unicast", "flooded", "arp_replies" })
+            Check(total, expected[total], actual[total]);
+        return problems;
+    }
+}

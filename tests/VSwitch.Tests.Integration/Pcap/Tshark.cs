@@ -1,0 +1,111 @@
+// tshark as an independent dissector of what vswitchd wrote: every frame must dissect without a
+// malformed-packet marker or an expert item of warning severity or worse (checksums verified),
+// and every ARP reply must name addresses that the scenario's config binds.
+using System.Globalization;
+using VSwitch.Tests.Integration.Infrastructure;
+
+namespace VSwitch.Tests.Integration.Pcap;
+
+public sealed record TsharkFrame(int Number, string Protocols, IReadOnlyList<int> ExpertSeverities, string ExpertMessages, bool Malformed,
+    string EthDestination, int? ArpOpcode, string ArpSenderMac, string ArpSenderIp, string ArpTargetMac, string ArpTargetIp);
+
+public static class Tshark
+{
+    /// <summary>epan/proto.h PI_WARN: expert items at or above this severity fail a capture.</summary>
+    public const int SeverityWarning = 0x00600000;
+
+    private static readonly string[] Fields =
+    [
+        "frame.number", "frame.protocols", "_ws.expert.severity", "_ws.expert.message", "_ws.malformed", "eth.dst",
+        "arp.opcode", "arp.src.hw_mac", "arp.src.proto_ipv4", "arp.dst.hw_mac", "arp.dst.proto_ipv4",
+    ];
+
+    /// <summary>The tshark executable on PATH; throws (never skips) when it is not installed.</summary>
+    public static string Executable => s_executable ??= Find();
+
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(60);
+
+    private static string? s_executable;
+
+    public static async Task<List<TsharkFrame>> DissectAsync(string capture)
+    {
+        string[] args =
+        [
+            "-r", capture, "-n",
+            "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+            "-T", "fields", "-E", "header=n", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|",
+            .. Fields.SelectMany(field => new[] { "-e", field }),
+        ];
+        string stdout = (await ProcessRunner.RunCheckedAsync(Executable, args, RunTimeout)).Stdout;
+
+        var frames = new List<TsharkFrame>();
+        foreach (string line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] f = line.TrimEnd('\r').Split('\t');
+            if (f.Length < Fields.Length)
+                throw new InvalidDataException($"tshark -r {capture}: {f.Length} fields in '{line}', expected {Fields.Length}");
+            frames.Add(new TsharkFrame(
+                int.Parse(f[0], CultureInfo.InvariantCulture),
+                f[1],
+                f[2].Split('|', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(),
+                f[3],
+                f[4].Length > 0,
+                f[5].ToLowerInvariant(),
+                f[6].Length > 0 ? int.Parse(f[6].Split('|')[0], CultureInfo.InvariantCulture) : null,
+                f[7].ToLowerInvariant(), f[8], f[9].ToLowerInvariant(), f[10]));
+        }
+        return frames;
+    }
+
+    /// <summary>
+    /// Checks one port's transmitted capture: tshark sees as many frames as our reader, none of them
+    /// malformed or with a warning/error expert item, and every ARP reply delivered to a VM port
+    /// names as sender a VM of that port's tenant with one of its own IPv4 addresses and, when
+    /// addressed to the port's VM, that VM as target.
+    /// </summary>
+    public static async Task<(List<string> Problems, int ArpReplies)> CheckAsync(PcapScenario scenario, string port, string capture, int frameCount)
+    {
+        var problems = new List<string>();
+        List<TsharkFrame> frames = await DissectAsync(capture);
+        int arpReplies = 0;
+        if (frames.Count != frameCount)
+            problems.Add($"{port}: tshark dissected {frames.Count} frame(s), the capture holds {frameCount}");
+        ScenarioVm? owner = scenario.VmOn(port);
+        foreach (TsharkFrame frame in frames)
+        {
+            string where = $"{port}: frame {frame.Number} ({frame.Protocols})";
+            if (frame.Malformed)
+                problems.Add($"{where}: tshark marks it malformed: {frame.ExpertMessages}");
+            else if (frame.ExpertSeverities.Any(s => s >= SeverityWarning))
+                problems.Add($"{where}: tshark expert warning/error: {frame.ExpertMessages}");
+            if (frame.ArpOpcode != 2)
+                continue;
+            arpReplies++;
+            if (owner is null)
+            {
+                problems.Add($"{where}: ARP reply on {port}, which has no VM");
+                continue;
+            }
+            ScenarioVm? sender = scenario.Vms.FirstOrDefault(vm => vm.Tenant == owner.Tenant && vm.Mac == frame.ArpSenderMac);
+            if (sender is null)
+                problems.Add($"{where}: ARP reply sender {frame.ArpSenderMac} is no VM of tenant '{owner.Tenant}'");
+            else if (!sender.Ipv4.Contains(frame.ArpSenderIp))
+                problems.Add($"{where}: ARP reply says {frame.ArpSenderIp} is at {frame.ArpSenderMac}, but {sender.Name} holds {string.Join(", ", sender.Ipv4)}");
+            if (frame.EthDestination == owner.Mac && (frame.ArpTargetMac != owner.Mac || !owner.Ipv4.Contains(frame.ArpTargetIp)))
+                problems.Add($"{where}: ARP reply to {owner.Name} targets {frame.ArpTargetMac}/{frame.ArpTargetIp}, not {owner.Mac}/{string.Join(" or ", owner.Ipv4)}");
+        }
+        return (problems, arpReplies);
+    }
+
+    private static string Find()
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, "tshark");
+            if (File.Exists(candidate))
+                return candidate;
+        }
+        throw new FileNotFoundException("tshark is not installed (not on PATH): the pcap lane needs it to re-dissect vswitchd's output " +
+                                        "(DEBIAN_FRONTEND=noninteractive apt-get install -y tshark)");
+    }
+}
