@@ -23,6 +23,9 @@ public sealed class GuestMemory : IDisposable
 {
     public const ulong PageSize = 4096;
 
+    /// <summary>The x86-64 default huge page (2 MiB), what MFD_HUGETLB gives without a size flag.</summary>
+    public const ulong HugePageSize = 2 << 20;
+
     private readonly FileDescriptorHandle _memfd;
     private readonly MemoryMapping _mapping;
     private readonly GuestMemoryRegion[] _regions; // sorted by GuestAddress, disjoint
@@ -40,9 +43,12 @@ public sealed class GuestMemory : IDisposable
     /// <summary>
     /// RAM made of the given (guest address, size) ranges, zero-filled. Each must be page-aligned,
     /// non-empty and disjoint from the others; they are laid out one after the other in the memfd.
+    /// With <paramref name="hugePages"/> the memfd takes 2 MiB pages from the hugetlbfs pool
+    /// (vm.nr_hugepages), and each region must be a multiple of 2 MiB in size and placement.
     /// </summary>
-    public static GuestMemory Create(ReadOnlySpan<(ulong GuestAddress, ulong Size)> ranges)
+    public static GuestMemory Create(ReadOnlySpan<(ulong GuestAddress, ulong Size)> ranges, bool hugePages = false)
     {
+        ulong alignment = hugePages ? HugePageSize : PageSize;
         if (ranges.IsEmpty)
             throw new ArgumentException("guest memory needs at least one region", nameof(ranges));
         var regions = new GuestMemoryRegion[ranges.Length];
@@ -50,9 +56,9 @@ public sealed class GuestMemory : IDisposable
         for (int i = 0; i < ranges.Length; i++)
         {
             (ulong address, ulong size) = ranges[i];
-            if (size == 0 || address % PageSize != 0 || size % PageSize != 0)
+            if (size == 0 || address % alignment != 0 || size % alignment != 0)
                 throw new ArgumentException(
-                    $"region {i} (0x{address:x}, {size} bytes) must be non-empty and aligned to {PageSize} bytes", nameof(ranges));
+                    $"region {i} (0x{address:x}, {size} bytes) must be non-empty and aligned to {alignment} bytes", nameof(ranges));
             if (address > ulong.MaxValue - size)
                 throw new ArgumentException($"region {i} (0x{address:x}, {size} bytes) runs past the end of the address space", nameof(ranges));
             if (fileOffset > long.MaxValue - size)
@@ -68,14 +74,19 @@ public sealed class GuestMemory : IDisposable
                     $"regions at 0x{regions[i - 1].GuestAddress:x} and 0x{regions[i].GuestAddress:x} overlap", nameof(ranges));
         }
 
-        FileDescriptorHandle? memfd = Interop.Interop.MemfdCreate("vswitch-guest-ram", fileOffset, out int errno);
+        FileDescriptorHandle? memfd = Interop.Interop.MemfdCreate("vswitch-guest-ram", fileOffset, out int errno, hugePages);
         if (memfd is null)
-            throw new KvmException($"memfd_create/ftruncate of {fileOffset} bytes of guest memory failed (errno {errno})", errno);
+        {
+            throw new KvmException($"memfd_create/ftruncate of {fileOffset} bytes of guest memory{(hugePages ? " (MFD_HUGETLB)" : "")} failed: " +
+                $"{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
+        }
         MemoryMapping? mapping = MemoryMapping.MapShared(memfd, fileOffset, out errno);
         if (mapping is null)
         {
             memfd.Dispose();
-            throw new KvmException($"mmap of {fileOffset} bytes of guest memory failed (errno {errno})", errno);
+            // With MFD_HUGETLB an empty pool shows here, as ENOMEM from mmap.
+            throw new KvmException($"mmap of {fileOffset} bytes of guest memory{(hugePages ? " (hugepages: is vm.nr_hugepages large enough?)" : "")} " +
+                $"failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
         }
         return new GuestMemory(memfd, mapping, regions);
     }

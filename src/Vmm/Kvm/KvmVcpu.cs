@@ -70,6 +70,48 @@ public sealed class KvmVcpu : IDisposable
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetSregs, ref copy), "KVM_SET_SREGS");
     }
 
+    /// <summary>KVM_GET_LAPIC: the in-kernel local APIC's register page.</summary>
+    public KvmLapicState GetLapic()
+    {
+        KvmLapicState state = default;
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetLapic, ref state), "KVM_GET_LAPIC");
+        return state;
+    }
+
+    public void SetLapic(in KvmLapicState state)
+    {
+        KvmLapicState copy = state;
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetLapic, ref copy), "KVM_SET_LAPIC");
+    }
+
+    public void SetFpu(in KvmFpu fpu)
+    {
+        KvmFpu copy = fpu;
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetFpu, ref copy), "KVM_SET_FPU");
+    }
+
+    /// <summary>
+    /// KVM_SET_MSRS. KVM stops at the first MSR it refuses and returns how many it set, so
+    /// anything short of all of them is a failure that names the refused MSR.
+    /// </summary>
+    public void SetMsrs(ReadOnlySpan<KvmMsrEntry> entries)
+    {
+        byte[] buffer = new byte[Unsafe.SizeOf<KvmMsrsHeader>() + entries.Length * Unsafe.SizeOf<KvmMsrEntry>()];
+        MemoryMarshal.Write(buffer, new KvmMsrsHeader { Nmsrs = (uint)entries.Length });
+        MemoryMarshal.AsBytes(entries).CopyTo(buffer.AsSpan(Unsafe.SizeOf<KvmMsrsHeader>()));
+        int set = KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetMsrs, buffer), "KVM_SET_MSRS");
+        if (set != entries.Length)
+            KvmThrow.Failure($"KVM_SET_MSRS set {set} of {entries.Length} MSRs; it refused MSR 0x{entries[set].Index:x}");
+    }
+
+    /// <summary>KVM_GET_MP_STATE: e.g. whether an AP is still waiting for INIT/SIPI.</summary>
+    public KvmMpState GetMpState()
+    {
+        uint state = 0;
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetMpState, ref state), "KVM_GET_MP_STATE");
+        return (KvmMpState)state;
+    }
+
     /// <summary>KVM_SET_CPUID2: what CPUID reports to the guest (usually a filtered KVM_GET_SUPPORTED_CPUID).</summary>
     public void SetCpuid(ReadOnlySpan<KvmCpuidEntry2> entries) =>
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetCpuid2, CpuidBuffer.Create(entries)), "KVM_SET_CPUID2");

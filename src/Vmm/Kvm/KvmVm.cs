@@ -67,6 +67,16 @@ public sealed class KvmVm : IDisposable
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.CreatePit2, ref config), "KVM_CREATE_PIT2");
     }
 
+    /// <summary>
+    /// KVM_IRQ_LINE: sets GSI <paramref name="gsi"/> of the in-kernel PIC and IOAPIC to
+    /// <paramref name="level"/>. Callable from any thread (device emulation on vCPU threads).
+    /// </summary>
+    public void SetIrqLine(uint gsi, bool level)
+    {
+        var irq = new KvmIrqLevel { Irq = gsi, Level = level ? 1u : 0u };
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.IrqLine, ref irq), "KVM_IRQ_LINE");
+    }
+
     /// <summary>KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM): answers for this VM.</summary>
     public int CheckExtension(KvmCapability capability) =>
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.CheckExtension, (ulong)capability), "KVM_CHECK_EXTENSION");

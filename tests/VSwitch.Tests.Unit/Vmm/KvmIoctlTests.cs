@@ -29,6 +29,12 @@ public class KvmIoctlTests
         { "KVM_SET_SIGNAL_MASK", KvmIoctls.SetSignalMask, 0x4004AE8B },
         { "KVM_SET_CPUID2", KvmIoctls.SetCpuid2, 0x4008AE90 },
         { "KVM_GET_CPUID2", KvmIoctls.GetCpuid2, 0xC008AE91 },
+        { "KVM_IRQ_LINE", KvmIoctls.IrqLine, 0x4008AE61 },
+        { "KVM_GET_LAPIC", KvmIoctls.GetLapic, 0x8400AE8E },
+        { "KVM_SET_LAPIC", KvmIoctls.SetLapic, 0x4400AE8F },
+        { "KVM_SET_MSRS", KvmIoctls.SetMsrs, 0x4008AE89 },
+        { "KVM_SET_FPU", KvmIoctls.SetFpu, 0x41A0AE8D },
+        { "KVM_GET_MP_STATE", KvmIoctls.GetMpState, 0x8004AE98 },
     };
 
     [Theory]

@@ -28,6 +28,19 @@ public class KvmLayoutTests
         Assert.Equal(40, Unsafe.SizeOf<KvmCpuidEntry2>());
         Assert.Equal(4, Unsafe.SizeOf<KvmSignalMaskHeader>());
         Assert.Equal(2352, Unsafe.SizeOf<KvmRun>());
+        Assert.Equal(8, Unsafe.SizeOf<KvmIrqLevel>());
+        Assert.Equal(1024, Unsafe.SizeOf<KvmLapicState>());
+        Assert.Equal(8, Unsafe.SizeOf<KvmMsrsHeader>());
+        Assert.Equal(16, Unsafe.SizeOf<KvmMsrEntry>());
+        Assert.Equal(416, Unsafe.SizeOf<KvmFpu>());
+    }
+
+    [Fact]
+    public void Kvm_fpu_offsets()
+    {
+        Assert.Equal(128, Offset<KvmFpu>(nameof(KvmFpu.Fcw)));
+        Assert.Equal(152, Offset<KvmFpu>(nameof(KvmFpu.Xmm)));
+        Assert.Equal(408, Offset<KvmFpu>(nameof(KvmFpu.Mxcsr)));
     }
 
     [Fact]

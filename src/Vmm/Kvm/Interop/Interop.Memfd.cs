@@ -7,8 +7,12 @@ namespace VSwitch.Vmm.Kvm.Interop;
 
 internal static unsafe partial class Interop
 {
+    // MFD_HUGETLB, include/uapi/linux/memfd.h: back the file with pages of the default huge page
+    // size from the hugetlbfs pool (memfd_create(2)); ftruncate must then use a multiple of it.
+    private const uint MfdHugetlb = 0x0004;
+
     /// <summary>A zero-filled memfd of <paramref name="size"/> bytes, or null and the errno.</summary>
-    internal static FileDescriptorHandle? MemfdCreate(string name, ulong size, out int errno)
+    internal static FileDescriptorHandle? MemfdCreate(string name, ulong size, out int errno, bool hugePages = false)
     {
         byte[] bytes = new byte[Encoding.UTF8.GetByteCount(name) + 1];
         Encoding.UTF8.GetBytes(name, bytes);
@@ -16,7 +20,7 @@ internal static unsafe partial class Interop
         // SAFETY: bytes is pinned for the call and NUL-terminated (zero-initialised, one longer).
         fixed (byte* p = bytes)
         {
-            fd = LibC.memfd_create(p, (uint)LibC.MFD_CLOEXEC);
+            fd = LibC.memfd_create(p, (uint)LibC.MFD_CLOEXEC | (hugePages ? MfdHugetlb : 0));
         }
         if (fd < 0)
         {

@@ -26,6 +26,7 @@ public static class KvmIoctls
     public static readonly uint SetIdentityMapAddr = IoctlNumber.IoWrite(KvmIo, 0x48, sizeof(ulong));
     public static readonly uint CreateIrqchip = IoctlNumber.Io(KvmIo, 0x60);
     public static readonly uint CreatePit2 = IoctlNumber.IoWrite(KvmIo, 0x77, Unsafe.SizeOf<KvmPitConfig>());
+    public static readonly uint IrqLine = IoctlNumber.IoWrite(KvmIo, 0x61, Unsafe.SizeOf<KvmIrqLevel>());
 
     // vCPU ioctls, on a KVM_CREATE_VCPU fd.
     public static readonly uint Run = IoctlNumber.Io(KvmIo, 0x80);
@@ -33,9 +34,14 @@ public static class KvmIoctls
     public static readonly uint SetRegs = IoctlNumber.IoWrite(KvmIo, 0x82, Unsafe.SizeOf<KvmRegs>());
     public static readonly uint GetSregs = IoctlNumber.IoRead(KvmIo, 0x83, Unsafe.SizeOf<KvmSregs>());
     public static readonly uint SetSregs = IoctlNumber.IoWrite(KvmIo, 0x84, Unsafe.SizeOf<KvmSregs>());
+    public static readonly uint SetMsrs = IoctlNumber.IoWrite(KvmIo, 0x89, Unsafe.SizeOf<KvmMsrsHeader>());
     public static readonly uint SetSignalMask = IoctlNumber.IoWrite(KvmIo, 0x8b, Unsafe.SizeOf<KvmSignalMaskHeader>());
+    public static readonly uint SetFpu = IoctlNumber.IoWrite(KvmIo, 0x8d, Unsafe.SizeOf<KvmFpu>());
+    public static readonly uint GetLapic = IoctlNumber.IoRead(KvmIo, 0x8e, Unsafe.SizeOf<KvmLapicState>());
+    public static readonly uint SetLapic = IoctlNumber.IoWrite(KvmIo, 0x8f, Unsafe.SizeOf<KvmLapicState>());
     public static readonly uint SetCpuid2 = IoctlNumber.IoWrite(KvmIo, 0x90, Unsafe.SizeOf<KvmCpuid2Header>());
     public static readonly uint GetCpuid2 = IoctlNumber.IoReadWrite(KvmIo, 0x91, Unsafe.SizeOf<KvmCpuid2Header>());
+    public static readonly uint GetMpState = IoctlNumber.IoRead(KvmIo, 0x98, sizeof(uint));
 
     /// <summary>The only API version there has ever been (api.rst 4.1: "should be 12").</summary>
     public const int ExpectedApiVersion = 12;

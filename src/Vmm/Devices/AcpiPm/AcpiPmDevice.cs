@@ -1,0 +1,144 @@
+// The fixed ACPI power-management registers the FADT points the guest at: the PM1a event block
+// (PM1_STS + PM1_EN) and the PM1a control block (PM1_CNT), ACPI 6.4 section 4.8.3.1 "PM1 Event
+// Grouping" and 4.8.3.2 "PM1 Control Grouping" (tables 4.13-4.16), and the reset register
+// (FADT RESET_REG / RESET_VALUE, section 4.8.3.6). The guest powers off by writing SLP_TYP (its
+// \_S5 value) with SLP_EN (section 7.4.2 "\_Sx (System States)", 16.1.7 "Transitioning from the
+// Working to the Sleeping State"); it resets by writing RESET_VALUE to the reset register.
+//
+// Only S5 exists: a one-shot VM has no sleep states, so any other SLP_TYP with SLP_EN is ignored
+// (and counted), as on hardware that refuses a state its firmware never offered.
+namespace VSwitch.Vmm.Devices.AcpiPm;
+
+using System.Buffers.Binary;
+using VSwitch.Vmm.Devices.Bus;
+
+/// <summary>Why the guest asked the machine to stop.</summary>
+public enum AcpiPmRequest
+{
+    PowerOff,
+    Reset,
+}
+
+public sealed class AcpiPmDevice
+{
+    // PM1_STS (table 4.13): write-1-to-clear status bits.
+    private const ushort StatusPowerButton = 1 << 8;
+    private const ushort StatusWake = 1 << 15;
+    // PM1_CNT (table 4.16).
+    private const ushort ControlSciEnable = 1 << 0;
+    private const int ControlSleepTypeShift = 10;
+    private const ushort ControlSleepTypeMask = 0x7 << ControlSleepTypeShift;
+    private const ushort ControlSleepEnable = 1 << 13;
+
+    private readonly Lock _lock = new();
+    private readonly byte _s5SleepType;
+    private readonly byte _resetValue;
+    private readonly Action<AcpiPmRequest> _request;
+    private ushort _status;
+    private ushort _enable;
+    // SCI_EN reads 1 from the start: the FADT offers no SMI_CMD, so the platform is in ACPI mode
+    // by definition (section 4.8.3.2.1) and the OS must find it so.
+    private ushort _control = ControlSciEnable;
+    private long _ignoredSleeps;
+
+    /// <param name="s5SleepType">The SLP_TYP value of the DSDT's \_S5 package.</param>
+    /// <param name="resetValue">The FADT's RESET_VALUE.</param>
+    /// <param name="request">Called (outside any lock) when the guest powers off or resets.</param>
+    public AcpiPmDevice(byte s5SleepType, byte resetValue, Action<AcpiPmRequest> request)
+    {
+        _s5SleepType = s5SleepType;
+        _resetValue = resetValue;
+        _request = request;
+        EventBlock = new EventRegisters(this);
+        ControlBlock = new ControlRegister(this);
+        ResetRegister = new ResetPort(this);
+    }
+
+    /// <summary>PM1a_EVT_BLK: 4 bytes, PM1_STS at 0, PM1_EN at 2.</summary>
+    public IBusDevice EventBlock { get; }
+    public const int EventBlockLength = 4;
+
+    /// <summary>PM1a_CNT_BLK: 2 bytes.</summary>
+    public IBusDevice ControlBlock { get; }
+    public const int ControlBlockLength = 2;
+
+    /// <summary>The reset register: 1 byte in I/O space.</summary>
+    public IBusDevice ResetRegister { get; }
+
+    /// <summary>Sleep requests for states other than S5, which this machine does not have.</summary>
+    public long IgnoredSleeps => Interlocked.Read(ref _ignoredSleeps);
+
+    private sealed class EventRegisters(AcpiPmDevice pm) : IBusDevice
+    {
+        public void Read(ulong offset, Span<byte> data)
+        {
+            Span<byte> block = stackalloc byte[EventBlockLength];
+            lock (pm._lock)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(block, pm._status);
+                BinaryPrimitives.WriteUInt16LittleEndian(block[2..], pm._enable);
+            }
+            block.Slice((int)offset, data.Length).CopyTo(data); // the bus keeps offset + length inside the block
+        }
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
+        {
+            Span<byte> block = stackalloc byte[EventBlockLength];
+            lock (pm._lock)
+            {
+                // Bytes not written keep 0 for the status half (clears nothing) and the enable value.
+                BinaryPrimitives.WriteUInt16LittleEndian(block[2..], pm._enable);
+                data.CopyTo(block[(int)offset..]);
+                if (offset < 2)
+                    pm._status &= (ushort)~BinaryPrimitives.ReadUInt16LittleEndian(block);
+                pm._enable = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(block[2..]) & (StatusPowerButton | StatusWake));
+            }
+        }
+    }
+
+    private sealed class ControlRegister(AcpiPmDevice pm) : IBusDevice
+    {
+        public void Read(ulong offset, Span<byte> data)
+        {
+            Span<byte> block = stackalloc byte[ControlBlockLength];
+            lock (pm._lock)
+                BinaryPrimitives.WriteUInt16LittleEndian(block, pm._control);
+            block.Slice((int)offset, data.Length).CopyTo(data);
+        }
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
+        {
+            bool powerOff = false;
+            Span<byte> block = stackalloc byte[ControlBlockLength];
+            lock (pm._lock)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(block, pm._control);
+                data.CopyTo(block[(int)offset..]);
+                ushort value = BinaryPrimitives.ReadUInt16LittleEndian(block);
+                // SLP_EN is write-only and reads 0; SCI_EN stays 1 (no legacy mode to return to).
+                pm._control = (ushort)((value & ~ControlSleepEnable) | ControlSciEnable);
+                if ((value & ControlSleepEnable) != 0)
+                {
+                    int sleepType = (value & ControlSleepTypeMask) >> ControlSleepTypeShift;
+                    if (sleepType == pm._s5SleepType)
+                        powerOff = true;
+                    else
+                        Interlocked.Increment(ref pm._ignoredSleeps);
+                }
+            }
+            if (powerOff)
+                pm._request(AcpiPmRequest.PowerOff);
+        }
+    }
+
+    private sealed class ResetPort(AcpiPmDevice pm) : IBusDevice
+    {
+        public void Read(ulong offset, Span<byte> data) => data[0] = 0;
+
+        public void Write(ulong offset, ReadOnlySpan<byte> data)
+        {
+            if (data[0] == pm._resetValue)
+                pm._request(AcpiPmRequest.Reset);
+        }
+    }
+}
