@@ -10,6 +10,7 @@
 namespace VSwitch.Vmm.Devices.AcpiPm;
 
 using System.Buffers.Binary;
+using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Devices.Bus;
 
 /// <summary>Why the guest asked the machine to stop.</summary>
@@ -21,14 +22,9 @@ public enum AcpiPmRequest
 
 public sealed class AcpiPmDevice
 {
-    // PM1_STS (table 4.13): write-1-to-clear status bits.
+    // PM1_STS (table 4.13): write-1-to-clear status bits; PM1_EN has the same layout.
     private const ushort StatusPowerButton = 1 << 8;
     private const ushort StatusWake = 1 << 15;
-    // PM1_CNT (table 4.16).
-    private const ushort ControlSciEnable = 1 << 0;
-    private const int ControlSleepTypeShift = 10;
-    private const ushort ControlSleepTypeMask = 0x7 << ControlSleepTypeShift;
-    private const ushort ControlSleepEnable = 1 << 13;
 
     private readonly Lock _lock = new();
     private readonly byte _s5SleepType;
@@ -38,7 +34,7 @@ public sealed class AcpiPmDevice
     private ushort _enable;
     // SCI_EN reads 1 from the start: the FADT offers no SMI_CMD, so the platform is in ACPI mode
     // by definition (section 4.8.3.2.1) and the OS must find it so.
-    private ushort _control = ControlSciEnable;
+    private ushort _control = AcpiPorts.SciEnable;
     private long _ignoredSleeps;
 
     /// <param name="s5SleepType">The SLP_TYP value of the DSDT's \_S5 package.</param>
@@ -56,11 +52,11 @@ public sealed class AcpiPmDevice
 
     /// <summary>PM1a_EVT_BLK: 4 bytes, PM1_STS at 0, PM1_EN at 2.</summary>
     public IBusDevice EventBlock { get; }
-    public const int EventBlockLength = 4;
+    public const int EventBlockLength = AcpiPorts.Pm1EventLength;
 
     /// <summary>PM1a_CNT_BLK: 2 bytes.</summary>
     public IBusDevice ControlBlock { get; }
-    public const int ControlBlockLength = 2;
+    public const int ControlBlockLength = AcpiPorts.Pm1ControlLength;
 
     /// <summary>The reset register: 1 byte in I/O space.</summary>
     public IBusDevice ResetRegister { get; }
@@ -116,10 +112,10 @@ public sealed class AcpiPmDevice
                 data.CopyTo(block[(int)offset..]);
                 ushort value = BinaryPrimitives.ReadUInt16LittleEndian(block);
                 // SLP_EN is write-only and reads 0; SCI_EN stays 1 (no legacy mode to return to).
-                pm._control = (ushort)((value & ~ControlSleepEnable) | ControlSciEnable);
-                if ((value & ControlSleepEnable) != 0)
+                pm._control = (ushort)((value & ~AcpiPorts.SleepEnable) | AcpiPorts.SciEnable);
+                if ((value & AcpiPorts.SleepEnable) != 0)
                 {
-                    int sleepType = (value & ControlSleepTypeMask) >> ControlSleepTypeShift;
+                    int sleepType = (value & AcpiPorts.SleepTypeMask) >> AcpiPorts.SleepTypeShift;
                     if (sleepType == pm._s5SleepType)
                         powerOff = true;
                     else

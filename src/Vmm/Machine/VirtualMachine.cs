@@ -1,0 +1,270 @@
+// One VM: KVM's VM with its in-kernel interrupt controllers and timer, guest RAM as KVM slots,
+// the Linux boot image, the emulated legacy devices on the port I/O bus, and one thread per vCPU
+// (Documentation/virt/kvm/api.rst 4.2 KVM_CREATE_VM ... 4.10 KVM_RUN; the order of setup calls
+// is the one that section prescribes: irqchip and PIT before vCPUs, CPUID before the MSRs and
+// registers that depend on it).
+//
+// States: Created -> Running <-> Paused -> Stopped. Stopping is one-way and records the first
+// reason only (a guest that triple-faults while the API asks for shutdown stopped for one of
+// them, whichever came first); every vCPU thread is then kicked out of KVM_RUN and joined, so a
+// stop never hangs on a vCPU.
+using VSwitch.Vmm.Acpi;
+using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Cpu;
+using VSwitch.Vmm.Devices.AcpiPm;
+using VSwitch.Vmm.Devices.Bus;
+using VSwitch.Vmm.Devices.I8042;
+using VSwitch.Vmm.Devices.Serial;
+using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Kvm.Uapi;
+
+namespace VSwitch.Vmm.Machine;
+
+public sealed class VirtualMachine : IDisposable
+{
+    // Three pages for Intel VMX's real-mode TSS and one for its identity map, just below the
+    // BIOS ROM at the top of 4 GiB (QEMU's and Firecracker's addresses); AMD SVM ignores both.
+    private const ulong TssAddress = 0xfffb_d000;
+    private const ulong IdentityMapAddress = 0xfffb_c000;
+
+    private readonly KvmSystem _kvm;
+    private readonly KvmVm _vm;
+    private readonly GuestMemory _memory;
+    private readonly VcpuThread[] _vcpus;
+    private readonly Uart16550 _serial;
+    private readonly Stream _serialOutput;
+    // A plain object, not a Lock: pausing waits on it with Monitor.Wait/PulseAll.
+    private readonly object _lock = new();
+    private MachineState _state = MachineState.Created;
+    private VmOutcome? _outcome;
+    private bool _pauseRequested;
+    private int _parked;
+    private readonly ManualResetEventSlim _stopped = new();
+
+    private VirtualMachine(KvmSystem kvm, KvmVm vm, GuestMemory memory, Stream serialOutput, Action<string>? debugLog,
+        Func<VirtualMachine, (Uart16550, VcpuThread[])> build)
+    {
+        _kvm = kvm;
+        _vm = vm;
+        _memory = memory;
+        _serialOutput = serialOutput;
+        PortBus = new DeviceBus("pio", debugLog);
+        MmioBus = new DeviceBus("mmio", debugLog);
+        (_serial, _vcpus) = build(this);
+    }
+
+    /// <summary>Port I/O devices; unclaimed ports read all-ones.</summary>
+    public DeviceBus PortBus { get; }
+
+    /// <summary>MMIO devices (none yet besides KVM's in-kernel IOAPIC and local APICs); unclaimed reads give all-ones.</summary>
+    public DeviceBus MmioBus { get; }
+
+    public GuestMemory Memory => _memory;
+
+    public int VcpuCount => _vcpus.Length;
+
+    public MachineState State
+    {
+        get { lock (_lock) return _state; }
+    }
+
+    /// <summary>
+    /// Builds the VM: boot image in memory, devices on the bus, vCPUs ready at the kernel's
+    /// entry. Throws <see cref="LinuxBootException"/> for an unbootable kernel or memory size and
+    /// <see cref="KvmException"/> when KVM refuses a step.
+    /// </summary>
+    public static VirtualMachine Create(MachineConfig config, byte[] kernel, byte[] initramfs, Stream serialOutput,
+        Action<string>? debugLog = null)
+    {
+        E820Map map = E820Map.ForMemorySize((ulong)config.MemoryMib << 20);
+        var disposables = new Stack<IDisposable>();
+        try
+        {
+            KvmSystem kvm = KvmSystem.Open();
+            disposables.Push(kvm);
+            int maxVcpus = kvm.CheckExtension(KvmCapability.MaxVcpus);
+            if (config.Vcpus > maxVcpus)
+                throw new LinuxBootException($"vcpus: {config.Vcpus} is more than this host's KVM allows ({maxVcpus})");
+            KvmVm vm = kvm.CreateVm();
+            disposables.Push(vm);
+            vm.SetTssAddress(TssAddress);
+            vm.SetIdentityMapAddress(IdentityMapAddress);
+            vm.CreateIrqchip();
+            vm.CreatePit2();
+            GuestMemory memory = GuestMemory.Create(map.RamRegions, config.HugePages);
+            disposables.Push(memory);
+            vm.AddMemory(memory);
+            BootCpuState boot = LinuxLoader.Load(memory, map, kernel, initramfs, config.CommandLine, config.Vcpus);
+            KvmCpuidEntry2[] supported = kvm.GetSupportedCpuid();
+
+            var machine = new VirtualMachine(kvm, vm, memory, serialOutput, debugLog, self =>
+            {
+                var serial = new Uart16550(serialOutput, new GsiLine(vm, Uart16550.Com1Irq));
+                self.PortBus.Register(Uart16550.Com1Port, Uart16550.RegisterCount, serial, "serial (COM1)");
+                self.PortBus.Register(I8042Controller.BasePort, I8042Controller.PortCount,
+                    new I8042Controller(() => self.RequestStop(new VmOutcome(StopReason.Reset))), "i8042");
+                var pm = new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, request =>
+                    self.RequestStop(new VmOutcome(request == AcpiPmRequest.PowerOff ? StopReason.PowerOff : StopReason.Reset)));
+                self.PortBus.Register(AcpiPorts.Pm1aEvent, AcpiPorts.Pm1EventLength, pm.EventBlock, "ACPI PM1a event");
+                self.PortBus.Register(AcpiPorts.Pm1aControl, AcpiPorts.Pm1ControlLength, pm.ControlBlock, "ACPI PM1a control");
+                self.PortBus.Register(AcpiPorts.ResetRegister, 1, pm.ResetRegister, "ACPI reset register");
+
+                var vcpus = new VcpuThread[config.Vcpus];
+                for (int i = 0; i < vcpus.Length; i++)
+                {
+                    KvmVcpu vcpu = vm.CreateVcpu((uint)i);
+                    vcpus[i] = new VcpuThread(self, vcpu);
+                    vcpu.SetCpuid(CpuidTopology.ForVcpu(supported, i, config.Vcpus));
+                    VcpuResetState.Apply(vcpu);
+                    if (i == 0)
+                    {
+                        // Only the boot CPU starts at the kernel's entry; the others wait in the
+                        // in-kernel LAPIC for the INIT/SIPI the kernel sends them.
+                        KvmSregs sregs = vcpu.GetSpecialRegisters();
+                        boot.ApplyTo(ref sregs);
+                        vcpu.SetSpecialRegisters(sregs);
+                        vcpu.SetRegisters(boot.Registers);
+                    }
+                }
+                return (serial, vcpus);
+            });
+            return machine;
+        }
+        catch
+        {
+            while (disposables.Count > 0)
+                disposables.Pop().Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one thread per vCPU.</summary>
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (_state != MachineState.Created)
+                throw new InvalidOperationException($"the VM is {_state}, not created");
+            _state = MachineState.Running;
+        }
+        foreach (VcpuThread vcpu in _vcpus)
+            vcpu.Start();
+    }
+
+    /// <summary>
+    /// Stops every vCPU outside KVM_RUN and keeps them there; returns false when the VM is not
+    /// running (stopped, or not started). Waits until each vCPU thread is parked.
+    /// </summary>
+    public bool Pause()
+    {
+        lock (_lock)
+        {
+            if (_state == MachineState.Paused)
+                return true;
+            if (_state != MachineState.Running)
+                return false;
+            _pauseRequested = true;
+        }
+        foreach (VcpuThread vcpu in _vcpus)
+            vcpu.Kick();
+        lock (_lock)
+        {
+            while (_parked < _vcpus.Length && _outcome is null)
+                Monitor.Wait(_lock);
+            if (_outcome is not null)
+                return false;
+            _state = MachineState.Paused;
+            _serial.Flush();
+            return true;
+        }
+    }
+
+    /// <summary>Lets paused vCPUs run again; false when the VM is not paused.</summary>
+    public bool Resume()
+    {
+        lock (_lock)
+        {
+            if (_state == MachineState.Running)
+                return true;
+            if (_state != MachineState.Paused)
+                return false;
+            _pauseRequested = false;
+            _state = MachineState.Running;
+            Monitor.PulseAll(_lock);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Ends the VM for <paramref name="outcome"/> (the first request wins). Callable from any
+    /// thread, vCPU threads included; returns at once, <see cref="WaitForExit"/> joins.
+    /// </summary>
+    public void RequestStop(VmOutcome outcome)
+    {
+        lock (_lock)
+        {
+            if (_outcome is not null)
+                return;
+            _outcome = outcome;
+            Monitor.PulseAll(_lock);
+        }
+        foreach (VcpuThread vcpu in _vcpus)
+            vcpu.Kick();
+        _stopped.Set();
+    }
+
+    /// <summary>Waits for a stop request, then for every vCPU thread to end; returns why the VM stopped.</summary>
+    public VmOutcome WaitForExit()
+    {
+        _stopped.Wait();
+        foreach (VcpuThread vcpu in _vcpus)
+        {
+            // A vCPU stuck in a device or in KVM_RUN despite the kick: kick again until it leaves.
+            while (!vcpu.Join(TimeSpan.FromSeconds(1)))
+                vcpu.Kick();
+        }
+        lock (_lock)
+            _state = MachineState.Stopped;
+        _serialOutput.Flush();
+        return _outcome!;
+    }
+
+    internal bool StopRequested
+    {
+        get { lock (_lock) return _outcome is not null; }
+    }
+
+    /// <summary>Called by a vCPU thread between KVM_RUNs: returns false when it must end.</summary>
+    internal bool WaitWhilePaused()
+    {
+        lock (_lock)
+        {
+            if (_outcome is not null)
+                return false;
+            if (!_pauseRequested)
+                return true;
+            _parked++;
+            Monitor.PulseAll(_lock);
+            while (_pauseRequested && _outcome is null)
+                Monitor.Wait(_lock);
+            _parked--;
+            return _outcome is null;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (VcpuThread vcpu in _vcpus)
+            vcpu.Dispose();
+        _vm.Dispose();
+        _memory.Dispose();
+        _kvm.Dispose();
+        _stopped.Dispose();
+    }
+}
+
+/// <summary>An ISA interrupt line wired to a GSI of the in-kernel PIC/IOAPIC.</summary>
+internal sealed class GsiLine(KvmVm vm, uint gsi) : IInterruptLine
+{
+    public void Set(bool asserted) => vm.SetIrqLine(gsi, asserted);
+}
