@@ -71,17 +71,17 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>
     /// Builds the VM: boot image in memory, devices on the bus, vCPUs ready at the kernel's
     /// entry. Throws <see cref="LinuxBootException"/> for an unbootable kernel or memory size and
-    /// <see cref="KvmException"/> when KVM refuses a step.
+    /// <see cref="KvmException"/> when KVM refuses a step. Takes ownership of <paramref name="kvm"/>
+    /// (disposed with the VM, or here when building fails).
     /// </summary>
-    public static VirtualMachine Create(MachineConfig config, byte[] kernel, byte[] initramfs, Stream serialOutput,
+    public static VirtualMachine Create(KvmSystem kvm, MachineConfig config, byte[] kernel, byte[] initramfs, Stream serialOutput,
         Action<string>? debugLog = null)
     {
-        E820Map map = E820Map.ForMemorySize((ulong)config.MemoryMib << 20);
         var disposables = new Stack<IDisposable>();
+        disposables.Push(kvm);
         try
         {
-            KvmSystem kvm = KvmSystem.Open();
-            disposables.Push(kvm);
+            E820Map map = E820Map.ForMemorySize((ulong)config.MemoryMib << 20);
             int maxVcpus = kvm.CheckExtension(KvmCapability.MaxVcpus);
             if (config.Vcpus > maxVcpus)
                 throw new LinuxBootException($"vcpus: {config.Vcpus} is more than this host's KVM allows ({maxVcpus})");

@@ -1,0 +1,254 @@
+// The vmm program's command line (docs/vmm.md): `vmm run` boots one VM and lives as long as it
+// does; `vmm kvm-info` reports what /dev/kvm offers. Exit codes: Machine/StopReason.cs ExitCodes.
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using VSwitch.Vmm.Api;
+using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Kvm.Uapi;
+using VSwitch.Vmm.Machine;
+using VSwitch.Vmm.Spec;
+
+namespace VSwitch.Vmm.Cli;
+
+public static class VmmCommandLine
+{
+    private const int ErrnoNoEntry = 2;
+    private const int ErrnoAccess = 13;
+
+    /// <summary>Runs the program with <paramref name="args"/>; messages go to the writers, guest serial output to the process's stdout or a file.</summary>
+    public static int Invoke(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var spec = new Option<string>("--spec") { Description = "VM spec file (JSON; docs/vmm.md). Options given as well override its fields." };
+        var kernel = new Option<string>("--kernel") { Description = "bzImage kernel to boot" };
+        var initramfs = new Option<string>("--initramfs") { Description = "initramfs (cpio, optionally compressed)" };
+        var cmdline = new Option<string>("--cmdline") { Description = $"kernel command line (default \"{MachineConfig.DefaultCommandLine}\")" };
+        var memory = new Option<int?>("--memory-mib") { Description = $"guest RAM in MiB (default {MachineConfig.DefaultMemoryMib})" };
+        var vcpus = new Option<int?>("--vcpus") { Description = "number of vCPUs (default 1)" };
+        var hugepages = new Option<bool>("--hugepages") { Description = "back guest RAM with 2 MiB huge pages (needs vm.nr_hugepages)" };
+        var serialLog = new Option<string>("--serial-log") { Description = "write the guest's serial console to this file" };
+        var serial = new Option<string>("--serial") { Description = "serial console output: stdout (default), none" };
+        var apiSocket = new Option<string>("--api-socket") { Description = "serve the JSON API on this Unix socket" };
+        var debug = new Option<bool>("--debug") { Description = "log unclaimed port and MMIO accesses to stderr" };
+
+        var run = new Command("run", "Boot a Linux kernel in a new VM; ends when the VM does")
+        {
+            spec, kernel, initramfs, cmdline, memory, vcpus, hugepages, serialLog, serial, apiSocket, debug,
+        };
+        run.SetAction(parse =>
+        {
+            VmSpec fromOptions = new()
+            {
+                Kernel = Full(parse.GetValue(kernel)),
+                Initramfs = Full(parse.GetValue(initramfs)),
+                Cmdline = parse.GetValue(cmdline),
+                MemoryMib = parse.GetValue(memory),
+                Vcpus = parse.GetValue(vcpus),
+                HugePages = parse.GetValue(hugepages) ? true : null,
+                ApiSocket = Full(parse.GetValue(apiSocket)),
+            };
+            return Run(parse.GetValue(spec), fromOptions, parse.GetValue(serial), Full(parse.GetValue(serialLog)),
+                parse.GetValue(debug), stderr);
+        });
+
+        var kvmInfo = new Command("kvm-info", "Show the KVM API version and the capabilities the VMM uses");
+        kvmInfo.SetAction(_ => KvmInfo(stdout, stderr));
+
+        var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM") { run, kvmInfo };
+        ParseResult result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            // System.CommandLine would answer 1, which here means a VMM failure: a usage error is bad input.
+            foreach (System.CommandLine.Parsing.ParseError error in result.Errors)
+                stderr.WriteLine($"vmm: {error.Message}");
+            stderr.WriteLine("vmm: see 'vmm run --help'");
+            return ExitCodes.BadInput;
+        }
+        return result.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    private static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
+
+    private static int Run(string? specPath, VmSpec options, string? serialMode, string? serialLog, bool debug, TextWriter stderr)
+    {
+        MachineConfig config;
+        byte[] kernelImage, initramfsImage;
+        try
+        {
+            config = Configure(specPath, options, serialMode, serialLog);
+            kernelImage = ReadInput(config.KernelPath, "kernel");
+            BzImage.Parse(kernelImage); // before KVM: an unbootable file is the user's error on any host
+            initramfsImage = config.InitramfsPath is null ? [] : ReadInput(config.InitramfsPath, "initramfs");
+        }
+        catch (VmSpecException e)
+        {
+            stderr.WriteLine($"vmm: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        catch (LinuxBootException e)
+        {
+            stderr.WriteLine($"vmm: {options.Kernel ?? "kernel"}: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+
+        KvmSystem kvm;
+        try
+        {
+            kvm = KvmSystem.Open();
+        }
+        catch (KvmException e)
+        {
+            stderr.WriteLine($"vmm: {NoKvmMessage(e)}");
+            return ExitCodes.NoKvm;
+        }
+
+        Stream serialOutput;
+        try
+        {
+            serialOutput = config.Serial switch
+            {
+                SerialOutputKind.File => new FileStream(config.SerialPath!, FileMode.Create, FileAccess.Write, FileShare.Read),
+                SerialOutputKind.None => Stream.Null,
+                _ => new BufferedStream(Console.OpenStandardOutput()),
+            };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            kvm.Dispose();
+            stderr.WriteLine($"vmm: --serial-log: cannot create {config.SerialPath}: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+
+        using (serialOutput)
+        {
+            VirtualMachine machine;
+            try
+            {
+                machine = VirtualMachine.Create(kvm, config, kernelImage, initramfsImage, serialOutput,
+                    debug ? line => stderr.WriteLine($"vmm: {line}") : null);
+            }
+            catch (LinuxBootException e)
+            {
+                stderr.WriteLine($"vmm: {e.Message}");
+                return ExitCodes.BadInput;
+            }
+            catch (KvmException e)
+            {
+                stderr.WriteLine($"vmm: setting up the VM failed: {e.Message}");
+                return ExitCodes.VmmError;
+            }
+            using (machine)
+                return RunToEnd(machine, config, stderr);
+        }
+    }
+
+    private static int RunToEnd(VirtualMachine machine, MachineConfig config, TextWriter stderr)
+    {
+        ApiServer? api = null;
+        if (config.ApiSocket is not null)
+        {
+            try
+            {
+                api = ApiServer.Start(machine, config.ApiSocket);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"vmm: --api-socket: cannot listen on {config.ApiSocket}: {e.Message}");
+                return ExitCodes.BadInput;
+            }
+        }
+        // SIGTERM and SIGINT stop the VM as the API's shutdown does, so the exit is orderly.
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            machine.RequestStop(new VmOutcome(StopReason.Shutdown));
+        }
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        machine.Start();
+        VmOutcome outcome = machine.WaitForExit();
+        api?.Dispose();
+        if (outcome.Diagnostic is not null)
+            stderr.WriteLine($"vmm: {outcome.Diagnostic}");
+        (long reads, long writes) = machine.PortBus.Unclaimed;
+        stderr.WriteLine($"vmm: VM stopped: reason={ExitCodes.Name(outcome.Reason)} exit={outcome.ExitCode} " +
+            $"after {started.Elapsed.TotalSeconds:F2} s ({reads} unclaimed port reads, {writes} writes)");
+        return outcome.ExitCode;
+    }
+
+    private static MachineConfig Configure(string? specPath, VmSpec options, string? serialMode, string? serialLog)
+    {
+        VmSpec spec = specPath is null ? new VmSpec() : VmSpec.Load(specPath);
+        string source = specPath is null ? "" : Path.GetFileName(specPath);
+        if (serialMode is not null && serialLog is not null)
+            throw new VmSpecException("--serial", "give --serial or --serial-log, not both");
+        SerialOutputKind? serialKind = serialLog is not null ? SerialOutputKind.File
+            : serialMode is null ? null
+            : VmSpec.ParseSerialOutput(serialMode, "--serial") is var kind and not SerialOutputKind.File ? kind
+            : throw new VmSpecException("--serial", "for a file, use --serial-log PATH");
+        VmSpec merged = spec with
+        {
+            Kernel = options.Kernel ?? spec.Kernel,
+            Initramfs = options.Initramfs ?? spec.Initramfs,
+            Cmdline = options.Cmdline ?? spec.Cmdline,
+            MemoryMib = options.MemoryMib ?? spec.MemoryMib,
+            Vcpus = options.Vcpus ?? spec.Vcpus,
+            HugePages = options.HugePages ?? spec.HugePages,
+            ApiSocket = options.ApiSocket ?? spec.ApiSocket,
+            Serial = serialKind ?? spec.Serial,
+            SerialPath = serialKind is null ? spec.SerialPath : serialLog,
+        };
+        // Name a bad value the way it was given: the option if there was one, else the spec field.
+        return merged.ToMachineConfig(field =>
+        {
+            bool fromOption = field switch
+            {
+                "kernel" => options.Kernel is not null,
+                "memory_mib" => options.MemoryMib is not null,
+                "vcpus" => options.Vcpus is not null,
+                "serial.path" => serialKind is not null,
+                _ => false,
+            };
+            return fromOption || specPath is null ? $"--{field.Replace('_', '-').Replace("serial.path", "serial-log")}" : $"{source}: {field}";
+        });
+    }
+
+    private static byte[] ReadInput(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new VmSpecException(what, $"cannot read {path}: {e.Message}");
+        }
+    }
+
+    private static string NoKvmMessage(KvmException e) => e.Errno switch
+    {
+        ErrnoNoEntry => $"{KvmSystem.DevicePath}: No such file or directory: this host has no KVM; run on a host with " +
+                        "hardware virtualisation, or inside tests/kvm/sandbox",
+        ErrnoAccess => $"{KvmSystem.DevicePath}: Permission denied: add this user to the kvm group, or run as root",
+        _ => e.Message,
+    };
+
+    private static int KvmInfo(TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            using KvmSystem kvm = KvmSystem.Open();
+            stdout.WriteLine($"{KvmSystem.DevicePath}: KVM API version {kvm.ApiVersion}, kvm_run mapping {kvm.VcpuMmapSize} bytes");
+            foreach (KvmCapability capability in Enum.GetValues<KvmCapability>())
+                stdout.WriteLine($"  {capability,-20} {kvm.CheckExtension(capability)}");
+            return 0;
+        }
+        catch (KvmException e)
+        {
+            stderr.WriteLine($"vmm: {NoKvmMessage(e)}");
+            return ExitCodes.NoKvm;
+        }
+    }
+}
