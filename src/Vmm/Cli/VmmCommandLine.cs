@@ -138,11 +138,11 @@ public static class VmmCommandLine
                 return ExitCodes.VmmError;
             }
             using (machine)
-                return RunToEnd(machine, config, stderr);
+                return RunToEnd(machine, config, debug, stderr);
         }
     }
 
-    private static int RunToEnd(VirtualMachine machine, MachineConfig config, TextWriter stderr)
+    private static int RunToEnd(VirtualMachine machine, MachineConfig config, bool debug, TextWriter stderr)
     {
         ApiServer? api = null;
         if (config.ApiSocket is not null)
@@ -173,6 +173,11 @@ public static class VmmCommandLine
         if (outcome.Diagnostic is not null)
             stderr.WriteLine($"vmm: {outcome.Diagnostic}");
         (long reads, long writes) = machine.PortBus.Unclaimed;
+        if (debug)
+        {
+            foreach ((ulong port, long count) in machine.PortBus.UnclaimedByAddress.OrderByDescending(p => p.Value).Take(8))
+                stderr.WriteLine($"vmm: pio: port 0x{port:x}: {count} unclaimed accesses");
+        }
         stderr.WriteLine($"vmm: VM stopped: reason={ExitCodes.Name(outcome.Reason)} exit={outcome.ExitCode} " +
             $"after {started.Elapsed.TotalSeconds:F2} s ({reads} unclaimed port reads, {writes} writes)");
         return outcome.ExitCode;

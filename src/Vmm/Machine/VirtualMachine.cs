@@ -14,6 +14,7 @@ using VSwitch.Vmm.Cpu;
 using VSwitch.Vmm.Devices.AcpiPm;
 using VSwitch.Vmm.Devices.Bus;
 using VSwitch.Vmm.Devices.I8042;
+using VSwitch.Vmm.Devices.Rtc;
 using VSwitch.Vmm.Devices.Serial;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
@@ -101,6 +102,7 @@ public sealed class VirtualMachine : IDisposable
             {
                 var serial = new Uart16550(serialOutput, new GsiLine(vm, Uart16550.Com1Irq));
                 self.PortBus.Register(Uart16550.Com1Port, Uart16550.RegisterCount, serial, "serial (COM1)");
+                self.PortBus.Register(CmosRtc.BasePort, CmosRtc.PortCount, new CmosRtc(), "CMOS RTC");
                 self.PortBus.Register(I8042Controller.BasePort, I8042Controller.PortCount,
                     new I8042Controller(() => self.RequestStop(new VmOutcome(StopReason.Reset))), "i8042");
                 var pm = new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, request =>
@@ -114,7 +116,7 @@ public sealed class VirtualMachine : IDisposable
                 {
                     KvmVcpu vcpu = vm.CreateVcpu((uint)i);
                     vcpus[i] = new VcpuThread(self, vcpu);
-                    vcpu.SetCpuid(CpuidTopology.ForVcpu(supported, i, config.Vcpus));
+                    vcpu.SetCpuid(TemporaryCpuid(supported, i, config.Vcpus));
                     VcpuResetState.Apply(vcpu);
                     if (i == 0)
                     {
@@ -135,6 +137,19 @@ public sealed class VirtualMachine : IDisposable
             while (disposables.Count > 0)
                 disposables.Pop().Dispose();
             throw;
+        }
+    }
+
+    // TEMPORARY until CpuidTopology lands: KVM's supported CPUID unchanged.
+    private static KvmCpuidEntry2[] TemporaryCpuid(KvmCpuidEntry2[] supported, int index, int count)
+    {
+        try
+        {
+            return CpuidTopology.ForVcpu(supported, index, count);
+        }
+        catch (NotImplementedException)
+        {
+            return supported;
         }
     }
 

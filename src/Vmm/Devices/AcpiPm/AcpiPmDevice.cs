@@ -22,10 +22,6 @@ public enum AcpiPmRequest
 
 public sealed class AcpiPmDevice
 {
-    // PM1_STS (table 4.13): write-1-to-clear status bits; PM1_EN has the same layout.
-    private const ushort StatusPowerButton = 1 << 8;
-    private const ushort StatusWake = 1 << 15;
-
     private readonly Lock _lock = new();
     private readonly byte _s5SleepType;
     private readonly byte _resetValue;
@@ -87,7 +83,9 @@ public sealed class AcpiPmDevice
                 data.CopyTo(block[(int)offset..]);
                 if (offset < 2)
                     pm._status &= (ushort)~BinaryPrimitives.ReadUInt16LittleEndian(block);
-                pm._enable = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(block[2..]) & (StatusPowerButton | StatusWake));
+                // Enable bits read back as written: ACPICA checks each one it sets (GBL_EN for the
+                // global lock, PWRBTN_EN) and disables the event when it does not stick.
+                pm._enable = BinaryPrimitives.ReadUInt16LittleEndian(block[2..]);
             }
         }
     }
