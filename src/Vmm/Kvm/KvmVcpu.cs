@@ -17,6 +17,7 @@ public sealed class KvmVcpu : IDisposable
 
     private const int ErrnoInterrupted = 4; // EINTR
     private const int ErrnoNoSuchThread = 3; // ESRCH
+    private const int ErrnoTryAgain = 11; // EAGAIN
 
     private readonly FileDescriptorHandle _fd;
     private readonly MemoryMapping _run;
@@ -128,7 +129,15 @@ public sealed class KvmVcpu : IDisposable
         {
             _run.DangerousAddRef(ref added);
             PrepareThisThread();
-            int result = Ioctl(_fd, KvmIoctls.Run, 0);
+            int result;
+            do
+            {
+                result = Ioctl(_fd, KvmIoctls.Run, 0);
+            }
+            // EAGAIN: an AP waiting for INIT/SIPI in the in-kernel LAPIC (KVM_MP_STATE_UNINITIALIZED)
+            // woke up for an event that did not make it runnable yet; KVM asks to be called again
+            // (arch/x86/kvm/x86.c kvm_arch_vcpu_ioctl_run; QEMU's kvm_cpu_exec retries the same way).
+            while (result == -ErrnoTryAgain);
             lock (_lock)
                 _runningThread = 0;
 

@@ -8,6 +8,10 @@ namespace VSwitch.Vmm.Machine;
 
 internal static class VcpuDiagnostics
 {
+    // Where an x86 CPU starts after RESET/INIT: CS F000 (base FFFF0000), IP FFF0 (SDM vol. 3A 9.1.4).
+    private const ulong ResetVectorIp = 0xfff0;
+    private const ushort ResetVectorCs = 0xf000;
+
     /// <summary>Describes <paramref name="vcpu"/>'s registers; call on the vCPU's own thread, after KVM_RUN returned.</summary>
     public static string Describe(KvmVcpu vcpu, VcpuExit exit)
     {
@@ -24,6 +28,12 @@ internal static class VcpuDiagnostics
             text.Append($"\n  RSI {r.Rsi:x16}  RDI {r.Rdi:x16}  RBP {r.Rbp:x16}");
             text.Append($"\n  R8  {r.R8:x16}  R9  {r.R9:x16}  R10 {r.R10:x16}  R11 {r.R11:x16}");
             text.Append($"\n  R12 {r.R12:x16}  R13 {r.R13:x16}  R14 {r.R14:x16}  R15 {r.R15:x16}");
+            if (exit.Reason == KvmExitReason.Shutdown && r.Rip == ResetVectorIp && s.Cs.Selector == ResetVectorCs)
+            {
+                // AMD's KVM reinitialises the vCPU on the shutdown intercept (svm.c
+                // shutdown_interception: "VMCB is undefined after a SHUTDOWN intercept").
+                text.Append("\n  (these are the x86 reset values: this host's KVM (AMD SVM) resets a vCPU that shuts down, so the faulting state is lost)");
+            }
         }
         catch (KvmException e)
         {

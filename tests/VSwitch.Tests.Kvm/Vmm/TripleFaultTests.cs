@@ -4,6 +4,7 @@
 // to #DF, to a triple fault (Intel SDM vol. 3A, 6.15 "Interrupt 8 - Double Fault Exception":
 // a fault while delivering #DF shuts the processor down), which KVM reports as KVM_EXIT_SHUTDOWN.
 using System.Buffers.Binary;
+using System.Text.RegularExpressions;
 using Xunit;
 
 namespace VSwitch.Tests.Kvm.Vmm;
@@ -23,14 +24,13 @@ public class TripleFaultTests
 
             string stderr = vmm.Stderr;
             Assert.True(exitCode == 5, $"vmm exit {exitCode}\nstderr:\n{stderr}");
-            Assert.Contains("reason=triple-fault exit=5", stderr);
-            Assert.Contains("KVM_EXIT_SHUTDOWN", stderr);
-            Assert.Contains("vCPU 0: exit Shutdown", stderr);
-            // The dump shows long mode as the VMM set it up (CR0.PG|PE, EFER.LMA|LME) and the RIP
-            // of the faulting UD2 (16 MiB pref_address + 0x200 entry).
-            Assert.Matches(@"RIP 0000000001000200", stderr);
-            Assert.Matches(@"CR0 0000000080000011", stderr);
-            Assert.Matches(@"EFER d00|EFER 500", stderr);
+            foreach (string expected in new[] { "reason=triple-fault exit=5", "KVM_EXIT_SHUTDOWN", "vCPU 0: exit Shutdown" })
+                Assert.True(stderr.Contains(expected), $"'{expected}' missing from stderr:\n{stderr}");
+            // The register dump is there. Its values are the fault's on Intel; AMD's KVM resets the
+            // vCPU on the shutdown intercept (arch/x86/kvm/svm/svm.c shutdown_interception: "VMCB
+            // is undefined after a SHUTDOWN intercept"), so only the shape is asserted.
+            foreach (string register in new[] { "RIP", "RSP", "CR0", "CR3", "CR4", "EFER", "RAX", "R15" })
+                Assert.True(Regex.IsMatch(stderr, $@"\b{register} +[0-9a-f]+\b"), $"{register} missing from the dump:\n{stderr}");
         }
         finally
         {
