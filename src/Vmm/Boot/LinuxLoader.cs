@@ -9,6 +9,7 @@
 // "should" be loaded there, a non-relocatable one moves itself there anyway, and the 64-bit
 // decompressor never runs below it (it raises its output address to LOAD_PHYSICAL_ADDR), so
 // [pref_address, pref_address + init_size) is what the kernel uses in every case.
+using System.Buffers.Binary;
 using System.Text;
 using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Kvm;
@@ -114,7 +115,7 @@ public static class LinuxLoader
         ReadOnlySpan<ulong> gdt = BootGdt.Entries;
         Span<byte> table = memory.GetSpan(MemoryLayout.Gdt, gdt.Length * sizeof(ulong));
         for (int i = 0; i < gdt.Length; i++)
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(table[(i * sizeof(ulong))..], gdt[i]);
+            BinaryPrimitives.WriteUInt64LittleEndian(table[(i * sizeof(ulong))..], gdt[i]);
         memory.GetSpan(MemoryLayout.Idt, BootGdt.IdtLimit + 1).Clear();
     }
 }
