@@ -116,7 +116,7 @@ public sealed class VirtualMachine : IDisposable
                 {
                     KvmVcpu vcpu = vm.CreateVcpu((uint)i);
                     vcpus[i] = new VcpuThread(self, vcpu);
-                    vcpu.SetCpuid(TemporaryCpuid(supported, i, config.Vcpus));
+                    vcpu.SetCpuid(CpuidTopology.ForVcpu(supported, i, config.Vcpus));
                     VcpuResetState.Apply(vcpu);
                     if (i == 0)
                     {
@@ -137,19 +137,6 @@ public sealed class VirtualMachine : IDisposable
             while (disposables.Count > 0)
                 disposables.Pop().Dispose();
             throw;
-        }
-    }
-
-    // TEMPORARY until CpuidTopology lands: KVM's supported CPUID unchanged.
-    private static KvmCpuidEntry2[] TemporaryCpuid(KvmCpuidEntry2[] supported, int index, int count)
-    {
-        try
-        {
-            return CpuidTopology.ForVcpu(supported, index, count);
-        }
-        catch (NotImplementedException)
-        {
-            return supported;
         }
     }
 
