@@ -29,7 +29,7 @@ public static class VmmCommandLine
         var serialLog = new Option<string>("--serial-log") { Description = "write the guest's serial console to this file" };
         var serial = new Option<string>("--serial") { Description = "serial console output: stdout (default), none" };
         var apiSocket = new Option<string>("--api-socket") { Description = "serve the JSON API on this Unix socket" };
-        var debug = new Option<bool>("--debug") { Description = "log unclaimed port and MMIO accesses to stderr" };
+        var debug = new Option<bool>("--debug") { Description = "log unclaimed port and MMIO accesses, and every vCPU's registers at the end, to stderr" };
 
         var run = new Command("run", "Boot a Linux kernel in a new VM; ends when the VM does")
         {
@@ -175,6 +175,9 @@ public static class VmmCommandLine
         (long reads, long writes) = machine.PortBus.Unclaimed;
         if (debug)
         {
+            // Where each vCPU was when the VM stopped: for a guest that hung, where it hangs.
+            foreach (string vcpu in machine.DescribeVcpus())
+                stderr.WriteLine($"vmm: {vcpu}");
             foreach ((ulong port, long count) in machine.PortBus.UnclaimedByAddress.OrderByDescending(p => p.Value).Take(8))
                 stderr.WriteLine($"vmm: pio: port 0x{port:x}: {count} unclaimed accesses");
         }

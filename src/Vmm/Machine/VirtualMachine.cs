@@ -231,6 +231,18 @@ public sealed class VirtualMachine : IDisposable
         return _outcome!;
     }
 
+    /// <summary>
+    /// Every vCPU's registers and MP state, for finding where a guest hung; only after
+    /// <see cref="WaitForExit"/> (the vCPU threads are gone, so their ioctls cannot race).
+    /// </summary>
+    public IEnumerable<string> DescribeVcpus()
+    {
+        if (State != MachineState.Stopped)
+            throw new InvalidOperationException("vCPU state is read once the vCPU threads have ended");
+        foreach (VcpuThread vcpu in _vcpus)
+            yield return $"{VcpuDiagnostics.Describe(vcpu.Vcpu, new VcpuExit(KvmExitReason.Intr))}\n  MP state {vcpu.Vcpu.GetMpState()}";
+    }
+
     internal bool StopRequested
     {
         get { lock (_lock) return _outcome is not null; }
