@@ -1,6 +1,8 @@
 // A VM fd from KVM_CREATE_VM (Documentation/virt/kvm/api.rst 4.2): memory slots, the x86
 // real-mode helpers (KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR), the in-kernel interrupt
 // controllers (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2) and vCPUs (4.7 KVM_CREATE_VCPU).
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using VSwitch.Vmm.Kvm.Interop;
 using VSwitch.Vmm.Kvm.Uapi;
 using static VSwitch.Vmm.Kvm.Interop.Interop;
@@ -75,6 +77,19 @@ public sealed class KvmVm : IDisposable
     {
         var irq = new KvmIrqLevel { Irq = gsi, Level = level ? 1u : 0u };
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.IrqLine, ref irq), "KVM_IRQ_LINE");
+    }
+
+    /// <summary>
+    /// KVM_SET_GSI_ROUTING: replaces the whole GSI -> irqchip pin table (KVM's default, set up by
+    /// KVM_CREATE_IRQCHIP, maps GSI n to PIC pin n and IOAPIC pin n).
+    /// </summary>
+    public void SetGsiRouting(ReadOnlySpan<KvmIrqRoutingEntry> entries)
+    {
+        byte[] buffer = new byte[Unsafe.SizeOf<KvmIrqRoutingHeader>()
+                                 + entries.Length * Unsafe.SizeOf<KvmIrqRoutingEntry>()];
+        MemoryMarshal.Write(buffer, new KvmIrqRoutingHeader { Nr = (uint)entries.Length });
+        MemoryMarshal.AsBytes(entries).CopyTo(buffer.AsSpan(Unsafe.SizeOf<KvmIrqRoutingHeader>()));
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetGsiRouting, buffer), "KVM_SET_GSI_ROUTING");
     }
 
     /// <summary>KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM): answers for this VM.</summary>

@@ -91,6 +91,7 @@ public sealed class VirtualMachine : IDisposable
             vm.SetTssAddress(TssAddress);
             vm.SetIdentityMapAddress(IdentityMapAddress);
             vm.CreateIrqchip();
+            vm.SetGsiRouting(IsaInterruptRouting.Entries());
             vm.CreatePit2();
             GuestMemory memory = GuestMemory.Create(map.RamRegions, config.HugePages);
             disposables.Push(memory);

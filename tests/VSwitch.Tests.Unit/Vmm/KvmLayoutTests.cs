@@ -33,6 +33,8 @@ public class KvmLayoutTests
         Assert.Equal(8, Unsafe.SizeOf<KvmMsrsHeader>());
         Assert.Equal(16, Unsafe.SizeOf<KvmMsrEntry>());
         Assert.Equal(416, Unsafe.SizeOf<KvmFpu>());
+        Assert.Equal(48, Unsafe.SizeOf<KvmIrqRoutingEntry>());
+        Assert.Equal(16, Offset<KvmIrqRoutingEntry>(nameof(KvmIrqRoutingEntry.Irqchip)));
     }
 
     [Fact]

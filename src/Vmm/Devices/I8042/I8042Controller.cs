@@ -20,6 +20,11 @@ public sealed class I8042Controller : IBusDevice
     private const byte StatusOutputFull = 0x01;
     private const byte StatusSystemFlag = 0x04;   // set once the self-test has passed
     private const byte StatusCommandLast = 0x08;  // the last byte written went to the command port
+    private const byte StatusNotInhibited = 0x10; // keyboard not locked (Linux warns "Keylock active" otherwise)
+
+    // Command byte bits the enable/disable commands flip.
+    private const byte CommandByteKeyboardDisabled = 0x10;
+    private const byte CommandByteAuxDisabled = 0x20;
 
     // Controller commands (port 0x64).
     private const byte ReadCommandByte = 0x20;
@@ -37,7 +42,7 @@ public sealed class I8042Controller : IBusDevice
 
     private readonly Lock _lock = new();
     private readonly Action _reset;
-    private byte _status = StatusSystemFlag;
+    private byte _status = StatusSystemFlag | StatusNotInhibited;
     private byte _commandByte = 0x45; // keyboard interrupt on, translation on, system flag (PC/AT default)
     private byte _pendingCommand;
     private byte? _output;
@@ -100,7 +105,12 @@ public sealed class I8042Controller : IBusDevice
             case TestKeyboard: case TestAux: Respond(InterfaceTestPassed); break;
             case ReadOutputPort: Respond(OutputPortResetHigh); break;
             case PulseResetLine: return true;
-            case DisableAux: case EnableAux: case DisableKeyboard: case EnableKeyboard: break;
+            // The enable/disable commands show in the command byte, which Linux reads back to
+            // check that they took ("Failed to disable AUX port" otherwise).
+            case DisableAux: _commandByte |= CommandByteAuxDisabled; break;
+            case EnableAux: _commandByte = (byte)(_commandByte & ~CommandByteAuxDisabled); break;
+            case DisableKeyboard: _commandByte |= CommandByteKeyboardDisabled; break;
+            case EnableKeyboard: _commandByte = (byte)(_commandByte & ~CommandByteKeyboardDisabled); break;
             // Anything else (password, LED, vendor commands) is ignored, as on a controller without them.
         }
         return false;

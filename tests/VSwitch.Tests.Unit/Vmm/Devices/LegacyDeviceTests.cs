@@ -45,6 +45,19 @@ public class LegacyDeviceTests
     }
 
     [Fact]
+    public void I8042_aux_disable_shows_in_the_command_byte_and_the_keyboard_is_not_locked()
+    {
+        var i8042 = new I8042Controller(() => { });
+        Assert.Equal(0x10, Read(i8042, 4) & 0x10);
+        i8042.Write(4, [0xA7]);
+        i8042.Write(4, [0x20]);
+        Assert.Equal(0x20, Read(i8042, 0) & 0x20);
+        i8042.Write(4, [0xA8]);
+        i8042.Write(4, [0x20]);
+        Assert.Equal(0x00, Read(i8042, 0) & 0x20);
+    }
+
+    [Fact]
     public void I8042_command_byte_round_trips()
     {
         var i8042 = new I8042Controller(() => { });
