@@ -3,6 +3,7 @@
 // Fields"; struct setup_header in arch/x86/include/uapi/asm/bootparam.h). Only what the 64-bit
 // boot protocol needs is read: the VMM never runs the real-mode code.
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 
 namespace VSwitch.Vmm.Boot;
 
@@ -97,6 +98,7 @@ public sealed class BzImage
         return parsed;
     }
 
+    [DoesNotReturn]
     private static void Fail(string what) => throw new LinuxBootException($"kernel image: {what}");
 
     /// <summary>protocol version, e.g. 0x020f for 2.15.</summary>
