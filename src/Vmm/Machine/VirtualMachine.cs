@@ -168,12 +168,32 @@ public sealed class VirtualMachine : IDisposable
                 return false;
             _pauseRequested = true;
         }
-        foreach (VcpuThread vcpu in _vcpus)
-            vcpu.Kick();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         lock (_lock)
         {
             while (_parked < _vcpus.Length && _outcome is null)
-                Monitor.Wait(_lock);
+            {
+                if (waited.Elapsed > PauseLimit)
+                {
+                    // A vCPU that does not leave KVM_RUN: report it rather than hang the API.
+                    _pauseRequested = false;
+                    Monitor.PulseAll(_lock);
+                    return false;
+                }
+                // Kick (again) outside the lock; a kick is cheap, and kicking on every round
+                // makes the pause independent of whether an earlier kick raced the thread's exit.
+                Monitor.Exit(_lock);
+                try
+                {
+                    foreach (VcpuThread vcpu in _vcpus)
+                        vcpu.Kick();
+                }
+                finally
+                {
+                    Monitor.Enter(_lock);
+                }
+                Monitor.Wait(_lock, KickInterval);
+            }
             if (_outcome is not null)
                 return false;
             _state = MachineState.Paused;
@@ -181,6 +201,10 @@ public sealed class VirtualMachine : IDisposable
             return true;
         }
     }
+
+    // How long Pause waits for every vCPU to park, and how often it kicks them meanwhile.
+    private static readonly TimeSpan PauseLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan KickInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Lets paused vCPUs run again; false when the VM is not paused.</summary>
     public bool Resume()

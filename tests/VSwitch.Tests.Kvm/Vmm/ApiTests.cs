@@ -67,6 +67,8 @@ public class ApiTests
         public ApiClient(string path)
         {
             _socket.Connect(new UnixDomainSocketEndPoint(path));
+            // A VMM that never answers fails the test instead of hanging the lane.
+            _socket.ReceiveTimeout = 60_000;
             _stream = new NetworkStream(_socket);
             _reader = new StreamReader(_stream, Encoding.UTF8);
         }

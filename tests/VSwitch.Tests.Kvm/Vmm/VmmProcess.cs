@@ -75,7 +75,7 @@ internal sealed class VmmProcess : IDisposable
             _process.WaitForExit();
             Assert.Fail($"vmm did not end within {timeout.TotalSeconds} s.\nstderr:\n{Stderr}\nserial:\n{Serial}");
         }
-        _process.WaitForExit(); // drains the redirected output
+        _process.WaitForExit(TimeSpan.FromSeconds(30)); // drains the redirected output
         return _process.ExitCode;
     }
 
