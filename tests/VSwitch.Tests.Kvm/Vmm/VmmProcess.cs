@@ -75,7 +75,9 @@ internal sealed class VmmProcess : IDisposable
             _process.WaitForExit();
             Assert.Fail($"vmm did not end within {timeout.TotalSeconds} s.\nstderr:\n{Stderr}\nserial:\n{Serial}");
         }
-        _process.WaitForExit(TimeSpan.FromSeconds(30)); // drains the redirected output
+        // Without a timeout WaitForExit also waits for the redirected output to be read to its
+        // end (the overload with one does not); the process has exited, so this returns.
+        _process.WaitForExit();
         return _process.ExitCode;
     }
 
