@@ -13,6 +13,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Switching;
 
 namespace VSwitch.Dataplane.Overlay;
 
@@ -26,6 +27,21 @@ public static class Encapsulation
     /// <summary>Maps a 32-bit flow hash onto 49152..65535 by multiply-shift, keeping every hash bit's influence.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort SourcePort(uint flowHash) => (ushort)(SourcePortMin + (int)(((ulong)flowHash * SourcePortCount) >> 32));
+
+    /// <summary>
+    /// Whether a frame of <paramref name="length"/> bytes can go to the endpoint now: it must fit
+    /// the uplink's MTU with the outer headers, and the next hop must be resolved (its MAC is
+    /// returned). The MTU is checked first: it is a property of the frame, not of the moment.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Check(OverlayTables overlay, TunnelEndpoint endpoint, int length, out ulong nextHop)
+    {
+        nextHop = 0;
+        if (length + endpoint.HeaderLength > overlay.Uplink.MaxFrameLength)
+            return DropReason.EncapExceedsMtu;
+        nextHop = Volatile.Read(ref overlay.NeighbourMacs[endpoint.Host.NeighbourIndex]);
+        return nextHop == 0 ? DropReason.NeighbourUnresolved : DropReason.None;
+    }
 
     /// <summary>
     /// Fills the first endpoint.HeaderLength bytes of <paramref name="packet"/> (outer headers

@@ -241,22 +241,11 @@ internal sealed unsafe class PollWorker : IDisposable
         }
     }
 
-    /// <summary>Whether a frame of <paramref name="length"/> bytes can go to the endpoint now, and the next hop's MAC if so.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DropReason CheckEncap(OverlayTables overlay, TunnelEndpoint endpoint, int length, out ulong nextHop)
-    {
-        nextHop = 0;
-        if (length + endpoint.HeaderLength > overlay.Uplink.MaxFrameLength)
-            return DropReason.EncapExceedsMtu;
-        nextHop = Volatile.Read(ref overlay.NeighbourMacs[endpoint.Host.NeighbourIndex]);
-        return nextHop == 0 ? DropReason.NeighbourUnresolved : DropReason.None;
-    }
-
     /// <summary>Known unicast to a remote VM: the outer headers go into the mbuf's headroom, no copy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DropReason Encapsulate(OverlayTables overlay, TunnelEndpoint endpoint, IntPtr m)
     {
-        DropReason reason = CheckEncap(overlay, endpoint, Mbuf.DataLen(m), out ulong nextHop);
+        DropReason reason = Encapsulation.Check(overlay, endpoint, Mbuf.DataLen(m), out ulong nextHop);
         if (reason != DropReason.None)
             return reason;
         ushort sourcePort = Encapsulation.SourcePort(FlowHash.Compute(Mbuf.Frame(m)));
@@ -377,7 +366,7 @@ internal sealed unsafe class PollWorker : IDisposable
             TunnelEndpoint endpoint = endpoints[i];
             IntPtr r = _replicas[i];
             int total = endpoint.HeaderLength + length;
-            DropReason reason = CheckEncap(overlay, endpoint, length, out ulong nextHop);
+            DropReason reason = Encapsulation.Check(overlay, endpoint, length, out ulong nextHop);
             if (reason == DropReason.None && Mbuf.Room(r) < total)
                 reason = DropReason.NoHeadroom;
             if (reason != DropReason.None)
