@@ -157,8 +157,13 @@ public sealed class PcapScenarioTests
             if (!PcapScenario.DropLabels.Contains(label) && value is JsonValue v && v.TryGetValue(out long n) && n != 0)
                 problems.Add($"{source}: drops.{label} = {n}: a drop label the lane does not know");
         }
-        foreach (string total in new[] { "unicast", "flooded", "arp_replies" })
+        foreach (string total in new[] { "unicast", "flooded", "arp_replies", "encapsulated", "decapsulated", "vtep_arp_replies", "neighbour_replies", "arp_requests_sent" })
             Check(total, expected[total], actual[total]);
+        foreach ((string host, JsonNode? tunnel) in expected["tunnels"]?.AsObject() ?? [])
+        {
+            foreach ((string counter, JsonNode? value) in tunnel!.AsObject())
+                Check($"tunnels.{host}.{counter}", value, actual["tunnels"]?[host]?[counter]);
+        }
         return problems;
     }
 }

@@ -30,7 +30,15 @@ public sealed class NeighbourResolver : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "vsw-neighbours" };
     }
 
-    public void Start() => _thread.Start();
+    /// <summary>
+    /// Runs the first round at once, so requests for unresolved next hops are queued before any
+    /// frame needs them (and, offline, whatever the run's length), then ticks every Period.
+    /// </summary>
+    public void Start()
+    {
+        Tick(_clock.Elapsed);
+        _thread.Start();
+    }
 
     public void Dispose()
     {
@@ -42,9 +50,8 @@ public sealed class NeighbourResolver : IDisposable
 
     private void Run()
     {
-        do
+        while (!_stop.Wait(Period))
             Tick(_clock.Elapsed);
-        while (!_stop.Wait(Period));
     }
 
     /// <summary>One round: learn, age, request. Public so tests can drive it with their own time.</summary>
