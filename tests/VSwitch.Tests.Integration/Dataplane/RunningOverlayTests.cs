@@ -3,7 +3,6 @@
 // allocation on the worker. Both inputs loop forever (net_pcap infinite_rx): the VM port sends
 // toward remote VMs, the uplink receives from the remote hosts.
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PacketDotNet;
 using VSwitch.Tests.Integration.Infrastructure;
@@ -77,25 +76,11 @@ public sealed class RunningOverlayTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<JsonObject> Request(string op, JsonObject? fields = null)
-    {
-        var request = fields ?? new JsonObject();
-        request["op"] = op;
-        return await _vswitchd!.RequestAsync(request, ct: TestContext.Current.CancellationToken);
-    }
+    private Task<JsonObject> Request(string op, JsonObject? fields = null) =>
+        _vswitchd!.OpAsync(op, fields, TestContext.Current.CancellationToken);
 
-    private async Task<JsonObject> CountersAfter(ulong packets)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            JsonObject counters = await Request("counters");
-            if ((ulong)counters["workers"]![0]!["packets"]! >= packets && (long)counters["workers"]![0]!["allocated_bytes"]! >= 0)
-                return counters;
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"fewer than {packets} packets after 90 s: {counters.ToJsonString()}");
-            await Task.Delay(50);
-        }
-    }
+    private Task<JsonObject> CountersAfter(ulong packets) =>
+        _vswitchd!.CountersAfterAsync(packets, TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task EncapsulationAndDecapsulationAllocateNothingOnTheWorker()
