@@ -9,8 +9,8 @@ For every scenario this writes, under pcaps/<scenario>/:
   frames.txt               every input frame with its fate, for humans reading a failure
 
 The expected side comes from this file's own model of the switching rules (the header comment of
-src/Dataplane/Switching/L2Switch.cs and the issue text quoted in pcaps/README.md), applied to the
-scenario's topology. It is never recorded from vswitchd. Every input frame also states its
+src/Dataplane/Switching/L2Switch.cs and the issue text quoted in pcaps/README.md; for the overlay,
+RFC 7348, RFC 8926 and docs/overlay.md), applied to the scenario's topology. It is never recorded from vswitchd. Every input frame also states its
 intended fate; the model must agree with it, so a scenario cannot silently test something else.
 
 Output is deterministic (fixed seeds, fixed timestamps, our own pcap writer): re-running the
