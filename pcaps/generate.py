@@ -1200,7 +1200,7 @@ def scenario_overlay_neighbour():
     s.remote_host("host-e", "192.168.60.5", "vxlan")
     e = s.remote_vm("red", "red-e", "host-e", mac(5, 1), ["10.0.0.5"])
     # The neighbour resolver's first round runs before any frame: one request for the gateway,
-    # at most one a second afterwards (the run is over long before a second one).
+    # and offline runs never repeat it (docs/overlay.md, "Neighbour resolution").
     s.injected.append(("up0", pad60(Ether(src=OUR_MAC, dst=BROADCAST) / ARP(op=1, hwsrc=OUR_MAC, psrc=VTEP, hwdst="00:00:00:00:00:00", pdst="192.168.50.254")),
                        "ARP request for the gateway 192.168.50.254, the next hop toward host-e"))
     for n in range(3):

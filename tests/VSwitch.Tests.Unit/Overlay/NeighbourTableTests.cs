@@ -59,6 +59,15 @@ public class NeighbourTableTests
     }
 
     [Fact]
+    public void Offline_tables_ask_once()
+    {
+        var table = new NeighbourTable(s_overlay, S(0), TimeSpan.MaxValue);
+        Assert.Equal([GatewayIndex], table.Tick(S(0)));
+        Assert.Empty(table.Tick(S(1)));
+        Assert.Empty(table.Tick(S(3600)));
+    }
+
+    [Fact]
     public void Static_entries_never_age_and_ignore_what_is_learned()
     {
         var table = new NeighbourTable(s_overlay, S(0));

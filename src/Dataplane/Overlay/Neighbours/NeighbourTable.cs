@@ -34,14 +34,20 @@ public sealed class NeighbourTable
     private readonly TimeSpan[] _since;
     private readonly TimeSpan?[] _lastRequest;
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _retryInterval;
 
     /// <summary>Published MAC per next hop (0: unresolved); the array workers read.</summary>
     public ulong[] Macs { get; }
 
     public int Count => _ips.Length;
 
-    public NeighbourTable(OverlaySpec overlay, TimeSpan now)
+    /// <param name="retryInterval">
+    /// Least time between two requests for one next hop: RetryInterval, or TimeSpan.MaxValue to
+    /// ask once only (offline runs, whose outputs must not depend on how long they take).
+    /// </param>
+    public NeighbourTable(OverlaySpec overlay, TimeSpan now, TimeSpan? retryInterval = null)
     {
+        _retryInterval = retryInterval ?? RetryInterval;
         IReadOnlyList<uint> nextHops = overlay.NextHops();
         _ips = [.. nextHops];
         _states = new NeighbourState[_ips.Length];
@@ -107,7 +113,7 @@ public sealed class NeighbourTable
                     case NeighbourState.Resolved when now - _since[i] < _timeout * RefreshAfter:
                         continue;
                 }
-                if (_lastRequest[i] is TimeSpan last && now - last < RetryInterval)
+                if (_lastRequest[i] is TimeSpan last && now - last < _retryInterval)
                     continue;
                 _lastRequest[i] = now;
                 due.Add(i);
