@@ -18,6 +18,7 @@ public sealed class NeighbourResolver : IDisposable
     private readonly Stopwatch _clock;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _stop = new();
+    private readonly int[] _due;
 
     /// <param name="clock">The clock the table was created with: ages are measured on it.</param>
     public NeighbourResolver(NeighbourTable table, NeighbourMailbox[] mailboxes, ulong mac, uint vtep, Stopwatch clock)
@@ -27,6 +28,7 @@ public sealed class NeighbourResolver : IDisposable
         _mac = mac;
         _vtep = vtep;
         _clock = clock;
+        _due = new int[table.Count];
         _thread = new Thread(Run) { IsBackground = true, Name = "vsw-neighbours" };
     }
 
@@ -54,7 +56,7 @@ public sealed class NeighbourResolver : IDisposable
             Tick(_clock.Elapsed);
     }
 
-    /// <summary>One round: learn, age, request. Public so tests can drive it with their own time.</summary>
+    /// <summary>One round: learn, age, request; allocates nothing. Public so tests can drive it with their own time.</summary>
     public void Tick(TimeSpan now)
     {
         foreach (NeighbourMailbox mailbox in _mailboxes)
@@ -62,10 +64,11 @@ public sealed class NeighbourResolver : IDisposable
             while (mailbox.Learned.TryRead(out LearnedNeighbour learned))
                 _table.Learn(learned.Index, learned.Mac, now);
         }
-        foreach (int index in _table.Tick(now))
+        int due = _table.Tick(now, _due);
+        for (int i = 0; i < due; i++)
         {
             var frame = new ArpFrame();
-            Protocols.Arp.WriteRequest(frame, _mac, _vtep, _table.IpOf(index));
+            Protocols.Arp.WriteRequest(frame, _mac, _vtep, _table.IpOf(_due[i]));
             // A full ring means worker 0 is not polling; the next retry will try again.
             _mailboxes[0].Outbound.TryWrite(frame);
         }

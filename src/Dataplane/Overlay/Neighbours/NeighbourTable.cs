@@ -96,7 +96,18 @@ public sealed class NeighbourTable
     /// </summary>
     public IReadOnlyList<int> Tick(TimeSpan now)
     {
-        var due = new List<int>();
+        var due = new int[_ips.Length];
+        return due[..Tick(now, due)];
+    }
+
+    /// <summary>
+    /// Tick without allocating, for the resolver's timer (every allocation brings the next
+    /// collection, which pauses the workers, closer): writes the due indexes into
+    /// <paramref name="due"/> (at least Count long) and returns how many there are.
+    /// </summary>
+    public int Tick(TimeSpan now, Span<int> due)
+    {
+        int count = 0;
         lock (_gate)
         {
             for (int i = 0; i < _ips.Length; i++)
@@ -116,10 +127,10 @@ public sealed class NeighbourTable
                 if (_lastRequest[i] is TimeSpan last && now - last < _retryInterval)
                     continue;
                 _lastRequest[i] = now;
-                due.Add(i);
+                due[count++] = i;
             }
         }
-        return due;
+        return count;
     }
 
     public IReadOnlyList<NeighbourEntry> Entries(TimeSpan now)
