@@ -12,8 +12,8 @@ namespace VSwitch.Tests.Integration.Dataplane;
 
 public sealed class RunningOverlayTests : IAsyncLifetime
 {
-    private const string MacA = "02:00:00:00:00:01", MacB = "02:00:00:00:00:02", MacC = "02:00:00:00:00:03", MacD = "02:00:00:00:00:04";
-    private const string Vtep = "192.168.50.1", HostB = "192.168.50.2", HostC = "192.168.50.3", OurMac = "02:aa:00:00:00:01";
+    internal const string MacA = "02:00:00:00:00:01", MacB = "02:00:00:00:00:02", MacC = "02:00:00:00:00:03", MacD = "02:00:00:00:00:04";
+    internal const string Vtep = "192.168.50.1", HostB = "192.168.50.2", HostC = "192.168.50.3", OurMac = "02:aa:00:00:00:01";
 
     private readonly string _dir = Directory.CreateTempSubdirectory("vsw-overlay-").FullName;
     private readonly string _prefix = $"vswovl{Environment.ProcessId}";
@@ -124,7 +124,7 @@ public sealed class RunningOverlayTests : IAsyncLifetime
         Assert.Equal(2, (await Request("status"))["remote_vms"]!.GetValue<int>());
     }
 
-    private static byte[] Udp(string src, string dst, string srcIp, string dstIp, ushort port)
+    internal static byte[] Udp(string src, string dst, string srcIp, string dstIp, ushort port)
     {
         var udp = new UdpPacket(port, 4000) { PayloadData = new byte[18] };
         var ip = new IPv4Packet(System.Net.IPAddress.Parse(srcIp), System.Net.IPAddress.Parse(dstIp)) { PayloadPacket = udp, TimeToLive = 64 };
@@ -135,7 +135,7 @@ public sealed class RunningOverlayTests : IAsyncLifetime
     }
 
     /// <summary>Ethernet/IPv4/UDP from a remote VTEP to ours around a tunnel header and inner frame.</summary>
-    private static byte[] Outer(string source, ushort port, byte[] tunnel)
+    internal static byte[] Outer(string source, ushort port, byte[] tunnel)
     {
         var udp = new UdpPacket(50000, port) { PayloadData = tunnel };
         var ip = new IPv4Packet(System.Net.IPAddress.Parse(source), System.Net.IPAddress.Parse(Vtep)) { PayloadPacket = udp, TimeToLive = 64 };
@@ -147,6 +147,6 @@ public sealed class RunningOverlayTests : IAsyncLifetime
         return bytes;
     }
 
-    private static System.Net.NetworkInformation.PhysicalAddress Mac(string text) =>
+    internal static System.Net.NetworkInformation.PhysicalAddress Mac(string text) =>
         System.Net.NetworkInformation.PhysicalAddress.Parse(text.Replace(':', '-').ToUpperInvariant());
 }
