@@ -223,7 +223,8 @@ public sealed partial class SystemTopology : IAsyncLifetime
         }
     }
 
-    private static bool IsLive(string workDir)
+    /// <summary>A work directory whose owner.pid names a running test process (this one or another run of the assembly).</summary>
+    internal static bool IsLive(string workDir)
     {
         string owner = Path.Combine(workDir, OwnerFile);
         if (!File.Exists(owner) || !int.TryParse(File.ReadAllText(owner).Trim(), out int pid))
@@ -238,7 +239,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
     /// SIGKILLs every process whose command line names <paramref name="workDir"/>: vswitchd (its
     /// --config), tcpdump (its -w) and the peer scripts all live there, and nothing else does.
     /// </summary>
-    private static async Task KillProcessesUnderAsync(string workDir)
+    internal static async Task KillProcessesUnderAsync(string workDir)
     {
         string needle = workDir + "/";
         var victims = new List<int>();
