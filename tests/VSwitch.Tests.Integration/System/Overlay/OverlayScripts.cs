@@ -37,7 +37,9 @@ public static class OverlayScripts
             else:
                 options = [GeneveOptions(classid=o["class"], type=o["type"], data=bytes.fromhex(o["data"]))
                            for o in spec.get("geneve_options", [])]
-                port, header = 6081, GENEVE(vni=spec["vni"], proto=0x6558, options=options)
+                # C flag: some option has the critical bit, the type's high bit (RFC 8926 section 3.4).
+                critical = int(any(o["type"] & 0x80 for o in spec.get("geneve_options", [])))
+                port, header = 6081, GENEVE(vni=spec["vni"], proto=0x6558, critical=critical, options=options)
             return (Ether(src=spec["outer_src_mac"], dst=spec["outer_dst_mac"])
                     / IP(src=spec["outer_src_ip"], dst=spec["outer_dst_ip"], ttl=64, flags="DF")
                     / UDP(sport=49152 + seq, dport=port) / header / inner)

@@ -155,16 +155,16 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
                 OverlayHost peer = h == T.A ? T.B : T.A;
                 IReadOnlyList<string[]> rows = await TsharkFields.ReadAsync(run.FilePath($"{OverlayRun.WireKey(h)}.pcap"), "udp.dstport == 6081",
                     "ip.src", "ip.dst", "ip.ttl", "ip.flags.df", "ip.checksum.status", "geneve.vni", "geneve.option.class", "geneve.option.type",
-                    "geneve.option.unknown.data", "eth.src", "eth.dst");
+                    "geneve.option.unknown.data", "eth.src", "eth.dst", "geneve.flags.critical");
                 expect.AtLeast($"GENEVE frames {h.Name} put on the wire", 2 * PingCount, rows.Count);
                 foreach (string[] f in rows)
                 {
                     bool ok = f[1] == h.Vtep && f[2] == peer.Vtep && f[3] == OverlayConfigs.Ttl.ToString() && f[4] is "1" or "True" && f[5] == "1"
                         && TsharkFields.Vni(f[6]) is OverlayTopology.RedVni or OverlayTopology.BlueVni
                         && f[7] == $"0x{OverlayTopology.GeneveOptionClass:x4}" && f[8] == $"0x{OverlayTopology.GeneveOptionType:x2}"
-                        && f[9] == OverlayTopology.GeneveOptionData && f[10] == h.OverlayMac && f[11] == peer.OverlayMac;
+                        && f[9] == OverlayTopology.GeneveOptionData && f[10] == h.OverlayMac && f[11] == peer.OverlayMac && f[12] is "1" or "True";
                     expect.True(ok, $"{h.Name}: GENEVE frame {f[0]} is not {h.OverlayMac}/{h.Vtep} -> {peer.OverlayMac}/{peer.Vtep}, TTL {OverlayConfigs.Ttl}, DF, " +
-                        $"good IPv4 checksum, red or blue VNI, option 0x0102/0x80 {OverlayTopology.GeneveOptionData}: {string.Join(" | ", f)}");
+                        $"good IPv4 checksum, red or blue VNI, option 0x0102/0x80 {OverlayTopology.GeneveOptionData} with the C flag: {string.Join(" | ", f)}");
                 }
             }
             r.CheckDrops(expect, T.A, ExpectedDropsOf(r, T.A));
