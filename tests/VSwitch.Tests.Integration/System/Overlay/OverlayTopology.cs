@@ -18,8 +18,9 @@
 // reach each other, and A never relays decapsulated traffic to another VTEP.
 //
 // Each VM endpoint is a namespace <P>-<xx> with <P>-<xx>-v inside and <P>-<xx> (root ns, given to
-// its vswitchd on net_af_packet). Tenant-facing MTU 1450, underlay 1500 (50 bytes of VXLAN
-// headers, 58 with GENEVE and its 8-byte option, fit).
+// its vswitchd on net_af_packet). Underlay MTU 1500; tenant-facing MTU 1438, what GENEVE with
+// its 8-byte option leaves: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (option) - 14 (inner
+// Ethernet). VXLAN (RFC 7348 section 4: 50 bytes with the outer Ethernet) would allow 1450.
 //
 // Prefix "vso" + 5 hex digits; a run records its pid in its work directory and the next run
 // removes what a dead run left (processes started from its work directory, namespaces, links,
@@ -54,11 +55,12 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     public const string UnderlayPrefix = "192.168.50";
     public const int UnderlayPrefixLength = 24;
     public const int UnderlayMtu = 1500;
-    public const int TenantMtu = 1450;
+    public const int TenantMtu = 1438;
     public const int TenantPrefixLength = 24;
     public const int RedVni = 5001;
     public const int BlueVni = 5002;
     public const int VxlanPort = 4789;
+    public const int GenevePort = 6081;
     public const string KernelVtep = UnderlayPrefix + ".3";
     public const string KernelVtepMac = "02:cc:00:00:00:03";
     /// <summary>The injector's own address on br0: an underlay host that is no VTEP.</summary>
