@@ -10,13 +10,15 @@ internal sealed record ConfigDocument(
 {
     /// <summary>Returns null when the top level is not a mapping; everything else is reported and read around.</summary>
     public static ConfigDocument? Bind(ConfigNode root, ConfigErrors errors) =>
-        FieldReader.Read(root, "", errors, file => new ConfigDocument(
-            file.Mapping("dpdk", DpdkSection.Bind),
-            file.Mapping("workers", WorkersSection.Bind),
-            file.String("control_socket"),
-            file.MappingList("ports", PortEntry.Bind) ?? [],
-            file.MappingList("tenants", TenantEntry.Bind) ?? [],
-            file.Mapping("overlay", OverlaySection.Bind)));
+        FieldReader.Read(root, "", errors, file =>
+        {
+            DpdkSection? dpdk = file.Mapping("dpdk", DpdkSection.Bind);
+            WorkersSection? workers = file.Mapping("workers", WorkersSection.Bind);
+            string? controlSocket = file.String("control_socket");
+            IReadOnlyList<PortEntry> ports = file.MappingList("ports", PortEntry.Bind) ?? [];
+            OverlaySection? overlay = file.Mapping("overlay", OverlaySection.Bind);
+            return new ConfigDocument(dpdk, workers, controlSocket, ports, file.MappingList("tenants", TenantEntry.Bind) ?? [], overlay);
+        });
 }
 
 internal sealed record DpdkSection(IReadOnlyList<string?>? EalArgs, string? PmdDir, int? Mbufs)
@@ -40,9 +42,12 @@ internal sealed record PortEntry(string Path, string? Name, string? Devargs, str
 
 internal sealed record TenantEntry(string Path, string? Name, IReadOnlyList<VmEntry> Vms, int? Vni, IReadOnlyList<RemoteVmEntry> RemoteVms)
 {
-    public static TenantEntry Bind(FieldReader tenant) =>
-        new(tenant.Path, tenant.String("name"), tenant.MappingList("vms", VmEntry.Bind) ?? [], tenant.Int("vni"),
-            tenant.MappingList("remote_vms", RemoteVmEntry.Bind) ?? []);
+    public static TenantEntry Bind(FieldReader tenant)
+    {
+        string? name = tenant.String("name");
+        int? vni = tenant.Int("vni");
+        return new(tenant.Path, name, tenant.MappingList("vms", VmEntry.Bind) ?? [], vni, tenant.MappingList("remote_vms", RemoteVmEntry.Bind) ?? []);
+    }
 }
 
 internal sealed record RemoteVmEntry(string Path, string? Name, string? Host, string? Mac, IReadOnlyList<string?> Ipv4)

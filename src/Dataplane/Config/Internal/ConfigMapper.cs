@@ -176,6 +176,8 @@ internal static class ConfigMapper
 
     private static TunnelType MapTunnel(RemoteHostEntry host, ConfigErrors errors)
     {
+        // The placeholder for a bad or missing tunnel: the type its options imply, so they raise no second error.
+        TunnelType placeholder = host.GeneveOptions.Count > 0 ? TunnelType.Geneve : TunnelType.Vxlan;
         switch (host.Tunnel)
         {
             case "vxlan":
@@ -184,10 +186,10 @@ internal static class ConfigMapper
                 return TunnelType.Geneve;
             case null:
                 errors.Required($"{host.Path}.tunnel");
-                return TunnelType.Vxlan;
+                return placeholder;
             default:
                 errors.Add($"{host.Path}.tunnel", $"'{host.Tunnel}' is not a tunnel type (vxlan or geneve)");
-                return TunnelType.Vxlan;
+                return placeholder;
         }
     }
 
