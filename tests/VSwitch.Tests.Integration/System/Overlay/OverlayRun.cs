@@ -1,6 +1,6 @@
 // One run over the overlay topology: vswitchd A and vswitchd B (fresh processes, so each run's
-// counters and neighbour tables start at zero) and a capture at both ends of every link a
-// frame can take:
+// counters and neighbour tables start at zero; each ARPs for its next hops as it starts) and a
+// capture, started before them, at both ends of every link a frame can take:
 //   Delivered[e]: what endpoint e received (VM side of its veth, or K's vx0, inbound);
 //   Sent[e]:      what e sent (the switch side of its veth inbound, or vx0 outbound);
 //   Wire[h]:      what host h's vswitchd put on the underlay (underlay end of its uplink, inbound);
@@ -24,6 +24,8 @@ namespace VSwitch.Tests.Integration.SystemTests.Overlay;
 public sealed class OverlayRun : IAsyncDisposable
 {
     private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>8 MiB per capture (16 of them): the 2 MiB default dropped frames of a 200 kB TCP exchange on vx0.</summary>
+    private const int CaptureBufferKiB = 8192;
     private static readonly TimeSpan VswitchdStopTimeout = TimeSpan.FromSeconds(20);
 
     private readonly OverlayTopology _t;
@@ -58,12 +60,6 @@ public sealed class OverlayRun : IAsyncDisposable
         var run = new OverlayRun(t, name);
         try
         {
-            foreach (OverlayHost h in t.Hosts)
-            {
-                string config = run.FilePath($"{h.Short}.vswitchd.json");
-                await File.WriteAllTextAsync(config, OverlayConfigs.For(t, h).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                run._vswitchd[h] = await VswitchdProcess.StartAsync(config, h.FilePrefix, h.ControlSocket, VswitchdReady.ControlSocket);
-            }
             var starts = new List<Task>();
             foreach (Endpoint e in t.VmEndpoints)
             {
@@ -80,9 +76,18 @@ public sealed class OverlayRun : IAsyncDisposable
                 starts.Add(run.CaptureAsync(FromWireKey(h), null, h.UplinkInterface, CaptureDirection.In));
             }
             await Task.WhenAll(starts);
+            // The captures run first: vswitchd asks for its next hops' MACs as soon as it starts.
+            foreach (OverlayHost h in t.Hosts)
+            {
+                string config = run.FilePath($"{h.Short}.vswitchd.json");
+                await File.WriteAllTextAsync(config, OverlayConfigs.For(t, h).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                run._vswitchd[h] = await VswitchdProcess.StartAsync(config, h.FilePrefix, h.ControlSocket, VswitchdReady.ControlSocket);
+            }
             // Both workers poll once the control socket answers status with the running state.
             foreach (VswitchdProcess v in run._vswitchd.Values)
                 await v.WaitForStateAsync("running", TimeSpan.FromSeconds(30), CancellationToken.None);
+            await run.WaitForVtepsAsync();
+            await run.TakeBaselineAsync();
         }
         catch
         {
@@ -95,7 +100,7 @@ public sealed class OverlayRun : IAsyncDisposable
 
     private async Task CaptureAsync(string key, NetworkNamespace? ns, string device, CaptureDirection direction)
     {
-        PacketCapture capture = await PacketCapture.StartAsync(key, ns, device, FilePath($"{key}.pcap"), direction);
+        PacketCapture capture = await PacketCapture.StartAsync(key, ns, device, FilePath($"{key}.pcap"), direction, CaptureBufferKiB);
         lock (_captures)
             _captures[key] = capture;
     }
@@ -150,11 +155,12 @@ public sealed class OverlayRun : IAsyncDisposable
 
     public static string SentinelLabel(Endpoint from, Endpoint to) => $"{from.Short}:sentinel:{to.Short}";
 
-    /// <summary>The marker of the frames <see cref="ResolveVtepsAsync"/> sends from <paramref name="from"/>.</summary>
-    public static string ResolveLabel(Endpoint from) => $"{from.Short}:resolve";
+    /// <summary>Sentinel frames every run ends with: one per ordered pair of endpoints that reach each other.</summary>
+    public IEnumerable<(Endpoint From, Endpoint To)> SentinelPairs() =>
+        _t.Endpoints.SelectMany(s => _t.ReachableFrom(s).Select(r => (s, r)));
 
-    /// <summary>Markers of the run's own frames (sentinels, resolving frames), not of a test's plan.</summary>
-    public static bool IsRunMarker(string marker) => marker.Contains(":sentinel:", StringComparison.Ordinal) || marker.EndsWith(":resolve", StringComparison.Ordinal);
+    /// <summary>Markers of the run's own frames (sentinels), not of a test's plan.</summary>
+    public static bool IsRunMarker(string marker) => marker.Contains(":sentinel:", StringComparison.Ordinal);
 
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ResolveRetry = TimeSpan.FromMilliseconds(500);
@@ -177,41 +183,71 @@ public sealed class OverlayRun : IAsyncDisposable
     }
 
     /// <summary>
-    /// Makes every switch resolve the VTEPs the sentinels need: while host h has no resolved
-    /// entry for a peer's VTEP, one UDP-less frame "<from>:resolve" goes from a VM behind h to a
-    /// VM behind that peer, every 500 ms. A frame sent before the entry is resolved is dropped
-    /// (neighbour_unresolved); tests count those from the captures.
+    /// Waits until both switches have resolved every next hop: each ARPs for them as it starts
+    /// (A for host-b and K, B for host-a), and retries until answered. Sends no frame itself.
     /// </summary>
-    public async Task ResolveVtepsAsync()
+    public async Task WaitForVtepsAsync()
     {
-        (Endpoint From, Endpoint To, OverlayHost Host, string Ip)[] needs =
-            [(_t.RedA, _t.RedB, _t.A, _t.B.Vtep), (_t.RedB, _t.RedA, _t.B, _t.A.Vtep), (_t.RedA, _t.RedK, _t.A, OverlayTopology.KernelVtep)];
         var clock = Stopwatch.StartNew();
-        foreach (var need in needs)
+        foreach ((OverlayHost host, string ip) in new[] { (_t.A, _t.B.Vtep), (_t.A, OverlayTopology.KernelVtep), (_t.B, _t.A.Vtep) })
         {
-            while (true)
-            {
-                JsonObject entry = await WaitForNeighbourAsync(need.Host, need.Ip, TimeSpan.Zero);
-                if ((string?)entry["state"] == "resolved")
-                    break;
-                if (clock.Elapsed > ResolveTimeout)
-                    throw new TimeoutException($"[{Name}] {need.Host.Name} did not resolve {need.Ip} within {ResolveTimeout.TotalSeconds} s: {entry.ToJsonString()}");
-                (await need.From.Ns.RunAsync(Prerequisites.SystemPython,
-                    [_t.UnderlayScript, "sentinel", need.From.VmInterface, need.From.Mac, need.To.Mac, ResolveLabel(need.From)])).EnsureSuccess();
-                await Task.Delay(ResolveRetry);
-            }
+            JsonObject entry = await WaitForNeighbourAsync(host, ip);
+            if ((string?)entry["state"] != "resolved")
+                throw new TimeoutException($"[{Name}] {host.Name} did not resolve {ip} within {ResolveTimeout.TotalSeconds} s: {entry.ToJsonString()}");
         }
-        _t.Log($"[{Name}] VTEPs resolved after {clock.ElapsedMilliseconds} ms");
+        _t.Log($"[{Name}] every next hop resolved after {clock.ElapsedMilliseconds} ms");
     }
 
-    /// <summary>Sentinel frames every run ends with: one per ordered pair of endpoints that reach each other.</summary>
-    public IEnumerable<(Endpoint From, Endpoint To)> SentinelPairs() =>
-        _t.Endpoints.SelectMany(s => _t.ReachableFrom(s).Select(r => (s, r)));
+    /// <summary>
+    /// Frames captured going into a port before its vswitchd opened it: the first switch's ARP
+    /// for the second one's VTEP reaches the second uplink before the second vswitchd runs.
+    /// Taken once both are up and every next hop is resolved, when nothing moves (two equal
+    /// readings); the ledger counts from here.
+    /// </summary>
+    private readonly Dictionary<(OverlayHost, string), (int Rx, int Tx)> _before = [];
+
+    public IReadOnlyDictionary<(OverlayHost, string), (int Rx, int Tx)> FramesBeforeStart => _before;
+
+    private async Task TakeBaselineAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        string? previous = null;
+        while (true)
+        {
+            var readings = await ReadLedgerAsync();
+            string now = string.Join("; ", readings.Select(x => $"{x.Host.Name}.{x.Port} {x.Rx}/{x.CapturedRx} {x.Tx}/{x.CapturedTx}"));
+            if (now == previous)
+            {
+                foreach (var x in readings)
+                    _before[(x.Host, x.Port)] = (x.CapturedRx - (int)x.Rx, x.CapturedTx - (int)x.Tx);
+                _t.Log($"[{Name}] baseline after {clock.ElapsedMilliseconds} ms (counter/capture): {now}");
+                return;
+            }
+            if (clock.Elapsed > SettleTimeout)
+                throw new TimeoutException($"[{Name}] the underlay never went quiet after start (counter/capture): {now}");
+            previous = now;
+            await Task.Delay(200);
+        }
+    }
+
+    private async Task<List<(OverlayHost Host, string Port, long Rx, int CapturedRx, long Tx, int CapturedTx)>> ReadLedgerAsync()
+    {
+        var readings = new List<(OverlayHost, string, long, int, long, int)>();
+        foreach ((OverlayHost h, VswitchdProcess v) in _vswitchd)
+        {
+            VswitchdCounters c = VswitchdCounters.Parse(await v.RequestAsync(new JsonObject { ["op"] = "counters" }, VswitchdProcess.RequestTimeout));
+            foreach ((string port, string into, string outOf) in PortCaptures(h))
+            {
+                PortCounters p = c.Port(port);
+                readings.Add((h, port, p.Rx, _captures[into].ReadSoFar().Count, p.Tx, _captures[outOf].ReadSoFar().Count));
+            }
+        }
+        return readings;
+    }
 
     /// <summary>Sends the sentinels, waits for them and for the counters to match the captures, stops everything, returns what each saw.</summary>
     public async Task<OverlayResult> FinishAsync()
     {
-        await ResolveVtepsAsync();
         await SendSentinelsAsync();
         await SettleAsync();
         var frames = new Dictionary<string, IReadOnlyList<FrameFacts>>();
@@ -221,7 +257,7 @@ public sealed class OverlayRun : IAsyncDisposable
         foreach ((OverlayHost h, VswitchdProcess v) in _vswitchd)
             counters[h] = VswitchdCounters.Parse(await v.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
         await StopHelpersAsync();
-        var result = new OverlayResult(_t, Name, counters, frames);
+        var result = new OverlayResult(_t, Name, counters, frames, _before);
         _t.Log($"[{Name}] finished: {result.Headline()}");
         return result;
     }
@@ -252,37 +288,27 @@ public sealed class OverlayRun : IAsyncDisposable
         HashSet<string?> Markers(string key) => _captures[key].ReadSoFar().Select(f => FrameFacts.Parse(f).Marker).ToHashSet();
     }
 
-    /// <summary>Waits until every port's rx and tx counters equal the frames captured into and out of it, twice in a row.</summary>
+    /// <summary>Waits until every port's rx and tx counters equal the frames captured into and out of it since the baseline, twice in a row.</summary>
     private async Task SettleAsync()
     {
         var clock = Stopwatch.StartNew();
-        string last = "";
         string? previous = null;
         while (true)
         {
-            var mismatches = new List<string>();
-            var state = new List<string>();
-            foreach ((OverlayHost h, VswitchdProcess v) in _vswitchd)
+            var readings = await ReadLedgerAsync();
+            var state = readings.Select(x => $"{x.Host.Name}.{x.Port} rx {x.Rx}/{x.CapturedRx - _before[(x.Host, x.Port)].Rx} tx {x.Tx}/{x.CapturedTx - _before[(x.Host, x.Port)].Tx}").ToList();
+            bool matched = readings.All(x => x.Rx == x.CapturedRx - _before[(x.Host, x.Port)].Rx && x.Tx == x.CapturedTx - _before[(x.Host, x.Port)].Tx);
+            string now = string.Join("; ", state);
+            if (matched && now == previous)
             {
-                VswitchdCounters c = VswitchdCounters.Parse(await v.RequestAsync(new JsonObject { ["op"] = "counters" }, VswitchdProcess.RequestTimeout));
-                foreach ((string port, string into, string outOf) in PortCaptures(h))
-                {
-                    PortCounters p = c.Port(port);
-                    int rx = _captures[into].ReadSoFar().Count, tx = _captures[outOf].ReadSoFar().Count;
-                    state.Add($"{h.Name}.{port} rx {p.Rx}/{rx} tx {p.Tx}/{tx}");
-                    if (p.Rx != rx || p.Tx != tx)
-                        mismatches.Add(state[^1]);
-                }
+                _t.Log($"[{Name}] settled after {clock.ElapsedMilliseconds} ms (counter/capture since the baseline): {now}");
+                return;
             }
-            last = string.Join("; ", state);
-            if (mismatches.Count == 0 && last == previous)
-                break;
             if (clock.Elapsed > SettleTimeout)
-                throw new TimeoutException($"[{Name}] counters never matched the captures within {SettleTimeout.TotalSeconds} s (counter/capture): {last}");
-            previous = mismatches.Count == 0 ? last : null;
+                throw new TimeoutException($"[{Name}] counters never matched the captures within {SettleTimeout.TotalSeconds} s (counter/capture since the baseline): {now}");
+            previous = matched ? now : null;
             await Task.Delay(100);
         }
-        _t.Log($"[{Name}] settled after {clock.ElapsedMilliseconds} ms: {last}");
     }
 
     /// <summary>Each port of host h's vswitchd with the capture of frames into it and the capture of frames out of it.</summary>
@@ -312,7 +338,7 @@ public sealed class OverlayRun : IAsyncDisposable
 
 /// <summary>A finished overlay run: both vswitchds' exit counters and every capture.</summary>
 public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDictionary<OverlayHost, VswitchdCounters> counters,
-    IReadOnlyDictionary<string, IReadOnlyList<FrameFacts>> frames)
+    IReadOnlyDictionary<string, IReadOnlyList<FrameFacts>> frames, IReadOnlyDictionary<(OverlayHost, string), (int Rx, int Tx)> before)
 {
     public string Name { get; } = name;
     public IReadOnlyDictionary<OverlayHost, VswitchdCounters> Counters { get; } = counters;
@@ -322,6 +348,9 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
     public IReadOnlyList<FrameFacts> Sent(Endpoint e) => Frames[OverlayRun.SentKey(e)];
     public IReadOnlyList<FrameFacts> Wire(OverlayHost h) => Frames[OverlayRun.WireKey(h)];
     public IReadOnlyList<FrameFacts> FromWire(OverlayHost h) => Frames[OverlayRun.FromWireKey(h)];
+
+    /// <summary>What the underlay gave host h's vswitchd once it ran (FromWire without the frames before its start).</summary>
+    public IEnumerable<FrameFacts> FromWireCounted(OverlayHost h) => FromWire(h).Skip(before[(h, OverlayConfigs.UplinkPort)].Rx);
 
     public int DeliveredWithMarker(Endpoint e, string label) => Delivered(e).Count(f => f.Marker == label);
 
@@ -352,8 +381,15 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
             {
                 PortCounters p = c.Port(port);
                 string n = $"{h.Name}.{port}";
-                expect.Equal($"{n}.rx == frames into it (capture)", into.Count, p.Rx);
-                expect.Equal($"{n}.tx == frames out of it (capture)", outOf.Count, p.Tx);
+                (int beforeRx, int beforeTx) = before[(h, port)];
+                // Only an uplink can see frames before its vswitchd runs (the other switch's ARP at its start).
+                expect.Equal($"{n}: frames into it before vswitchd ran", port == OverlayConfigs.UplinkPort ? beforeRx : 0, beforeRx);
+                OverlayHost other = h == t.A ? t.B : t.A;
+                var early = into.Take(beforeRx).Where(f => !(f.IsArpRequest && f.Source == other.OverlayMac)).ToList();
+                expect.True(early.Count == 0, $"{n}: before vswitchd ran, only the other switch's ARP requests may arrive: {string.Join("; ", early)}");
+                expect.Equal($"{n}: frames out of it before the baseline, not counted", 0, beforeTx);
+                expect.Equal($"{n}.rx == frames into it (capture, after start)", into.Count - beforeRx, p.Rx);
+                expect.Equal($"{n}.tx == frames out of it (capture)", outOf.Count - beforeTx, p.Tx);
                 expect.Equal($"{n}.ipackets == rx", p.Rx, p.Ipackets);
                 expect.Equal($"{n}.opackets == tx", p.Tx, p.Opackets);
                 expect.Equal($"{n}.imissed", 0, p.Imissed);
