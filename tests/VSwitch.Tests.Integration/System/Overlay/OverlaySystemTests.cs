@@ -113,11 +113,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
             var dropsA = new Dictionary<string, long>();
             AddCounted(dropsA, "neighbour_unresolved", towardK - reachedK);
             AddCounted(dropsA, "uplink_not_tunnel", NotForThisHost(r, T.A));
-            r.CheckDrops(expect, T.A, dropsA);
-            r.CheckDrops(expect, T.B, ExpectedDropsOf(r, T.B));
-            r.CheckSentinels(expect, run.SentinelPairs());
-            r.CheckPortLedger(expect);
-            Finish(expect, r);
+            Finish(expect, r, run, dropsA, ExpectedDropsOf(r, T.B));
         });
     }
 
@@ -176,11 +172,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
                         $"good IPv4 checksum, red or blue VNI, option 0x0102/0x80 {OverlayTopology.GeneveOptionData} with the C flag: {string.Join(" | ", f)}");
                 }
             }
-            r.CheckDrops(expect, T.A, ExpectedDropsOf(r, T.A));
-            r.CheckDrops(expect, T.B, ExpectedDropsOf(r, T.B));
-            r.CheckSentinels(expect, run.SentinelPairs());
-            r.CheckPortLedger(expect);
-            Finish(expect, r);
+            Finish(expect, r, run, ExpectedDropsOf(r, T.A), ExpectedDropsOf(r, T.B));
         });
     }
 
@@ -266,11 +258,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
                     expect.True(vni == tenantVni, $"{h.Name} tunnelled {marker} (from {sender.Name}) with VNI {vni}, not {tenantVni}");
                 }
             }
-            r.CheckDrops(expect, T.A, ExpectedDropsA(r, forgedDrops));
-            r.CheckDrops(expect, T.B, ExpectedDropsB(r));
-            r.CheckSentinels(expect, run.SentinelPairs());
-            r.CheckPortLedger(expect);
-            Finish(expect, r);
+            Finish(expect, r, run, ExpectedDropsA(r, forgedDrops), ExpectedDropsB(r));
         });
     }
 
@@ -409,11 +397,17 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
         }
     }
 
-    private void Finish(ExpectedCounts expect, OverlayResult r)
+    /// <summary>The checks every run ends with: both switches' drops exactly, every sentinel once, the port ledger; then the verdict.</summary>
+    private void Finish(ExpectedCounts expect, OverlayResult r, OverlayRun run, Dictionary<string, long> dropsA, Dictionary<string, long> dropsB)
     {
+        r.CheckDrops(expect, T.A, dropsA);
+        r.CheckDrops(expect, T.B, dropsB);
+        r.CheckSentinels(expect, run.SentinelPairs());
+        r.CheckPortLedger(expect);
         T.Log($"[{r.Name}] {expect.Summary().Replace("\n", "\n    ")}");
         expect.Verify(r.Describe);
     }
+
 
     private static string Label(Endpoint sender, string kind, Endpoint? target = null) =>
         target is null ? $"{sender.Short}:{kind}" : $"{sender.Short}:{kind}:{target.Short}";
