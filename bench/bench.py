@@ -543,6 +543,11 @@ def markdown(summary, runs, mach, label, started, nice):
            "so that other people's builds take less of core 1 (NOT the procedure's default; `bench/run --nice`)"),
           "- Workload: bench/mkpcap.py (1024 x 64 B frames, 1024 UDP flows, vm-in -> vm-out), "
           "net_pcap0 infinite_rx -> net_null0 no-rx=1, worker / forwarding core 1, bursts of 32",
+          *(["- Overlay (bench/run --overlay, bench/README.md): VNI 5001, VTEP 192.168.50.1 -> remote host 192.168.50.2 with a "
+             "static neighbour; encap reads the 64 B capture and sends on the uplink (null sink); decap reads it tunnelled "
+             "(VXLAN 110 B, GENEVE with one 8-byte option 122 B) on the uplink; every ratio divides by testpmd on the same "
+             "capture; OVS-DPDK's run and window start 15 s later (its port setup stalls it)"]
+            if any(r["variant"] in OVERLAY_SCENARIOS or r["variant"].startswith("ovs") for r in runs) else []),
           f"- Rate: sink opackets between second {runs[0]['window_s'][0]:g} and {runs[0]['window_s'][1]:g} "
           "after process start (DPDK telemetry); a run counts only if rx - tx <= 32 at exit and nothing was dropped",
           "- mbuf pools actually created (DPDK telemetry /mempool/info): "
