@@ -64,7 +64,7 @@ public sealed class OverlayRun : IAsyncDisposable
             foreach (Endpoint e in t.VmEndpoints)
             {
                 starts.Add(run.CaptureAsync(DeliveredKey(e), e.Ns, e.VmInterface, CaptureDirection.In));
-                starts.Add(run.CaptureAsync(SentKey(e), null, e.SwitchInterface, CaptureDirection.In));
+                starts.Add(run.CaptureAsync(SentKey(e), t.HostOf(e).Ns, e.SwitchInterface, CaptureDirection.In));
             }
             starts.Add(run.CaptureAsync(DeliveredKey(t.RedK), t.Kernel, OverlayTopology.KernelVxlanDevice, CaptureDirection.In));
             starts.Add(run.CaptureAsync(SentKey(t.RedK), t.Kernel, OverlayTopology.KernelVxlanDevice, CaptureDirection.Out));
@@ -73,7 +73,7 @@ public sealed class OverlayRun : IAsyncDisposable
             foreach (OverlayHost h in t.Hosts)
             {
                 starts.Add(run.CaptureAsync(WireKey(h), t.Underlay, h.UnderlayInterface, CaptureDirection.In));
-                starts.Add(run.CaptureAsync(FromWireKey(h), null, h.UplinkInterface, CaptureDirection.In));
+                starts.Add(run.CaptureAsync(FromWireKey(h), h.Ns, h.UplinkInterface, CaptureDirection.In));
             }
             await Task.WhenAll(starts);
             // The captures run first: vswitchd asks for its next hops' MACs as soon as it starts.
@@ -81,7 +81,7 @@ public sealed class OverlayRun : IAsyncDisposable
             {
                 string config = run.FilePath($"{h.Short}.vswitchd.json");
                 await File.WriteAllTextAsync(config, OverlayConfigs.For(t, h).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                run._vswitchd[h] = await VswitchdProcess.StartAsync(config, h.FilePrefix, h.ControlSocket, VswitchdReady.ControlSocket);
+                run._vswitchd[h] = await VswitchdProcess.StartAsync(config, h.FilePrefix, h.ControlSocket, VswitchdReady.ControlSocket, ns: h.Ns);
             }
             // Both workers poll once the control socket answers status with the running state.
             foreach (VswitchdProcess v in run._vswitchd.Values)

@@ -5,7 +5,7 @@
 //   host A: vswitchd A, uplink net_af_packet on <P>-ua (root ns)  == <P>-ua-u --\
 //           VTEP 192.168.50.1, overlay MAC 02:aa:00:00:00:01                     |
 //           VMs red-a, blue-a (02:00:00:00:01:01, 10.0.0.1 both: overlap)        |
-//   host B: vswitchd B, uplink net_af_packet on <P>-ub (root ns)  == <P>-ub-u ---+-- br0 in ns <P>-ul
+//   host B: vswitchd B, uplink net_af_packet on <P>-ub (ns <P>-hb) == <P>-ub-u --+-- br0 in ns <P>-ul
 //           VTEP 192.168.50.2, overlay MAC 02:aa:00:00:00:02                     |   (+ the underlay
 //           VMs red-b, blue-b (02:00:00:00:01:02, 10.0.0.2 both: overlap)        |    injector, on br0)
 //   host K: ns <P>-k, the Linux kernel's VXLAN device vx0 (VNI of red) on       |
@@ -17,8 +17,14 @@
 // vswitchds are the only real GENEVE peers here). B does not know K: red-k and red-b cannot
 // reach each other, and A never relays decapsulated traffic to another VTEP.
 //
-// Each VM endpoint is a namespace <P>-<xx> with <P>-<xx>-v inside and <P>-<xx> (root ns, given to
-// its vswitchd on net_af_packet). Underlay MTU 1500; tenant-facing MTU 1438, what GENEVE with
+// Each VM endpoint is a namespace <P>-<xx> with <P>-<xx>-v inside and <P>-<xx> (given to its
+// vswitchd on net_af_packet: in the root namespace for host A, in <P>-hb for host B).
+//
+// vswitchd B runs in a network namespace of its own, as on a host of its own. Beside realism
+// this keeps two DPDK processes apart that would otherwise collide: DPDK 22.11's af_packet PMD
+// joins each socket to PACKET_FANOUT group (pid XOR ifindex) & 0xffff, group ids are per network
+// namespace, and a group already bound to another interface refuses the join (EINVAL), so a
+// port of B failed to start whenever pid_a ^ pid_b equalled the XOR of two interface indexes. Underlay MTU 1500; tenant-facing MTU 1438, what GENEVE with
 // its 8-byte option leaves: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (option) - 14 (inner
 // Ethernet). VXLAN (RFC 7348 section 4: 50 bytes with the outer Ethernet) would allow 1450.
 //
@@ -43,6 +49,8 @@ public sealed class OverlayHost(string name, string shortName, string vtep, stri
     public string UplinkInterface { get; set; } = "";
     /// <summary>The underlay-namespace end, a port of br0.</summary>
     public string UnderlayInterface { get; set; } = "";
+    /// <summary>Where this host's vswitchd and the switch ends of its veths live; null: the root namespace.</summary>
+    public NetworkNamespace? Ns { get; set; }
     public List<Endpoint> Vms { get; } = [];
     public string FilePrefix { get; set; } = "";
     public string ControlSocket { get; set; } = "";
@@ -101,7 +109,7 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     public string UnderlayScript => Path.Combine(WorkDir, "underlay.py");
     private bool _keepArtifacts;
 
-    [GeneratedRegex("^(vso[0-9a-f]{5})-(ra|ba|rb|bb|k|ul|ua|ub)(-[uv])?$")]
+    [GeneratedRegex("^(vso[0-9a-f]{5})-(ra|ba|rb|bb|k|ul|ua|ub|hb)(-[uv])?$")]
     private static partial Regex OurName();
 
     [GeneratedRegex("^vso[0-9a-f]{5}[ab]?$")]
@@ -152,11 +160,13 @@ public sealed partial class OverlayTopology : IAsyncLifetime
         try
         {
             await CreateUnderlayAsync();
+            B.Ns = await NetworkNamespace.CreateAsync($"{Prefix}-hb");
+            await DisableIpv6Async(B.Ns);
             foreach (OverlayHost h in Hosts)
             {
                 await CreateUplinkAsync(h);
                 foreach (Endpoint e in h.Vms)
-                    await CreateVmAsync(e);
+                    await CreateVmAsync(e, h);
             }
             await CreateKernelVtepAsync();
         }
@@ -186,21 +196,21 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     {
         h.UplinkInterface = $"{Prefix}-u{h.Short}";
         h.UnderlayInterface = $"{h.UplinkInterface}-u";
-        await Ip.RunAsync("link", "add", h.UplinkInterface, "type", "veth", "peer", "name", h.UnderlayInterface, "netns", Underlay.Name);
-        await QuietRootEndAsync(h.UplinkInterface, UnderlayMtu);
+        await RunAsync(h.Ns, "ip", "link", "add", h.UplinkInterface, "type", "veth", "peer", "name", h.UnderlayInterface, "netns", Underlay.Name);
+        await QuietSwitchEndAsync(h.Ns, h.UplinkInterface, UnderlayMtu);
         await Underlay.SysctlAsync($"net.ipv6.conf.{h.UnderlayInterface}.disable_ipv6", "1");
         await Underlay.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(h.UnderlayInterface));
         await Underlay.RunCheckedAsync("ip", "link", "set", h.UnderlayInterface, "mtu", UnderlayMtu.ToString(), "master", Bridge, "up");
     }
 
-    private async Task CreateVmAsync(Endpoint e)
+    private async Task CreateVmAsync(Endpoint e, OverlayHost h)
     {
         string name = $"{Prefix}-{e.Short}";
         e.SwitchInterface = name;
         e.VmInterface = $"{name}-v";
         e.Ns = await NetworkNamespace.CreateAsync(name);
-        await Ip.RunAsync("link", "add", e.SwitchInterface, "type", "veth", "peer", "name", e.VmInterface, "netns", e.Ns.Name);
-        await QuietRootEndAsync(e.SwitchInterface, TenantMtu);
+        await RunAsync(h.Ns, "ip", "link", "add", e.SwitchInterface, "type", "veth", "peer", "name", e.VmInterface, "netns", e.Ns.Name);
+        await QuietSwitchEndAsync(h.Ns, e.SwitchInterface, TenantMtu);
         await DisableIpv6Async(e.Ns);
         await e.Ns.SysctlAsync($"net.ipv6.conf.{e.VmInterface}.disable_ipv6", "1");
         await e.Ns.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(e.VmInterface));
@@ -236,13 +246,22 @@ public sealed partial class OverlayTopology : IAsyncLifetime
         await Kernel.RunCheckedAsync("ip", "addr", "add", $"{RedK.Ipv4}/{TenantPrefixLength}", "brd", "+", "dev", KernelVxlanDevice);
     }
 
-    /// <summary>The root-namespace end of a veth that vswitchd drives: no IPv6 chatter, no ARP from the root namespace, no offloads.</summary>
-    private static async Task QuietRootEndAsync(string device, int mtu)
+    /// <summary>The switch end of a veth that vswitchd drives: no IPv6 chatter, no ARP from its namespace's stack, no offloads.</summary>
+    private static async Task QuietSwitchEndAsync(NetworkNamespace? ns, string device, int mtu)
     {
-        await Ip.SysctlAsync($"net.ipv6.conf.{device}.disable_ipv6", "1");
-        await Ip.RunAsync("link", "set", device, "arp", "off", "mtu", mtu.ToString());
-        await ProcessRunner.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(device));
-        await Ip.RunAsync("link", "set", device, "up");
+        await RunAsync(ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{device}.disable_ipv6=1");
+        await RunAsync(ns, "ip", "link", "set", device, "arp", "off", "mtu", mtu.ToString());
+        await RunAsync(ns, "ethtool", Ip.EthtoolOffloadsOffArgs(device));
+        await RunAsync(ns, "ip", "link", "set", device, "up");
+    }
+
+    /// <summary>A command in <paramref name="ns"/>, or in the root namespace when null; throws unless it succeeds.</summary>
+    private static async Task RunAsync(NetworkNamespace? ns, string file, params string[] args)
+    {
+        if (ns is null)
+            await ProcessRunner.RunCheckedAsync(file, args, NetworkNamespace.CommandTimeout);
+        else
+            await ns.RunCheckedAsync(file, args);
     }
 
     private static async Task DisableIpv6Async(NetworkNamespace ns)
@@ -287,7 +306,7 @@ public sealed partial class OverlayTopology : IAsyncLifetime
         await VerifyGoneAsync(Prefix);
     }
 
-    private static IEnumerable<string> NamespaceNames(string prefix) => new[] { "ra", "ba", "rb", "bb", "k", "ul" }.Select(s => $"{prefix}-{s}");
+    private static IEnumerable<string> NamespaceNames(string prefix) => new[] { "ra", "ba", "rb", "bb", "k", "ul", "hb" }.Select(s => $"{prefix}-{s}");
 
     private static async Task VerifyGoneAsync(string prefix)
     {
