@@ -31,7 +31,7 @@ public sealed class OverlayRun : IAsyncDisposable
     private readonly OverlayTopology _t;
     private readonly Dictionary<OverlayHost, VswitchdProcess> _vswitchd = [];
     private readonly Dictionary<string, PacketCapture> _captures = [];
-    private readonly List<BackgroundProcess> _helpers = [];
+    private readonly PeerHelpers _peers;
 
     public string Name { get; }
 
@@ -39,6 +39,7 @@ public sealed class OverlayRun : IAsyncDisposable
     {
         _t = t;
         Name = name;
+        _peers = new PeerHelpers(t.PeerScript, FilePath);
     }
 
     public string FilePath(string file) => Path.Combine(_t.WorkDir, $"{Name}.{file}");
@@ -108,30 +109,8 @@ public sealed class OverlayRun : IAsyncDisposable
     public Task<JsonObject> RequestAsync(OverlayHost h, string op) => _vswitchd[h].RequestAsync(new JsonObject { ["op"] = op }, VswitchdProcess.RequestTimeout);
 
     /// <summary>Runs peer.py agents (crafted frames from endpoints) and waits until each has sent its plan.</summary>
-    public async Task RunAgentsAsync(IReadOnlyDictionary<Endpoint, List<JsonObject>> plans)
-    {
-        var agents = new List<(BackgroundProcess Agent, int Frames)>();
-        foreach ((Endpoint e, List<JsonObject> frames) in plans)
-        {
-            string plan = FilePath($"{e.Short}.plan.json");
-            var json = new JsonObject
-            {
-                ["iface"] = e.VmInterface,
-                ["sink_port"] = PeerScripts.SinkPort,
-                ["gap_s"] = 0.001,
-                ["frames"] = new JsonArray([.. frames.Select(f => (JsonNode)f.DeepClone())]),
-            };
-            await File.WriteAllTextAsync(plan, json.ToJsonString());
-            BackgroundProcess agent = e.Ns.Start($"agent {e.Name}", Prerequisites.SystemPython, [_t.PeerScript, "agent", plan], redirectStdin: true);
-            _helpers.Add(agent);
-            agents.Add((agent, frames.Sum(f => (int)f["count"]!)));
-        }
-        await Task.WhenAll(agents.Select(a => a.Agent.WaitForLineAsync(l => l == $"ready {a.Frames}", TimeSpan.FromSeconds(60), $"'ready {a.Frames}'")));
-        foreach (var (agent, _) in agents)
-            await agent.WriteLineAsync("go");
-        await Task.WhenAll(agents.Select(a => a.Agent.WaitForLineAsync(l => l == $"sent {a.Frames}", TimeSpan.FromSeconds(60), $"'sent {a.Frames}'")));
-        _t.Log($"[{Name}] agents sent {string.Join(", ", agents.Select(a => $"{a.Agent.Name}: {a.Frames}"))}");
-    }
+    public async Task RunAgentsAsync(IReadOnlyDictionary<Endpoint, List<JsonObject>> plans) =>
+        _t.Log($"[{Name}] agents sent {await _peers.RunAgentsAsync(plans)}");
 
     /// <summary>Sends tunnelled frames from the underlay namespace (the bridge device) as scapy builds them.</summary>
     public async Task InjectAsync(IReadOnlyList<JsonObject> frames)
@@ -146,12 +125,7 @@ public sealed class OverlayRun : IAsyncDisposable
         _t.Log($"[{Name}] injected {frames.Sum(f => (int)f["count"]!)} frame(s) from the underlay");
     }
 
-    public BackgroundProcess StartHelper(Endpoint e, string label, params string[] peerArgs)
-    {
-        BackgroundProcess helper = e.Ns.Start(label, Prerequisites.SystemPython, [_t.PeerScript, .. peerArgs]);
-        _helpers.Add(helper);
-        return helper;
-    }
+    public BackgroundProcess StartHelper(Endpoint e, string label, params string[] peerArgs) => _peers.Start(e, label, peerArgs);
 
     public static string SentinelLabel(Endpoint from, Endpoint to) => $"{from.Short}:sentinel:{to.Short}";
 
@@ -256,7 +230,7 @@ public sealed class OverlayRun : IAsyncDisposable
         var counters = new Dictionary<OverlayHost, VswitchdCounters>();
         foreach ((OverlayHost h, VswitchdProcess v) in _vswitchd)
             counters[h] = VswitchdCounters.Parse(await v.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
-        await StopHelpersAsync();
+        await _peers.StopAllAsync();
         var result = new OverlayResult(_t, Name, counters, frames, _before);
         _t.Log($"[{Name}] finished: {result.Headline()}");
         return result;
@@ -315,20 +289,9 @@ public sealed class OverlayRun : IAsyncDisposable
     private IEnumerable<(string Port, string Into, string OutOf)> PortCaptures(OverlayHost h) =>
         h.Vms.Select(e => (e.PortName, SentKey(e), DeliveredKey(e))).Append((OverlayConfigs.UplinkPort, FromWireKey(h), WireKey(h)));
 
-    private async Task StopHelpersAsync()
-    {
-        foreach (BackgroundProcess p in _helpers)
-        {
-            p.CloseStdin();
-            await p.WaitForExitAsync(TimeSpan.FromSeconds(5), throwOnTimeout: false);
-            await p.DisposeAsync();
-        }
-        _helpers.Clear();
-    }
-
     public async ValueTask DisposeAsync()
     {
-        await StopHelpersAsync();
+        await _peers.StopAllAsync();
         foreach (PacketCapture capture in _captures.Values)
             await capture.DisposeAsync();
         foreach (VswitchdProcess v in _vswitchd.Values)
