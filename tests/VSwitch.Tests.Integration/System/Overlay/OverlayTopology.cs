@@ -196,28 +196,14 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     {
         h.UplinkInterface = $"{Prefix}-u{h.Short}";
         h.UnderlayInterface = $"{h.UplinkInterface}-u";
-        await RunAsync(h.Ns, "ip", "link", "add", h.UplinkInterface, "type", "veth", "peer", "name", h.UnderlayInterface, "netns", Underlay.Name);
-        await QuietSwitchEndAsync(h.Ns, h.UplinkInterface, UnderlayMtu);
+        await SystemTopology.RunInAsync(h.Ns, "ip", "link", "add", h.UplinkInterface, "type", "veth", "peer", "name", h.UnderlayInterface, "netns", Underlay.Name);
+        await SystemTopology.QuietSwitchEndAsync(h.Ns, h.UplinkInterface, UnderlayMtu);
         await Underlay.SysctlAsync($"net.ipv6.conf.{h.UnderlayInterface}.disable_ipv6", "1");
         await Underlay.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(h.UnderlayInterface));
         await Underlay.RunCheckedAsync("ip", "link", "set", h.UnderlayInterface, "mtu", UnderlayMtu.ToString(), "master", Bridge, "up");
     }
 
-    private async Task CreateVmAsync(Endpoint e, OverlayHost h)
-    {
-        string name = $"{Prefix}-{e.Short}";
-        e.SwitchInterface = name;
-        e.VmInterface = $"{name}-v";
-        e.Ns = await NetworkNamespace.CreateAsync(name);
-        await RunAsync(h.Ns, "ip", "link", "add", e.SwitchInterface, "type", "veth", "peer", "name", e.VmInterface, "netns", e.Ns.Name);
-        await QuietSwitchEndAsync(h.Ns, e.SwitchInterface, TenantMtu);
-        await DisableIpv6Async(e.Ns);
-        await e.Ns.SysctlAsync($"net.ipv6.conf.{e.VmInterface}.disable_ipv6", "1");
-        await e.Ns.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(e.VmInterface));
-        await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "address", e.Mac, "mtu", TenantMtu.ToString());
-        await e.Ns.RunCheckedAsync("ip", "addr", "add", $"{e.Ipv4}/{TenantPrefixLength}", "brd", "+", "dev", e.VmInterface);
-        await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "up");
-    }
+    private async Task CreateVmAsync(Endpoint e, OverlayHost h) => await SystemTopology.CreateVmAsync(e, $"{Prefix}-{e.Short}", h.Ns, TenantMtu);
 
     /// <summary>
     /// Host K: the kernel's VXLAN device for red's VNI, flooding (all-zero MAC entry) to A's VTEP
@@ -244,24 +230,6 @@ public sealed partial class OverlayTopology : IAsyncLifetime
         await Kernel.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(KernelVxlanDevice));
         await Kernel.RunCheckedAsync("ip", "link", "set", KernelVxlanDevice, "address", RedK.Mac, "mtu", TenantMtu.ToString(), "up");
         await Kernel.RunCheckedAsync("ip", "addr", "add", $"{RedK.Ipv4}/{TenantPrefixLength}", "brd", "+", "dev", KernelVxlanDevice);
-    }
-
-    /// <summary>The switch end of a veth that vswitchd drives: no IPv6 chatter, no ARP from its namespace's stack, no offloads.</summary>
-    private static async Task QuietSwitchEndAsync(NetworkNamespace? ns, string device, int mtu)
-    {
-        await RunAsync(ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{device}.disable_ipv6=1");
-        await RunAsync(ns, "ip", "link", "set", device, "arp", "off", "mtu", mtu.ToString());
-        await RunAsync(ns, "ethtool", Ip.EthtoolOffloadsOffArgs(device));
-        await RunAsync(ns, "ip", "link", "set", device, "up");
-    }
-
-    /// <summary>A command in <paramref name="ns"/>, or in the root namespace when null; throws unless it succeeds.</summary>
-    private static async Task RunAsync(NetworkNamespace? ns, string file, params string[] args)
-    {
-        if (ns is null)
-            await ProcessRunner.RunCheckedAsync(file, args, NetworkNamespace.CommandTimeout);
-        else
-            await ns.RunCheckedAsync(file, args);
     }
 
     private static async Task DisableIpv6Async(NetworkNamespace ns)
