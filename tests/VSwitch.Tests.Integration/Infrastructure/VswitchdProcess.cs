@@ -159,6 +159,32 @@ public sealed class VswitchdProcess : IAsyncDisposable
     public Task<JsonObject> RequestAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>
         SendAsync(request, requireOk: true, timeout, ct);
 
+    /// <summary>Sends {"op": op, ...fields} and returns the reply; throws unless it has "ok": true.</summary>
+    public Task<JsonObject> OpAsync(string op, JsonObject? fields = null, CancellationToken ct = default)
+    {
+        var request = fields ?? new JsonObject();
+        request["op"] = op;
+        return RequestAsync(request, ct: ct);
+    }
+
+    /// <summary>
+    /// Polls "counters" until worker 0 has handled at least <paramref name="packets"/> frames and
+    /// published its allocation count; fails the caller after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<JsonObject> CountersAfterAsync(ulong packets, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            JsonObject counters = await OpAsync("counters", ct: ct);
+            if ((ulong)counters["workers"]![0]!["packets"]! >= packets && (long)counters["workers"]![0]!["allocated_bytes"]! >= 0)
+                return counters;
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"fewer than {packets} packets after {timeout.TotalSeconds} s: {counters.ToJsonString()}");
+            await Task.Delay(50, ct);
+        }
+    }
+
     /// <summary>Sends a request and returns the reply, whatever its "ok".</summary>
     public Task<JsonObject> RequestRawAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>
         SendAsync(request, requireOk: false, timeout, ct);

@@ -59,6 +59,15 @@ public class NeighbourTableTests
     }
 
     [Fact]
+    public void Offline_tables_ask_once()
+    {
+        var table = new NeighbourTable(s_overlay, S(0), TimeSpan.MaxValue);
+        Assert.Equal([GatewayIndex], table.Tick(S(0)));
+        Assert.Empty(table.Tick(S(1)));
+        Assert.Empty(table.Tick(S(3600)));
+    }
+
+    [Fact]
     public void Static_entries_never_age_and_ignore_what_is_learned()
     {
         var table = new NeighbourTable(s_overlay, S(0));
@@ -86,6 +95,26 @@ public class NeighbourTableTests
         resolver.Tick(S(0.1));
         Assert.Equal(0x02CC_0000_00FEUL, table.Macs[GatewayIndex]);
         Assert.True(mailboxes[0].Outbound.IsEmpty);
+    }
+
+    [Fact]
+    public void A_resolver_round_allocates_nothing()
+    {
+        var table = new NeighbourTable(s_overlay, S(0));
+        NeighbourMailbox[] mailboxes = [new()];
+        using var resolver = new NeighbourResolver(table, mailboxes, 0x02AA_0000_0001, Ipv4.ParseAddress(Vtep), System.Diagnostics.Stopwatch.StartNew());
+        resolver.Tick(S(0));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 1; i <= 100; i++)
+        {
+            mailboxes[0].Learned.TryWrite(new LearnedNeighbour(GatewayIndex, 0x02CC_0000_00FE));
+            resolver.Tick(S(i * 0.1));
+            while (mailboxes[0].Outbound.TryRead(out _))
+            {
+            }
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0x02CC_0000_00FEUL, table.Macs[GatewayIndex]);
     }
 
     /// <summary>PacketDotNet's 42-byte request, padded to 60 as it goes on the wire.</summary>

@@ -18,6 +18,7 @@ public sealed class NeighbourResolver : IDisposable
     private readonly Stopwatch _clock;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _stop = new();
+    private readonly int[] _due;
 
     /// <param name="clock">The clock the table was created with: ages are measured on it.</param>
     public NeighbourResolver(NeighbourTable table, NeighbourMailbox[] mailboxes, ulong mac, uint vtep, Stopwatch clock)
@@ -27,10 +28,19 @@ public sealed class NeighbourResolver : IDisposable
         _mac = mac;
         _vtep = vtep;
         _clock = clock;
+        _due = new int[table.Count];
         _thread = new Thread(Run) { IsBackground = true, Name = "vsw-neighbours" };
     }
 
-    public void Start() => _thread.Start();
+    /// <summary>
+    /// Runs the first round at once, so requests for unresolved next hops are queued before any
+    /// frame needs them (and, offline, whatever the run's length), then ticks every Period.
+    /// </summary>
+    public void Start()
+    {
+        Tick(_clock.Elapsed);
+        _thread.Start();
+    }
 
     public void Dispose()
     {
@@ -42,12 +52,11 @@ public sealed class NeighbourResolver : IDisposable
 
     private void Run()
     {
-        do
+        while (!_stop.Wait(Period))
             Tick(_clock.Elapsed);
-        while (!_stop.Wait(Period));
     }
 
-    /// <summary>One round: learn, age, request. Public so tests can drive it with their own time.</summary>
+    /// <summary>One round: learn, age, request; allocates nothing. Public so tests can drive it with their own time.</summary>
     public void Tick(TimeSpan now)
     {
         foreach (NeighbourMailbox mailbox in _mailboxes)
@@ -55,10 +64,11 @@ public sealed class NeighbourResolver : IDisposable
             while (mailbox.Learned.TryRead(out LearnedNeighbour learned))
                 _table.Learn(learned.Index, learned.Mac, now);
         }
-        foreach (int index in _table.Tick(now))
+        int due = _table.Tick(now, _due);
+        for (int i = 0; i < due; i++)
         {
             var frame = new ArpFrame();
-            Protocols.Arp.WriteRequest(frame, _mac, _vtep, _table.IpOf(index));
+            Protocols.Arp.WriteRequest(frame, _mac, _vtep, _table.IpOf(_due[i]));
             // A full ring means worker 0 is not polling; the next retry will try again.
             _mailboxes[0].Outbound.TryWrite(frame);
         }

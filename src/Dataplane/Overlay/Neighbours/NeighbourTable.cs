@@ -34,14 +34,20 @@ public sealed class NeighbourTable
     private readonly TimeSpan[] _since;
     private readonly TimeSpan?[] _lastRequest;
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _retryInterval;
 
     /// <summary>Published MAC per next hop (0: unresolved); the array workers read.</summary>
     public ulong[] Macs { get; }
 
     public int Count => _ips.Length;
 
-    public NeighbourTable(OverlaySpec overlay, TimeSpan now)
+    /// <param name="retryInterval">
+    /// Least time between two requests for one next hop: RetryInterval, or TimeSpan.MaxValue to
+    /// ask once only (offline runs, whose outputs must not depend on how long they take).
+    /// </param>
+    public NeighbourTable(OverlaySpec overlay, TimeSpan now, TimeSpan? retryInterval = null)
     {
+        _retryInterval = retryInterval ?? RetryInterval;
         IReadOnlyList<uint> nextHops = overlay.NextHops();
         _ips = [.. nextHops];
         _states = new NeighbourState[_ips.Length];
@@ -90,7 +96,18 @@ public sealed class NeighbourTable
     /// </summary>
     public IReadOnlyList<int> Tick(TimeSpan now)
     {
-        var due = new List<int>();
+        var due = new int[_ips.Length];
+        return due[..Tick(now, due)];
+    }
+
+    /// <summary>
+    /// Tick without allocating, for the resolver's timer (every allocation brings the next
+    /// collection, which pauses the workers, closer): writes the due indexes into
+    /// <paramref name="due"/> (at least Count long) and returns how many there are.
+    /// </summary>
+    public int Tick(TimeSpan now, Span<int> due)
+    {
+        int count = 0;
         lock (_gate)
         {
             for (int i = 0; i < _ips.Length; i++)
@@ -107,13 +124,13 @@ public sealed class NeighbourTable
                     case NeighbourState.Resolved when now - _since[i] < _timeout * RefreshAfter:
                         continue;
                 }
-                if (_lastRequest[i] is TimeSpan last && now - last < RetryInterval)
+                if (_lastRequest[i] is TimeSpan last && now - last < _retryInterval)
                     continue;
                 _lastRequest[i] = now;
-                due.Add(i);
+                due[count++] = i;
             }
         }
-        return due;
+        return count;
     }
 
     public IReadOnlyList<NeighbourEntry> Entries(TimeSpan now)
