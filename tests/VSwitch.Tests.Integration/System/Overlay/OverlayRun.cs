@@ -363,6 +363,21 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
         }
     }
 
+    /// <summary>
+    /// The design's promise on every path these runs take (encapsulation, head-end replication,
+    /// decapsulation, VTEP ARP, neighbour learning, every drop): the workers allocated nothing.
+    /// </summary>
+    public void CheckWorkersAllocatedNothing(ExpectedCounts expect)
+    {
+        foreach ((OverlayHost h, VswitchdCounters c) in Counters)
+        {
+            JsonArray workers = c.Raw["workers"]?.AsArray() ?? [];
+            expect.True(workers.Count > 0, $"{h.Name}: no workers in the counters");
+            for (int i = 0; i < workers.Count; i++)
+                expect.Equal($"{h.Name} worker {i} allocated_bytes", 0, (long)workers[i]!["allocated_bytes"]!);
+        }
+    }
+
     /// <summary>Every drop reason of host h is 0 except those named, which have exactly the given counts.</summary>
     public void CheckDrops(ExpectedCounts expect, OverlayHost h, IReadOnlyDictionary<string, long>? expected = null)
     {

@@ -262,6 +262,49 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
         });
     }
 
+    // ---------------------------------------------------------------------------------------
+    // 4. The workers allocate nothing on any overlay path real peers drive: encapsulation to
+    //    both tunnel types, head-end replication, decapsulation and its local flood, VTEP ARP,
+    //    neighbour learning, and the drops of forged tunnel frames.
+    // ---------------------------------------------------------------------------------------
+    [Fact]
+    public async Task Workers_AllocateNothing_OnEveryOverlayPath()
+    {
+        await Guard(async () =>
+        {
+            await using OverlayRun run = await OverlayRun.StartAsync(T, "allocation");
+            var pings = new List<ProcessResult>
+            {
+                await PingAsync(T.RedA, T.RedB.Ipv4, PingCount, PatternOf(T.RedA)),
+                await PingAsync(T.RedA, T.RedK.Ipv4, PingCount, PatternOf(T.RedA)),
+                await PingAsync(T.BlueB, T.BlueA.Ipv4, PingCount, PatternOf(T.BlueB)),
+            };
+            await run.RunAgentsAsync(T.Endpoints.ToDictionary(s => s, s => new List<JsonObject>
+            {
+                Udp(Label(s, "bcast"), N, s, Broadcast, BroadcastIpv4),
+                Udp(Label(s, "unknown-uc"), N, s, UnknownMac, UnknownIpv4),
+            }));
+            await run.InjectAsync(Injections(out _, out _).Select(i => i.Frames).ToList());
+            OverlayResult r = await run.FinishAsync();
+
+            var expect = new ExpectedCounts("worker allocation on the overlay paths");
+            foreach (ProcessResult ping in pings)
+                CheckPing(expect, ping, PingCount, PingCount);
+            foreach (Endpoint s in T.Endpoints)
+            {
+                foreach (Endpoint at in T.Endpoints)
+                    expect.Equal($"{Label(s, "bcast")} at {at.Name}", T.ReachableFrom(s).Contains(at) ? N : 0, r.DeliveredWithMarker(at, Label(s, "bcast")));
+            }
+            Injections(out _, out long forged);
+            expect.AtLeast("frames host-a dropped (the forged ones among them)", forged, r.Counters[T.A].TotalDrops);
+            r.CheckWorkersAllocatedNothing(expect);
+            r.CheckSentinels(expect, run.SentinelPairs());
+            r.CheckPortLedger(expect);
+            T.Log($"[{r.Name}] {expect.Summary().Replace("\n", "\n    ")}");
+            expect.Verify(r.Describe);
+        });
+    }
+
     /// <summary>
     /// Who receives a broadcast ARP request from <paramref name="s"/> for <paramref name="ip"/>:
     /// a vswitchd answers, back to the sender, for every address of the sender's tenant that it
