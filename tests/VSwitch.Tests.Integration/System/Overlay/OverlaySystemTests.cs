@@ -3,7 +3,13 @@
 // topology in OverlayTopology.cs. Tenants red and blue overlap on purpose (same MACs, same IPs).
 // Each test is one run of both vswitchds (fresh neighbour tables and counters) over the shared
 // topology, and asserts exact numbers from both switches' exit counters and from captures at
-// every endpoint, on every uplink and on K's underlay interface.
+// every endpoint, on every uplink and on K's underlay interface:
+//   1. interop with the kernel's VXLAN: ping and 200 kB TCP both ways, VTEPs resolved by ARP;
+//   2. two vswitchds over GENEVE: ping and TCP per tenant, the wire dissected by tshark;
+//   3. isolation: every endpoint sends every kind of frame to every other, and forged tunnel
+//      frames from the underlay (unknown VTEP, wrong VTEP, unknown VNI, wrong tunnel type, a
+//      VNI or inner source the sending host has no VM for, an unknown critical GENEVE option);
+//   4. the workers allocate nothing on any of those paths.
 //
 // Needs root, iproute2, ethtool, tcpdump, iputils-ping, python3-scapy and tshark, and a built vswitchd:
 //   dotnet build VSwitch.sln -c Release
