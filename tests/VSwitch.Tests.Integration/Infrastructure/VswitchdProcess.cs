@@ -73,13 +73,16 @@ public sealed class VswitchdProcess : IAsyncDisposable
     /// Starts vswitchd on a config file the caller wrote, which must name <paramref name="filePrefix"/>
     /// and <paramref name="controlSocket"/>, and waits until it is <paramref name="ready"/>.
     /// </summary>
+    /// <param name="ns">Run it inside this network namespace (`ip netns exec`, which execs in place: the pid is vswitchd's); null: this one.</param>
     public static async Task<VswitchdProcess> StartAsync(string configPath, string filePrefix, string? controlSocket, VswitchdReady ready,
-        bool offline = false, string? workingDirectory = null)
+        bool offline = false, string? workingDirectory = null, NetworkNamespace? ns = null)
     {
         string binary = RepoPaths.Vswitchd();
         CleanupRuntime(filePrefix);
         string[] args = offline ? ["run", "--config", configPath, "--offline"] : ["run", "--config", configPath];
-        BackgroundProcess process = BackgroundProcess.Start("vswitchd", binary, args, workingDirectory: workingDirectory);
+        BackgroundProcess process = ns is null
+            ? BackgroundProcess.Start("vswitchd", binary, args, workingDirectory: workingDirectory)
+            : BackgroundProcess.Start($"vswitchd@{ns.Name}", "ip", ["netns", "exec", ns.Name, binary, .. args], workingDirectory: workingDirectory);
         var vswitchd = new VswitchdProcess(configPath, filePrefix, controlSocket, process);
         try
         {
