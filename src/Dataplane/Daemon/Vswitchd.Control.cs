@@ -169,6 +169,20 @@ public sealed partial class Vswitchd
     /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
     public JsonObject CountersReport()
     {
+        // Each worker's packet count is read before the outcome counters, so while traffic flows
+        // the outcomes in a report never lag behind its packet count (readers compare the two).
+        var workers = new JsonArray();
+        foreach (PollWorker w in _workers)
+        {
+            workers.Add(new JsonObject
+            {
+                ["index"] = w.Index,
+                ["core"] = w.Core,
+                ["polls"] = Volatile.Read(ref w.Counters.Polls),
+                ["packets"] = Volatile.Read(ref w.Counters.Packets),
+                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
+            });
+        }
         CounterSnapshot sum = CounterSnapshot.Sum(_workers.Select(w => w.Counters));
         SwitchTables tables = Tables;
         var ports = new JsonObject();
@@ -212,18 +226,6 @@ public sealed partial class Vswitchd
                 ["geneve_options"] = sum.TunnelGeneveOptions[i],
                 ["geneve_critical_options"] = sum.TunnelGeneveCriticalOptions[i],
             };
-        }
-        var workers = new JsonArray();
-        foreach (PollWorker w in _workers)
-        {
-            workers.Add(new JsonObject
-            {
-                ["index"] = w.Index,
-                ["core"] = w.Core,
-                ["polls"] = Volatile.Read(ref w.Counters.Polls),
-                ["packets"] = Volatile.Read(ref w.Counters.Packets),
-                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
-            });
         }
         return new JsonObject
         {

@@ -36,6 +36,9 @@ internal sealed unsafe class PollWorker : IDisposable
     private readonly IntPtr _mempool;
     private readonly NeighbourMailbox _mailbox;
     private readonly Thread _thread;
+    // Created here, on the control thread: the first Array.Empty<T>() of a type allocates its
+    // singleton, and on the worker that would be a managed allocation in the hot path.
+    private readonly TunnelEndpoint[] _noRemoteEndpoints = Array.Empty<TunnelEndpoint>();
     private volatile bool _stop;
 
     // Native scratch: tx staging per (egress port, queue), BurstSize frames each. A frame goes
@@ -301,7 +304,7 @@ internal sealed unsafe class PollWorker : IDisposable
     {
         PortBinding[] targets = tables.FloodPorts[tenant];
         OverlayTables? overlay = tables.Overlay;
-        TunnelEndpoint[] remote = replicate && overlay is not null ? overlay.FloodEndpoints[tenant] : [];
+        TunnelEndpoint[] remote = replicate && overlay is not null ? overlay.FloodEndpoints[tenant] : _noRemoteEndpoints;
         int length = Mbuf.DataLen(m);
         int copies = 0, tooLong = 0;
         foreach (PortBinding target in targets)

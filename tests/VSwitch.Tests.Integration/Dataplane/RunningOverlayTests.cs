@@ -97,7 +97,8 @@ public sealed class RunningOverlayTests : IAsyncLifetime
         Assert.InRange(encapB / (double)encapC, 1.45, 1.55);
         // Per 4 uplink frames host-b gives 2 decapsulated (unicast, broadcast) and host-c 1, each with one option.
         Assert.InRange(decapB / (double)decapC, 1.9, 2.1);
-        Assert.Equal(decapC, (ulong)tunnels["host-c"]!["geneve_options"]!);
+        // Read while traffic flows, a moment after decap: within one frame below it, a few bursts above.
+        Assert.InRange((ulong)tunnels["host-c"]!["geneve_options"]!, decapC - 1, decapC + 256);
         Assert.True((ulong)counters["drops"]!["unknown_vni"]! > 100_000);
         Assert.Equal(0UL, (ulong)counters["drops"]!["neighbour_unresolved"]!);
         Assert.Equal(0UL, (ulong)counters["drops"]!["mbuf_pool_exhausted"]!);
