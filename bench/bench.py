@@ -5,8 +5,10 @@ telemetry socket, the verdict on a finished run, and the report.
 
     bench.py eal     --prefix P --mem huge|nohuge         (testpmd's EAL arguments, one a line)
     bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N
+    bench.py config  --scenario vxlan-encap|vxlan-decap|geneve-encap|geneve-decap --pcap IN ...
+    bench.py input   --variant V        (which capture a variant reads: plain, vxlan or geneve)
     bench.py sample  --pid PID --socket SOCK --window 10,20 --stop 25 --out RUN.json
-    bench.py verdict --kind testpmd|vswitchd --run RUN.json --stdout F --rc N [--gc GC.csv]
+    bench.py verdict --kind testpmd|vswitchd|ovs --run RUN.json --stdout F --rc N [--gc GC.csv]
     bench.py report  --dir WORK --doc docs/performance.md [--record] [--label TEXT]
 """
 import argparse
@@ -28,6 +30,7 @@ SOURCE_DEV = "net_pcap0"  # the ingress port: rx_pcap, infinite_rx
 SINK_DEV = "net_null0"    # the output port: a pure sink (no-rx=1)
 WORKER_CORE = 1
 MAX_INFLIGHT = 32         # one burst: what rx - tx may be when a run stops
+OVS_MAX_WINDOW_GAP = 0.001  # OVS has no exit counters: window rx - tx within 0.1 % (the two reads are not atomic)
 QUIET_SHARE = 0.9         # below this share of core 1, other load disturbed the run
 MAX_SPREAD = 1.25         # fastest / slowest counted run of one side beyond this: a disturbed sitting
 TARGET = 0.5              # vswitchd / testpmd, hugepages
@@ -42,7 +45,25 @@ VARIANTS = [  # (key, label) in table order; "ref" is the reference every ratio 
     ("ref", "testpmd io fwd (reference, 2 ports)"),
     ("vsw2", "vswitchd, 1 tenant x 2 VMs (2 ports)"),
     ("vsw30", "vswitchd, 2 tenants x 15 VMs (30 ports)"),
+    # bench/run --overlay: encapsulation reads the plain capture (reference "ref"); decapsulation
+    # reads tunnelled frames, so its reference is testpmd forwarding that same capture.
+    ("vxlan-encap", "vswitchd, VXLAN encap (VM -> uplink)"),
+    ("geneve-encap", "vswitchd, GENEVE encap, one 8-byte option"),
+    ("ovs-vxlan-encap", "OVS-DPDK 3.1, VXLAN encap (tnl_push, br-int -> br-phy)"),
+    ("ref-vxlan-decap", "testpmd io fwd on the VXLAN capture (reference)"),
+    ("vxlan-decap", "vswitchd, VXLAN decap (uplink -> VM)"),
+    ("ref-geneve-decap", "testpmd io fwd on the GENEVE capture (reference)"),
+    ("geneve-decap", "vswitchd, GENEVE decap, one 8-byte option"),
 ]
+# The reference each variant's ratio divides by: testpmd on the same input capture.
+REFERENCE = {"vxlan-decap": "ref-vxlan-decap", "geneve-decap": "ref-geneve-decap",
+             "ref-vxlan-decap": "ref-vxlan-decap", "ref-geneve-decap": "ref-geneve-decap"}
+# The capture each variant reads (bench/mkpcap.py [--tunnel ...]).
+INPUT = {"vxlan-decap": "vxlan", "ref-vxlan-decap": "vxlan", "geneve-decap": "geneve", "ref-geneve-decap": "geneve"}
+OVERLAY_SCENARIOS = ("vxlan-encap", "vxlan-decap", "geneve-encap", "geneve-decap")
+# The underlay of the overlay scenarios: the same addresses as bench/mkpcap.py's tunnelled capture.
+LOCAL_VTEP, REMOTE_VTEP, LOCAL_MAC, REMOTE_MAC, VNI = "192.168.50.1", "192.168.50.2", "02:aa:00:00:00:01", "02:bb:00:00:00:02", 5001
+GENEVE_OPTION = {"class": 0x0102, "type": 0x80, "data": "0011223344556677"}
 MODES = [("huge", "2 MiB hugepages"), ("nohuge", "--no-huge -m 1024")]
 
 
@@ -64,9 +85,46 @@ def cmd_eal(a):
     print("\n".join(eal_args(a.prefix, a.mem)))
 
 
+def overlay_config(scenario, pcap):
+    """Ports and tenants of an overlay scenario. Encapsulation: vm-in on the pcap source, the
+    uplink on the sink, vm-out a remote VM behind host-b, whose VTEP has a static neighbour entry
+    (a sink cannot answer ARP). Decapsulation: the uplink on the pcap source (tunnelled frames
+    from host-b), vm-out on the sink, vm-in the remote VM that sent them."""
+    tunnel, direction = scenario.split("-")
+    source, sink = f"{SOURCE_DEV},rx_pcap={pcap},infinite_rx=1", f"{SINK_DEV},no-rx=1"
+    vm_in = {"name": "vm-in", "mac": "02:00:00:00:00:01", "ipv4": ["10.0.0.1"]}
+    vm_out = {"name": "vm-out", "mac": "02:00:00:00:00:02", "ipv4": ["10.0.0.2"]}
+    if direction == "encap":
+        ports = [{"name": "in", "devargs": source, "role": "vm"}, {"name": "out", "devargs": sink, "role": "uplink"}]
+        local, remote = dict(vm_in, port="in"), dict(vm_out, host="host-b")
+    else:
+        ports = [{"name": "in", "devargs": source, "role": "uplink"}, {"name": "out", "devargs": sink, "role": "vm"}]
+        local, remote = dict(vm_out, port="out"), dict(vm_in, host="host-b")
+    host = {"name": "host-b", "vtep": REMOTE_VTEP, "tunnel": tunnel}
+    if tunnel == "geneve":
+        host["geneve_options"] = [GENEVE_OPTION]
+    overlay = {"uplink": "out" if direction == "encap" else "in", "vtep": f"{LOCAL_VTEP}/24", "mac": LOCAL_MAC,
+               "static_neighbours": [{"ip": REMOTE_VTEP, "mac": REMOTE_MAC}], "remote_hosts": [host]}
+    tenants = [{"name": "t0", "vni": VNI, "vms": [local], "remote_vms": [remote]}]
+    return ports, tenants, overlay
+
+
+def cmd_input(a):
+    print(INPUT.get(a.variant, "plain"))
+
+
 def cmd_config(a):
     """A vswitchd configuration: (2) vm-in on the pcap source and vm-out on the sink; (30) the
-    same two plus 28 idle VMs, each on its own net_null port, over 2 tenants of 15 VMs."""
+    same two plus 28 idle VMs, each on its own net_null port, over 2 tenants of 15 VMs; or one of
+    the overlay scenarios (overlay_config)."""
+    if a.scenario:
+        ports, tenants, overlay = overlay_config(a.scenario, a.pcap)
+        cfg = {"dpdk": {"eal_args": eal_args(a.prefix, a.mem), "mbufs": a.mbufs},
+               "workers": {"cores": [WORKER_CORE], "idle_sleep_us": 0},
+               "ports": ports, "overlay": overlay, "tenants": tenants}
+        json.dump(cfg, sys.stdout, indent=1)
+        print()
+        return
     ports = [{"name": "in", "devargs": f"{SOURCE_DEV},rx_pcap={a.pcap},infinite_rx=1"},
              {"name": "out", "devargs": f"{SINK_DEV},no-rx=1"}]
     t0 = [{"name": "vm-in", "port": "in", "mac": "02:00:00:00:00:01", "ipv4": ["10.0.0.1"]},
@@ -181,7 +239,14 @@ def cmd_sample(a):
                 time.sleep(0.05)
         run["telemetry_s"] = round((time.monotonic_ns() - t0) / 1e9, 2)
         run["dpdk"] = tel.hello.get("version")
-        names = {tel.get(f"/ethdev/info,{p}")["name"]: p for p in tel.get("/ethdev/list")}
+        # OVS attaches its ports after EAL is up (telemetry answers before): wait for both.
+        while True:
+            names = {tel.get(f"/ethdev/info,{p}")["name"]: p for p in tel.get("/ethdev/list")}
+            if SOURCE_DEV in names and SINK_DEV in names:
+                break
+            if time.monotonic_ns() > at(w0 - 0.5):
+                raise RuntimeError(f"ports {SOURCE_DEV} and {SINK_DEV} not both up by second {w0 - 0.5} (have {sorted(names)})")
+            time.sleep(0.1)
         run["ports"] = len(names)
         src, sink = names[SOURCE_DEV], names[SINK_DEV]
         # Forwarding starts once the ports are up: note when the first frame reaches the sink.
@@ -249,8 +314,9 @@ def parse_vswitchd(text):
         return None
     doc = json.loads(text[start:])
     ports = doc["ports"]
-    src = next(p for p in ports.values() if p["vm"] == "vm-in")
-    sink = next(p for p in ports.values() if p["vm"] == "vm-out")
+    # Every configuration names its source port "in" and its sink "out" (the uplink in the
+    # overlay scenarios, where no VM is bound to one of them).
+    src, sink = ports["in"], ports["out"]
     drops = {k: v for k, v in doc["drops"].items() if v}
     for name, p in ports.items():
         for k in ("imissed", "ierrors", "oerrors", "rx_nombuf"):
@@ -259,6 +325,18 @@ def parse_vswitchd(text):
     return {"rx": src["ipackets"], "tx": sink["opackets"], "drops": drops,
             "allocated_bytes": [w["allocated_bytes"] for w in doc["workers"]],
             "polls": sum(w["polls"] for w in doc["workers"])}
+
+
+def parse_ovs(run, text):
+    """OVS-DPDK prints no counters at exit: judge it on the window, where the telemetry sampler
+    read both ports (rx of the source and tx of the sink, read one after the other, so up to a
+    burst or two apart), and on its datapath flows (bench/run's configure log), which must push
+    the VXLAN header: a sink counts frames whether or not they were encapsulated."""
+    if "window_rx" not in run:
+        return None
+    if "tnl_push(" not in text:
+        raise ValueError("no datapath flow with tnl_push in the OVS configure log")
+    return {"rx": run["window_rx"], "tx": run["window_tx"], "drops": {}}
 
 
 def gc_window(path, window):
@@ -287,7 +365,7 @@ def cmd_verdict(a):
     try:
         with open(a.stdout) as f:
             text = f.read()
-        exit_stats = (parse_testpmd if a.kind == "testpmd" else parse_vswitchd)(text)
+        exit_stats = parse_ovs(run, text) if a.kind == "ovs" else (parse_testpmd if a.kind == "testpmd" else parse_vswitchd)(text)
     except (OSError, ValueError, KeyError, StopIteration) as e:
         exit_stats, run["errors"] = None, run["errors"] + [f"exit counters: {e!r}"]
     run["exit"] = exit_stats
@@ -308,7 +386,7 @@ def cmd_verdict(a):
     if exit_stats is None:
         reasons.append("no exit counters")
     else:
-        if exit_stats["rx"] - exit_stats["tx"] > MAX_INFLIGHT:
+        if exit_stats["rx"] - exit_stats["tx"] > (OVS_MAX_WINDOW_GAP * exit_stats["rx"] if a.kind == "ovs" else MAX_INFLIGHT):
             reasons.append(f"rx - tx = {exit_stats['rx'] - exit_stats['tx']} > {MAX_INFLIGHT}")
         if any(exit_stats["drops"].values()):
             reasons.append(f"drops {exit_stats['drops']}")
@@ -381,8 +459,8 @@ def summarize(runs, mhz):
                         "cycles": statistics.median(cycles) if cycles else None,
                         "share": statistics.median(r["fwd_thread"]["cpu_share"] for r in valid) if valid else None,
                         "gc": [r["gc"] for r in rs if r.get("gc")]}
-        ref = per.get("ref", {})
         for key, v in per.items():
+            ref = per.get(REFERENCE.get(key, "ref"), {})
             v["ratio"] = v["median"] / ref["median"] if ref.get("median") and v["median"] else None
             v["cpu_ratio"] = ref["cycles"] / v["cycles"] if ref.get("cycles") and v["cycles"] else None
         if per:
@@ -435,6 +513,10 @@ def noise_warning(summary):
     return " ".join(notes) or None
 
 
+def is_vswitchd(key):
+    return not key.startswith(("ref", "ovs"))
+
+
 def gc_text(gcs):
     if not gcs:
         return "n/a"
@@ -461,6 +543,11 @@ def markdown(summary, runs, mach, label, started, nice):
            "so that other people's builds take less of core 1 (NOT the procedure's default; `bench/run --nice`)"),
           "- Workload: bench/mkpcap.py (1024 x 64 B frames, 1024 UDP flows, vm-in -> vm-out), "
           "net_pcap0 infinite_rx -> net_null0 no-rx=1, worker / forwarding core 1, bursts of 32",
+          *(["- Overlay (bench/run --overlay, bench/README.md): VNI 5001, VTEP 192.168.50.1 -> remote host 192.168.50.2 with a "
+             "static neighbour; encap reads the 64 B capture and sends on the uplink (null sink); decap reads it tunnelled "
+             "(VXLAN 110 B, GENEVE with one 8-byte option 122 B) on the uplink; every ratio divides by testpmd on the same "
+             "capture; OVS-DPDK's run and window start 15 s later (its port setup stalls it)"]
+            if any(r["variant"] in OVERLAY_SCENARIOS or r["variant"].startswith("ovs") for r in runs) else []),
           f"- Rate: sink opackets between second {runs[0]['window_s'][0]:g} and {runs[0]['window_s'][1]:g} "
           "after process start (DPDK telemetry); a run counts only if rx - tx <= 32 at exit and nothing was dropped",
           "- mbuf pools actually created (DPDK telemetry /mempool/info): "
@@ -484,12 +571,14 @@ def markdown(summary, runs, mach, label, started, nice):
             alloc = sorted({b for r in v["runs"] for b in ((r.get("exit") or {}).get("allocated_bytes") or [])})
             md.append(f"| {lab} | {runs_txt} | {fmt(v['median'])} | **{fmt(v['ratio'])}** | {fmt(v['share'])} | "
                       f"{fmt(v['cycles'], 0)} | {fmt(v['cpu_ratio'])} | "
-                      f"{gc_text(v['gc']) if key != 'ref' else '—'} | "
-                      f"{', '.join(f'{b} B' for b in alloc) if key != 'ref' else '—'} |")
+                      f"{gc_text(v['gc']) if is_vswitchd(key) else '—'} | "
+                      f"{', '.join(f'{b} B' for b in alloc) if is_vswitchd(key) else '—'} |")
         o = OVS[mode]
         md.append(f"| OVS-DPDK 3.1 NORMAL + static fdb (ovs-dpdk-baseline.md, 2026-11-25, not re-measured) | "
                   f"{o['normal']} (testpmd {o['testpmd']}) | | {o['normal'] / o['testpmd']:.2f} | | | | | |")
         md.append(f"| OVS-DPDK 3.1 in_port=1,actions=output:2 (idem) | {o['simple']} | | {o['simple'] / o['testpmd']:.2f} | | | | | |")
+        if any(k in per for k in OVERLAY_SCENARIOS):
+            md.append(f"| OVS-DPDK 3.1 VXLAN encap (idem) | {o['vxlan']} | | {o['vxlan'] / o['testpmd']:.2f} | | | | | |")
         ratio = per.get("vsw2", {}).get("ratio")
         if mode == "huge" and ratio is not None:
             verdict = "met" if ratio >= TARGET else "NOT met"
@@ -542,8 +631,8 @@ def cmd_report(a):
     for path in sorted(glob.glob(os.path.join(a.dir, "runs", "*.json"))):
         with open(path) as f:
             r = json.load(f)
-        name = os.path.basename(path)[:-5]  # <mode>-<index>-<variant>
-        r["name"], (r["mode"], idx, r["variant"]) = name, name.split("-")
+        name = os.path.basename(path)[:-5]  # <mode>-<index>-<variant> (variants may contain '-')
+        r["name"], (r["mode"], idx, r["variant"]) = name, name.split("-", 2)
         r["index"] = int(idx)
         runs.append(r)
     if not runs:
@@ -556,7 +645,7 @@ def cmd_report(a):
           "  core = median share of core 1 the forwarding thread got in the window; cyc/pkt = TSC MHz x core / Mpps;\n"
           "  cpu-ratio = testpmd cyc/pkt / this cyc/pkt (rate per second of core actually received).")
     for mode, _ in MODES:
-        for key in ("vsw2", "vsw30"):
+        for key in (k for k, _ in VARIANTS if is_vswitchd(k)):
             gcs = summary.get(mode, {}).get(key, {}).get("gc")
             if gcs:
                 print(f"  GC during the window, {mode} {key}: {gc_text(gcs)} (worst run)")
@@ -577,7 +666,8 @@ def main():
     e.add_argument("--prefix", required=True)
     e.add_argument("--mem", choices=["huge", "nohuge"], required=True)
     c = sub.add_parser("config")
-    c.add_argument("--ports", type=int, required=True)
+    c.add_argument("--ports", type=int, default=2)
+    c.add_argument("--scenario", choices=OVERLAY_SCENARIOS)
     c.add_argument("--pcap", required=True)
     c.add_argument("--prefix", required=True)
     c.add_argument("--mem", choices=["huge", "nohuge"], required=True)
@@ -589,7 +679,9 @@ def main():
     s.add_argument("--stop", type=float, default=25)
     s.add_argument("--out", required=True)
     v = sub.add_parser("verdict")
-    v.add_argument("--kind", choices=["testpmd", "vswitchd"], required=True)
+    v.add_argument("--kind", choices=["testpmd", "vswitchd", "ovs"], required=True)
+    i = sub.add_parser("input")
+    i.add_argument("--variant", required=True)
     v.add_argument("--run", required=True)
     v.add_argument("--stdout", required=True)
     v.add_argument("--rc", type=int, required=True)
@@ -602,7 +694,8 @@ def main():
     r.add_argument("--started", default="?")
     r.add_argument("--nice", type=int, default=0)
     a = ap.parse_args()
-    {"eal": cmd_eal, "config": cmd_config, "sample": cmd_sample, "verdict": cmd_verdict, "report": cmd_report}[a.cmd](a)
+    {"eal": cmd_eal, "config": cmd_config, "input": cmd_input, "sample": cmd_sample, "verdict": cmd_verdict,
+     "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

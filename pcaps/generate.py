@@ -9,8 +9,8 @@ For every scenario this writes, under pcaps/<scenario>/:
   frames.txt               every input frame with its fate, for humans reading a failure
 
 The expected side comes from this file's own model of the switching rules (the header comment of
-src/Dataplane/Switching/L2Switch.cs and the issue text quoted in pcaps/README.md), applied to the
-scenario's topology. It is never recorded from vswitchd. Every input frame also states its
+src/Dataplane/Switching/L2Switch.cs and the issue text quoted in pcaps/README.md; for the overlay,
+RFC 7348, RFC 8926 and docs/overlay.md), applied to the scenario's topology. It is never recorded from vswitchd. Every input frame also states its
 intended fate; the model must agree with it, so a scenario cannot silently test something else.
 
 Output is deterministic (fixed seeds, fixed timestamps, our own pcap writer): re-running the
@@ -29,7 +29,7 @@ import struct
 import sys
 import tempfile
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, IPOption, TCP, UDP
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
@@ -44,8 +44,18 @@ DROP_LABELS = [
     "spoofed_source_mac", "spoofed_ipv4_source", "spoofed_arp_sender", "spoofed_ipv6_source",
     "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
     "multi_segment", "tx_queue_full",
+    # the overlay (docs/overlay.md)
+    "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
+    "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
+    "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
+    "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
 ]
 UNICAST, FLOOD, ARP_REPLY = "unicast", "flood", "arp_reply"
+# Overlay fates: encapsulated toward a remote VM; decapsulated and delivered to one VM / flooded to
+# the tenant's local ports; an ARP request for our VTEP answered; an ARP reply from a next hop taken.
+ENCAP, DECAP, DECAP_FLOOD, VTEP_ARP, NEIGHBOUR_REPLY = "encap", "decap", "decap_flood", "vtep_arp_reply", "neighbour_reply"
+FATES = (UNICAST, FLOOD, ARP_REPLY, ENCAP, DECAP, DECAP_FLOOD, VTEP_ARP, NEIGHBOUR_REPLY)
+VXLAN_PORT, GENEVE_PORT = 4789, 6081
 ETH_HEADER = 14
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 PCAP_BASE_TIME = 1_700_000_000  # 2023-11-14T22:13:20Z; every record is stamped from here.
@@ -125,10 +135,41 @@ class Vm:
         self.link_local = link_local(mac)
 
 
+class RemoteHost:
+    def __init__(self, name, vtep, tunnel, options=()):
+        assert tunnel in ("vxlan", "geneve"), tunnel
+        self.name, self.vtep, self.tunnel = name, vtep, tunnel
+        self.options = list(options)  # (class, type, data bytes)
+        self.port = VXLAN_PORT if tunnel == "vxlan" else GENEVE_PORT
+
+
+class RemoteVm:
+    def __init__(self, tenant, name, host, mac, ipv4):
+        self.tenant, self.name, self.host, self.mac = tenant, name, host, mac
+        self.ipv4 = [str(ipaddress.IPv4Address(a)) for a in ipv4]
+
+
+class Overlay:
+    """The overlay section: this host's VTEP behind the uplink, remote hosts, static neighbours."""
+
+    def __init__(self, uplink, vtep, prefix, mac, ttl=64, gateway=None):
+        self.uplink, self.vtep, self.prefix, self.mac, self.ttl, self.gateway = uplink, vtep, prefix, mac, ttl, gateway
+        self.hosts, self.static_neighbours = {}, {}
+
+    def on_link(self, ip):
+        return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(f"{self.vtep}/{self.prefix}", strict=False)
+
+    def next_hop(self, host):
+        return host.vtep if self.on_link(host.vtep) or self.gateway is None else self.gateway
+
+
 class Scenario:
     def __init__(self, name, summary):
         self.name, self.summary = name, summary
         self.ports, self.tenants, self.vms = {}, [], []
+        self.overlay, self.vnis, self.remote_vms = None, {}, []
+        self.extra = {}  # overlay counters the model adds up while classifying
+        self.injected = []  # frames vswitchd sends by itself (ARP requests), with the port they leave on
         self.rng = random.Random(f"vswitch-pcaps/{name}")
 
     def port(self, name, role="vm", mtu=1500, queues=1):
@@ -144,8 +185,23 @@ class Scenario:
         self.vms.append(v)
         return v
 
+    def set_overlay(self, uplink, vtep, prefix, mac, ttl=64, gateway=None):
+        assert self.ports[uplink].role == "uplink"
+        self.overlay = Overlay(uplink, vtep, prefix, mac, ttl, gateway)
+        return self.overlay
+
+    def remote_host(self, name, vtep, tunnel, options=()):
+        self.overlay.hosts[name] = RemoteHost(name, vtep, tunnel, options)
+        return self.overlay.hosts[name]
+
+    def remote_vm(self, tenant, name, host, mac, ipv4=()):
+        assert host in self.overlay.hosts and tenant in self.tenants, (host, tenant)
+        v = RemoteVm(tenant, name, host, mac, ipv4)
+        self.remote_vms.append(v)
+        return v
+
     def send(self, port, frame, intent, note):
-        assert intent in (UNICAST, FLOOD, ARP_REPLY) or intent in DROP_LABELS, intent
+        assert intent in FATES or intent in DROP_LABELS, intent
         self.ports[port].inputs.append((bytes(frame), intent, note))
 
     def payload(self, size, tag):
@@ -163,13 +219,16 @@ class Scenario:
         return next((v for v in self.vms if v.tenant == tenant and v.mac == mac), None)
 
     def tenant_vm_by_ipv4(self, tenant, ip):
-        return next((v for v in self.vms if v.tenant == tenant and ip in v.ipv4), None)
+        """The VM, local or remote, holding the address: the ARP responder answers for both."""
+        return next((v for v in self.vms + self.remote_vms if v.tenant == tenant and ip in v.ipv4), None)
 
     def classify(self, port_name, frame):
         """Returns (fate, egress port names, frame to transmit). fate: UNICAST, FLOOD, ARP_REPLY or a drop label."""
         port = self.ports[port_name]
+        if port.role == "uplink" and self.overlay is not None and self.overlay.uplink == port_name:
+            return self.classify_uplink(frame)
         if port.role == "uplink":
-            return "uplink_no_overlay", [], None  # no overlay is configured in any scenario
+            return "uplink_no_overlay", [], None
         vm = self.vm_on(port_name)
         if vm is None:
             return "unbound_port", [], None
@@ -226,6 +285,8 @@ class Scenario:
 
         destination = mac_text(frame[0:6])
         egress = None if frame[0] & 1 else self.tenant_vm_by_mac(vm.tenant, destination)
+        if self.overlay is not None:
+            return self.classify_overlay_destination(port_name, vm, frame, egress)
         if egress is None:
             targets = [v.port for v in self.vms if v.tenant == vm.tenant and v.port != port_name]
             if not targets:
@@ -240,11 +301,221 @@ class Scenario:
             return "egress_mtu_exceeded", [], None
         return UNICAST, [egress.port], frame
 
+    # --- the overlay model (docs/overlay.md; the order of checks is that of src/Dataplane/Overlay/Decapsulation.cs)
+
+    def count(self, counter, n=1):
+        self.extra[counter] = self.extra.get(counter, 0) + n
+
+    def remote_by_mac(self, tenant, mac):
+        return next((r for r in self.remote_vms if r.tenant == tenant and r.mac == mac), None)
+
+    def flood_hosts(self, tenant):
+        """Hosts of the tenant's remote VMs, in the order the config first names them."""
+        names = []
+        for tenant_name in self.tenants:
+            for r in self.remote_vms:
+                if r.tenant == tenant_name == tenant and r.host not in names:
+                    names.append(r.host)
+        return [self.overlay.hosts[n] for n in names]
+
+    def encapsulate(self, tenant, host, inner):
+        """(fate-or-drop, outer frame): the RFC 7348 / RFC 8926 framing the switch must produce."""
+        o = self.overlay
+        header = tunnel_header(host, self.vnis[tenant])
+        if len(inner) + 50 - 8 + len(header) > self.ports[o.uplink].max_frame:
+            return "encap_exceeds_mtu", None
+        neighbour = o.static_neighbours.get(o.next_hop(host))
+        if neighbour is None:
+            return "neighbour_unresolved", None
+        outer = (Ether(src=o.mac, dst=neighbour) / IP(src=o.vtep, dst=host.vtep, id=0, flags="DF", ttl=o.ttl)
+                 / UDP(sport=source_port(inner), dport=host.port, chksum=0) / Raw(header + inner))
+        return ENCAP, bytes(outer)
+
+    def classify_overlay_destination(self, port_name, vm, frame, egress):
+        if egress is not None:
+            if egress.port == port_name:
+                return "hairpin", [], None
+            if len(frame) > self.ports[egress.port].max_frame:
+                return "egress_mtu_exceeded", [], None
+            return UNICAST, [egress.port], frame
+        destination = mac_text(frame[0:6])
+        remote = None if frame[0] & 1 else self.remote_by_mac(vm.tenant, destination)
+        if remote is not None:
+            fate, outer = self.encapsulate(vm.tenant, self.overlay.hosts[remote.host], frame)
+            if fate != ENCAP:
+                return fate, [], None
+            self.count("encapsulated")
+            self.count(f"tunnel:{remote.host}:encap")
+            return ENCAP, [(self.overlay.uplink, outer)], None
+        targets = [v.port for v in self.vms if v.tenant == vm.tenant and v.port != port_name]
+        hosts = self.flood_hosts(vm.tenant)
+        if not targets and not hosts:
+            return "no_flood_target", [], None
+        assert all(len(frame) <= self.ports[t].max_frame for t in targets), "flood beyond an egress MTU"
+        outputs = [(t, frame) for t in targets]
+        for host in hosts:
+            fate, outer = self.encapsulate(vm.tenant, host, frame)
+            assert fate == ENCAP, f"a replica that cannot go ({fate}): scenarios stay clear of per-copy drops"
+            self.count("encapsulated")
+            self.count(f"tunnel:{host.name}:encap")
+            outputs.append((self.overlay.uplink, outer))
+        return FLOOD, outputs, None
+
+    def classify_uplink(self, frame):
+        o = self.overlay
+        if len(frame) < ETH_HEADER:
+            return "runt_frame", [], None
+        if len(frame) > self.ports[o.uplink].max_frame:
+            return "oversize", [], None
+        ether_type, = struct.unpack_from("!H", frame, 12)
+        if ether_type == 0x0806:
+            return self.classify_underlay_arp(frame)
+        if ether_type != 0x0800:
+            return "uplink_not_tunnel", [], None
+        ip = frame[ETH_HEADER:]
+        if len(ip) < 20:
+            return "malformed_outer", [], None
+        ihl = (ip[0] & 0x0F) * 4
+        total, = struct.unpack_from("!H", ip, 2)
+        if ip[0] >> 4 != 4 or ihl < 20 or ihl > len(ip) or total < ihl or total > len(ip):
+            return "malformed_outer", [], None
+        if ip[9] != 17:
+            return "uplink_not_tunnel", [], None
+        if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
+            return "outer_fragment", [], None
+        if ihl != 20:
+            return "outer_ip_options", [], None
+        udp = ip[20:total]
+        if len(udp) < 8:
+            return "malformed_outer", [], None
+        _, dport, udp_length = struct.unpack_from("!HHH", udp, 0)
+        if udp_length < 8 or udp_length > len(udp):
+            return "malformed_outer", [], None
+        if dport not in (VXLAN_PORT, GENEVE_PORT):
+            return "uplink_not_tunnel", [], None
+        if str(ipaddress.IPv4Address(ip[16:20])) != o.vtep:
+            return "wrong_destination_vtep", [], None
+        host = next((h for h in o.hosts.values() if h.vtep == str(ipaddress.IPv4Address(ip[12:16]))), None)
+        if host is None:
+            return "unknown_source_vtep", [], None
+        if dport != host.port:
+            return "tunnel_type_mismatch", [], None
+        payload = udp[8:udp_length]
+        options = critical = 0
+        if host.tunnel == "vxlan":
+            if len(payload) < 8 or not payload[0] & 0x08:
+                return "malformed_tunnel_header", [], None
+            vni, offset = int.from_bytes(payload[4:7], "big"), 8
+        else:
+            if len(payload) < 8 or payload[0] >> 6 != 0 or payload[2:4] != b"\x65\x58":
+                return "malformed_tunnel_header", [], None
+            offset = 8 + (payload[0] & 0x3F) * 4
+            if offset > len(payload):
+                return "bad_geneve_option_length", [], None
+            if payload[1] & 0x80:
+                return "geneve_control_packet", [], None
+            known = {(c, t) for c, t, _ in host.options}
+            at = 8
+            while at < offset:
+                if at + 4 > offset or at + 4 + (payload[at + 3] & 0x1F) * 4 > offset:
+                    return "bad_geneve_option_length", [], None
+                cls, typ = struct.unpack_from("!HB", payload, at)
+                if typ & 0x80:
+                    if (cls, typ) not in known:
+                        return "geneve_critical_option", [], None
+                    critical += 1
+                options += 1
+                at += 4 + (payload[at + 3] & 0x1F) * 4
+            vni = int.from_bytes(payload[4:7], "big")
+        tenant = next((t for t, v in self.vnis.items() if v == vni), None)
+        if tenant is None:
+            return "unknown_vni", [], None
+        inner = payload[offset:]
+        fate = self.check_inner(tenant, host, inner)
+        if fate in DROP_LABELS and fate not in ("no_flood_target", "unknown_inner_destination", "egress_mtu_exceeded"):
+            return fate, [], None
+        # Past the tunnel and source checks the frame counts as decapsulated, wherever it then goes.
+        self.count("decapsulated")
+        self.count(f"tunnel:{host.name}:decap")
+        self.count(f"tunnel:{host.name}:geneve_options", options)
+        self.count(f"tunnel:{host.name}:geneve_critical_options", critical)
+        if fate in DROP_LABELS:
+            self.count("decapsulated", -1)
+            self.count(f"tunnel:{host.name}:decap", -1)
+            self.count(f"tunnel:{host.name}:geneve_options", -options)
+            self.count(f"tunnel:{host.name}:geneve_critical_options", -critical)
+            return fate, [], None
+        if fate == DECAP_FLOOD:
+            targets = [v.port for v in self.vms if v.tenant == tenant]
+            return DECAP_FLOOD, [(t, inner) for t in targets], None
+        return DECAP, [(self.tenant_vm_by_mac(tenant, mac_text(inner[0:6])).port, inner)], None
+
+    def check_inner(self, tenant, host, inner):
+        if len(inner) < ETH_HEADER:
+            return "malformed_inner"
+        sender = self.remote_by_mac(tenant, mac_text(inner[6:12]))
+        if sender is None or sender.host != host.name:
+            return "spoofed_inner_source"
+        ether_type, = struct.unpack_from("!H", inner, 12)
+        l3 = inner[ETH_HEADER:]
+        if ether_type == 0x0800:
+            if len(l3) < 20:
+                return "malformed_ipv4"
+            ihl, total = (l3[0] & 0x0F) * 4, struct.unpack_from("!H", l3, 2)[0]
+            if l3[0] >> 4 != 4 or ihl < 20 or ihl > len(l3) or total < ihl or total > len(l3):
+                return "malformed_ipv4"
+            if str(ipaddress.IPv4Address(l3[12:16])) not in sender.ipv4:
+                return "spoofed_ipv4_source"
+        elif ether_type == 0x0806:
+            if len(l3) < 8 or 8 + 2 * (l3[4] + l3[5]) > len(l3) or struct.unpack_from("!HHBB", l3, 0) != (1, 0x0800, 6, 4):
+                return "malformed_arp"
+            if mac_text(l3[8:14]) != sender.mac or str(ipaddress.IPv4Address(l3[14:18])) not in sender.ipv4:
+                return "spoofed_arp_sender"
+        elif ether_type == 0x86DD:
+            if len(l3) < 40 or l3[0] >> 4 != 6 or 40 + struct.unpack_from("!H", l3, 4)[0] > len(l3):
+                return "malformed_ipv6"
+        elif ether_type in (0x8100, 0x88A8, 0x9100):
+            return "vlan_tagged"
+        if inner[0] & 1:
+            return DECAP_FLOOD if any(v.tenant == tenant for v in self.vms) else "no_flood_target"
+        local = self.tenant_vm_by_mac(tenant, mac_text(inner[0:6]))
+        if local is None:
+            return "unknown_inner_destination"
+        if len(inner) > self.ports[local.port].max_frame:
+            return "egress_mtu_exceeded"
+        return DECAP
+
+    def classify_underlay_arp(self, frame):
+        o = self.overlay
+        arp = frame[ETH_HEADER:]
+        if len(arp) < 8 or 8 + 2 * (arp[4] + arp[5]) > len(arp) or struct.unpack_from("!HHBB", arp, 0) != (1, 0x0800, 6, 4):
+            return "malformed_arp", [], None
+        if str(ipaddress.IPv4Address(arp[24:28])) != o.vtep:
+            return "uplink_not_tunnel", [], None
+        oper, = struct.unpack_from("!H", arp, 6)
+        sender_ip = str(ipaddress.IPv4Address(arp[14:18]))
+        next_hops = {o.next_hop(h) for h in o.hosts.values()}
+        if oper == 1:
+            reply = bytearray(frame)
+            reply[0:6] = arp[8:14]
+            reply[6:12] = mac_bytes(o.mac)
+            a = ETH_HEADER
+            reply[a + 6:a + 8] = b"\x00\x02"
+            reply[a + 18:a + 28] = arp[8:18]
+            reply[a + 8:a + 14] = mac_bytes(o.mac)
+            reply[a + 14:a + 18] = ipaddress.IPv4Address(o.vtep).packed
+            return VTEP_ARP, [(o.uplink, bytes(reply))], None
+        if oper == 2 and sender_ip in next_hops:
+            return NEIGHBOUR_REPLY, [], None
+        return "uplink_not_tunnel", [], None
+
     # --- output ------------------------------------------------------------------------------
 
     def run_model(self):
         drops = {label: 0 for label in DROP_LABELS}
-        totals = {UNICAST: 0, FLOOD: 0, ARP_REPLY: 0}
+        totals = {fate: 0 for fate in FATES}
+        for port, frame, note in self.injected:
+            self.ports[port].outputs.append((frame, "vswitchd"))
         lines = [f"# {self.name}: {self.summary}", "# port #n (bytes) fate [-> egress]: what the frame is"]
         for port in self.ports.values():
             for n, (frame, intent, note) in enumerate(port.inputs, 1):
@@ -255,9 +526,11 @@ class Scenario:
                     totals[fate] += 1
                 else:
                     drops[fate] += 1
-                for e in egress:
-                    self.ports[e].outputs.append((out, port.name))
-                where = f" -> {','.join(egress)}" if egress else ""
+                pairs = egress if out is None else [(e, out) for e in egress]
+                for e, frame_out in pairs:
+                    self.ports[e].outputs.append((frame_out, port.name))
+                names = list(dict.fromkeys(e for e, _ in pairs))
+                where = f" -> {','.join(names)}" if names else ""
                 lines.append(f"{port.name} #{n} ({len(frame)} B) {fate}{where}: {note}")
         self.check_order_keys()
         counters = {
@@ -267,6 +540,21 @@ class Scenario:
             "flooded": totals[FLOOD],
             "arp_replies": totals[ARP_REPLY],
         }
+        if self.overlay is not None:
+            # Decapsulated frames delivered to one VM count as unicast, decapsulated floods as flooded.
+            counters["unicast"] += totals[DECAP]
+            counters["flooded"] += totals[DECAP_FLOOD]
+            counters["encapsulated"] = self.extra.get("encapsulated", 0)
+            counters["decapsulated"] = self.extra.get("decapsulated", 0)
+            counters["vtep_arp_replies"] = totals[VTEP_ARP]
+            counters["neighbour_replies"] = totals[NEIGHBOUR_REPLY]
+            counters["arp_requests_sent"] = len(self.injected)
+            counters["tunnels"] = {
+                h.name: {k: self.extra.get(f"tunnel:{h.name}:{k}", 0) for k in ("encap", "decap", "geneve_options", "geneve_critical_options")}
+                for h in self.overlay.hosts.values()
+            }
+            for port, frame, note in self.injected:
+                lines.append(f"{port} (sent by vswitchd, {len(frame)} B): {note}")
         return counters, "\n".join(lines) + "\n"
 
     def check_order_keys(self):
@@ -276,7 +564,7 @@ class Scenario:
         for port in self.ports.values():
             seen = {}
             for frame, ingress in port.outputs:
-                src = mac_text(frame[6:12])
+                src = order_key(frame)
                 if seen.setdefault(src, ingress) != ingress:
                     raise AssertionError(f"{self.name}: output {port.name} gets source MAC {src} from {seen[src]} and {ingress}")
 
@@ -292,15 +580,38 @@ class Scenario:
         ]
         for p in self.ports.values():
             devargs = f"net_pcap{p.index},rx_pcap=@IN@/{p.name}.pcap,tx_pcap=@OUT@/{p.name}.pcap"
-            extra = f", mtu: {p.mtu}, queues: {p.queues}" if p.role == "vm" else ""
+            extra = f", mtu: {p.mtu}, queues: {p.queues}" if p.role == "vm" else (f", mtu: {p.mtu}" if self.overlay else "")
             lines.append(f'  - {{name: {p.name}, devargs: "{devargs}", role: {p.role}{extra}}}')
+        if self.overlay is not None:
+            o = self.overlay
+            lines += ["overlay:", f"  uplink: {o.uplink}", f"  vtep: {o.vtep}/{o.prefix}", f'  mac: "{o.mac}"', f"  ttl: {o.ttl}"]
+            if o.gateway:
+                lines.append(f"  gateway: {o.gateway}")
+            if o.static_neighbours:
+                lines.append("  static_neighbours:")
+                lines += [f'    - {{ip: {ip}, mac: "{mac}"}}' for ip, mac in o.static_neighbours.items()]
+            lines.append("  remote_hosts:")
+            for h in o.hosts.values():
+                lines.append(f"    - name: {h.name}\n      vtep: {h.vtep}\n      tunnel: {h.tunnel}")
+                if h.options:
+                    lines.append("      geneve_options:")
+                    lines += [f'        - {{class: 0x{c:04x}, type: 0x{t:02x}, data: "{d.hex()}"}}' for c, t, d in h.options]
         lines.append("tenants:")
         for tenant in self.tenants:
-            lines += [f"  - name: {tenant}", "    vms:"]
+            lines.append(f"  - name: {tenant}")
+            if tenant in self.vnis:
+                lines.append(f"    vni: {self.vnis[tenant]}")
+            lines.append("    vms:")
             for v in (v for v in self.vms if v.tenant == tenant):
                 v4 = ", ".join(f'"{a}"' for a in v.ipv4)
                 v6 = ", ".join(f'"{a}"' for a in v.ipv6)
                 lines.append(f'      - {{name: {v.name}, port: {v.port}, mac: "{v.mac}", ipv4: [{v4}], ipv6: [{v6}]}}')
+            remote = [r for r in self.remote_vms if r.tenant == tenant]
+            if remote:
+                lines.append("    remote_vms:")
+                for r in remote:
+                    v4 = ", ".join(f'"{a}"' for a in r.ipv4)
+                    lines.append(f'      - {{name: {r.name}, host: {r.host}, mac: "{r.mac}", ipv4: [{v4}]}}')
         return "\n".join(lines) + "\n"
 
     def write(self, root):
@@ -324,6 +635,73 @@ class Scenario:
             assert read_pcap(os.path.join(directory, "in", p.name + ".pcap")) == [f for f, _, _ in p.inputs]
             assert read_pcap(os.path.join(directory, "expected", p.name + ".pcap")) == [f for f, _ in p.outputs]
         return counters
+
+
+# ---------------------------------------------------------------------------------------------
+# Overlay framing (RFC 7348 section 5, RFC 8926 sections 3.4-3.5)
+
+
+def vxlan_header(vni, flags=0x08):
+    return struct.pack("!B3xI", flags, vni << 8)
+
+
+def geneve_option(cls, typ, data, length_words=None):
+    return struct.pack("!HBB", cls, typ, len(data) // 4 if length_words is None else length_words) + data
+
+
+def geneve_header(vni, options=b"", flags=None, protocol=0x6558, opt_len_words=None, version=0):
+    """flags default: C set when any option has the critical bit (RFC 8926 section 3.4)."""
+    if flags is None:
+        flags, at = 0, 0
+        while at + 4 <= len(options):
+            flags |= 0x40 if options[at + 2] & 0x80 else 0
+            at += 4 + (options[at + 3] & 0x1F) * 4
+    words = len(options) // 4 if opt_len_words is None else opt_len_words
+    return struct.pack("!BBHI", version << 6 | words, flags, protocol, vni << 8) + options
+
+
+def tunnel_header(host, vni):
+    if host.tunnel == "vxlan":
+        return vxlan_header(vni)
+    return geneve_header(vni, b"".join(geneve_option(c, t, d) for c, t, d in host.options))
+
+
+def flow_hash(frame):
+    """src/Dataplane/Switching/FlowHash.cs: the IPv4 5-tuple (addresses only for fragments and
+    non-TCP/UDP) or the MAC pair, through MurmurHash3's fmix64; the low 32 bits."""
+    mask = (1 << 64) - 1
+    if len(frame) >= 34 and frame[12:14] == b"\x08\x00":
+        ip = frame[14:]
+        h = int.from_bytes(ip[12:20], "big") ^ ip[9]
+        ihl = (ip[0] & 0x0F) * 4
+        fragment = int.from_bytes(ip[6:8], "big") & 0x3FFF
+        if not fragment and ip[9] in (6, 17) and len(ip) >= ihl + 4:
+            h ^= int.from_bytes(ip[ihl:ihl + 4], "big") << 17
+    else:
+        h = int.from_bytes(frame[0:8], "big") ^ (int.from_bytes(frame[8:12], "big") << 13)
+    h &= mask
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    h ^= h >> 33
+    return h & 0xFFFFFFFF
+
+
+def source_port(inner):
+    """The inner flow's hash mapped into 49152..65535 (docs/overlay.md, "UDP source port")."""
+    return 49152 + ((flow_hash(inner) * 16384) >> 32)
+
+
+def order_key(frame):
+    """What the harness keeps in order on an output (FrameComparison.SourceKey): the source MAC,
+    or for VXLAN/GENEVE the inner frame's source MAC, since every tunnel frame has the VTEP's."""
+    if len(frame) >= 50 and frame[12:14] == b"\x08\x00" and frame[14] == 0x45 and frame[23] == 17:
+        port = int.from_bytes(frame[36:38], "big")
+        inner = 50 if port == VXLAN_PORT else 50 + (frame[42] & 0x3F) * 4 if port == GENEVE_PORT else None
+        if inner is not None and len(frame) >= inner + 12:
+            return "inner " + mac_text(frame[inner + 6:inner + 12])
+    return mac_text(frame[6:12])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,8 +1027,191 @@ def scenario_misc():
     return s
 
 
+# --- the overlay -----------------------------------------------------------------------------
+OUR_MAC, HOST_B_MAC, HOST_C_MAC = "02:aa:00:00:00:01", "02:bb:00:00:00:02", "02:bb:00:00:00:03"
+VTEP, HOST_B, HOST_C = "192.168.50.1", "192.168.50.2", "192.168.50.3"
+AGREED_OPTION = (0x0102, 0x80, bytes.fromhex("0011223344556677"))
+
+
+def overlay_topology(s, extra_ports=()):
+    """red: a, b local (MTU 1450), c on host-b (VXLAN), d on host-c (GENEVE with one critical 8-byte
+    option); blue: a local, c on host-b. Next hops resolved by static neighbours."""
+    for p in ("vm-a", "vm-b", "vm-blue"):
+        s.port(p, mtu=1450)
+    for p, mtu in extra_ports:
+        s.port(p, mtu=mtu)
+    s.port("up0", role="uplink", mtu=1500)
+    vms = {
+        "a": s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"]),
+        "b": s.vm("red", "red-b", "vm-b", mac(2, 1), ["10.0.0.2"], ["fd00:1::2"]),
+        "blue": s.vm("blue", "blue-a", "vm-blue", mac(1, 2), ["10.0.0.1"], ["fd00:2::1"]),
+    }
+    o = s.set_overlay("up0", VTEP, 24, OUR_MAC, ttl=64, gateway="192.168.50.254")
+    o.static_neighbours = {HOST_B: HOST_B_MAC, HOST_C: HOST_C_MAC}
+    s.vnis = {"red": 5001, "blue": 5002}
+    s.remote_host("host-b", HOST_B, "vxlan")
+    s.remote_host("host-c", HOST_C, "geneve", [AGREED_OPTION])
+    vms["c"] = s.remote_vm("red", "red-c", "host-b", mac(3, 1), ["10.0.0.3"])
+    vms["d"] = s.remote_vm("red", "red-d", "host-c", mac(4, 1), ["10.0.0.4"])
+    vms["blue-c"] = s.remote_vm("blue", "blue-c", "host-b", mac(3, 2), ["10.0.0.3"])
+    return vms
+
+
+def tunnelled(src_vtep, dport, header, inner, dst_vtep=VTEP, src_mac=HOST_B_MAC, udp_checksum=None, **ip_fields):
+    """A frame from the underlay: Ethernet/IPv4/UDP to dport around a tunnel header and an inner frame."""
+    ip = dict(src=src_vtep, dst=dst_vtep, id=7, ttl=64, flags="DF")
+    ip.update(ip_fields)
+    udp = UDP(sport=51000, dport=dport) if udp_checksum is None else UDP(sport=51000, dport=dport, chksum=udp_checksum)
+    return bytes(Ether(src=src_mac, dst=OUR_MAC) / IP(**ip) / udp / Raw(header + bytes(inner)))
+
+
+def vxlan_from_b(inner, vni=5001, **kw):
+    return tunnelled(HOST_B, VXLAN_PORT, vxlan_header(vni), inner, **kw)
+
+
+def geneve_from_c(inner, options=None, vni=5001, **kw):
+    opts = geneve_option(*AGREED_OPTION) if options is None else options
+    return tunnelled(HOST_C, GENEVE_PORT, geneve_header(vni, opts), inner, src_mac=HOST_C_MAC, **kw)
+
+
+def scenario_overlay_encap():
+    s = Scenario("overlay-encap", "unicast to remote VMs: VXLAN to host-b, GENEVE with an option to host-c, per tenant VNI; MTU; ARP for remote VMs")
+    v = overlay_topology(s, extra_ports=[("vm-j", 1500)])
+    a, b, blue, c, d = v["a"], v["b"], v["blue"], v["c"], v["d"]
+    j = s.vm("red", "red-j", "vm-j", mac(10, 1), ["10.0.0.10"], ["fd00:1::10"])
+    for size in (60, 200, 1000, 1464):
+        s.send("vm-a", udp4(s, a, c.mac, "10.0.0.1", "10.0.0.3", size, f"a>c{size}"), ENCAP, f"red-a -> red-c, {size} B: VXLAN VNI 5001 to host-b")
+    for sport in range(41000, 41006):
+        s.send("vm-a", udp4(s, a, c.mac, "10.0.0.1", "10.0.0.3", 100, f"flow{sport}", sport=sport), ENCAP, f"red-a -> red-c, UDP from port {sport}: its own outer source port")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=c.mac) / IP(src="10.0.0.1", dst="10.0.0.3", id=5, ttl=64) / TCP(sport=40001, dport=80, flags="S", seq=1)), ENCAP, "TCP SYN red-a -> red-c")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=c.mac) / IPv6(src="fd00:1::1", dst="fd00:1::3") / UDP(sport=1, dport=9) / Raw(b"v6")), ENCAP, "IPv6 red-a -> red-c")
+    for size in (60, 1000, 1452):
+        s.send("vm-a", udp4(s, a, d.mac, "10.0.0.1", "10.0.0.4", size, f"a>d{size}"), ENCAP, f"red-a -> red-d, {size} B: GENEVE with the 8-byte option to host-c")
+    s.send("vm-a", udp4(s, a, d.mac, "10.0.0.1", "10.0.0.4", 1453, "a>d-big"), "encap_exceeds_mtu", "1453 B to red-d: + 62 B of outer headers (GENEVE with a 12 B option) is 1515 B, over the uplink's 1514")
+    s.send("vm-a", udp4(s, a, d.mac, "10.0.0.1", "10.0.0.4", 1464, "a>d-max"), "encap_exceeds_mtu", "1464 B (the VM MTU) to red-d: fits VXLAN, not GENEVE with an option")
+    s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1464, "j>c"), ENCAP, "1464 B from the 1500-MTU port to red-c: exactly 1514 B outer")
+    s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1465, "j>c-big"), "encap_exceeds_mtu", "1465 B to red-c: 1515 B outer")
+    s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1514, "j>c-1514"), "encap_exceeds_mtu", "1514 B to red-c")
+    s.send("vm-blue", udp4(s, blue, v["blue-c"].mac, "10.0.0.1", "10.0.0.3", 300, "blue>c"), ENCAP, "blue-a -> blue-c: VNI 5002 to host-b")
+    s.send("vm-blue", udp4(s, blue, c.mac, "10.0.0.1", "10.0.0.3", 100, "blue>red-c"), FLOOD, "blue-a to red-c's MAC: unknown in blue, flooded to blue's remote host only")
+    s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 100, "a>b"), UNICAST, "red-a -> red-b stays local")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.3"), ARP_REPLY, "ARP for red-c (remote): answered with red-c's MAC")
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.4"), ARP_REPLY, "ARP for red-d (remote)")
+    s.send("vm-b", udp4(s, b, c.mac, "10.0.0.2", "10.0.0.3", 60, "b>c"), ENCAP, "red-b -> red-c")
+    s.send("vm-b", udp4(s, b, c.mac, "10.0.0.9", "10.0.0.3", 60, "b>c-spoof"), "spoofed_ipv4_source", "spoofed source toward a remote VM: the local checks come first")
+    return s
+
+
+def scenario_overlay_decap():
+    s = Scenario("overlay-decap", "VXLAN and GENEVE (with options) from known hosts delivered per VNI; ARP for our VTEP answered")
+    v = overlay_topology(s)
+    a, b, blue, c, d = v["a"], v["b"], v["blue"], v["c"], v["d"]
+    for size in (60, 500, 1464):
+        s.send("up0", vxlan_from_b(udp4(s, c, a.mac, "10.0.0.3", "10.0.0.1", size, f"c>a{size}")), DECAP, f"VXLAN VNI 5001 from host-b: red-c -> red-a, {size} B inner")
+    s.send("up0", vxlan_from_b(udp4(s, c, b.mac, "10.0.0.3", "10.0.0.2", 100, "c>b"), udp_checksum=0), DECAP, "red-c -> red-b, outer UDP checksum 0")
+    s.send("up0", vxlan_from_b(udp4(s, v["blue-c"], blue.mac, "10.0.0.3", "10.0.0.1", 100, "bc>ba"), vni=5002), DECAP, "VNI 5002: blue-c -> blue-a (same MACs and IPs as red)")
+    s.send("up0", vxlan_from_b(arp(c, 1, c.mac, "10.0.0.3", "00:00:00:00:00:00", "10.0.0.1")), DECAP_FLOOD, "ARP request from red-c: flooded to red's local ports, not answered, not sent to host-c")
+    s.send("up0", vxlan_from_b(arp(c, 2, c.mac, "10.0.0.3", a.mac, "10.0.0.1", dst=a.mac)), DECAP, "ARP reply from red-c to red-a")
+    s.send("up0", geneve_from_c(udp4(s, d, a.mac, "10.0.0.4", "10.0.0.1", 200, "d>a")), DECAP, "GENEVE from host-c with the agreed critical option")
+    s.send("up0", geneve_from_c(udp4(s, d, b.mac, "10.0.0.4", "10.0.0.2", 200, "d>b"),
+                                options=geneve_option(0x0999, 0x01, b"\x01\x02\x03\x04") + geneve_option(*AGREED_OPTION) + geneve_option(0x0999, 0x02, b"")),
+           DECAP, "GENEVE with two unknown non-critical options around the agreed one: carried, counted")
+    s.send("up0", geneve_from_c(udp4(s, d, a.mac, "10.0.0.4", "10.0.0.1", 1464, "d>a-max"), options=b""), DECAP, "GENEVE without options, 1464 B inner (1514 B outer)")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=BROADCAST) / ARP(op=1, hwsrc=HOST_B_MAC, psrc=HOST_B, hwdst="00:00:00:00:00:00", pdst=VTEP)),
+           VTEP_ARP, "host-b asks who has our VTEP: answered with the overlay MAC")
+    s.send("up0", pad60(Ether(src=HOST_C_MAC, dst=OUR_MAC) / ARP(op=2, hwsrc=HOST_C_MAC, psrc=HOST_C, hwdst=OUR_MAC, pdst=VTEP)),
+           NEIGHBOUR_REPLY, "host-c's ARP reply to our VTEP: taken by the neighbour table (static here: unchanged)")
+    return s
+
+
+def scenario_overlay_bum():
+    s = Scenario("overlay-bum", "broadcast, multicast, unknown unicast: local flood plus head-end replication per tenant; tunnel BUM stays local")
+    v = overlay_topology(s)
+    a, b, blue, c = v["a"], v["b"], v["blue"], v["c"]
+    s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.99"), FLOOD, "ARP for an unknown IP: red-b, and replicas to host-b (VXLAN) and host-c (GENEVE)")
+    s.send("vm-a", udp4(s, a, "01:00:5e:01:01:01", "10.0.0.1", "239.1.1.1", 300, "mcast"), FLOOD, "IPv4 multicast: replicated to both red hosts")
+    s.send("vm-a", udp4(s, a, "02:00:00:00:01:99", "10.0.0.1", "10.0.0.99", 120, "unknown"), FLOOD, "unknown unicast: replicated")
+    s.send("vm-a", udp4(s, a, BROADCAST, "10.0.0.1", "10.0.0.255", 1452, "bcast-max"), FLOOD, "1452 B broadcast: fits both tunnels")
+    s.send("vm-blue", udp4(s, blue, BROADCAST, "10.0.0.1", "10.0.0.255", 100, "blue-bcast"), FLOOD, "blue broadcast: no other local blue port, one replica to host-b (VNI 5002)")
+    s.send("up0", vxlan_from_b(udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 100, "c-bcast")), DECAP_FLOOD, "broadcast from red-c: red-a and red-b only (split horizon)")
+    s.send("up0", vxlan_from_b(udp4(s, c, "01:00:5e:01:01:01", "10.0.0.3", "239.1.1.1", 100, "c-mcast")), DECAP_FLOOD, "multicast from red-c: local only")
+    s.send("up0", vxlan_from_b(udp4(s, v["blue-c"], BROADCAST, "10.0.0.3", "10.0.0.255", 100, "bc-bcast"), vni=5002), DECAP_FLOOD, "broadcast from blue-c: blue-a only")
+    s.send("vm-b", udp4(s, b, BROADCAST, "10.0.0.2", "10.0.0.255", 80, "b-bcast"), FLOOD, "broadcast from red-b: red-a and both hosts")
+    return s
+
+
+def scenario_overlay_refused():
+    s = Scenario("overlay-refused", "everything the uplink refuses: malformed, foreign, spoofed, unknown; each under its own reason")
+    v = overlay_topology(s)
+    a, c, d = v["a"], v["c"], v["d"]
+    good = udp4(s, c, a.mac, "10.0.0.3", "10.0.0.1", 100, "good")
+    ok = vxlan_from_b(good)
+    s.send("up0", ok, DECAP, "the reference frame: VXLAN red-c -> red-a")
+    s.send("up0", ok[:13], "runt_frame", "13 B")
+    s.send("up0", vxlan_from_b(udp4(s, c, a.mac, "10.0.0.3", "10.0.0.1", 1465, "big")), "oversize", "1515 B outer: over the uplink MTU")
+    s.send("up0", udp4(s, c, OUR_MAC, HOST_B, VTEP, 100, "plain", dport=53, src_mac=HOST_B_MAC), "uplink_not_tunnel", "plain UDP to port 53 of our VTEP")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=OUR_MAC) / IP(src=HOST_B, dst=VTEP, id=3) / ICMP(id=1, seq=1)), "uplink_not_tunnel", "ICMP echo to our VTEP")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=OUR_MAC) / IPv6(src="fd00::2", dst="fd00::1") / UDP(sport=1, dport=4789)), "uplink_not_tunnel", "IPv6 on the uplink")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=BROADCAST) / ARP(op=1, hwsrc=HOST_B_MAC, psrc=HOST_B, pdst="192.168.50.77")), "uplink_not_tunnel", "ARP for another underlay address")
+    s.send("up0", (Ether(src=HOST_B_MAC, dst=BROADCAST, type=0x0806) / Raw(bytes(ARP(op=1, hwsrc=HOST_B_MAC, psrc=HOST_B, pdst=VTEP))[:20])).build(), "malformed_arp", "ARP for our VTEP cut at 20 B")
+    s.send("up0", ok[:33], "malformed_outer", "outer IPv4 header cut at 19 B")
+    s.send("up0", ok[:80], "malformed_outer", "outer total length beyond the frame")
+    bad_udp = bytearray(ok)
+    bad_udp[38:40] = struct.pack("!H", 5000)
+    s.send("up0", bytes(bad_udp), "malformed_outer", "UDP length 5000 in a shorter datagram")
+    s.send("up0", vxlan_from_b(good, flags="MF"), "outer_fragment", "first fragment (MF) of a VXLAN datagram")
+    s.send("up0", vxlan_from_b(good, flags=0, frag=100), "outer_fragment", "later fragment (offset 800 B)")
+    s.send("up0", vxlan_from_b(good, options=[IPOption(b"\x01\x01\x01\x00")]), "outer_ip_options", "outer IPv4 with options (IHL 6)")
+    s.send("up0", vxlan_from_b(good, dst_vtep="192.168.50.9"), "wrong_destination_vtep", "VXLAN to another VTEP address")
+    s.send("up0", tunnelled("192.168.50.99", VXLAN_PORT, vxlan_header(5001), good), "unknown_source_vtep", "VXLAN from a VTEP that is no remote host")
+    s.send("up0", tunnelled(HOST_B, GENEVE_PORT, geneve_header(5001), good), "tunnel_type_mismatch", "GENEVE from host-b, a VXLAN host")
+    s.send("up0", tunnelled(HOST_C, VXLAN_PORT, vxlan_header(5001), udp4(s, d, a.mac, "10.0.0.4", "10.0.0.1", 100, "d-vx"), src_mac=HOST_C_MAC), "tunnel_type_mismatch", "VXLAN from host-c, a GENEVE host")
+    s.send("up0", tunnelled(HOST_B, VXLAN_PORT, vxlan_header(5001, flags=0), good), "malformed_tunnel_header", "VXLAN without the I flag")
+    s.send("up0", tunnelled(HOST_B, VXLAN_PORT, vxlan_header(5001)[:6], b""), "malformed_tunnel_header", "VXLAN header cut at 6 B")
+    dgood = udp4(s, d, a.mac, "10.0.0.4", "10.0.0.1", 100, "d-good")
+    s.send("up0", geneve_from_c(dgood), DECAP, "the GENEVE reference frame: red-d -> red-a")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, version=1), dgood, src_mac=HOST_C_MAC), "malformed_tunnel_header", "GENEVE version 1")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, protocol=0x0800), dgood, src_mac=HOST_C_MAC), "malformed_tunnel_header", "GENEVE carrying IPv4, not Ethernet")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, opt_len_words=63), b"", src_mac=HOST_C_MAC), "bad_geneve_option_length", "GENEVE Opt Len 252 B in an 8 B header")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, geneve_option(0x0999, 0x01, b"\x00" * 4, length_words=9)), dgood, src_mac=HOST_C_MAC),
+           "bad_geneve_option_length", "GENEVE option claiming 36 B inside an 8 B option area")
+    s.send("up0", geneve_from_c(dgood, options=geneve_option(0x0102, 0x81, b"\x00" * 4)), "geneve_critical_option", "unknown critical option (C flag set)")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, geneve_option(0x0999, 0x80, b""), flags=0), dgood, src_mac=HOST_C_MAC),
+           "geneve_critical_option", "unknown critical option with the C flag clear")
+    s.send("up0", tunnelled(HOST_C, GENEVE_PORT, geneve_header(5001, flags=0x80), dgood, src_mac=HOST_C_MAC), "geneve_control_packet", "GENEVE O flag: a control message")
+    s.send("up0", vxlan_from_b(good, vni=7777), "unknown_vni", "VNI 7777 maps to no tenant")
+    s.send("up0", vxlan_from_b(good[:13]), "malformed_inner", "inner frame of 13 B")
+    s.send("up0", vxlan_from_b(udp4(s, c, a.mac, "10.0.0.3", "10.0.0.1", 100, "spoof1", src_mac="02:00:00:00:66:66")), "spoofed_inner_source", "inner source MAC of no VM")
+    s.send("up0", vxlan_from_b(udp4(s, d, a.mac, "10.0.0.4", "10.0.0.1", 100, "spoof2")), "spoofed_inner_source", "red-d's MAC from host-b: red-d lives on host-c")
+    s.send("up0", vxlan_from_b(udp4(s, v["b"], a.mac, "10.0.0.2", "10.0.0.1", 100, "spoof3")), "spoofed_inner_source", "a local VM's MAC from the tunnel")
+    s.send("up0", vxlan_from_b(raw_frame(a.mac, c.mac, 0x8100, b"\x00\x05\x08\x00" + bytes(42))), "vlan_tagged", "inner 802.1Q tag")
+    s.send("up0", vxlan_from_b(good[:30]), "malformed_ipv4", "inner IPv4 header cut short")
+    s.send("up0", vxlan_from_b(udp4(s, c, a.mac, "10.0.0.4", "10.0.0.1", 100, "spoof-ip")), "spoofed_ipv4_source", "inner IPv4 source of red-d from red-c")
+    s.send("up0", vxlan_from_b(arp(c, 1, c.mac, "10.0.0.9", "00:00:00:00:00:00", "10.0.0.1")), "spoofed_arp_sender", "inner ARP with a sender IP red-c does not hold")
+    s.send("up0", vxlan_from_b(udp4(s, c, d.mac, "10.0.0.3", "10.0.0.4", 100, "c>d")), "unknown_inner_destination", "red-c to red-d: never sent back into a tunnel")
+    s.send("up0", vxlan_from_b(udp4(s, c, "02:00:00:00:01:77", "10.0.0.3", "10.0.0.77", 100, "c>?")), "unknown_inner_destination", "red-c to an unknown MAC: not flooded")
+    return s
+
+
+def scenario_overlay_neighbour():
+    s = Scenario("overlay-neighbour", "a remote VTEP behind an unresolved gateway: frames dropped, one ARP request for the gateway sent")
+    v = overlay_topology(s)
+    a, c = v["a"], v["c"]
+    s.remote_host("host-e", "192.168.60.5", "vxlan")
+    e = s.remote_vm("red", "red-e", "host-e", mac(5, 1), ["10.0.0.5"])
+    # The neighbour resolver's first round runs before any frame: one request for the gateway,
+    # and offline runs never repeat it (docs/overlay.md, "Neighbour resolution").
+    s.injected.append(("up0", pad60(Ether(src=OUR_MAC, dst=BROADCAST) / ARP(op=1, hwsrc=OUR_MAC, psrc=VTEP, hwdst="00:00:00:00:00:00", pdst="192.168.50.254")),
+                       "ARP request for the gateway 192.168.50.254, the next hop toward host-e"))
+    for n in range(3):
+        s.send("vm-a", udp4(s, a, e.mac, "10.0.0.1", "10.0.0.5", 100 + n, f"a>e{n}"), "neighbour_unresolved", "red-a -> red-e: the gateway's MAC is unknown")
+    s.send("vm-a", udp4(s, a, c.mac, "10.0.0.1", "10.0.0.3", 100, "a>c"), ENCAP, "red-a -> red-c: host-b's next hop is resolved")
+    return s
+
+
 SCENARIOS = [scenario_unicast, scenario_flood, scenario_overlap, scenario_spoof, scenario_arp_responder,
-             scenario_malformed, scenario_oversize, scenario_misc]
+             scenario_malformed, scenario_oversize, scenario_misc,
+             scenario_overlay_encap, scenario_overlay_decap, scenario_overlay_bum, scenario_overlay_refused, scenario_overlay_neighbour]
 
 
 def generate(root):

@@ -2,8 +2,10 @@
 // them to the configuration file, and the control socket to the whole new spec whenever a port
 // or VM is added at run time, so they know nothing of files: errors name fields the way the file
 // would ("tenants[0].vms[1].mac: ...").
+using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using VSwitch.Dataplane.Config.Internal;
+using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -29,7 +31,9 @@ public static partial class SpecValidator
         var errors = new ConfigErrors();
         CheckPorts(spec, paths, errors);
         CheckTenants(spec, paths, errors);
-        CheckVms(spec, paths, errors);
+        var tenants = CheckVms(spec, paths, errors);
+        CheckOverlay(spec, errors);
+        CheckRemoteVms(spec, paths, errors, tenants);
         return errors.All;
     }
 
@@ -78,7 +82,7 @@ public static partial class SpecValidator
         }
     }
 
-    private static void CheckVms(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
+    private static Dictionary<string, TenantAddresses> CheckVms(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
     {
         var ports = new Dictionary<string, PortSpec>(StringComparer.Ordinal);
         foreach (PortSpec port in spec.Ports)
@@ -117,6 +121,20 @@ public static partial class SpecValidator
 
             tenant?.Check(vm, path);
         }
+        return tenants;
+    }
+
+    /// <summary>Adds an error unless the MAC can belong to one interface: not all-zero, not a group address.</summary>
+    private static bool IsUnicastMac(ulong value, string path, ConfigErrors errors)
+    {
+        string mac = $"'{MacAddress.Format(value)}'";
+        if (value == 0)
+            errors.Add(path, $"{mac} is the all-zero address");
+        else if (MacAddress.IsGroup(value))
+            errors.Add(path, $"{mac} is a group (multicast or broadcast) address; the I/G bit, 0x01 of the first octet, must be clear");
+        else
+            return true;
+        return false;
     }
 
     private static bool IsValidName(string name, string path, ConfigErrors errors)
@@ -155,18 +173,29 @@ public static partial class SpecValidator
 
         public void Check(VmSpec vm, string path)
         {
-            string macPath = $"{path}.mac";
-            string mac = $"'{MacAddress.Format(vm.Mac)}'";
-            if (vm.Mac == 0)
-                errors.Add(macPath, $"{mac} is the all-zero address");
-            else if (MacAddress.IsGroup(vm.Mac))
-                errors.Add(macPath, $"{mac} is a group (multicast or broadcast) address; the I/G bit, 0x01 of the first octet, must be clear");
-            else
-                _macs.Claim(vm.Mac, macPath, mac);
+            ClaimMac(vm.Mac, $"{path}.mac");
+            ClaimIpv4(vm.Ipv4, path);
+            ClaimIpv6(vm.Ipv6, path);
+        }
 
-            for (int i = 0; i < vm.Ipv4.Length; i++)
+        /// <summary>A remote VM shares the tenant's MAC and address space with the local ones.</summary>
+        public void Check(RemoteVmSpec vm, string path)
+        {
+            ClaimMac(vm.Mac, $"{path}.mac");
+            ClaimIpv4(vm.Ipv4, path);
+        }
+
+        private void ClaimMac(ulong value, string macPath)
+        {
+            if (IsUnicastMac(value, macPath, errors))
+                _macs.Claim(value, macPath, $"'{MacAddress.Format(value)}'");
+        }
+
+        private void ClaimIpv4(ImmutableArray<uint> addresses, string path)
+        {
+            for (int i = 0; i < addresses.Length; i++)
             {
-                uint ip = vm.Ipv4[i];
+                uint ip = addresses[i];
                 string ipPath = $"{path}.ipv4[{i}]";
                 string shown = $"'{Ipv4.Format(ip)}'";
                 if (ip == 0)
@@ -178,10 +207,13 @@ public static partial class SpecValidator
                 else
                     _ipv4.Claim(ip, ipPath, shown);
             }
+        }
 
-            for (int i = 0; i < vm.Ipv6.Length; i++)
+        private void ClaimIpv6(ImmutableArray<UInt128> addresses, string path)
+        {
+            for (int i = 0; i < addresses.Length; i++)
             {
-                UInt128 ip = vm.Ipv6[i];
+                UInt128 ip = addresses[i];
                 string ipPath = $"{path}.ipv6[{i}]";
                 string shown = $"'{Ipv6.Format(ip)}'";
                 if (ip == UInt128.Zero)

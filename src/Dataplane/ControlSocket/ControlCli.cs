@@ -40,7 +40,8 @@ public static partial class ControlCli
         A key=value pair becomes a field of the request. A value that is a JSON number, array or
         object (mtu=1500, ipv4='["10.0.0.1"]') is sent as JSON, anything else as a string; quote
         it as JSON to force a string (name='"42"').
-        ops: status counters list add-port remove-port add-vm remove-vm shutdown
+        ops: status counters list neighbours add-port remove-port add-vm remove-vm
+             add-remote-vm remove-remote-vm shutdown
              (fields: docs/control-socket.md)
         exit status: 0 done, 1 refused by vswitchd, 2 usage error or vswitchd not reachable
 

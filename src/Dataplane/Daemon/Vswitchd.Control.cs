@@ -7,6 +7,8 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
@@ -29,11 +31,13 @@ public sealed partial class Vswitchd
                     return daemon.CountersReport();
                 case "list":
                     return SpecJson.Write(daemon.Tables.Spec);
+                case "neighbours":
+                    return daemon.NeighboursReport();
                 case "shutdown":
                     // Answer first; the daemon stops after the reply has gone out.
                     _ = Task.Delay(100, CancellationToken.None).ContinueWith(_ => daemon._shutdown.Cancel(), TaskScheduler.Default);
                     return new JsonObject();
-                case "add-port" or "remove-port" or "add-vm" or "remove-vm":
+                case "add-port" or "remove-port" or "add-vm" or "remove-vm" or "add-remote-vm" or "remove-remote-vm":
                     await daemon._changes.WaitAsync(ct);
                     try
                     {
@@ -47,7 +51,7 @@ public sealed partial class Vswitchd
                         daemon._changes.Release();
                     }
                 default:
-                    throw new ControlException($"unknown op '{op}' (expected status, counters, list, add-port, remove-port, add-vm, remove-vm, shutdown)");
+                    throw new ControlException($"unknown op '{op}' (expected status, counters, list, neighbours, add-port, remove-port, add-vm, remove-vm, add-remote-vm, remove-remote-vm, shutdown)");
             }
         }
     }
@@ -93,9 +97,27 @@ public sealed partial class Vswitchd
                 VmSpec vm = SpecJson.ReadVm(request);
                 SwitchSpec next = spec with { Vms = spec.Vms.Add(vm) };
                 if (!spec.Tenants.Any(t => t.Name == vm.Tenant))
-                    next = next with { Tenants = next.Tenants.Add(new TenantSpec(vm.Tenant)) };
+                    next = next with { Tenants = next.Tenants.Add(new TenantSpec(vm.Tenant, SpecJson.OptionalVni(request))) };
                 Validate(next);
                 Publish(next);
+                break;
+            }
+            case "add-remote-vm":
+            {
+                RemoteVmSpec vm = SpecJson.ReadRemoteVm(request);
+                if (!spec.Tenants.Any(t => t.Name == vm.Tenant))
+                    throw new ControlException($"add-remote-vm: tenant: '{vm.Tenant}' is not a configured tenant (add a local VM with its vni first)");
+                SwitchSpec next = spec with { RemoteVms = spec.RemoteVms.Add(vm) };
+                Validate(next);
+                Publish(next);
+                break;
+            }
+            case "remove-remote-vm":
+            {
+                string name = SpecJson.RequiredString(request, "name");
+                RemoteVmSpec vm = spec.RemoteVms.FirstOrDefault(v => v.Name == name)
+                    ?? throw new ControlException($"remove-remote-vm: name: no remote VM named '{name}'");
+                Publish(spec with { RemoteVms = spec.RemoteVms.Remove(vm) });
                 break;
             }
             case "remove-vm":
@@ -123,12 +145,44 @@ public sealed partial class Vswitchd
         ["generation"] = Interlocked.Read(ref _generation),
         ["ports"] = Tables.Spec.Ports.Length,
         ["vms"] = Tables.Spec.Vms.Length,
+        ["remote_vms"] = Tables.Spec.RemoteVms.Length,
         ["workers"] = _workers.Length,
     };
+
+    /// <summary>The uplink's neighbour table: one entry per next hop toward the remote VTEPs.</summary>
+    private JsonObject NeighboursReport()
+    {
+        var entries = new JsonArray();
+        foreach (NeighbourEntry entry in _neighbours?.Entries(_uptime.Elapsed) ?? [])
+        {
+            entries.Add(new JsonObject
+            {
+                ["ip"] = Ipv4.Format(entry.Ip),
+                ["mac"] = entry.Mac == 0 ? null : MacAddress.Format(entry.Mac),
+                ["state"] = entry.State.ToString().ToLowerInvariant(),
+                ["age_s"] = Math.Round(entry.Age.TotalSeconds, 3),
+            });
+        }
+        return new JsonObject { ["neighbours"] = entries };
+    }
 
     /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
     public JsonObject CountersReport()
     {
+        // Each worker's packet count is read before the outcome counters, so while traffic flows
+        // the outcomes in a report never lag behind its packet count (readers compare the two).
+        var workers = new JsonArray();
+        foreach (PollWorker w in _workers)
+        {
+            workers.Add(new JsonObject
+            {
+                ["index"] = w.Index,
+                ["core"] = w.Core,
+                ["polls"] = Volatile.Read(ref w.Counters.Polls),
+                ["packets"] = Volatile.Read(ref w.Counters.Packets),
+                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
+            });
+        }
         CounterSnapshot sum = CounterSnapshot.Sum(_workers.Select(w => w.Counters));
         SwitchTables tables = Tables;
         var ports = new JsonObject();
@@ -156,17 +210,22 @@ public sealed partial class Vswitchd
         var drops = new JsonObject();
         foreach (DropReason reason in Enum.GetValues<DropReason>().Where(r => r != DropReason.None))
             drops[DropReasons.Label(reason)] = sum.Drops[(int)reason];
-        var workers = new JsonArray();
-        foreach (PollWorker w in _workers)
+        var tunnels = new JsonObject();
+        ulong encapsulated = 0, decapsulated = 0;
+        foreach (RemoteHost host in tables.Overlay?.Hosts ?? [])
         {
-            workers.Add(new JsonObject
+            int i = host.Index;
+            encapsulated += sum.TunnelEncap[i];
+            decapsulated += sum.TunnelDecap[i];
+            tunnels[host.Name] = new JsonObject
             {
-                ["index"] = w.Index,
-                ["core"] = w.Core,
-                ["polls"] = Volatile.Read(ref w.Counters.Polls),
-                ["packets"] = Volatile.Read(ref w.Counters.Packets),
-                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
-            });
+                ["tunnel"] = host.Tunnel.ToString().ToLowerInvariant(),
+                ["vtep"] = Ipv4.Format(host.Vtep),
+                ["encap"] = sum.TunnelEncap[i],
+                ["decap"] = sum.TunnelDecap[i],
+                ["geneve_options"] = sum.TunnelGeneveOptions[i],
+                ["geneve_critical_options"] = sum.TunnelGeneveCriticalOptions[i],
+            };
         }
         return new JsonObject
         {
@@ -175,6 +234,12 @@ public sealed partial class Vswitchd
             ["unicast"] = sum.Unicast,
             ["flooded"] = sum.Flooded,
             ["arp_replies"] = sum.ArpReplies,
+            ["encapsulated"] = encapsulated,
+            ["decapsulated"] = decapsulated,
+            ["vtep_arp_replies"] = sum.VtepArpReplies,
+            ["neighbour_replies"] = sum.NeighbourReplies,
+            ["arp_requests_sent"] = sum.ArpRequestsSent,
+            ["tunnels"] = tunnels,
             ["workers"] = workers,
             // A collection suspends the workers too, even though they never allocate: report it.
             ["gc"] = new JsonObject
@@ -225,12 +290,30 @@ internal static class SpecJson
             OptionalInt(o, "mtu", PortSpec.DefaultMtu), OptionalInt(o, "queues", 1));
     }
 
-    public static VmSpec ReadVm(JsonObject o)
+    /// <summary>The "vni" of an add-vm that creates its tenant; null when not given.</summary>
+    public static uint? OptionalVni(JsonObject o)
+    {
+        if (o["vni"] is null)
+            return null;
+        int vni = OptionalInt(o, "vni", 0);
+        return vni >= 0 ? (uint)vni : throw new ControlException($"vni: {vni} is out of range (1..16777215)");
+    }
+
+    public static RemoteVmSpec ReadRemoteVm(JsonObject o) =>
+        new(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "host"), ReadMac(o),
+            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))]);
+
+    private static ulong ReadMac(JsonObject o)
     {
         string macText = RequiredString(o, "mac");
-        if (!MacAddress.TryParse(macText, out ulong mac))
-            throw new ControlException($"mac: '{macText}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
-        return new VmSpec(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "port"), mac,
+        return MacAddress.TryParse(macText, out ulong mac)
+            ? mac
+            : throw new ControlException($"mac: '{macText}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
+    }
+
+    public static VmSpec ReadVm(JsonObject o)
+    {
+        return new VmSpec(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "port"), ReadMac(o),
             [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))],
             [.. StringList(o, "ipv6").Select((s, i) => Parse(() => Ipv6.ParseAddress(s), $"ipv6[{i}]"))]);
     }
@@ -250,7 +333,7 @@ internal static class SpecJson
     /// <summary>The spec in the shape the add ops take: flat lists, each VM naming its tenant.</summary>
     public static JsonObject Write(SwitchSpec spec) => new()
     {
-        ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name })]),
+        ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name, ["vni"] = t.Vni })]),
         ["ports"] = new JsonArray([.. spec.Ports.Select(p => (JsonNode)new JsonObject
         {
             ["name"] = p.Name,
@@ -267,6 +350,14 @@ internal static class SpecJson
             ["mac"] = MacAddress.Format(vm.Mac),
             ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
             ["ipv6"] = new JsonArray([.. vm.Ipv6.Select(ip => (JsonNode)Ipv6.Format(ip))]),
+        })]),
+        ["remote_vms"] = new JsonArray([.. spec.RemoteVms.Select(vm => (JsonNode)new JsonObject
+        {
+            ["name"] = vm.Name,
+            ["tenant"] = vm.Tenant,
+            ["host"] = vm.Host,
+            ["mac"] = MacAddress.Format(vm.Mac),
+            ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
         })]),
     };
 }

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Workers;
@@ -35,6 +36,10 @@ public sealed partial class Vswitchd : ITableSource
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private SwitchTables _tables = SwitchTables.Empty;
     private PollWorker[] _workers = [];
+    private NeighbourMailbox[] _mailboxes = [];
+    private NeighbourTable? _neighbours;
+    private NeighbourResolver? _resolver;
+    private ulong _uplinkMac;
     private IntPtr _mempool;
     private long _generation;
     private volatile DaemonState _state = DaemonState.Starting;
@@ -61,12 +66,27 @@ public sealed partial class Vswitchd : ITableSource
         _mempool = Eal.CreateMbufPool(_config.Mbufs);
         foreach (PortSpec port in _config.Spec.Ports)
             AttachPort(port);
+        if (_config.Spec.Overlay is { } overlay)
+        {
+            _uplinkMac = EthPort.MacAddress(_portIds[overlay.Uplink]);
+            // Offline (pcap regression) each next hop is asked for once: a retry a second later
+            // would make the output depend on how long the run took.
+            _neighbours = new NeighbourTable(overlay, _uptime.Elapsed, _offline ? TimeSpan.MaxValue : null);
+        }
         Publish(_config.Spec);
 
+        _mailboxes = Enumerable.Range(0, _workerCount).Select(_ => new NeighbourMailbox()).ToArray();
         _workers = _config.WorkerCores.Take(_workerCount)
-            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool)).ToArray();
+            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool, _mailboxes[i])).ToArray();
         foreach (PollWorker worker in _workers)
             worker.Start();
+        if (_neighbours is not null && Tables.Overlay is { } overlayTables)
+        {
+            _resolver = new NeighbourResolver(_neighbours, _mailboxes, overlayTables.Mac, overlayTables.Vtep, _uptime);
+            _resolver.Start();
+            Log($"overlay: VTEP {Protocols.Ipv4.Format(overlayTables.Vtep)} on '{overlayTables.Uplink.Name}' ({Protocols.MacAddress.Format(overlayTables.Mac)}), " +
+                $"{overlayTables.Hosts.Length} remote host(s), {_neighbours.Count} next hop(s)");
+        }
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
 
         await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log);
@@ -194,7 +214,7 @@ public sealed partial class Vswitchd : ITableSource
     /// <summary>Compiles and swaps in new tables, then waits until every worker has seen them.</summary>
     private void Publish(SwitchSpec spec)
     {
-        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount));
+        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs));
         Interlocked.Increment(ref _generation);
         WaitForWorkers();
     }
@@ -220,6 +240,8 @@ public sealed partial class Vswitchd : ITableSource
 
     private void StopWorkers()
     {
+        _resolver?.Dispose();
+        _resolver = null;
         foreach (PollWorker worker in _workers)
             worker.Stop();
     }

@@ -13,6 +13,7 @@ internal static unsafe class Mbuf
     private static readonly int s_dataLen = (int)s_layout.MbufDataLen;
     private static readonly int s_pktLen = (int)s_layout.MbufPktLen;
     private static readonly int s_nbSegs = (int)s_layout.MbufNbSegs;
+    private static readonly int s_bufLen = (int)s_layout.MbufBufLen;
 
     internal static NativeLayout Layout => s_layout;
 
@@ -39,6 +40,51 @@ internal static unsafe class Mbuf
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int SegmentCount(IntPtr m) => *(ushort*)((byte*)m + s_nbSegs);
+
+    /// <summary>
+    /// rte_pktmbuf_prepend for a single-segment mbuf: moves the start of the frame back by
+    /// <paramref name="length"/> bytes into the headroom. False, and nothing changed, when the
+    /// headroom is too small.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool Prepend(IntPtr m, int length)
+    {
+        ushort* dataOff = (ushort*)((byte*)m + s_dataOff);
+        if (*dataOff < length)
+            return false;
+        *dataOff -= (ushort)length;
+        *(ushort*)((byte*)m + s_dataLen) += (ushort)length;
+        *(uint*)((byte*)m + s_pktLen) += (uint)length;
+        return true;
+    }
+
+    /// <summary>
+    /// rte_pktmbuf_adj followed by a trim, for a single-segment mbuf: the frame becomes the
+    /// <paramref name="length"/> bytes at <paramref name="offset"/>. The caller has checked both
+    /// against the current frame.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Narrow(IntPtr m, int offset, int length)
+    {
+        *(ushort*)((byte*)m + s_dataOff) += (ushort)offset;
+        SetLength(m, length);
+    }
+
+    /// <summary>Sets data_len and pkt_len of a single-segment mbuf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void SetLength(IntPtr m, int length)
+    {
+        *(ushort*)((byte*)m + s_dataLen) = (ushort)length;
+        *(uint*)((byte*)m + s_pktLen) = (uint)length;
+    }
+
+    /// <summary>Bytes from the start of the frame to the end of the buffer: the longest frame it can hold.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int Room(IntPtr m) => *(ushort*)((byte*)m + s_bufLen) - *(ushort*)((byte*)m + s_dataOff);
+
+    /// <summary>The first <paramref name="length"/> bytes from the start of the frame, whatever data_len says.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Span<byte> Buffer(IntPtr m, int length) => new(Data(m), length);
 
     /// <summary>The frame as a span; valid until the mbuf is freed or transmitted.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -59,6 +59,13 @@ internal static unsafe class EthPort
         _ = rte_eth_dev_close(portId);
     }
 
+    /// <summary>The port's own MAC address (rte_eth_macaddr_get); 0 when the driver cannot say.</summary>
+    public static ulong MacAddress(ushort portId)
+    {
+        byte* mac = stackalloc byte[6];
+        return rte_eth_macaddr_get(portId, mac) == 0 ? Protocols.MacAddress.Read(new ReadOnlySpan<byte>(mac, 6)) : 0;
+    }
+
     public static EthStats ReadStats(ushort portId)
     {
         NativeLayout layout = Mbuf.Layout;

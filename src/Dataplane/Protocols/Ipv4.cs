@@ -8,13 +8,51 @@ public static class Ipv4
 {
     public const int MinHeaderLength = 20;
     public const int TotalLengthOffset = 2;
+    public const int IdentificationOffset = 4;
     public const int FlagsFragmentOffset = 6;
+    public const int TtlOffset = 8;
     public const int ProtocolOffset = 9;
+    public const int ChecksumOffset = 10;
     public const int SourceOffset = 12;
     public const int DestinationOffset = 16;
 
     public const byte ProtocolTcp = 6;
     public const byte ProtocolUdp = 17;
+
+    /// <summary>Version 4, IHL 5: a header without options.</summary>
+    public const byte VersionIhlNoOptions = 0x45;
+    /// <summary>The DF flag in the flags/fragment-offset word.</summary>
+    public const ushort DontFragment = 0x4000;
+    /// <summary>MF flag and fragment offset: non-zero on every fragment.</summary>
+    public const ushort FragmentMask = 0x3FFF;
+
+    /// <summary>
+    /// The one's-complement sum (RFC 1071) of the 16-bit big-endian words of <paramref name="data"/>,
+    /// not yet folded or complemented, so partial sums of a header can be combined.
+    /// </summary>
+    public static uint OnesComplementSum(ReadOnlySpan<byte> data, uint sum = 0)
+    {
+        int i = 0;
+        for (; i + 1 < data.Length; i += 2)
+            sum += BinaryPrimitives.ReadUInt16BigEndian(data.Slice(i));
+        if (i < data.Length)
+            sum += (uint)data[i] << 8;
+        return sum;
+    }
+
+    /// <summary>Folds a one's-complement sum to 16 bits and complements it: the header checksum field.</summary>
+    public static ushort FoldChecksum(uint sum)
+    {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)~sum;
+    }
+
+    /// <summary>The RFC 791 header checksum of a header whose checksum field is zero.</summary>
+    public static ushort HeaderChecksum(ReadOnlySpan<byte> header) => FoldChecksum(OnesComplementSum(header));
+
+    /// <summary>True when the header's checksum verifies (its one's-complement sum is 0xFFFF).</summary>
+    public static bool ChecksumVerifies(ReadOnlySpan<byte> header) => FoldChecksum(OnesComplementSum(header)) == 0;
 
     /// <summary>
     /// Checks the header against its own claims: version 4, IHL of at least 5 words, an IHL and a

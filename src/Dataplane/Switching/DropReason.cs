@@ -37,6 +37,48 @@ public enum DropReason : byte
     MultiSegment,
     /// <summary>The egress port's tx queue did not take the frame.</summary>
     TxQueueFull,
+
+    // The overlay (docs/overlay.md). Encapsulation, from VM ports:
+    /// <summary>The frame plus the outer headers would be longer than the uplink's MTU plus the Ethernet header.</summary>
+    EncapExceedsMtu,
+    /// <summary>The next hop toward the remote VTEP has no resolved MAC (an ARP request is on its way).</summary>
+    NeighbourUnresolved,
+    /// <summary>The mbuf has less headroom than the outer headers need.</summary>
+    NoHeadroom,
+    /// <summary>No mbuf left in the pool for a head-end replica.</summary>
+    MbufPoolExhausted,
+
+    // Decapsulation, from the uplink, in the order they are checked:
+    /// <summary>On the uplink, neither VXLAN/GENEVE for this host nor ARP for its VTEP address.</summary>
+    UplinkNotTunnel,
+    /// <summary>Outer IPv4 or UDP header truncated or inconsistent with the frame.</summary>
+    MalformedOuter,
+    /// <summary>Outer IPv4 header with options: tunnel peers send none, and we do not parse them.</summary>
+    OuterIpOptions,
+    /// <summary>A fragment of an outer IPv4 datagram: tunnels here set DF and never reassemble.</summary>
+    OuterFragment,
+    /// <summary>Tunnel traffic to an IPv4 address other than this host's VTEP.</summary>
+    WrongDestinationVtep,
+    /// <summary>Outer source address is no configured remote host.</summary>
+    UnknownSourceVtep,
+    /// <summary>VXLAN from a GENEVE host or the other way round.</summary>
+    TunnelTypeMismatch,
+    /// <summary>VXLAN header cut short or without the I flag; GENEVE header cut short, version not 0, or payload not Ethernet.</summary>
+    MalformedTunnelHeader,
+    /// <summary>GENEVE Opt Len beyond the packet, or an option whose length runs past Opt Len.</summary>
+    BadGeneveOptionLength,
+    /// <summary>GENEVE option with the critical bit that this host does not understand (RFC 8926 section 3.5.1).</summary>
+    GeneveCriticalOption,
+    /// <summary>GENEVE control packet (O flag): its payload must not be forwarded (RFC 8926 section 3.4).</summary>
+    GeneveControlPacket,
+    /// <summary>VNI that maps to no tenant.</summary>
+    UnknownVni,
+    /// <summary>Inner frame shorter than an Ethernet header.</summary>
+    MalformedInner,
+    /// <summary>Inner source MAC is no remote VM of the tenant hosted at the sending VTEP.</summary>
+    SpoofedInnerSource,
+    /// <summary>Inner unicast to a MAC that is no local VM of the tenant (never sent back into the tunnel).</summary>
+    UnknownInnerDestination,
 }
 
 public static class DropReasons

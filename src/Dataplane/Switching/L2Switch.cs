@@ -4,10 +4,12 @@
 //
 // Checks run in a fixed order, and the first failure is the frame's one drop reason:
 //   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
-//   malformed, then spoofed source) -> destination lookup.
+//   malformed, then spoofed source) -> destination lookup (local VM, then remote VM of the
+//   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs).
 // Other EtherTypes are switched like any frame once the source MAC has been checked.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Dataplane.Switching;
@@ -20,12 +22,15 @@ public enum ForwardAction : byte
     Flood,
     /// <summary>Rewritten in place (an ARP reply); back out of the ingress port.</summary>
     ReplyToSender,
+    /// <summary>To a remote VM: encapsulated toward Forwarding.Endpoint and sent on the uplink.</summary>
+    Encapsulate,
 }
 
 public struct Forwarding
 {
     public ForwardAction Action;
     public PortBinding? Egress;
+    public TunnelEndpoint? Endpoint;
 }
 
 public static class L2Switch
@@ -72,9 +77,20 @@ public static class L2Switch
         }
 
         ulong destination = MacAddress.Read(frame);
-        if (MacAddress.IsGroup(destination)
-            || !tables.MacTable.TryGetValue(SwitchTables.MacKey(ingress.TenantIndex, destination), out PortBinding? egress))
+        if (MacAddress.IsGroup(destination))
         {
+            forwarding.Action = ForwardAction.Flood;
+            return DropReason.None;
+        }
+        ulong key = SwitchTables.MacKey(ingress.TenantIndex, destination);
+        if (!tables.MacTable.TryGetValue(key, out PortBinding? egress))
+        {
+            if (tables.Overlay is { } overlay && overlay.RemoteMacs.TryGetValue(key, out RemoteVm? remote))
+            {
+                forwarding.Action = ForwardAction.Encapsulate;
+                forwarding.Endpoint = remote.Endpoint;
+                return DropReason.None;
+            }
             forwarding.Action = ForwardAction.Flood;
             return DropReason.None;
         }
@@ -94,7 +110,7 @@ public static class L2Switch
     /// </summary>
     private static DropReason CheckArp(SwitchTables tables, PortBinding ingress, Span<byte> frame, Span<byte> arp, ref Forwarding forwarding)
     {
-        if (arp.Length < Arp.FixedLength || Arp.ClaimedLength(arp) > arp.Length || !Arp.IsEthernetIpv4(arp))
+        if (!Arp.IsWellFormed(arp))
             return DropReason.MalformedArp;
         ulong senderMac = MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6));
         uint senderIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset));
@@ -107,13 +123,7 @@ public static class L2Switch
             || !tables.ArpTable.TryGetValue(SwitchTables.ArpKey(ingress.TenantIndex, targetIp), out ulong targetMac))
             return DropReason.None;
 
-        MacAddress.Write(frame.Slice(Ethernet.DestinationOffset, 6), senderMac);
-        MacAddress.Write(frame.Slice(Ethernet.SourceOffset, 6), targetMac);
-        BinaryPrimitives.WriteUInt16BigEndian(arp.Slice(Arp.OperOffset), Arp.OpReply);
-        MacAddress.Write(arp.Slice(Arp.TargetMacOffset, 6), senderMac);
-        BinaryPrimitives.WriteUInt32BigEndian(arp.Slice(Arp.TargetIpOffset), senderIp);
-        MacAddress.Write(arp.Slice(Arp.SenderMacOffset, 6), targetMac);
-        BinaryPrimitives.WriteUInt32BigEndian(arp.Slice(Arp.SenderIpOffset), targetIp);
+        Arp.RewriteAsReply(frame, targetMac, targetIp);
         forwarding.Action = ForwardAction.ReplyToSender;
         forwarding.Egress = ingress;
         return DropReason.None;

@@ -2,6 +2,7 @@
 // It is validated once (Config/SpecValidator) and then compiled into a SwitchTables snapshot;
 // nothing here is read on the packet path.
 using System.Collections.Immutable;
+using VSwitch.Dataplane.Overlay;
 
 namespace VSwitch.Dataplane.Switching;
 
@@ -13,7 +14,8 @@ public enum PortRole
     Uplink,
 }
 
-public sealed record TenantSpec(string Name);
+/// <param name="Vni">The tenant's 24-bit VXLAN/GENEVE network identifier; required once an overlay is configured.</param>
+public sealed record TenantSpec(string Name, uint? Vni = null);
 
 /// <param name="Devargs">A DPDK vdev string such as "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap".</param>
 /// <param name="Queues">VM queue pairs; a frame to the VM goes to queue (flow hash mod Queues).</param>
@@ -29,5 +31,11 @@ public sealed record VmSpec(string Name, string Tenant, string Port, ulong Mac, 
 
 public sealed record SwitchSpec(ImmutableArray<TenantSpec> Tenants, ImmutableArray<PortSpec> Ports, ImmutableArray<VmSpec> Vms)
 {
+    /// <summary>VXLAN/GENEVE toward other hosts; null: the switch is local only and the uplink drops everything.</summary>
+    public OverlaySpec? Overlay { get; init; }
+
+    /// <summary>Tenant VMs on other hosts (needs Overlay).</summary>
+    public ImmutableArray<RemoteVmSpec> RemoteVms { get; init; } = [];
+
     public static readonly SwitchSpec Empty = new([], [], []);
 }

@@ -1,6 +1,8 @@
 // The switching tables: one immutable snapshot, compiled from a SwitchSpec and swapped
 // atomically (Volatile.Write) by the control side. Workers read the current snapshot once per
 // burst, without locks, and never see a half-built table.
+using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Dataplane.Switching;
@@ -62,17 +64,20 @@ public sealed class SwitchTables
     public PortBinding?[] Ports { get; }
     /// <summary>(tenant index + 1) &lt;&lt; 48 | MAC -> the VM port with that MAC in that tenant.</summary>
     public ULongMap<PortBinding> MacTable { get; }
-    /// <summary>(tenant index + 1) &lt;&lt; 32 | IPv4 -> the MAC of the VM holding it, for the ARP responder.</summary>
+    /// <summary>(tenant index + 1) &lt;&lt; 32 | IPv4 -> the MAC of the VM holding it, local or remote, for the ARP responder.</summary>
     public ULongMap<ulong> ArpTable { get; }
     /// <summary>Per tenant, its VM ports: where broadcast, multicast and unknown unicast go.</summary>
     public PortBinding[][] FloodPorts { get; }
     public int WorkerCount { get; }
     /// <summary>Per worker, the rx queues it polls: every (port, queue) of every attached port, dealt round-robin.</summary>
     public RxQueue[][] RxByWorker { get; }
+    /// <summary>VXLAN/GENEVE tables; null when no overlay is configured (the uplink then drops everything).</summary>
+    public OverlayTables? Overlay { get; }
 
     private SwitchTables(SwitchSpec spec, string[] tenants, PortBinding?[] ports, ULongMap<PortBinding> macTable,
-        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount, RxQueue[][] rxByWorker)
+        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount, RxQueue[][] rxByWorker, OverlayTables? overlay)
     {
+        Overlay = overlay;
         Spec = spec;
         Tenants = tenants;
         Ports = ports;
@@ -87,8 +92,14 @@ public sealed class SwitchTables
 
     public static ulong ArpKey(int tenantIndex, uint ipv4) => (ulong)(tenantIndex + 1) << 32 | ipv4;
 
-    /// <summary>Compiles a validated spec; portIds maps each port name to its DPDK port id.</summary>
-    public static SwitchTables Build(SwitchSpec spec, IReadOnlyDictionary<string, ushort> portIds, int workerCount)
+    /// <summary>
+    /// Compiles a validated spec; portIds maps each port name to its DPDK port id. For an overlay,
+    /// <paramref name="uplinkMac"/> is the uplink port's own MAC (used when overlay.mac is not
+    /// given) and <paramref name="neighbourMacs"/> the neighbour table's published MACs, one per
+    /// next hop (OverlaySpec.NextHops); without it the static neighbours alone are resolved.
+    /// </summary>
+    public static SwitchTables Build(SwitchSpec spec, IReadOnlyDictionary<string, ushort> portIds, int workerCount,
+        ulong uplinkMac = 0, ulong[]? neighbourMacs = null)
     {
         string[] tenants = spec.Tenants.Select(t => t.Name).ToArray();
         var tenantIndex = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -130,6 +141,15 @@ public sealed class SwitchTables
             flood[tenant].Add(binding);
         }
 
+        foreach (RemoteVmSpec vm in spec.RemoteVms)
+        {
+            foreach (uint ip in vm.Ipv4)
+                arps.Add(new(ArpKey(tenantIndex[vm.Tenant], ip), vm.Mac));
+        }
+        OverlayTables? overlay = spec.Overlay is null
+            ? null
+            : OverlayTables.Build(spec, ports, uplinkMac, neighbourMacs ?? NeighbourTable.StaticMacs(spec.Overlay));
+
         var rx = Enumerable.Range(0, workerCount).Select(_ => new List<RxQueue>()).ToArray();
         int next = 0;
         foreach (PortBinding port in ports.OfType<PortBinding>())
@@ -139,6 +159,6 @@ public sealed class SwitchTables
         }
 
         return new SwitchTables(spec, tenants, ports, new ULongMap<PortBinding>(macs), new ULongMap<ulong>(arps),
-            flood.Select(list => list.ToArray()).ToArray(), workerCount, rx.Select(list => list.ToArray()).ToArray());
+            flood.Select(list => list.ToArray()).ToArray(), workerCount, rx.Select(list => list.ToArray()).ToArray(), overlay);
     }
 }

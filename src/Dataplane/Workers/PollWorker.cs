@@ -8,6 +8,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
+using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Switching;
 using static VSwitch.Dataplane.Interop.Interop;
 
@@ -32,17 +34,25 @@ internal sealed unsafe class PollWorker : IDisposable
     private readonly ITableSource _source;
     private readonly uint _idleSleepMicroseconds;
     private readonly IntPtr _mempool;
+    private readonly NeighbourMailbox _mailbox;
     private readonly Thread _thread;
+    // Created here, on the control thread: the first Array.Empty<T>() of a type allocates its
+    // singleton, and on the worker that would be a managed allocation in the hot path.
+    private readonly TunnelEndpoint[] _noRemoteEndpoints = Array.Empty<TunnelEndpoint>();
     private volatile bool _stop;
 
     // Native scratch: tx staging per (egress port, queue), BurstSize frames each. A frame goes
     // to any one (port, queue) at most once per burst, so a slot never holds more than a burst.
     private readonly IntPtr* _rx;
     private readonly IntPtr* _drops;
+    // Fresh mbufs for head-end replicas of one flooded frame: one per remote host at most.
+    private readonly IntPtr* _replicas;
     private readonly IntPtr* _slots;
     private readonly int* _slotFill;
     private readonly int* _dirty;
     private int _dirtyCount;
+    // Frames of the current burst to free: drops, and frames consumed without being sent.
+    private int _dropCount;
     private long _allocationBaseline = -1;
 
     public int Index => _index;
@@ -52,15 +62,17 @@ internal sealed unsafe class PollWorker : IDisposable
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;
 
-    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds, IntPtr mempool)
+    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds, IntPtr mempool, NeighbourMailbox mailbox)
     {
         _mempool = mempool;
+        _mailbox = mailbox;
         _index = index;
         Core = core;
         _source = source;
         _idleSleepMicroseconds = (uint)idleSleepMicroseconds;
         _rx = (IntPtr*)NativeMemory.AlignedAlloc(BurstSize * (nuint)sizeof(IntPtr), 64);
         _drops = (IntPtr*)NativeMemory.AlignedAlloc(BurstSize * (nuint)sizeof(IntPtr), 64);
+        _replicas = (IntPtr*)NativeMemory.AlignedAlloc(OverlaySpec.MaxRemoteHosts * (nuint)sizeof(IntPtr), 64);
         _slots = (IntPtr*)NativeMemory.AlignedAlloc(SlotCount * BurstSize * (nuint)sizeof(IntPtr), 64);
         _slotFill = (int*)NativeMemory.AllocZeroed(SlotCount, sizeof(int));
         _dirty = (int*)NativeMemory.AllocZeroed(SlotCount, sizeof(int));
@@ -81,6 +93,7 @@ internal sealed unsafe class PollWorker : IDisposable
         Stop();
         NativeMemory.AlignedFree(_rx);
         NativeMemory.AlignedFree(_drops);
+        NativeMemory.AlignedFree(_replicas);
         NativeMemory.AlignedFree(_slots);
         NativeMemory.Free(_slotFill);
         NativeMemory.Free(_dirty);
@@ -144,6 +157,9 @@ internal sealed unsafe class PollWorker : IDisposable
                 idle = false;
                 ProcessBurst(tables, q.Port, n);
             }
+            // Worker 0 sends what the neighbour resolver queued: ARP requests for unresolved next hops.
+            if (_index == 0 && tables.Overlay is { } overlay && !_mailbox.Outbound.IsEmpty)
+                SendNeighbourRequests(tables, overlay);
             counters.Polls++;
             Volatile.Write(ref counters.Epoch, counters.Epoch + 1);
             if ((++loops & AllocationSampleMask) == 0)
@@ -173,31 +189,37 @@ internal sealed unsafe class PollWorker : IDisposable
         counters.PortRx[port] += (uint)n;
         counters.Packets += (uint)n;
         PortBinding? ingress = tables.Ports[port];
-        if (ingress is null || !ingress.IsBoundVm)
+        OverlayTables? overlay = tables.Overlay;
+        bool fromUplink = overlay is not null && ReferenceEquals(ingress, overlay.Uplink);
+        if (!fromUplink && (ingress is null || !ingress.IsBoundVm))
         {
             DropBurst(port, n, ingress?.Role == PortRole.Uplink ? DropReason.UplinkNoOverlay : DropReason.UnboundPort);
             return;
         }
 
-        int dropped = 0;
+        _dropCount = 0;
         for (int i = 0; i < n; i++)
         {
             IntPtr m = _rx[i];
             if (i + 1 < n && Sse.IsSupported)
                 Sse.Prefetch0(Mbuf.Data(_rx[i + 1]));
-            DropReason reason = Mbuf.SegmentCount(m) == 1
-                ? Switch(tables, ingress, m)
-                : DropReason.MultiSegment;
+            DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment
+                : fromUplink ? Decapsulate(tables, overlay!, m)
+                : Switch(tables, ingress!, m);
             if (reason == DropReason.None)
                 continue;
             counters.Drops[(int)reason]++;
             counters.PortDrops[port]++;
-            _drops[dropped++] = m;
+            _drops[_dropCount++] = m;
         }
-        if (dropped != 0)
-            rte_pktmbuf_free_bulk(_drops, (uint)dropped);
+        if (_dropCount != 0)
+            rte_pktmbuf_free_bulk(_drops, (uint)_dropCount);
         Flush(tables);
     }
+
+    /// <summary>Frees a frame of this burst that was used up without being sent (a learned ARP reply, a flood that only went to tunnels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Release(IntPtr m) => _drops[_dropCount++] = m;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DropReason Switch(SwitchTables tables, PortBinding ingress, IntPtr m)
@@ -215,20 +237,74 @@ internal sealed unsafe class PollWorker : IDisposable
                 Counters.ArpReplies++;
                 Stage(ingress, m);
                 return DropReason.None;
+            case ForwardAction.Encapsulate:
+                return Encapsulate(tables.Overlay!, forwarding.Endpoint!, m);
             default:
-                return Flood(tables, ingress, m);
+                return Flood(tables, ingress.TenantIndex, ingress, m, replicate: true);
         }
+    }
+
+    /// <summary>Known unicast to a remote VM: the outer headers go into the mbuf's headroom, no copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Encapsulate(OverlayTables overlay, TunnelEndpoint endpoint, IntPtr m)
+    {
+        DropReason reason = Encapsulation.Check(overlay, endpoint, Mbuf.DataLen(m), out ulong nextHop);
+        if (reason != DropReason.None)
+            return reason;
+        ushort sourcePort = Encapsulation.SourcePort(FlowHash.Compute(Mbuf.Frame(m)));
+        if (!Mbuf.Prepend(m, endpoint.HeaderLength))
+            return DropReason.NoHeadroom;
+        Encapsulation.Write(Mbuf.Frame(m), endpoint, nextHop, sourcePort);
+        Counters.TunnelEncap[endpoint.Host.Index]++;
+        Stage(overlay.Uplink, m);
+        return DropReason.None;
+    }
+
+    /// <summary>From the uplink: the VTEP's ARP, neighbour learning, or a tunnelled frame to decapsulate and deliver.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Decapsulate(SwitchTables tables, OverlayTables overlay, IntPtr m)
+    {
+        DropReason reason = Decapsulation.Classify(tables, overlay, Mbuf.Frame(m), out Decapsulated d);
+        if (d.NeighbourIndex >= 0)
+            _mailbox.Learned.TryWrite(new LearnedNeighbour(d.NeighbourIndex, d.LearnedMac));
+        if (reason != DropReason.None)
+            return reason;
+        switch (d.Action)
+        {
+            case UplinkAction.VtepArpReply:
+                Counters.VtepArpReplies++;
+                Stage(overlay.Uplink, m);
+                return DropReason.None;
+            case UplinkAction.NeighbourLearned:
+                Counters.NeighbourReplies++;
+                Release(m);
+                return DropReason.None;
+        }
+        int host = d.Host!.Index;
+        Counters.TunnelDecap[host]++;
+        Counters.TunnelGeneveOptions[host] += (uint)d.GeneveOptions;
+        Counters.TunnelGeneveCriticalOptions[host] += (uint)d.GeneveCriticalOptions;
+        Mbuf.Narrow(m, d.InnerOffset, d.InnerLength);
+        if (d.Action == UplinkAction.Flood)
+            return Flood(tables, d.TenantIndex, null, m, replicate: false);
+        Counters.Unicast++;
+        Stage(d.Egress!, m);
+        return DropReason.None;
     }
 
     /// <summary>
     /// Sends one frame to every other VM port of the tenant without copying it: the mbuf gets one
-    /// reference per extra copy, and each tx (or free) drops one. Kept out of line: known unicast
-    /// is the common case, and the loop over the tenant's ports would bloat it.
+    /// reference per extra copy, and each tx (or free) drops one. With <paramref name="replicate"/>
+    /// (frames from a VM) it also goes, as a copy with its own outer headers, to every remote host
+    /// of the tenant (head-end replication); frames from a tunnel never go back into one. Kept out
+    /// of line: known unicast is the common case, and the loops would bloat it.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DropReason Flood(SwitchTables tables, PortBinding ingress, IntPtr m)
+    private DropReason Flood(SwitchTables tables, int tenant, PortBinding? ingress, IntPtr m, bool replicate)
     {
-        PortBinding[] targets = tables.FloodPorts[ingress.TenantIndex];
+        PortBinding[] targets = tables.FloodPorts[tenant];
+        OverlayTables? overlay = tables.Overlay;
+        TunnelEndpoint[] remote = replicate && overlay is not null ? overlay.FloodEndpoints[tenant] : _noRemoteEndpoints;
         int length = Mbuf.DataLen(m);
         int copies = 0, tooLong = 0;
         foreach (PortBinding target in targets)
@@ -240,9 +316,25 @@ internal sealed unsafe class PollWorker : IDisposable
             else
                 copies++;
         }
-        Counters.Drops[(int)DropReason.EgressMtuExceeded] += (uint)(copies == 0 ? 0 : tooLong);
-        if (copies == 0)
-            return tooLong == 0 ? DropReason.NoFloodTarget : DropReason.EgressMtuExceeded;
+        if (remote.Length == 0)
+        {
+            Counters.Drops[(int)DropReason.EgressMtuExceeded] += (uint)(copies == 0 ? 0 : tooLong);
+            if (copies == 0)
+                return tooLong == 0 ? DropReason.NoFloodTarget : DropReason.EgressMtuExceeded;
+        }
+        else
+        {
+            // Every copy counts on its own here: a replica that cannot go is a drop of that copy.
+            Counters.Drops[(int)DropReason.EgressMtuExceeded] += (uint)tooLong;
+            int replicas = Replicate(overlay!, remote, m, length);
+            if (copies + replicas > 0)
+                Counters.Flooded++;
+            if (copies == 0)
+            {
+                Release(m);
+                return DropReason.None;
+            }
+        }
 
         if (copies > 1)
             vsw_mbuf_refcnt_update(m, (short)(copies - 1));
@@ -251,8 +343,72 @@ internal sealed unsafe class PollWorker : IDisposable
             if (!ReferenceEquals(target, ingress) && length <= target.MaxFrameLength)
                 Stage(target, m);
         }
-        Counters.Flooded++;
+        if (remote.Length == 0)
+            Counters.Flooded++;
         return DropReason.None;
+    }
+
+    /// <summary>
+    /// Copies the frame into one fresh mbuf per remote endpoint, each with that endpoint's outer
+    /// headers, and stages them on the uplink. Returns how many were staged; every copy that could
+    /// not go is counted under its own reason.
+    /// </summary>
+    private int Replicate(OverlayTables overlay, TunnelEndpoint[] endpoints, IntPtr m, int length)
+    {
+        int n = endpoints.Length;
+        if (vsw_pktmbuf_alloc_bulk(_mempool, _replicas, (uint)n) != 0)
+        {
+            Counters.Drops[(int)DropReason.MbufPoolExhausted] += (uint)n;
+            return 0;
+        }
+        ReadOnlySpan<byte> inner = Mbuf.Frame(m);
+        ushort sourcePort = Encapsulation.SourcePort(FlowHash.Compute(inner));
+        int staged = 0, unused = 0;
+        for (int i = 0; i < n; i++)
+        {
+            TunnelEndpoint endpoint = endpoints[i];
+            IntPtr r = _replicas[i];
+            int total = endpoint.HeaderLength + length;
+            DropReason reason = Encapsulation.Check(overlay, endpoint, length, out ulong nextHop);
+            if (reason == DropReason.None && Mbuf.Room(r) < total)
+                reason = DropReason.NoHeadroom;
+            if (reason != DropReason.None)
+            {
+                Counters.Drops[(int)reason]++;
+                _replicas[unused++] = r; // unused <= i: slots already read
+                continue;
+            }
+            Mbuf.SetLength(r, total);
+            Span<byte> packet = Mbuf.Frame(r);
+            inner.CopyTo(packet.Slice(endpoint.HeaderLength));
+            Encapsulation.Write(packet, endpoint, nextHop, sourcePort);
+            Counters.TunnelEncap[endpoint.Host.Index]++;
+            Stage(overlay.Uplink, r);
+            staged++;
+        }
+        if (unused != 0)
+            rte_pktmbuf_free_bulk(_replicas, (uint)unused);
+        return staged;
+    }
+
+    /// <summary>Sends the ARP requests the neighbour resolver queued, from fresh mbufs, on the uplink.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SendNeighbourRequests(SwitchTables tables, OverlayTables overlay)
+    {
+        while (_mailbox.Outbound.TryRead(out ArpFrame frame))
+        {
+            IntPtr r;
+            if (vsw_pktmbuf_alloc_bulk(_mempool, &r, 1) != 0)
+            {
+                Counters.Drops[(int)DropReason.MbufPoolExhausted]++;
+                continue;
+            }
+            Mbuf.SetLength(r, ArpFrame.Length);
+            ((ReadOnlySpan<byte>)frame).CopyTo(Mbuf.Frame(r));
+            Counters.ArpRequestsSent++;
+            Stage(overlay.Uplink, r);
+        }
+        Flush(tables);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -261,8 +417,16 @@ internal sealed unsafe class PollWorker : IDisposable
         int queue = egress.Queues == 1 ? 0 : (int)(FlowHash.Compute(Mbuf.Frame(m)) % egress.Queues);
         int slot = egress.PortId * MaxQueues + queue;
         int fill = _slotFill[slot];
-        if (fill == 0)
+        if (fill == BurstSize)
+        {
+            // Head-end replicas can put more than a burst on the uplink: send what is staged first.
+            Transmit(slot, egress.Queues, fill);
+            fill = 0; // still on the dirty list
+        }
+        else if (fill == 0)
+        {
             _dirty[_dirtyCount++] = slot;
+        }
         _slots[slot * BurstSize + fill] = m;
         _slotFill[slot] = fill + 1;
     }
@@ -273,26 +437,33 @@ internal sealed unsafe class PollWorker : IDisposable
     /// </summary>
     private void Flush(SwitchTables tables)
     {
-        WorkerCounters counters = Counters;
         for (int d = 0; d < _dirtyCount; d++)
         {
             int slot = _dirty[d];
-            ushort port = (ushort)(slot / MaxQueues);
-            int queue = slot % MaxQueues;
             int fill = _slotFill[slot];
-            _slotFill[slot] = 0;
-            IntPtr* frames = _slots + slot * BurstSize;
-            ushort txQueue = (ushort)(_index * tables.Ports[port]!.Queues + queue);
-            int sent = vsw_tx_burst(port, txQueue, frames, (ushort)fill);
-            counters.PortTx[port] += (uint)sent;
-            if (sent < fill)
-            {
-                rte_pktmbuf_free_bulk(frames + sent, (uint)(fill - sent));
-                counters.Drops[(int)DropReason.TxQueueFull] += (uint)(fill - sent);
-                counters.PortDrops[port] += (uint)(fill - sent);
-            }
+            if (fill != 0)
+                Transmit(slot, tables.Ports[slot / MaxQueues]!.Queues, fill);
         }
         _dirtyCount = 0;
+    }
+
+    /// <summary>Sends one slot's staged frames on its port's tx queue and empties it.</summary>
+    private void Transmit(int slot, ushort queues, int fill)
+    {
+        WorkerCounters counters = Counters;
+        ushort port = (ushort)(slot / MaxQueues);
+        int queue = slot % MaxQueues;
+        _slotFill[slot] = 0;
+        IntPtr* frames = _slots + slot * BurstSize;
+        ushort txQueue = (ushort)(_index * queues + queue);
+        int sent = vsw_tx_burst(port, txQueue, frames, (ushort)fill);
+        counters.PortTx[port] += (uint)sent;
+        if (sent < fill)
+        {
+            rte_pktmbuf_free_bulk(frames + sent, (uint)(fill - sent));
+            counters.Drops[(int)DropReason.TxQueueFull] += (uint)(fill - sent);
+            counters.PortDrops[port] += (uint)(fill - sent);
+        }
     }
 
     private void DropBurst(ushort port, int n, DropReason reason)

@@ -51,7 +51,9 @@ internal static class Madt
             BinaryPrimitives.WriteUInt32LittleEndian(w[4..], (uint)MemoryLayout.IoApic);
             BinaryPrimitives.WriteUInt32LittleEndian(w[8..], 0); // GSI base
         });
-        // The PIT's IRQ 0 is wired to IOAPIC pin 2 on PCs (and in KVM's IOAPIC routing).
+        // The PIT's IRQ 0 is wired to IOAPIC pin 2 on PCs. KVM's default GSI routing
+        // (arch/x86/kvm/irq_comm.c) sends GSI 0 to pin 0 instead, so the VMM installs routing that
+        // matches this override; without it a KVM guest (no_timer_check) waits for ticks forever.
         AppendOverride(body, 0, 2, ConformsToBus);
         AppendOverride(body, AcpiPorts.SciInterrupt, AcpiPorts.SciInterrupt, ActiveHighLevel);
         Append(body, LocalApicNmiLength, w =>

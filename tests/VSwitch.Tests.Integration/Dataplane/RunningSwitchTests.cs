@@ -2,7 +2,6 @@
 // through the worker with zero managed allocation, and VMs and ports changed while traffic flows.
 // The input loops forever (net_pcap infinite_rx) and mixes every path of the loop: known
 // unicast, flood, ARP responder, a spoofed source, and frames for a VM that is added later.
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using PacketDotNet;
 using VSwitch.Tests.Integration.Infrastructure;
@@ -43,25 +42,11 @@ public sealed class RunningSwitchTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<JsonObject> Request(string op, JsonObject? fields = null)
-    {
-        var request = fields ?? new JsonObject();
-        request["op"] = op;
-        return await _vswitchd!.RequestAsync(request, ct: TestContext.Current.CancellationToken);
-    }
+    private Task<JsonObject> Request(string op, JsonObject? fields = null) =>
+        _vswitchd!.OpAsync(op, fields, TestContext.Current.CancellationToken);
 
-    private async Task<JsonObject> CountersAfter(ulong packets)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            JsonObject counters = await Request("counters");
-            if ((ulong)counters["workers"]![0]!["packets"]! >= packets && (long)counters["workers"]![0]!["allocated_bytes"]! >= 0)
-                return counters;
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"fewer than {packets} packets after 60 s: {counters.ToJsonString()}");
-            await Task.Delay(50);
-        }
-    }
+    private Task<JsonObject> CountersAfter(ulong packets) =>
+        _vswitchd!.CountersAfterAsync(packets, TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
     private static ulong Tx(JsonObject counters, string port) => (ulong)counters["ports"]![port]!["tx"]!;
 

@@ -32,11 +32,13 @@ public sealed partial class PacketCapture : IAsyncDisposable
     }
 
     /// <summary>Starts tcpdump on <paramref name="device"/> (inside <paramref name="ns"/>, or in the root namespace when null).</summary>
+    /// <param name="bufferKiB">The kernel capture buffer (tcpdump -B); null: tcpdump's default (2 MiB), which a TCP stream through a tunnel can overrun.</param>
     public static async Task<PacketCapture> StartAsync(string label, NetworkNamespace? ns, string device, string pcapPath,
-        CaptureDirection direction = CaptureDirection.In)
+        CaptureDirection direction = CaptureDirection.In, int? bufferKiB = null)
     {
         string[] args =
         [
+            .. bufferKiB is int size ? new[] { "-B", size.ToString() } : [],
             "-i", device,
             "-Q", direction switch { CaptureDirection.In => "in", CaptureDirection.Out => "out", _ => "inout" },
             // Deliver each packet as it arrives (no TPACKET_V3 block timeout holding frames back

@@ -73,13 +73,16 @@ public sealed class VswitchdProcess : IAsyncDisposable
     /// Starts vswitchd on a config file the caller wrote, which must name <paramref name="filePrefix"/>
     /// and <paramref name="controlSocket"/>, and waits until it is <paramref name="ready"/>.
     /// </summary>
+    /// <param name="ns">Run it inside this network namespace (`ip netns exec`, which execs in place: the pid is vswitchd's); null: this one.</param>
     public static async Task<VswitchdProcess> StartAsync(string configPath, string filePrefix, string? controlSocket, VswitchdReady ready,
-        bool offline = false, string? workingDirectory = null)
+        bool offline = false, string? workingDirectory = null, NetworkNamespace? ns = null)
     {
         string binary = RepoPaths.Vswitchd();
         CleanupRuntime(filePrefix);
         string[] args = offline ? ["run", "--config", configPath, "--offline"] : ["run", "--config", configPath];
-        BackgroundProcess process = BackgroundProcess.Start("vswitchd", binary, args, workingDirectory: workingDirectory);
+        BackgroundProcess process = ns is null
+            ? BackgroundProcess.Start("vswitchd", binary, args, workingDirectory: workingDirectory)
+            : BackgroundProcess.Start($"vswitchd@{ns.Name}", "ip", ["netns", "exec", ns.Name, binary, .. args], workingDirectory: workingDirectory);
         var vswitchd = new VswitchdProcess(configPath, filePrefix, controlSocket, process);
         try
         {
@@ -155,6 +158,32 @@ public sealed class VswitchdProcess : IAsyncDisposable
     /// <param name="timeout">Beyond it the request fails with TimeoutException; null: no limit but <paramref name="ct"/>.</param>
     public Task<JsonObject> RequestAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>
         SendAsync(request, requireOk: true, timeout, ct);
+
+    /// <summary>Sends {"op": op, ...fields} and returns the reply; throws unless it has "ok": true.</summary>
+    public Task<JsonObject> OpAsync(string op, JsonObject? fields = null, CancellationToken ct = default)
+    {
+        var request = fields ?? new JsonObject();
+        request["op"] = op;
+        return RequestAsync(request, ct: ct);
+    }
+
+    /// <summary>
+    /// Polls "counters" until worker 0 has handled at least <paramref name="packets"/> frames and
+    /// published its allocation count; fails the caller after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<JsonObject> CountersAfterAsync(ulong packets, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            JsonObject counters = await OpAsync("counters", ct: ct);
+            if ((ulong)counters["workers"]![0]!["packets"]! >= packets && (long)counters["workers"]![0]!["allocated_bytes"]! >= 0)
+                return counters;
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"fewer than {packets} packets after {timeout.TotalSeconds} s: {counters.ToJsonString()}");
+            await Task.Delay(50, ct);
+        }
+    }
 
     /// <summary>Sends a request and returns the reply, whatever its "ok".</summary>
     public Task<JsonObject> RequestRawAsync(JsonObject request, TimeSpan? timeout = null, CancellationToken ct = default) =>

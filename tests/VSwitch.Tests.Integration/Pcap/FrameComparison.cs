@@ -72,8 +72,34 @@ public static class FrameComparison
         return problems;
     }
 
-    public static string SourceKey(PcapFrame frame) =>
-        frame.Data.Length >= 12 ? Convert.ToHexString(frame.Data, 6, 6).ToLowerInvariant() : "(no source MAC)";
+    /// <summary>
+    /// The source MAC; for a VXLAN or GENEVE frame the inner frame's source MAC, because every
+    /// frame a VTEP sends has the VTEP's own source MAC whichever VM's frame it carries.
+    /// </summary>
+    public static string SourceKey(PcapFrame frame)
+    {
+        byte[] d = frame.Data;
+        if (d.Length < 12)
+            return "(no source MAC)";
+        int inner = TunnelInnerOffset(d);
+        return inner >= 0 && d.Length >= inner + 12
+            ? "inner " + Convert.ToHexString(d, inner + 6, 6).ToLowerInvariant()
+            : Convert.ToHexString(d, 6, 6).ToLowerInvariant();
+    }
+
+    /// <summary>Where the inner frame of an IPv4 (no options) UDP frame to 4789 or 6081 starts; -1 for any other frame.</summary>
+    public static int TunnelInnerOffset(byte[] d)
+    {
+        if (d.Length < 50 || d[12] != 0x08 || d[13] != 0x00 || d[14] != 0x45 || d[23] != 17)
+            return -1;
+        int port = d[36] << 8 | d[37];
+        return port switch
+        {
+            4789 => 50,
+            6081 => 50 + (d[42] & 0x3F) * 4,
+            _ => -1,
+        };
+    }
 
     public static string Hex(byte[] data) => Convert.ToHexString(data).ToLowerInvariant();
 

@@ -8,7 +8,11 @@ namespace VSwitch.Tests.Integration.Pcap;
 
 public sealed record ScenarioPort(string Name, string Role, int Mtu);
 
+/// <param name="Port">The VM's port; "" for a remote VM (tenants[].remote_vms), which lives behind a tunnel.</param>
 public sealed record ScenarioVm(string Name, string Tenant, string Port, string Mac, IReadOnlyList<string> Ipv4, IReadOnlyList<string> Ipv6);
+
+/// <summary>The overlay section of a scenario's config, as far as the checks need it.</summary>
+public sealed record ScenarioOverlay(string Uplink, string Vtep, string Mac, IReadOnlyDictionary<string, uint> VniByTenant);
 
 public sealed class PcapScenario
 {
@@ -19,11 +23,16 @@ public sealed class PcapScenario
         "spoofed_source_mac", "spoofed_ipv4_source", "spoofed_arp_sender", "spoofed_ipv6_source",
         "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
         "multi_segment", "tx_queue_full",
+        "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
+        "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
+        "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
+        "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
     ];
 
     /// <summary>Every scenario the pcap lane must have; a missing folder is a failure, not a skip.</summary>
     public static readonly IReadOnlyList<string> Required =
-        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc"];
+        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc",
+         "overlay-encap", "overlay-decap", "overlay-bum", "overlay-refused", "overlay-neighbour"];
 
     public required string Name { get; init; }
     public required string Directory { get; init; }
@@ -31,6 +40,7 @@ public sealed class PcapScenario
     public required IReadOnlyList<ScenarioPort> Ports { get; init; }
     public required IReadOnlyList<ScenarioVm> Vms { get; init; }
     public required JsonObject ExpectedCounters { get; init; }
+    public ScenarioOverlay? Overlay { get; init; }
 
     public string InputPath(string port) => Path.Combine(Directory, "in", port + ".pcap");
     public string ExpectedPath(string port) => Path.Combine(Directory, "expected", port + ".pcap");
@@ -54,6 +64,7 @@ public sealed class PcapScenario
             ports.Add(new ScenarioPort((string)port["name"], role, mtu));
         }
         var vms = new List<ScenarioVm>();
+        var vnis = new Dictionary<string, uint>(StringComparer.Ordinal);
         foreach (var tenant in List(root, "tenants", configPath).Cast<Dictionary<object, object>>())
         {
             foreach (var vm in List(tenant, "vms", configPath).Cast<Dictionary<object, object>>())
@@ -61,14 +72,24 @@ public sealed class PcapScenario
                 vms.Add(new ScenarioVm((string)vm["name"], (string)tenant["name"], (string)vm["port"], ((string)vm["mac"]).ToLowerInvariant(),
                     Strings(vm, "ipv4"), Strings(vm, "ipv6")));
             }
+            if (tenant.TryGetValue("remote_vms", out object? remote) && remote is List<object> remoteVms)
+            {
+                foreach (var vm in remoteVms.Cast<Dictionary<object, object>>())
+                    vms.Add(new ScenarioVm((string)vm["name"], (string)tenant["name"], "", ((string)vm["mac"]).ToLowerInvariant(), Strings(vm, "ipv4"), []));
+            }
+            if (tenant.TryGetValue("vni", out object? vni))
+                vnis[(string)tenant["name"]] = uint.Parse((string)vni);
         }
+        ScenarioOverlay? overlay = null;
+        if (root.TryGetValue("overlay", out object? o) && o is Dictionary<object, object> section)
+            overlay = new ScenarioOverlay((string)section["uplink"], ((string)section["vtep"]).Split('/')[0], ((string)section["mac"]).ToLowerInvariant(), vnis);
 
         string countersPath = Path.Combine(directory, "expected", "counters.json");
         var counters = JsonNode.Parse(File.ReadAllText(countersPath)) as JsonObject
             ?? throw new InvalidDataException($"{countersPath}: not a JSON object");
         return new PcapScenario
         {
-            Name = name, Directory = directory, ConfigText = text, Ports = ports, Vms = vms, ExpectedCounters = counters,
+            Name = name, Directory = directory, ConfigText = text, Ports = ports, Vms = vms, ExpectedCounters = counters, Overlay = overlay,
         };
     }
 

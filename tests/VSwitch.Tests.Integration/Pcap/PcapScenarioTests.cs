@@ -68,6 +68,38 @@ public sealed class PcapScenarioTests
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    /// <summary>
+    /// The tshark tunnel checks can fail: a wrong VNI (not covered by any checksum, since the UDP
+    /// checksum is 0), a bad outer IPv4 checksum and a UDP checksum where vswitchd sends none are
+    /// each reported. Needs no vswitchd.
+    /// </summary>
+    [Fact]
+    public async Task TunnelChecksCatchAWrongVniAndBadChecksums()
+    {
+        PcapScenario s = PcapScenario.Load("overlay-encap");
+        byte[] good = PcapFile.Read(s.ExpectedPath("up0")).Select(f => f.Data).First(d => FrameComparison.TunnelInnerOffset(d) == 50);
+        byte[] wrongVni = (byte[])good.Clone();
+        wrongVni[46] ^= 0x01; // VXLAN VNI low byte
+        byte[] badIpChecksum = (byte[])good.Clone();
+        badIpChecksum[24] ^= 0xFF; // outer IPv4 checksum
+        byte[] udpChecksum = (byte[])good.Clone();
+        udpChecksum[40] = 0x12; // a (wrong) UDP checksum where vswitchd sends 0
+        string capture = Path.Combine(Path.GetTempPath(), $"vsw-tunnel-check-{Environment.ProcessId}.pcap");
+        PcapFile.Write(capture, [good, wrongVni, badIpChecksum, udpChecksum]);
+        try
+        {
+            (List<string> problems, _) = await Tshark.CheckAsync(s, "up0", capture, 4);
+            Assert.DoesNotContain(problems, p => p.Contains("frame 1 "));
+            Assert.Contains(problems, p => p.Contains("frame 2 ") && p.Contains("VNI"));
+            Assert.Contains(problems, p => p.Contains("frame 3 ") && p.Contains("outer IPv4 checksum status"));
+            Assert.Contains(problems, p => p.Contains("frame 4 ") && p.Contains("outer UDP checksum status"));
+        }
+        finally
+        {
+            File.Delete(capture);
+        }
+    }
+
     /// <summary>Runs vswitchd on the scenario and checks outputs, counters and tshark's view of the outputs.</summary>
     [Theory]
     [MemberData(nameof(Scenarios))]
@@ -157,8 +189,13 @@ public sealed class PcapScenarioTests
             if (!PcapScenario.DropLabels.Contains(label) && value is JsonValue v && v.TryGetValue(out long n) && n != 0)
                 problems.Add($"{source}: drops.{label} = {n}: a drop label the lane does not know");
         }
-        foreach (string total in new[] { "unicast", "flooded", "arp_replies" })
+        foreach (string total in new[] { "unicast", "flooded", "arp_replies", "encapsulated", "decapsulated", "vtep_arp_replies", "neighbour_replies", "arp_requests_sent" })
             Check(total, expected[total], actual[total]);
+        foreach ((string host, JsonNode? tunnel) in expected["tunnels"]?.AsObject() ?? [])
+        {
+            foreach ((string counter, JsonNode? value) in tunnel!.AsObject())
+                Check($"tunnels.{host}.{counter}", value, actual["tunnels"]?[host]?[counter]);
+        }
         return problems;
     }
 }

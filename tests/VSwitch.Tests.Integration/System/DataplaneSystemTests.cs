@@ -357,7 +357,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
         CheckEchoes(expect, r, (T.RedA, T.RedB, PingCount), (T.BlueA, T.BlueB, PingCount));
     }
 
-    private static void CheckPing(ExpectedCounts expect, ProcessResult ping, int transmitted, int received)
+    internal static void CheckPing(ExpectedCounts expect, ProcessResult ping, int transmitted, int received)
     {
         Match m = Regex.Match(ping.Stdout, @"(\d+) packets transmitted, (\d+) received");
         expect.True(m.Success, $"no ping summary from `{ping.CommandLine}`:{ping.Describe()}");
@@ -411,7 +411,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
         return total;
     }
 
-    private sealed record TcpOutcome(Endpoint Client, Endpoint Server, ProcessResult ClientRun, int? ServerExit, string ServerLog);
+    internal sealed record TcpOutcome(Endpoint Client, Endpoint Server, ProcessResult ClientRun, int? ServerExit, string ServerLog);
 
     /// <summary>
     /// TCP red-a -> red-b and blue-a -> blue-b. Both servers listen on 10.0.0.2:5001 before either
@@ -437,7 +437,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
         return outcomes;
     }
 
-    private static void CheckTcp(ExpectedCounts expect, List<TcpOutcome> outcomes)
+    internal static void CheckTcp(ExpectedCounts expect, List<TcpOutcome> outcomes)
     {
         foreach (TcpOutcome o in outcomes)
         {

@@ -35,7 +35,7 @@ public sealed class SystemRun : IAsyncDisposable
     private readonly VswitchdProcess _vswitchd;
     private readonly Dictionary<Endpoint, PacketCapture> _delivered = [];
     private readonly Dictionary<Endpoint, PacketCapture> _sent = [];
-    private readonly List<IAsyncDisposable> _helpers = [];
+    private readonly PeerHelpers _peers;
 
     public string Name { get; }
 
@@ -44,6 +44,7 @@ public sealed class SystemRun : IAsyncDisposable
         _topology = topology;
         Name = name;
         _vswitchd = vswitchd;
+        _peers = new PeerHelpers(topology.PeerScript, FilePath);
     }
 
     public string FilePath(string file) => Path.Combine(_topology.WorkDir, $"{Name}.{file}");
@@ -85,42 +86,11 @@ public sealed class SystemRun : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a peer.py agent in <paramref name="e"/>'s namespace; it is stopped with the run.</summary>
-    public async Task<BackgroundProcess> StartAgentAsync(Endpoint e, IReadOnlyList<JsonObject> frames)
-    {
-        string plan = FilePath($"{e.Short}.plan.json");
-        var json = new JsonObject
-        {
-            ["iface"] = e.VmInterface,
-            ["sink_port"] = PeerScripts.SinkPort,
-            ["gap_s"] = 0.001,
-            ["frames"] = new JsonArray([.. frames.Select(f => (JsonNode)f.DeepClone())]),
-        };
-        await File.WriteAllTextAsync(plan, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        BackgroundProcess agent = e.Ns.Start($"agent {e.Name}", Prerequisites.SystemPython, [_topology.PeerScript, "agent", plan], redirectStdin: true);
-        _helpers.Add(agent);
-        return agent;
-    }
-
     /// <summary>Starts agents, waits until all are ready (scapy loaded, sinks bound), lets them send at once, waits until all have sent.</summary>
-    public async Task RunAgentsAsync(IReadOnlyDictionary<Endpoint, List<JsonObject>> plans)
-    {
-        var agents = new List<(BackgroundProcess Agent, int Frames)>();
-        foreach ((Endpoint e, List<JsonObject> frames) in plans)
-            agents.Add((await StartAgentAsync(e, frames), frames.Sum(f => (int)f["count"]!)));
-        await Task.WhenAll(agents.Select(a => a.Agent.WaitForLineAsync(l => l == $"ready {a.Frames}", TimeSpan.FromSeconds(60), $"'ready {a.Frames}'")));
-        foreach (var (agent, _) in agents)
-            await agent.WriteLineAsync("go");
-        await Task.WhenAll(agents.Select(a => a.Agent.WaitForLineAsync(l => l == $"sent {a.Frames}", TimeSpan.FromSeconds(60), $"'sent {a.Frames}'")));
-        _topology.Log($"[{Name}] agents sent {string.Join(", ", agents.Select(a => $"{a.Agent.Name}: {a.Frames}"))}");
-    }
+    public async Task RunAgentsAsync(IReadOnlyDictionary<Endpoint, List<JsonObject>> plans) =>
+        _topology.Log($"[{Name}] agents sent {await _peers.RunAgentsAsync(plans)}");
 
-    public BackgroundProcess StartHelper(Endpoint e, string label, params string[] peerArgs)
-    {
-        BackgroundProcess helper = e.Ns.Start(label, Prerequisites.SystemPython, [_topology.PeerScript, .. peerArgs]);
-        _helpers.Add(helper);
-        return helper;
-    }
+    public BackgroundProcess StartHelper(Endpoint e, string label, params string[] peerArgs) => _peers.Start(e, label, peerArgs);
 
     /// <summary>Sends the sentinels and waits for them, stops the captures and vswitchd, and returns what each saw.</summary>
     public async Task<RunResult> FinishAsync()
@@ -134,7 +104,7 @@ public sealed class SystemRun : IAsyncDisposable
             sent[e] = (await _sent[e].StopAsync()).Select(FrameFacts.Parse).ToList();
         }
         var counters = VswitchdCounters.Parse(await _vswitchd.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
-        await StopHelpersAsync();
+        await _peers.StopAllAsync();
         var result = new RunResult(_topology, Name, counters, delivered, sent);
         _topology.Log($"[{Name}] finished: {result.Headline()}");
         return result;
@@ -182,23 +152,9 @@ public sealed class SystemRun : IAsyncDisposable
         static HashSet<string?> Markers(PacketCapture capture) => capture.ReadSoFar().Select(f => FrameFacts.Parse(f).Marker).ToHashSet();
     }
 
-    private async Task StopHelpersAsync()
-    {
-        foreach (IAsyncDisposable helper in _helpers)
-        {
-            if (helper is BackgroundProcess p)
-            {
-                p.CloseStdin();
-                await p.WaitForExitAsync(TimeSpan.FromSeconds(5), throwOnTimeout: false);
-            }
-            await helper.DisposeAsync();
-        }
-        _helpers.Clear();
-    }
-
     public async ValueTask DisposeAsync()
     {
-        await StopHelpersAsync();
+        await _peers.StopAllAsync();
         foreach (PacketCapture capture in _delivered.Values.Concat(_sent.Values))
             await capture.DisposeAsync();
         await _vswitchd.DisposeAsync();

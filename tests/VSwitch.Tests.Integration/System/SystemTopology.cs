@@ -124,28 +124,47 @@ public sealed partial class SystemTopology : IAsyncLifetime
         Log($"topology {Prefix} up: {string.Join(", ", Endpoints.Select(e => $"{e.Name}={e.Ns}/{e.VmInterface}<->{e.SwitchInterface}"))}");
     }
 
-    private async Task CreateEndpointAsync(Endpoint e)
+    private async Task CreateEndpointAsync(Endpoint e) => await CreateVmAsync(e, $"{Prefix}-{e.Short}", null, Mtu);
+
+    /// <summary>
+    /// A VM stand-in: namespace <paramref name="name"/> holding NAME-v (e's MAC and address), the
+    /// veth's other end NAME in <paramref name="switchNs"/> (null: the root namespace), where a
+    /// vswitchd takes it as an af_packet port.
+    /// </summary>
+    internal static async Task CreateVmAsync(Endpoint e, string name, NetworkNamespace? switchNs, int mtu)
     {
-        string name = $"{Prefix}-{e.Short}";
         e.SwitchInterface = name;
         e.VmInterface = $"{name}-v";
         e.Ns = await NetworkNamespace.CreateAsync(name);
-        await Ip.RunAsync("link", "add", e.SwitchInterface, "type", "veth", "peer", "name", e.VmInterface, "netns", e.Ns.Name);
-
-        // Switch side: no IPv6 chatter, no ARP from the root namespace, no offloads.
-        await Ip.SysctlAsync($"net.ipv6.conf.{e.SwitchInterface}.disable_ipv6", "1");
-        await Ip.RunAsync("link", "set", e.SwitchInterface, "arp", "off", "mtu", Mtu.ToString());
-        await ProcessRunner.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(e.SwitchInterface));
-        await Ip.RunAsync("link", "set", e.SwitchInterface, "up");
+        await RunInAsync(switchNs, "ip", "link", "add", e.SwitchInterface, "type", "veth", "peer", "name", e.VmInterface, "netns", e.Ns.Name);
+        await QuietSwitchEndAsync(switchNs, e.SwitchInterface, mtu);
 
         // VM side.
         await e.Ns.SysctlAsync("net.ipv6.conf.all.disable_ipv6", "1");
         await e.Ns.SysctlAsync("net.ipv6.conf.default.disable_ipv6", "1");
         await e.Ns.SysctlAsync($"net.ipv6.conf.{e.VmInterface}.disable_ipv6", "1");
         await e.Ns.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(e.VmInterface));
-        await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "address", e.Mac, "mtu", Mtu.ToString());
+        await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "address", e.Mac, "mtu", mtu.ToString());
         await e.Ns.RunCheckedAsync("ip", "addr", "add", $"{e.Ipv4}/{PrefixLength}", "brd", "+", "dev", e.VmInterface);
         await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "up");
+    }
+
+    /// <summary>The switch end of a veth that vswitchd drives: no IPv6 chatter, no ARP from its namespace's stack, no offloads.</summary>
+    internal static async Task QuietSwitchEndAsync(NetworkNamespace? ns, string device, int mtu)
+    {
+        await RunInAsync(ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{device}.disable_ipv6=1");
+        await RunInAsync(ns, "ip", "link", "set", device, "arp", "off", "mtu", mtu.ToString());
+        await RunInAsync(ns, "ethtool", Ip.EthtoolOffloadsOffArgs(device));
+        await RunInAsync(ns, "ip", "link", "set", device, "up");
+    }
+
+    /// <summary>A command in <paramref name="ns"/>, or in the root namespace when null; throws unless it succeeds.</summary>
+    internal static async Task RunInAsync(NetworkNamespace? ns, string file, params string[] args)
+    {
+        if (ns is null)
+            await ProcessRunner.RunCheckedAsync(file, args, NetworkNamespace.CommandTimeout);
+        else
+            await ns.RunCheckedAsync(file, args);
     }
 
     /// <summary>vswitchd's configuration for this topology: one af_packet port per endpoint, two overlapping tenants.</summary>
@@ -223,7 +242,8 @@ public sealed partial class SystemTopology : IAsyncLifetime
         }
     }
 
-    private static bool IsLive(string workDir)
+    /// <summary>A work directory whose owner.pid names a running test process (this one or another run of the assembly).</summary>
+    internal static bool IsLive(string workDir)
     {
         string owner = Path.Combine(workDir, OwnerFile);
         if (!File.Exists(owner) || !int.TryParse(File.ReadAllText(owner).Trim(), out int pid))
@@ -238,7 +258,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
     /// SIGKILLs every process whose command line names <paramref name="workDir"/>: vswitchd (its
     /// --config), tcpdump (its -w) and the peer scripts all live there, and nothing else does.
     /// </summary>
-    private static async Task KillProcessesUnderAsync(string workDir)
+    internal static async Task KillProcessesUnderAsync(string workDir)
     {
         string needle = workDir + "/";
         var victims = new List<int>();

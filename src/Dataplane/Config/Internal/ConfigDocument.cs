@@ -5,16 +5,20 @@
 namespace VSwitch.Dataplane.Config.Internal;
 
 internal sealed record ConfigDocument(
-    DpdkSection? Dpdk, WorkersSection? Workers, string? ControlSocket, IReadOnlyList<PortEntry> Ports, IReadOnlyList<TenantEntry> Tenants)
+    DpdkSection? Dpdk, WorkersSection? Workers, string? ControlSocket, IReadOnlyList<PortEntry> Ports, IReadOnlyList<TenantEntry> Tenants,
+    OverlaySection? Overlay = null)
 {
     /// <summary>Returns null when the top level is not a mapping; everything else is reported and read around.</summary>
     public static ConfigDocument? Bind(ConfigNode root, ConfigErrors errors) =>
-        FieldReader.Read(root, "", errors, file => new ConfigDocument(
-            file.Mapping("dpdk", DpdkSection.Bind),
-            file.Mapping("workers", WorkersSection.Bind),
-            file.String("control_socket"),
-            file.MappingList("ports", PortEntry.Bind) ?? [],
-            file.MappingList("tenants", TenantEntry.Bind) ?? []));
+        FieldReader.Read(root, "", errors, file =>
+        {
+            DpdkSection? dpdk = file.Mapping("dpdk", DpdkSection.Bind);
+            WorkersSection? workers = file.Mapping("workers", WorkersSection.Bind);
+            string? controlSocket = file.String("control_socket");
+            IReadOnlyList<PortEntry> ports = file.MappingList("ports", PortEntry.Bind) ?? [];
+            OverlaySection? overlay = file.Mapping("overlay", OverlaySection.Bind);
+            return new ConfigDocument(dpdk, workers, controlSocket, ports, file.MappingList("tenants", TenantEntry.Bind) ?? [], overlay);
+        });
 }
 
 internal sealed record DpdkSection(IReadOnlyList<string?>? EalArgs, string? PmdDir, int? Mbufs)
@@ -36,10 +40,51 @@ internal sealed record PortEntry(string Path, string? Name, string? Devargs, str
         new(port.Path, port.String("name"), port.String("devargs"), port.String("role"), port.Int("mtu"), port.Int("queues"));
 }
 
-internal sealed record TenantEntry(string Path, string? Name, IReadOnlyList<VmEntry> Vms)
+internal sealed record TenantEntry(string Path, string? Name, IReadOnlyList<VmEntry> Vms, int? Vni, IReadOnlyList<RemoteVmEntry> RemoteVms)
 {
-    public static TenantEntry Bind(FieldReader tenant) =>
-        new(tenant.Path, tenant.String("name"), tenant.MappingList("vms", VmEntry.Bind) ?? []);
+    public static TenantEntry Bind(FieldReader tenant)
+    {
+        string? name = tenant.String("name");
+        int? vni = tenant.Int("vni");
+        return new(tenant.Path, name, tenant.MappingList("vms", VmEntry.Bind) ?? [], vni, tenant.MappingList("remote_vms", RemoteVmEntry.Bind) ?? []);
+    }
+}
+
+internal sealed record RemoteVmEntry(string Path, string? Name, string? Host, string? Mac, IReadOnlyList<string?> Ipv4)
+{
+    public static RemoteVmEntry Bind(FieldReader vm) =>
+        new(vm.Path, vm.String("name"), vm.String("host"), vm.String("mac"), vm.StringList("ipv4") ?? []);
+}
+
+internal sealed record OverlaySection(
+    string Path, string? Uplink, string? Vtep, string? Mac, string? Gateway, int? Ttl, int? NeighbourTimeoutS,
+    IReadOnlyList<StaticNeighbourEntry> StaticNeighbours, IReadOnlyList<RemoteHostEntry> RemoteHosts)
+{
+    public static OverlaySection Bind(FieldReader overlay) =>
+        new(overlay.Path, overlay.String("uplink"), overlay.String("vtep"), overlay.String("mac"), overlay.String("gateway"),
+            overlay.Int("ttl"), overlay.Int("neighbour_timeout_s"),
+            overlay.MappingList("static_neighbours", StaticNeighbourEntry.Bind) ?? [],
+            overlay.MappingList("remote_hosts", RemoteHostEntry.Bind) ?? []);
+}
+
+internal sealed record StaticNeighbourEntry(string Path, string? Ip, string? Mac)
+{
+    public static StaticNeighbourEntry Bind(FieldReader neighbour) =>
+        new(neighbour.Path, neighbour.String("ip"), neighbour.String("mac"));
+}
+
+internal sealed record RemoteHostEntry(string Path, string? Name, string? Vtep, string? Tunnel, IReadOnlyList<GeneveOptionEntry> GeneveOptions)
+{
+    public static RemoteHostEntry Bind(FieldReader host) =>
+        new(host.Path, host.String("name"), host.String("vtep"), host.String("tunnel"),
+            host.MappingList("geneve_options", GeneveOptionEntry.Bind) ?? []);
+}
+
+/// <param name="Data">Hex digits, two per byte.</param>
+internal sealed record GeneveOptionEntry(string Path, int? Class, int? Type, string? Data)
+{
+    public static GeneveOptionEntry Bind(FieldReader option) =>
+        new(option.Path, option.Int("class"), option.Int("type"), option.String("data"));
 }
 
 internal sealed record VmEntry(string Path, string? Name, string? Port, string? Mac, IReadOnlyList<string?> Ipv4, IReadOnlyList<string?> Ipv6)

@@ -3,6 +3,7 @@
 // SpecValidator, because the control socket applies them to specs that never were a file.
 using System.Collections.Immutable;
 using System.Text;
+using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -102,12 +103,139 @@ internal static class ConfigMapper
             }
         }
 
+        var remoteVms = new List<RemoteVmSpec>();
+        var remoteVmPaths = new List<string>();
+        foreach (TenantEntry tenant in document.Tenants)
+        {
+            foreach (RemoteVmEntry vm in tenant.RemoteVms)
+            {
+                remoteVms.Add(new RemoteVmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Host ?? "", ParseMac(vm.Mac, $"{vm.Path}.mac", errors),
+                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors)));
+                remoteVmPaths.Add(vm.Path);
+            }
+        }
+
         var spec = new SwitchSpec(
-            [.. document.Tenants.Select(t => new TenantSpec(t.Name ?? ""))],
+            [.. document.Tenants.Select(t => new TenantSpec(t.Name ?? "", t.Vni is int vni ? (uint)vni : null))],
             ports,
-            [.. vms]);
-        var paths = new SpecPaths(document.Tenants.Select(t => t.Path).ToArray(), document.Ports.Select(p => p.Path).ToArray(), vmPaths);
+            [.. vms])
+        {
+            Overlay = document.Overlay is { } overlay ? MapOverlay(overlay, errors) : null,
+            RemoteVms = [.. remoteVms],
+        };
+        var paths = new SpecPaths(document.Tenants.Select(t => t.Path).ToArray(), document.Ports.Select(p => p.Path).ToArray(), vmPaths, remoteVmPaths);
         return (spec, paths);
+    }
+
+    /// <summary>Parses the overlay's text fields; what the values must satisfy is SpecValidator's.</summary>
+    private static OverlaySpec MapOverlay(OverlaySection overlay, ConfigErrors errors)
+    {
+        string path = overlay.Path;
+        if (overlay.Uplink is null)
+            errors.Required($"{path}.uplink");
+        (uint vtep, int prefix) = MapVtep(overlay.Vtep, $"{path}.vtep", errors);
+        ulong? mac = overlay.Mac is null ? null : ParseMac(overlay.Mac, $"{path}.mac", errors);
+        uint? gateway = overlay.Gateway is null ? null : ParseIpv4(overlay.Gateway, $"{path}.gateway", errors);
+        var neighbours = overlay.StaticNeighbours.Select(n => new StaticNeighbourSpec(
+            n.Ip is null ? Missing<uint>($"{n.Path}.ip", errors) : ParseIpv4(n.Ip, $"{n.Path}.ip", errors),
+            ParseMac(n.Mac, $"{n.Path}.mac", errors)));
+        var hosts = overlay.RemoteHosts.Select(h => new RemoteHostSpec(
+            h.Name ?? "",
+            h.Vtep is null ? Missing<uint>($"{h.Path}.vtep", errors) : ParseIpv4(h.Vtep, $"{h.Path}.vtep", errors),
+            MapTunnel(h, errors),
+            [.. h.GeneveOptions.Select(o => MapGeneveOption(o, errors))]));
+        return new OverlaySpec(overlay.Uplink ?? "", vtep, prefix, mac, gateway, overlay.Ttl ?? OverlaySpec.DefaultTtl,
+            overlay.NeighbourTimeoutS ?? OverlaySpec.DefaultNeighbourTimeoutSeconds, [.. neighbours], [.. hosts]);
+    }
+
+    private static T Missing<T>(string path, ConfigErrors errors) where T : struct
+    {
+        errors.Required(path);
+        return default;
+    }
+
+    private static (uint Address, int PrefixLength) MapVtep(string? text, string path, ConfigErrors errors)
+    {
+        if (text is null)
+            return (Missing<uint>(path, errors), 0);
+        string[] parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix)
+            && prefix is >= 1 and <= 32 && parts[1].Length <= 2)
+        {
+            try
+            {
+                return (Ipv4.ParseAddress(parts[0]), prefix);
+            }
+            catch (FormatException)
+            {
+            }
+        }
+        errors.Add(path, $"'{text}' is not an IPv4 address with a prefix length (such as 192.168.50.1/24, prefix 1..32)");
+        return (0, 0);
+    }
+
+    private static TunnelType MapTunnel(RemoteHostEntry host, ConfigErrors errors)
+    {
+        // The placeholder for a bad or missing tunnel: the type its options imply, so they raise no second error.
+        TunnelType placeholder = host.GeneveOptions.Count > 0 ? TunnelType.Geneve : TunnelType.Vxlan;
+        switch (host.Tunnel)
+        {
+            case "vxlan":
+                return TunnelType.Vxlan;
+            case "geneve":
+                return TunnelType.Geneve;
+            case null:
+                errors.Required($"{host.Path}.tunnel");
+                return placeholder;
+            default:
+                errors.Add($"{host.Path}.tunnel", $"'{host.Tunnel}' is not a tunnel type (vxlan or geneve)");
+                return placeholder;
+        }
+    }
+
+    private static GeneveOption MapGeneveOption(GeneveOptionEntry option, ConfigErrors errors)
+    {
+        int optionClass = option.Class ?? Missing<int>($"{option.Path}.class", errors);
+        int type = option.Type ?? Missing<int>($"{option.Path}.type", errors);
+        errors.InRange($"{option.Path}.class", optionClass, 0, 0xFFFF);
+        errors.InRange($"{option.Path}.type", type, 0, 0xFF);
+        byte[] data = [];
+        string dataPath = $"{option.Path}.data";
+        try
+        {
+            data = Convert.FromHexString(option.Data ?? "");
+        }
+        catch (FormatException)
+        {
+            errors.Add(dataPath, $"'{option.Data}' is not hex (two digits per byte, such as 0011223344556677)");
+        }
+        if (data.Length % 4 != 0 || data.Length > Geneve.MaxOptionDataLength)
+            errors.Add(dataPath, $"{data.Length} bytes; option data is a multiple of 4 bytes, at most {Geneve.MaxOptionDataLength} (RFC 8926 section 3.5)");
+        return new GeneveOption((ushort)optionClass, (byte)type, data);
+    }
+
+    private static uint ParseIpv4(string text, string path, ConfigErrors errors)
+    {
+        try
+        {
+            return Ipv4.ParseAddress(text);
+        }
+        catch (FormatException)
+        {
+            errors.Add(path, $"'{text}' is not an IPv4 address (four decimal octets such as 192.168.50.2)");
+            return 0;
+        }
+    }
+
+    private static ulong ParseMac(string? text, string path, ConfigErrors errors)
+    {
+        if (text is null)
+            errors.Required(path);
+        else if (MacAddress.TryParse(text, out ulong mac))
+            return mac;
+        else
+            errors.Add(path, $"'{text}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
+        return 0; // the all-zero placeholder
     }
 
     private static PortRole MapRole(PortEntry port, ConfigErrors errors)
@@ -124,17 +252,7 @@ internal static class ConfigMapper
         }
     }
 
-    private static ulong MapMac(VmEntry vm, ConfigErrors errors)
-    {
-        string path = $"{vm.Path}.mac";
-        if (vm.Mac is null)
-            errors.Required(path);
-        else if (MacAddress.TryParse(vm.Mac, out ulong mac))
-            return mac;
-        else
-            errors.Add(path, $"'{vm.Mac}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
-        return 0; // the all-zero placeholder
-    }
+    private static ulong MapMac(VmEntry vm, ConfigErrors errors) => ParseMac(vm.Mac, $"{vm.Path}.mac", errors);
 
     private static ImmutableArray<T> MapAddresses<T>(IReadOnlyList<string?> texts, string path, Func<string, T> parse, string notAnAddress, ConfigErrors errors)
         where T : struct

@@ -93,8 +93,7 @@ internal sealed class FieldReader
 
     private int? AsInt(ConfigNode node, string path)
     {
-        if (node is ScalarNode { Kind: ScalarKind.Number or ScalarKind.Plain } scalar
-            && long.TryParse(scalar.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value))
+        if (node is ScalarNode { Kind: ScalarKind.Number or ScalarKind.Plain } scalar && TryParseInteger(scalar.Text, out long value))
         {
             if (value is >= int.MinValue and <= int.MaxValue)
                 return (int)value;
@@ -104,6 +103,12 @@ internal sealed class FieldReader
         _errors.Add(path, $"expected an integer, got {node.Describe()}");
         return null;
     }
+
+    /// <summary>Decimal, or hexadecimal with 0x as YAML 1.2 writes it (GENEVE option classes and types are hex by custom).</summary>
+    private static bool TryParseInteger(string text, out long value) =>
+        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? long.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && value >= 0
+            : long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
     private void ReportDuplicateAndUnknownFields()
     {

@@ -6,7 +6,7 @@ namespace VSwitch.Dataplane.Config.Internal;
 /// The field path of each tenant, port and VM of a SwitchSpec, for error messages. A spec keeps
 /// its VMs in one flat list, where the file nests them under their tenant.
 /// </summary>
-internal sealed record SpecPaths(IReadOnlyList<string> Tenants, IReadOnlyList<string> Ports, IReadOnlyList<string> Vms)
+internal sealed record SpecPaths(IReadOnlyList<string> Tenants, IReadOnlyList<string> Ports, IReadOnlyList<string> Vms, IReadOnlyList<string> RemoteVms)
 {
     /// <summary>
     /// Paths as they would be in a file that holds the spec: a VM is "tenants[t].vms[j]" where t is
@@ -27,9 +27,17 @@ internal sealed record SpecPaths(IReadOnlyList<string> Tenants, IReadOnlyList<st
                 ? $"tenants[{t}].vms[{vmsSoFar[t]++}]"
                 : $"vms[{k}]";
         }
+        var remoteSoFar = new int[spec.Tenants.Length];
+        var remoteVms = new string[spec.RemoteVms.Length];
+        for (int k = 0; k < remoteVms.Length; k++)
+        {
+            remoteVms[k] = tenantIndex.TryGetValue(spec.RemoteVms[k].Tenant, out int t)
+                ? $"tenants[{t}].remote_vms[{remoteSoFar[t]++}]"
+                : $"remote_vms[{k}]";
+        }
         return new SpecPaths(
             spec.Tenants.Select((_, t) => $"tenants[{t}]").ToArray(),
             spec.Ports.Select((_, i) => $"ports[{i}]").ToArray(),
-            vms);
+            vms, remoteVms);
     }
 }

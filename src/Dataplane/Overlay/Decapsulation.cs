@@ -1,0 +1,211 @@
+// The stage for frames from the uplink once an overlay is configured. The uplink is a host on
+// the underlay: it answers ARP for its VTEP address, learns its next hops' MACs from ARP, and
+// accepts only VXLAN (RFC 7348) and GENEVE (RFC 8926) addressed to its VTEP from a known remote
+// VTEP. The inner frame then passes the same tenant checks a local VM's frame does, with the
+// remote VM's binding in place of a port's.
+//
+// Checks run in this order, and the first failure is the frame's one drop reason:
+//   runt -> oversize (uplink MTU) -> ARP (malformed, not for our VTEP) or not IPv4
+//   -> outer IPv4 malformed -> not UDP -> fragment -> IP options -> UDP malformed
+//   -> UDP port not 4789/6081 -> destination not our VTEP -> source not a remote host
+//   -> port not that host's tunnel type -> tunnel header (VXLAN I flag; GENEVE version, protocol,
+//   option lengths, control flag, unknown critical options) -> VNI unknown -> inner runt
+//   -> inner source MAC not a remote VM of the tenant at that host -> inner VLAN tag -> inner L3
+//   (malformed, then source not bound to that VM) -> destination (local VM / flood local /
+//   egress MTU / unknown). Tunnel traffic is never sent back into the tunnel (split horizon).
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Switching;
+
+namespace VSwitch.Dataplane.Overlay;
+
+public enum UplinkAction : byte
+{
+    /// <summary>Decapsulated: the inner frame goes to Decapsulated.Egress.</summary>
+    Deliver,
+    /// <summary>Decapsulated broadcast/multicast: to every local VM port of the tenant, never back to a tunnel.</summary>
+    Flood,
+    /// <summary>An ARP request for our VTEP, rewritten into the reply: back out of the uplink.</summary>
+    VtepArpReply,
+    /// <summary>An ARP reply from a next hop: its MAC is learned and the frame consumed.</summary>
+    NeighbourLearned,
+}
+
+public struct Decapsulated
+{
+    public UplinkAction Action;
+    /// <summary>Bytes of outer headers in front of the inner frame.</summary>
+    public int InnerOffset;
+    public int InnerLength;
+    public int TenantIndex;
+    public PortBinding? Egress;
+    public RemoteHost? Host;
+    public int GeneveOptions;
+    public int GeneveCriticalOptions;
+    /// <summary>Set (>= 0) when the frame's ARP sender is one of our next hops: learn LearnedMac for it.</summary>
+    public int NeighbourIndex;
+    public ulong LearnedMac;
+}
+
+public static class Decapsulation
+{
+    /// <summary>
+    /// Decides what happens to one frame received on the uplink. May rewrite the frame in place
+    /// (the VTEP's ARP reply). Allocates nothing and never throws on frame contents.
+    /// </summary>
+    public static DropReason Classify(SwitchTables tables, OverlayTables overlay, Span<byte> frame, out Decapsulated result)
+    {
+        result = default;
+        result.NeighbourIndex = -1;
+        if (frame.Length < Ethernet.HeaderLength)
+            return DropReason.RuntFrame;
+        if (frame.Length > overlay.Uplink.MaxFrameLength)
+            return DropReason.Oversize;
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.EtherTypeOffset));
+        if (etherType == Ethernet.TypeArp)
+            return ClassifyArp(overlay, frame, ref result);
+        if (etherType != Ethernet.TypeIpv4)
+            return DropReason.UplinkNotTunnel;
+
+        ReadOnlySpan<byte> ip = frame.Slice(Ethernet.HeaderLength);
+        int ipHeader = Ipv4.ValidHeaderLength(ip);
+        if (ipHeader == 0)
+            return DropReason.MalformedOuter;
+        if (ip[Ipv4.ProtocolOffset] != Ipv4.ProtocolUdp)
+            return DropReason.UplinkNotTunnel;
+        if ((BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(Ipv4.FlagsFragmentOffset)) & Ipv4.FragmentMask) != 0)
+            return DropReason.OuterFragment;
+        if (ipHeader != Ipv4.MinHeaderLength)
+            return DropReason.OuterIpOptions;
+        // The total length, not the frame, bounds the datagram: Ethernet padding is not payload.
+        ReadOnlySpan<byte> udp = ip.Slice(0, BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(Ipv4.TotalLengthOffset))).Slice(Ipv4.MinHeaderLength);
+        if (udp.Length < Udp.HeaderLength)
+            return DropReason.MalformedOuter;
+        int udpLength = BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(Udp.LengthOffset));
+        if (udpLength < Udp.HeaderLength || udpLength > udp.Length)
+            return DropReason.MalformedOuter;
+        ushort port = BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(Udp.DestinationPortOffset));
+        if (port != Vxlan.UdpPort && port != Geneve.UdpPort)
+            return DropReason.UplinkNotTunnel;
+        if (BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(Ipv4.DestinationOffset)) != overlay.Vtep)
+            return DropReason.WrongDestinationVtep;
+        if (!overlay.HostsByVtep.TryGetValue(OverlayTables.HostKey(BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(Ipv4.SourceOffset))), out RemoteHost? host))
+            return DropReason.UnknownSourceVtep;
+        if (port != host.UdpPort)
+            return DropReason.TunnelTypeMismatch;
+
+        ReadOnlySpan<byte> payload = udp.Slice(Udp.HeaderLength, udpLength - Udp.HeaderLength);
+        uint vni;
+        int tunnelLength;
+        if (host.Tunnel == TunnelType.Vxlan)
+        {
+            DropReason vxlan = Vxlan.Parse(payload, out vni);
+            if (vxlan != DropReason.None)
+                return vxlan;
+            tunnelLength = Vxlan.HeaderLength;
+        }
+        else
+        {
+            DropReason geneve = Geneve.Parse(payload, host.KnownOptions, out GeneveHeader header);
+            if (geneve != DropReason.None)
+                return geneve;
+            vni = header.Vni;
+            tunnelLength = header.Length;
+            result.GeneveOptions = header.Options;
+            result.GeneveCriticalOptions = header.CriticalOptions;
+        }
+        if (!overlay.TenantByVni.TryGetValue(OverlayTables.VniKey(vni), out int tenant))
+            return DropReason.UnknownVni;
+
+        result.Host = host;
+        result.TenantIndex = tenant;
+        result.InnerOffset = Encapsulation.OuterLength + tunnelLength;
+        result.InnerLength = payload.Length - tunnelLength;
+        return CheckInner(tables, overlay, frame.Slice(result.InnerOffset, result.InnerLength), ref result);
+    }
+
+    /// <summary>The tenant checks of L2Switch, with the remote VM's binding standing in for the ingress port's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason CheckInner(SwitchTables tables, OverlayTables overlay, ReadOnlySpan<byte> inner, ref Decapsulated result)
+    {
+        if (inner.Length < Ethernet.HeaderLength)
+            return DropReason.MalformedInner;
+        ulong source = MacAddress.Read(inner.Slice(Ethernet.SourceOffset, 6));
+        if (!overlay.RemoteMacs.TryGetValue(SwitchTables.MacKey(result.TenantIndex, source), out RemoteVm? sender)
+            || !ReferenceEquals(sender.Endpoint.Host, result.Host))
+            return DropReason.SpoofedInnerSource;
+
+        ReadOnlySpan<byte> l3 = inner.Slice(Ethernet.HeaderLength);
+        switch (BinaryPrimitives.ReadUInt16BigEndian(inner.Slice(Ethernet.EtherTypeOffset)))
+        {
+            case Ethernet.TypeIpv4:
+                if (Ipv4.ValidHeaderLength(l3) == 0)
+                    return DropReason.MalformedIpv4;
+                if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset))))
+                    return DropReason.SpoofedIpv4Source;
+                break;
+            case Ethernet.TypeArp:
+                if (!Arp.IsWellFormed(l3))
+                    return DropReason.MalformedArp;
+                if (MacAddress.Read(l3.Slice(Arp.SenderMacOffset, 6)) != source
+                    || !sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Arp.SenderIpOffset))))
+                    return DropReason.SpoofedArpSender;
+                break;
+            case Ethernet.TypeIpv6:
+                // Remote VMs carry no IPv6 bindings here; their own host's switch checks their sources.
+                if (!Ipv6.IsValidHeader(l3))
+                    return DropReason.MalformedIpv6;
+                break;
+            case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
+                return DropReason.VlanTagged;
+        }
+
+        ulong destination = MacAddress.Read(inner);
+        if (MacAddress.IsGroup(destination))
+        {
+            result.Action = UplinkAction.Flood;
+            return DropReason.None;
+        }
+        if (!tables.MacTable.TryGetValue(SwitchTables.MacKey(result.TenantIndex, destination), out PortBinding? egress))
+            return DropReason.UnknownInnerDestination;
+        if (inner.Length > egress.MaxFrameLength)
+            return DropReason.EgressMtuExceeded;
+        result.Action = UplinkAction.Deliver;
+        result.Egress = egress;
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// ARP on the underlay (RFC 826): requests for our VTEP are answered; the sender of a request
+    /// or reply addressed to our VTEP is learned when it is one of our next hops (the merge step
+    /// of RFC 826's packet reception). Everything else on the uplink is not ours.
+    /// </summary>
+    private static DropReason ClassifyArp(OverlayTables overlay, Span<byte> frame, ref Decapsulated result)
+    {
+        Span<byte> arp = frame.Slice(Ethernet.HeaderLength);
+        if (!Arp.IsWellFormed(arp))
+            return DropReason.MalformedArp;
+        if (BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.TargetIpOffset)) != overlay.Vtep)
+            return DropReason.UplinkNotTunnel;
+        ulong senderMac = MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6));
+        uint senderIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset));
+        if (senderMac != 0 && !MacAddress.IsGroup(senderMac) && overlay.NeighbourByIp.TryGetValue(OverlayTables.HostKey(senderIp), out int neighbour))
+        {
+            result.NeighbourIndex = neighbour;
+            result.LearnedMac = senderMac;
+        }
+        switch (BinaryPrimitives.ReadUInt16BigEndian(arp.Slice(Arp.OperOffset)))
+        {
+            case Arp.OpRequest:
+                Arp.RewriteAsReply(frame, overlay.Mac, overlay.Vtep);
+                result.Action = UplinkAction.VtepArpReply;
+                return DropReason.None;
+            case Arp.OpReply when result.NeighbourIndex >= 0:
+                result.Action = UplinkAction.NeighbourLearned;
+                return DropReason.None;
+            default:
+                return DropReason.UplinkNotTunnel;
+        }
+    }
+}

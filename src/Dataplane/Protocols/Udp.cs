@@ -1,0 +1,11 @@
+// UDP header (RFC 768).
+namespace VSwitch.Dataplane.Protocols;
+
+public static class Udp
+{
+    public const int HeaderLength = 8;
+    public const int SourcePortOffset = 0;
+    public const int DestinationPortOffset = 2;
+    public const int LengthOffset = 4;
+    public const int ChecksumOffset = 6;
+}

@@ -1,0 +1,92 @@
+// Neighbour resolution end to end on DPDK ports: no static neighbour, so vswitchd must send an
+// ARP request for host-b's VTEP from the uplink, learn host-b's reply (which the uplink's input
+// repeats), publish the MAC to the worker, and then encapsulate. Until then frames toward host-b
+// are dropped as neighbour_unresolved.
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using PacketDotNet;
+using VSwitch.Tests.Integration.Infrastructure;
+using Xunit;
+using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
+
+namespace VSwitch.Tests.Integration.Dataplane;
+
+public sealed class RunningNeighbourTests : IAsyncLifetime
+{
+    private const string HostBMac = "02:bb:00:00:00:02";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-neighbour-").FullName;
+    private readonly string _prefix = $"vswnbr{Environment.ProcessId}";
+    private VswitchdProcess? _vswitchd;
+
+    public async ValueTask InitializeAsync()
+    {
+        string fromVm = Path.Combine(_dir, "vm.pcap"), fromUplink = Path.Combine(_dir, "uplink.pcap");
+        PcapFile.Write(fromVm, [Udp(MacA, MacC, "10.0.0.1", "10.0.0.3", 1)]);
+        var reply = new EthernetPacket(Mac(HostBMac), Mac(OurMac), EthernetType.Arp)
+        {
+            PayloadPacket = new ArpPacket(ArpOperation.Response, Mac(OurMac), System.Net.IPAddress.Parse(Vtep), Mac(HostBMac), System.Net.IPAddress.Parse(HostB)),
+        };
+        PcapFile.Write(fromUplink, [reply.Bytes]);
+        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
+        // idle_sleep_us keeps the worker from taking a whole core: the uplink's input is one frame.
+        await File.WriteAllTextAsync(config, $$"""
+            dpdk: { eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{_prefix}}"] }
+            workers: { cores: [1], idle_sleep_us: 100 }
+            control_socket: "{{socket}}"
+            ports:
+              - { name: vm-a, devargs: "net_pcap0,rx_pcap={{fromVm}},infinite_rx=1", mtu: 1450 }
+              - { name: up0, devargs: "net_pcap1,rx_pcap={{fromUplink}},infinite_rx=1,tx_pcap=/dev/null", role: uplink }
+            overlay:
+              uplink: up0
+              vtep: {{Vtep}}/24
+              mac: "{{OurMac}}"
+              remote_hosts:
+                - { name: host-b, vtep: {{HostB}}, tunnel: vxlan }
+            tenants:
+              - name: red
+                vni: 5001
+                vms:
+                  - { name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
+                remote_vms:
+                  - { name: c, host: host-b, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
+            """);
+        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_vswitchd is not null)
+            await _vswitchd.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheNextHopIsAskedForLearnedAndUsed()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var clock = Stopwatch.StartNew();
+        JsonObject neighbour;
+        while (true)
+        {
+            neighbour = (JsonObject)(await _vswitchd!.OpAsync("neighbours", ct: ct))["neighbours"]![0]!;
+            if ((string)neighbour["state"]! == "resolved")
+                break;
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"not resolved after 30 s: {neighbour.ToJsonString()}");
+            await Task.Delay(50, ct);
+        }
+        Assert.Equal(HostB, (string)neighbour["ip"]!);
+        Assert.Equal(HostBMac, (string)neighbour["mac"]!);
+
+        JsonObject before = await _vswitchd.OpAsync("counters", ct: ct);
+        JsonObject after = await _vswitchd.CountersAfterAsync((ulong)before["workers"]![0]!["packets"]! + 200_000, TimeSpan.FromSeconds(60), ct);
+        Assert.True((ulong)after["arp_requests_sent"]! >= 1, after.ToJsonString());
+        Assert.True((ulong)after["neighbour_replies"]! > 0);
+        // Once resolved, every frame toward host-b is encapsulated: drops stop growing.
+        ulong encapsulated = (ulong)after["encapsulated"]! - (ulong)before["encapsulated"]!;
+        ulong unresolved = (ulong)after["drops"]!["neighbour_unresolved"]! - (ulong)before["drops"]!["neighbour_unresolved"]!;
+        Assert.True(encapsulated > 50_000, $"{encapsulated} encapsulated");
+        Assert.Equal(0UL, unresolved);
+        Assert.Equal(0, (long)after["workers"]![0]!["allocated_bytes"]!);
+    }
+}
