@@ -11,15 +11,12 @@ using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
 
 namespace VSwitch.Tests.Integration.Dataplane;
 
-public sealed class RunningNeighbourTests : IAsyncLifetime
+public sealed class RunningNeighbourTests() : RunningVswitchd("neighbour", TimeSpan.FromSeconds(60))
 {
     private const string HostBMac = "02:bb:00:00:00:02";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-neighbour-").FullName;
-    private readonly string _prefix = $"vswnbr{Environment.ProcessId}";
-    private VswitchdProcess? _vswitchd;
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         string fromVm = Path.Combine(_dir, "vm.pcap"), fromUplink = Path.Combine(_dir, "uplink.pcap");
         PcapFile.Write(fromVm, [Udp(MacA, MacC, "10.0.0.1", "10.0.0.3", 1)]);
@@ -52,13 +49,6 @@ public sealed class RunningNeighbourTests : IAsyncLifetime
                   - { name: c, host: host-b, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
             """);
         _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_vswitchd is not null)
-            await _vswitchd.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]

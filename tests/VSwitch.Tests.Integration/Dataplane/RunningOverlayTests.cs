@@ -10,16 +10,13 @@ using Xunit;
 
 namespace VSwitch.Tests.Integration.Dataplane;
 
-public sealed class RunningOverlayTests : IAsyncLifetime
+public sealed class RunningOverlayTests() : RunningVswitchd("overlay", TimeSpan.FromSeconds(90))
 {
     internal const string MacA = "02:00:00:00:00:01", MacB = "02:00:00:00:00:02", MacC = "02:00:00:00:00:03", MacD = "02:00:00:00:00:04";
     internal const string Vtep = "192.168.50.1", HostB = "192.168.50.2", HostC = "192.168.50.3", OurMac = "02:aa:00:00:00:01";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-overlay-").FullName;
-    private readonly string _prefix = $"vswovl{Environment.ProcessId}";
-    private VswitchdProcess? _vswitchd;
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         string fromVm = Path.Combine(_dir, "vm.pcap"), fromUplink = Path.Combine(_dir, "uplink.pcap");
         PcapFile.Write(fromVm,
@@ -68,19 +65,6 @@ public sealed class RunningOverlayTests : IAsyncLifetime
             """);
         _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
     }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_vswitchd is not null)
-            await _vswitchd.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private Task<JsonObject> Request(string op, JsonObject? fields = null) =>
-        _vswitchd!.OpAsync(op, fields, TestContext.Current.CancellationToken);
-
-    private Task<JsonObject> CountersAfter(ulong packets) =>
-        _vswitchd!.CountersAfterAsync(packets, TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken);
 
     [Fact]
     public async Task EncapsulationAndDecapsulationAllocateNothingOnTheWorker()

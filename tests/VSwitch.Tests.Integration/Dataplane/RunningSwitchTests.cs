@@ -9,15 +9,12 @@ using Xunit;
 
 namespace VSwitch.Tests.Integration.Dataplane;
 
-public sealed class RunningSwitchTests : IAsyncLifetime
+public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.FromSeconds(60))
 {
     private const string MacA = "02:00:00:00:00:01", MacB = "02:00:00:00:00:02", MacC = "02:00:00:00:00:03", MacD = "02:00:00:00:00:04";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-running-").FullName;
-    private readonly string _prefix = $"vswrun{Environment.ProcessId}";
-    private VswitchdProcess? _vswitchd;
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         string input = Path.Combine(_dir, "in.pcap");
         PcapFile.Write(input, InputFrames());
@@ -34,19 +31,6 @@ public sealed class RunningSwitchTests : IAsyncLifetime
             ControlSocket: Path.Combine(_dir, "vswitchd.sock"));
         _vswitchd = await VswitchdProcess.StartAsync(config, Path.Combine(_dir, "vswitchd.json"), VswitchdReady.ControlSocket);
     }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_vswitchd is not null)
-            await _vswitchd.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private Task<JsonObject> Request(string op, JsonObject? fields = null) =>
-        _vswitchd!.OpAsync(op, fields, TestContext.Current.CancellationToken);
-
-    private Task<JsonObject> CountersAfter(ulong packets) =>
-        _vswitchd!.CountersAfterAsync(packets, TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
     private static ulong Tx(JsonObject counters, string port) => (ulong)counters["ports"]![port]!["tx"]!;
 
