@@ -45,50 +45,34 @@ public sealed class KvmVcpu : IDisposable
     // A ref into the mapping, bounds-checked by GetSpan; valid while this vCPU is undisposed.
     private ref KvmRun RunBlock => ref MemoryMarshal.AsRef<KvmRun>(_run.GetSpan(0, Unsafe.SizeOf<KvmRun>()));
 
-    public KvmRegs GetRegisters()
-    {
-        KvmRegs regs = default;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetRegs, ref regs), "KVM_GET_REGS");
-        return regs;
-    }
+    public KvmRegs GetRegisters() => Get<KvmRegs>(KvmIoctls.GetRegs, "KVM_GET_REGS");
 
-    public void SetRegisters(in KvmRegs regs)
-    {
-        KvmRegs copy = regs;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetRegs, ref copy), "KVM_SET_REGS");
-    }
+    public void SetRegisters(in KvmRegs regs) => Set(KvmIoctls.SetRegs, regs, "KVM_SET_REGS");
 
-    public KvmSregs GetSpecialRegisters()
-    {
-        KvmSregs sregs = default;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetSregs, ref sregs), "KVM_GET_SREGS");
-        return sregs;
-    }
+    public KvmSregs GetSpecialRegisters() => Get<KvmSregs>(KvmIoctls.GetSregs, "KVM_GET_SREGS");
 
-    public void SetSpecialRegisters(in KvmSregs sregs)
-    {
-        KvmSregs copy = sregs;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetSregs, ref copy), "KVM_SET_SREGS");
-    }
+    public void SetSpecialRegisters(in KvmSregs sregs) => Set(KvmIoctls.SetSregs, sregs, "KVM_SET_SREGS");
 
     /// <summary>KVM_GET_LAPIC: the in-kernel local APIC's register page.</summary>
-    public KvmLapicState GetLapic()
+    public KvmLapicState GetLapic() => Get<KvmLapicState>(KvmIoctls.GetLapic, "KVM_GET_LAPIC");
+
+    public void SetLapic(in KvmLapicState state) => Set(KvmIoctls.SetLapic, state, "KVM_SET_LAPIC");
+
+    public void SetFpu(in KvmFpu fpu) => Set(KvmIoctls.SetFpu, fpu, "KVM_SET_FPU");
+
+    /// <summary>A vCPU ioctl that fills one struct (the request's size field is sizeof(T)).</summary>
+    private T Get<T>(uint request, string name) where T : unmanaged
     {
-        KvmLapicState state = default;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetLapic, ref state), "KVM_GET_LAPIC");
-        return state;
+        T value = default;
+        KvmThrow.Check(Ioctl(_fd, request, ref value), name);
+        return value;
     }
 
-    public void SetLapic(in KvmLapicState state)
+    /// <summary>A vCPU ioctl that reads one struct; KVM takes a pointer, so it gets a private copy.</summary>
+    private void Set<T>(uint request, in T value, string name) where T : unmanaged
     {
-        KvmLapicState copy = state;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetLapic, ref copy), "KVM_SET_LAPIC");
-    }
-
-    public void SetFpu(in KvmFpu fpu)
-    {
-        KvmFpu copy = fpu;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.SetFpu, ref copy), "KVM_SET_FPU");
+        T copy = value;
+        KvmThrow.Check(Ioctl(_fd, request, ref copy), name);
     }
 
     /// <summary>
@@ -106,12 +90,7 @@ public sealed class KvmVcpu : IDisposable
     }
 
     /// <summary>KVM_GET_MP_STATE: e.g. whether an AP is still waiting for INIT/SIPI.</summary>
-    public KvmMpState GetMpState()
-    {
-        uint state = 0;
-        KvmThrow.Check(Ioctl(_fd, KvmIoctls.GetMpState, ref state), "KVM_GET_MP_STATE");
-        return (KvmMpState)state;
-    }
+    public KvmMpState GetMpState() => (KvmMpState)Get<uint>(KvmIoctls.GetMpState, "KVM_GET_MP_STATE");
 
     /// <summary>KVM_SET_CPUID2: what CPUID reports to the guest (usually a filtered KVM_GET_SUPPORTED_CPUID).</summary>
     public void SetCpuid(ReadOnlySpan<KvmCpuidEntry2> entries) =>
