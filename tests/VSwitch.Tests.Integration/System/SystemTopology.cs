@@ -87,14 +87,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
         Report(line);
     }
 
-    /// <summary>To the current test's output, or (from the fixture, outside any test) as a runner diagnostic message.</summary>
-    private static void Report(string line)
-    {
-        if (TestContext.Current.TestOutputHelper is { } output)
-            output.WriteLine(line);
-        else
-            TestContext.Current.SendDiagnosticMessage(line);
-    }
+    private static void Report(string line) => TestOutput.Write(line);
 
     /// <summary>Called by a failing test: keep the captures and configs for a post-mortem.</summary>
     public void KeepArtifacts() => _keepArtifacts = true;

@@ -131,13 +131,7 @@ public sealed partial class OverlayTopology : IAsyncLifetime
 
     private bool Connected(Endpoint x, Endpoint y) => !(x == RedK && y == RedB || x == RedB && y == RedK);
 
-    public void Log(string line)
-    {
-        if (TestContext.Current.TestOutputHelper is { } output)
-            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
-        else
-            TestContext.Current.SendDiagnosticMessage(line);
-    }
+    public void Log(string line) => TestOutput.Write(TestContext.Current.TestOutputHelper is null ? line : $"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
 
     public void KeepArtifacts() => _keepArtifacts = true;
 
