@@ -2,7 +2,7 @@
 // the built binary on a config file and collects stdout and stderr: failure messages carry the
 // tail of each, and CONFIG.log beside the config gets the whole. It waits until vswitchd is
 // ready, sends requests on its control socket through the product's ControlClient, and stops it
-// with SIGINT or {"op":"shutdown"}. On its way out vswitchd prints its counters as JSON on
+// with SIGTERM or {"op":"shutdown"}. On its way out vswitchd prints its counters as JSON on
 // stdout (the object {"op":"counters"} returns), and StopAsync returns them. Whatever happens,
 // DisposeAsync leaves neither the process nor DPDK's runtime files for the --file-prefix behind.
 using System.Diagnostics;
@@ -27,7 +27,12 @@ public enum VswitchdReady
 
 public enum VswitchdStop
 {
-    Sigint,
+    /// <summary>
+    /// SIGTERM, a service manager's stop signal. Not SIGINT: a shell that starts the suite in the
+    /// background starts it with SIGINT ignored, every child inherits that, and .NET then leaves
+    /// SIGINT ignored as POSIX asks, so vswitchd would never see it.
+    /// </summary>
+    Sigterm,
     /// <summary>{"op":"shutdown"} on the control socket.</summary>
     ShutdownRequest,
 }
@@ -227,13 +232,13 @@ public sealed class VswitchdProcess : IAsyncDisposable
     public async Task<JsonObject> StopAsync(VswitchdStop how, TimeSpan timeout, CancellationToken ct = default)
     {
         _stopped = true;
-        string what = how == VswitchdStop.Sigint ? "SIGINT" : "'shutdown'";
+        string what = how == VswitchdStop.Sigterm ? "SIGTERM" : "'shutdown'";
         try
         {
             if (how == VswitchdStop.ShutdownRequest)
                 await RequestAsync(new JsonObject { ["op"] = "shutdown" }, RequestTimeout, ct);
             else
-                _process.Signal(Signals.SIGINT);
+                _process.Signal(Signals.SIGTERM);
             int? code = await _process.WaitForExitAsync(timeout, throwOnTimeout: false, ct);
             if (code is null)
             {

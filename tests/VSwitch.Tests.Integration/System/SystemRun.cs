@@ -28,7 +28,7 @@ public sealed class SystemRun : IAsyncDisposable
 {
     /// <summary>How long the sentinels may take to cross vswitchd; beyond it the run fails (the switch lost or held frames).</summary>
     private static readonly TimeSpan SentinelTimeout = TimeSpan.FromSeconds(30);
-    /// <summary>How long vswitchd may take to exit after SIGINT.</summary>
+    /// <summary>How long vswitchd may take to exit after SIGTERM.</summary>
     private static readonly TimeSpan VswitchdStopTimeout = TimeSpan.FromSeconds(20);
 
     private readonly SystemTopology _topology;
@@ -103,7 +103,7 @@ public sealed class SystemRun : IAsyncDisposable
             delivered[e] = (await _delivered[e].StopAsync()).Select(FrameFacts.Parse).ToList();
             sent[e] = (await _sent[e].StopAsync()).Select(FrameFacts.Parse).ToList();
         }
-        var counters = VswitchdCounters.Parse(await _vswitchd.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
+        var counters = VswitchdCounters.Parse(await _vswitchd.StopAsync(VswitchdStop.Sigterm, VswitchdStopTimeout));
         await _peers.StopAllAsync();
         var result = new RunResult(_topology, Name, counters, delivered, sent);
         _topology.Log($"[{Name}] finished: {result.Headline()}");

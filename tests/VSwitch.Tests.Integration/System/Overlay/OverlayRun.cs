@@ -229,7 +229,7 @@ public sealed class OverlayRun : IAsyncDisposable
             frames[key] = (await capture.StopAsync()).Select(FrameFacts.Parse).ToList();
         var counters = new Dictionary<OverlayHost, VswitchdCounters>();
         foreach ((OverlayHost h, VswitchdProcess v) in _vswitchd)
-            counters[h] = VswitchdCounters.Parse(await v.StopAsync(VswitchdStop.Sigint, VswitchdStopTimeout));
+            counters[h] = VswitchdCounters.Parse(await v.StopAsync(VswitchdStop.Sigterm, VswitchdStopTimeout));
         await _peers.StopAllAsync();
         var result = new OverlayResult(_t, Name, counters, frames, _before);
         _t.Log($"[{Name}] finished: {result.Headline()}");
