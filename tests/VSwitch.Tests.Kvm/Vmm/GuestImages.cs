@@ -1,5 +1,6 @@
-// The kernel and initramfs the VMM boots in these tests: the same stock Debian kernel the KVM
-// sandbox runs on (its version is `uname -r` inside the sandbox), and the busybox initramfs of
+// The kernel and initramfs the VMM boots in these tests: the stock Debian kernel of the KVM
+// sandbox (on a host with /dev/kvm tests/kvm/sandbox names it in VSWITCH_GUEST_KERNEL; inside the
+// nested sandbox it is the running kernel, `uname -r`), and the busybox initramfs of
 // tests/kvm/guest-vm, which tests/kvm/run-lane builds and names in VSWITCH_GUEST_INITRAMFS.
 using Xunit;
 
