@@ -140,6 +140,21 @@ public sealed partial class SystemTopology : IAsyncLifetime
         await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "address", e.Mac, "mtu", mtu.ToString());
         await e.Ns.RunCheckedAsync("ip", "addr", "add", $"{e.Ipv4}/{PrefixLength}", "brd", "+", "dev", e.VmInterface);
         await e.Ns.RunCheckedAsync("ip", "link", "set", e.VmInterface, "up");
+        await HoldNeighboursAsync(e.Ns, e.VmInterface);
+    }
+
+    /// <summary>
+    /// Stops a kernel from re-probing a neighbour on its own while any run lasts (Linux runs
+    /// RFC 4861's NUD for ARP too): a confirmed entry stays REACHABLE for 10 to 30 min instead of
+    /// 15 to 45 s, and an entry learned from someone's ARP request (STALE) waits 20 min instead
+    /// of 5 s in DELAY before its unicast probe. Such a probe arriving while the captures stop
+    /// would be counted by vswitchd and missed by the captures. Resolving an unknown neighbour
+    /// by ARP, which the tests check, is unchanged.
+    /// </summary>
+    internal static async Task HoldNeighboursAsync(NetworkNamespace ns, string device)
+    {
+        await ns.SysctlAsync($"net.ipv4.neigh.{device}.base_reachable_time_ms", "1200000");
+        await ns.SysctlAsync($"net.ipv4.neigh.{device}.delay_first_probe_time", "1200");
     }
 
     /// <summary>The switch end of a veth that vswitchd drives: no IPv6 chatter, no ARP from its namespace's stack, no offloads.</summary>

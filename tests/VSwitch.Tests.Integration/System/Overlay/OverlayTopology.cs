@@ -224,6 +224,8 @@ public sealed partial class OverlayTopology : IAsyncLifetime
         await Kernel.RunCheckedAsync("ethtool", Ip.EthtoolOffloadsOffArgs(KernelVxlanDevice));
         await Kernel.RunCheckedAsync("ip", "link", "set", KernelVxlanDevice, "address", RedK.Mac, "mtu", TenantMtu.ToString(), "up");
         await Kernel.RunCheckedAsync("ip", "addr", "add", $"{RedK.Ipv4}/{TenantPrefixLength}", "brd", "+", "dev", KernelVxlanDevice);
+        await SystemTopology.HoldNeighboursAsync(Kernel, KernelUnderlayInterface);
+        await SystemTopology.HoldNeighboursAsync(Kernel, KernelVxlanDevice);
     }
 
     private static async Task DisableIpv6Async(NetworkNamespace ns)
