@@ -13,6 +13,12 @@
 //   -> inner source MAC not a remote VM of the tenant at that host -> inner VLAN tag -> inner L3
 //   (malformed, then source not bound to that VM) -> destination (local VM / flood local /
 //   egress MTU / unknown). Tunnel traffic is never sent back into the tunnel (split horizon).
+//
+// One lookup stands for the three checks "source is a remote host, on its tunnel type, with a
+// VNI of ours": the (outer source, VNI, tunnel type) key of every (tenant, remote host) tunnel
+// that carries a remote VM. VXLAN and GENEVE both keep the VNI in bytes 4-6 of their header, so
+// the key can be read before the header is validated. A frame whose key is unknown is refused
+// out of line (Refuse), where the checks run one by one to name the first that fails.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
@@ -38,22 +44,27 @@ public struct Decapsulated
     /// <summary>Bytes of outer headers in front of the inner frame.</summary>
     public int InnerOffset;
     public int InnerLength;
-    public int TenantIndex;
+    /// <summary>The (tenant, remote host) tunnel the frame came through.</summary>
+    public TunnelEndpoint? Tunnel;
     public PortBinding? Egress;
-    public RemoteHost? Host;
     public int GeneveOptions;
     public int GeneveCriticalOptions;
     /// <summary>Set (>= 0) when the frame's ARP sender is one of our next hops: learn LearnedMac for it.</summary>
     public int NeighbourIndex;
     public ulong LearnedMac;
+
+    public readonly RemoteHost? Host => Tunnel?.Host;
+    public readonly int TenantIndex => Tunnel?.TenantIndex ?? -1;
 }
 
 public static class Decapsulation
 {
     /// <summary>
     /// Decides what happens to one frame received on the uplink. May rewrite the frame in place
-    /// (the VTEP's ARP reply). Allocates nothing and never throws on frame contents.
+    /// (the VTEP's ARP reply). Allocates nothing and never throws on frame contents. Inlined into
+    /// the worker so that the result's references are written to its stack, without GC barriers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Classify(SwitchTables tables, OverlayTables overlay, Span<byte> frame, out Decapsulated result)
     {
         result = default;
@@ -72,77 +83,105 @@ public static class Decapsulation
         int ipHeader = Ipv4.ValidHeaderLength(ip);
         if (ipHeader == 0)
             return DropReason.MalformedOuter;
-        if (ip[Ipv4.ProtocolOffset] != Ipv4.ProtocolUdp)
+        // A span of constant length: the JIT drops the bounds checks of every fixed-offset read below.
+        ReadOnlySpan<byte> ipFixed = ip.Slice(0, Ipv4.MinHeaderLength);
+        if (ipFixed[Ipv4.ProtocolOffset] != Ipv4.ProtocolUdp)
             return DropReason.UplinkNotTunnel;
-        if ((BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(Ipv4.FlagsFragmentOffset)) & Ipv4.FragmentMask) != 0)
+        if ((BinaryPrimitives.ReadUInt16BigEndian(ipFixed.Slice(Ipv4.FlagsFragmentOffset)) & Ipv4.FragmentMask) != 0)
             return DropReason.OuterFragment;
         if (ipHeader != Ipv4.MinHeaderLength)
             return DropReason.OuterIpOptions;
         // The total length, not the frame, bounds the datagram: Ethernet padding is not payload.
-        ReadOnlySpan<byte> udp = ip.Slice(0, BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(Ipv4.TotalLengthOffset))).Slice(Ipv4.MinHeaderLength);
+        ReadOnlySpan<byte> udp = ip.Slice(0, BinaryPrimitives.ReadUInt16BigEndian(ipFixed.Slice(Ipv4.TotalLengthOffset))).Slice(Ipv4.MinHeaderLength);
         if (udp.Length < Udp.HeaderLength)
             return DropReason.MalformedOuter;
-        int udpLength = BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(Udp.LengthOffset));
+        ReadOnlySpan<byte> udpFixed = udp.Slice(0, Udp.HeaderLength);
+        int udpLength = BinaryPrimitives.ReadUInt16BigEndian(udpFixed.Slice(Udp.LengthOffset));
         if (udpLength < Udp.HeaderLength || udpLength > udp.Length)
             return DropReason.MalformedOuter;
-        ushort port = BinaryPrimitives.ReadUInt16BigEndian(udp.Slice(Udp.DestinationPortOffset));
+        ushort port = BinaryPrimitives.ReadUInt16BigEndian(udpFixed.Slice(Udp.DestinationPortOffset));
         if (port != Vxlan.UdpPort && port != Geneve.UdpPort)
             return DropReason.UplinkNotTunnel;
-        if (BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(Ipv4.DestinationOffset)) != overlay.Vtep)
+        if (BinaryPrimitives.ReadUInt32BigEndian(ipFixed.Slice(Ipv4.DestinationOffset)) != overlay.Vtep)
             return DropReason.WrongDestinationVtep;
-        if (!overlay.HostsByVtep.TryGetValue(OverlayTables.HostKey(BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(Ipv4.SourceOffset))), out RemoteHost? host))
+
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(ipFixed.Slice(Ipv4.SourceOffset));
+        ReadOnlySpan<byte> payload = udp.Slice(Udp.HeaderLength, udpLength - Udp.HeaderLength);
+        TunnelType tunnel = port == Vxlan.UdpPort ? TunnelType.Vxlan : TunnelType.Geneve;
+        if (payload.Length < Vxlan.HeaderLength
+            || !overlay.Tunnels.TryGetValue(OverlayTables.TunnelKey(source, ReadVni(payload), tunnel), out TunnelEndpoint? endpoint))
+            return Refuse(overlay, source, port, payload);
+        DropReason header = ParseTunnelHeader(tunnel, endpoint.Host, payload, ref result, out int tunnelLength);
+        if (header != DropReason.None)
+            return header;
+
+        result.Tunnel = endpoint;
+        result.InnerOffset = Encapsulation.OuterLength + tunnelLength;
+        result.InnerLength = payload.Length - tunnelLength;
+        return CheckInner(tables, overlay, frame.Slice(result.InnerOffset, result.InnerLength), endpoint, ref result);
+    }
+
+    /// <summary>Bytes 4-6 of a VXLAN (RFC 7348 section 5) or GENEVE (RFC 8926 section 3.4) header, at least 8 bytes long.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ReadVni(ReadOnlySpan<byte> tunnelHeader) => BinaryPrimitives.ReadUInt32BigEndian(tunnelHeader.Slice(4)) >> 8;
+
+    /// <summary>Validates a tunnel header of <paramref name="host"/>'s type (<paramref name="tunnel"/>); its length is where the inner frame starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason ParseTunnelHeader(TunnelType tunnel, RemoteHost host, ReadOnlySpan<byte> payload, ref Decapsulated result, out int length)
+    {
+        if (tunnel == TunnelType.Vxlan)
+        {
+            length = Vxlan.HeaderLength;
+            return Vxlan.Parse(payload, out _);
+        }
+        DropReason geneve = Geneve.Parse(payload, host.KnownOptions, out GeneveHeader header);
+        length = header.Length;
+        result.GeneveOptions = header.Options;
+        result.GeneveCriticalOptions = header.CriticalOptions;
+        return geneve;
+    }
+
+    /// <summary>
+    /// The reason a tunnel frame whose (source, VNI, type) key is unknown is refused, by the
+    /// checks in their documented order. Out of line: only refused frames come here.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DropReason Refuse(OverlayTables overlay, uint source, ushort port, ReadOnlySpan<byte> payload)
+    {
+        if (!overlay.HostsByVtep.TryGetValue(OverlayTables.HostKey(source), out RemoteHost? host))
             return DropReason.UnknownSourceVtep;
         if (port != host.UdpPort)
             return DropReason.TunnelTypeMismatch;
-
-        ReadOnlySpan<byte> payload = udp.Slice(Udp.HeaderLength, udpLength - Udp.HeaderLength);
-        uint vni;
-        int tunnelLength;
-        if (host.Tunnel == TunnelType.Vxlan)
-        {
-            DropReason vxlan = Vxlan.Parse(payload, out vni);
-            if (vxlan != DropReason.None)
-                return vxlan;
-            tunnelLength = Vxlan.HeaderLength;
-        }
-        else
-        {
-            DropReason geneve = Geneve.Parse(payload, host.KnownOptions, out GeneveHeader header);
-            if (geneve != DropReason.None)
-                return geneve;
-            vni = header.Vni;
-            tunnelLength = header.Length;
-            result.GeneveOptions = header.Options;
-            result.GeneveCriticalOptions = header.CriticalOptions;
-        }
-        if (!overlay.TenantByVni.TryGetValue(OverlayTables.VniKey(vni), out int tenant))
+        Decapsulated unused = default;
+        DropReason header = ParseTunnelHeader(host.Tunnel, host, payload, ref unused, out int tunnelLength);
+        if (header != DropReason.None)
+            return header;
+        if (!overlay.TenantByVni.TryGetValue(OverlayTables.VniKey(ReadVni(payload)), out _))
             return DropReason.UnknownVni;
-
-        result.Host = host;
-        result.TenantIndex = tenant;
-        result.InnerOffset = Encapsulation.OuterLength + tunnelLength;
-        result.InnerLength = payload.Length - tunnelLength;
-        return CheckInner(tables, overlay, frame.Slice(result.InnerOffset, result.InnerLength), ref result);
+        // A tenant of ours, from a host where it has no VM: no inner source can be one of them.
+        return payload.Length - tunnelLength < Ethernet.HeaderLength ? DropReason.MalformedInner : DropReason.SpoofedInnerSource;
     }
 
     /// <summary>The tenant checks of L2Switch, with the remote VM's binding standing in for the ingress port's.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DropReason CheckInner(SwitchTables tables, OverlayTables overlay, ReadOnlySpan<byte> inner, ref Decapsulated result)
+    private static DropReason CheckInner(SwitchTables tables, OverlayTables overlay, ReadOnlySpan<byte> inner, TunnelEndpoint tunnel, ref Decapsulated result)
     {
         if (inner.Length < Ethernet.HeaderLength)
             return DropReason.MalformedInner;
-        ulong source = MacAddress.Read(inner.Slice(Ethernet.SourceOffset, 6));
-        if (!overlay.RemoteMacs.TryGetValue(SwitchTables.MacKey(result.TenantIndex, source), out RemoteVm? sender)
-            || !ReferenceEquals(sender.Endpoint.Host, result.Host))
+        ReadOnlySpan<byte> ethernet = inner.Slice(0, Ethernet.HeaderLength);
+        ulong source = MacAddress.Read(ethernet.Slice(Ethernet.SourceOffset, 6));
+        // The key holds the tenant; the tunnel then pins the host: a remote VM speaks only through its own host's VTEP.
+        if (!overlay.RemoteMacs.TryGetValue(SwitchTables.MacKey(tunnel.TenantIndex, source), out RemoteVm? sender)
+            || !ReferenceEquals(sender.Endpoint, tunnel))
             return DropReason.SpoofedInnerSource;
 
         ReadOnlySpan<byte> l3 = inner.Slice(Ethernet.HeaderLength);
-        switch (BinaryPrimitives.ReadUInt16BigEndian(inner.Slice(Ethernet.EtherTypeOffset)))
+        switch (BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset)))
         {
             case Ethernet.TypeIpv4:
                 if (Ipv4.ValidHeaderLength(l3) == 0)
                     return DropReason.MalformedIpv4;
-                if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset))))
+                if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
                 break;
             case Ethernet.TypeArp:
@@ -161,13 +200,13 @@ public static class Decapsulation
                 return DropReason.VlanTagged;
         }
 
-        ulong destination = MacAddress.Read(inner);
+        ulong destination = MacAddress.Read(ethernet);
         if (MacAddress.IsGroup(destination))
         {
             result.Action = UplinkAction.Flood;
             return DropReason.None;
         }
-        if (!tables.MacTable.TryGetValue(SwitchTables.MacKey(result.TenantIndex, destination), out PortBinding? egress))
+        if (!tables.MacTable.TryGetValue(SwitchTables.MacKey(tunnel.TenantIndex, destination), out PortBinding? egress))
             return DropReason.UnknownInnerDestination;
         if (inner.Length > egress.MaxFrameLength)
             return DropReason.EgressMtuExceeded;

@@ -51,9 +51,11 @@ public static class Encapsulation
     public static void Write(Span<byte> packet, TunnelEndpoint endpoint, ulong nextHopMac, ushort sourcePort)
     {
         endpoint.Template.CopyTo(packet);
-        MacAddress.Write(packet, nextHopMac);
         int ipLength = packet.Length - Ethernet.HeaderLength;
-        Span<byte> ip = packet.Slice(Ethernet.HeaderLength);
+        // Of constant length: the patches below need no bounds checks.
+        Span<byte> outer = packet.Slice(0, OuterLength);
+        MacAddress.Write(outer, nextHopMac);
+        Span<byte> ip = outer.Slice(Ethernet.HeaderLength);
         BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(Ipv4.TotalLengthOffset), (ushort)ipLength);
         BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(Ipv4.ChecksumOffset), Ipv4.FoldChecksum(endpoint.ChecksumBase + (uint)ipLength));
         Span<byte> udp = ip.Slice(Ipv4.MinHeaderLength);

@@ -4,6 +4,7 @@
 // UDP, VXLAN or GENEVE with its options) together with the partial IPv4 checksum of its constant
 // fields, so encapsulating a frame is one span copy and four small patches.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -46,7 +47,17 @@ public sealed class RemoteVm
     public required uint[] Ipv4 { get; init; }
     public required TunnelEndpoint Endpoint { get; init; }
 
-    public bool HasIpv4(uint address) => Array.IndexOf(Ipv4, address) >= 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasIpv4(uint address)
+    {
+        // A loop, not Array.IndexOf: a VM has one or two addresses, and the generic search's set-up costs more than the scan.
+        foreach (uint bound in Ipv4)
+        {
+            if (bound == address)
+                return true;
+        }
+        return false;
+    }
 }
 
 public sealed class OverlayTables
@@ -61,6 +72,11 @@ public sealed class OverlayTables
     public required ULongMap<RemoteHost> HostsByVtep { get; init; }
     /// <summary>VniKey(vni) -> tenant index.</summary>
     public required ULongMap<int> TenantByVni { get; init; }
+    /// <summary>
+    /// TunnelKey(remote VTEP, VNI, tunnel type) -> the (tenant, host) endpoint, for every host that
+    /// runs a remote VM of the tenant: what decapsulation accepts, found in one lookup.
+    /// </summary>
+    public required ULongMap<TunnelEndpoint> Tunnels { get; init; }
     /// <summary>SwitchTables.MacKey(tenant, MAC) -> the remote VM with that MAC.</summary>
     public required ULongMap<RemoteVm> RemoteMacs { get; init; }
     /// <summary>Per tenant, the endpoints of the hosts that run its remote VMs: head-end replication targets.</summary>
@@ -76,6 +92,11 @@ public sealed class OverlayTables
     public static ulong HostKey(uint ipv4) => 1UL << 32 | ipv4;
 
     public static ulong VniKey(uint vni) => 1UL << 32 | vni;
+
+    /// <summary>Bit 63 (never 0) | tunnel type at bit 56 | VTEP (32 bits) | VNI (24 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong TunnelKey(uint vtep, uint vni, TunnelType tunnel) =>
+        1UL << 63 | (ulong)tunnel << 56 | (ulong)vtep << 24 | (vni & 0xFF_FFFF);
 
     /// <summary>Compiles the overlay of a validated spec; null when the spec has none or its uplink is not attached.</summary>
     public static OverlayTables? Build(SwitchSpec spec, PortBinding?[] ports, ulong uplinkMac, ulong[] neighbourMacs)
@@ -130,6 +151,7 @@ public sealed class OverlayTables
             Hosts = hosts,
             HostsByVtep = new ULongMap<RemoteHost>(hosts.Select(h => new KeyValuePair<ulong, RemoteHost>(HostKey(h.Vtep), h)).ToArray()),
             TenantByVni = new ULongMap<int>(spec.Tenants.Select((t, i) => new KeyValuePair<ulong, int>(VniKey(t.Vni ?? 0), i)).ToArray()),
+            Tunnels = new ULongMap<TunnelEndpoint>(endpoints.Values.Select(e => new KeyValuePair<ulong, TunnelEndpoint>(TunnelKey(e.Host.Vtep, e.Vni, e.Host.Tunnel), e)).ToArray()),
             RemoteMacs = new ULongMap<RemoteVm>(remoteMacs),
             FloodEndpoints = flood.Select(list => list.ToArray()).ToArray(),
             NeighbourByIp = new ULongMap<int>(nextHops.Select((ip, i) => new KeyValuePair<ulong, int>(HostKey(ip), i)).ToArray()),

@@ -3,6 +3,7 @@
 // "The I flag MUST be set to 1 for a valid VNI. The other 7 bits (designated "R") are reserved
 // fields and MUST be set to zero on transmission and ignored on receipt": we check I and nothing else.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Switching;
 
 namespace VSwitch.Dataplane.Overlay;
@@ -21,6 +22,7 @@ public static class Vxlan
     }
 
     /// <summary>Reads the VNI of a received header; DropReason.None when it is complete and has the I flag.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Parse(ReadOnlySpan<byte> packet, out uint vni)
     {
         vni = 0;

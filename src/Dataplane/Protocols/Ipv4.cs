@@ -1,6 +1,7 @@
 // IPv4 header (RFC 791 section 3.1).
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace VSwitch.Dataplane.Protocols;
 
@@ -41,6 +42,7 @@ public static class Ipv4
     }
 
     /// <summary>Folds a one's-complement sum to 16 bits and complements it: the header checksum field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort FoldChecksum(uint sum)
     {
         sum = (sum & 0xFFFF) + (sum >> 16);
@@ -59,6 +61,7 @@ public static class Ipv4
     /// total length that fit in what was received, and a total length no shorter than the header.
     /// Returns the header length, or 0 when the header is malformed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ValidHeaderLength(ReadOnlySpan<byte> packet)
     {
         if (packet.Length < MinHeaderLength)

@@ -1,6 +1,7 @@
 // Picks a VM queue for a frame so that one flow always lands on one queue (what virtio-net's
 // multiqueue and RSS expect). Computed only when the egress port has more than one queue.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Dataplane.Switching;
@@ -8,6 +9,7 @@ namespace VSwitch.Dataplane.Switching;
 public static class FlowHash
 {
     /// <summary>Hash of the IPv4 5-tuple (addresses only for fragments and non-TCP/UDP), else of the MAC pair.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Compute(ReadOnlySpan<byte> frame)
     {
         ulong h;
@@ -15,15 +17,19 @@ public static class FlowHash
             && BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.EtherTypeOffset)) == Ethernet.TypeIpv4)
         {
             ReadOnlySpan<byte> ip = frame.Slice(Ethernet.HeaderLength);
-            h = BinaryPrimitives.ReadUInt64BigEndian(ip.Slice(Ipv4.SourceOffset)) ^ ip[Ipv4.ProtocolOffset];
-            int headerLength = (ip[0] & 0xF) * 4;
-            bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(ip.Slice(Ipv4.FlagsFragmentOffset)) & 0x3FFF) != 0;
-            if (!fragment && ip[Ipv4.ProtocolOffset] is Ipv4.ProtocolTcp or Ipv4.ProtocolUdp && ip.Length >= headerLength + 4)
-                h ^= (ulong)BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(headerLength)) << 17;
+            // Of constant length: the fixed-offset reads below need no bounds checks.
+            ReadOnlySpan<byte> header = ip.Slice(0, Ipv4.MinHeaderLength);
+            byte protocol = header[Ipv4.ProtocolOffset];
+            h = BinaryPrimitives.ReadUInt64BigEndian(header.Slice(Ipv4.SourceOffset)) ^ protocol;
+            int headerLength = (header[0] & 0xF) * 4;
+            bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(header.Slice(Ipv4.FlagsFragmentOffset)) & Ipv4.FragmentMask) != 0;
+            if (!fragment && protocol is Ipv4.ProtocolTcp or Ipv4.ProtocolUdp && ip.Length >= headerLength + 4)
+                h ^= (ulong)BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(headerLength, 4)) << 17;
         }
         else
         {
-            h = BinaryPrimitives.ReadUInt64BigEndian(frame) ^ (ulong)BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(8)) << 13;
+            ReadOnlySpan<byte> macs = frame.Slice(0, 12);
+            h = BinaryPrimitives.ReadUInt64BigEndian(macs) ^ (ulong)BinaryPrimitives.ReadUInt32BigEndian(macs.Slice(8)) << 13;
         }
         // MurmurHash3's fmix64 finaliser: every input bit reaches the low bits that pick the queue.
         h ^= h >> 33;

@@ -48,17 +48,19 @@ public static class L2Switch
             return DropReason.RuntFrame;
         if (frame.Length > ingress.MaxFrameLength)
             return DropReason.Oversize;
-        if (MacAddress.Read(frame.Slice(Ethernet.SourceOffset, 6)) != ingress.Mac)
+        // Of constant length: the JIT drops the bounds checks of the fixed-offset reads from it.
+        ReadOnlySpan<byte> ethernet = frame.Slice(0, Ethernet.HeaderLength);
+        if (MacAddress.Read(ethernet.Slice(Ethernet.SourceOffset, 6)) != ingress.Mac)
             return DropReason.SpoofedSourceMac;
 
-        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.EtherTypeOffset));
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset));
         Span<byte> payload = frame.Slice(Ethernet.HeaderLength);
         switch (etherType)
         {
             case Ethernet.TypeIpv4:
                 if (Ipv4.ValidHeaderLength(payload) == 0)
                     return DropReason.MalformedIpv4;
-                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(payload.Slice(Ipv4.SourceOffset))))
+                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(payload.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
                 break;
             case Ethernet.TypeArp:
@@ -76,7 +78,7 @@ public static class L2Switch
                 return DropReason.VlanTagged;
         }
 
-        ulong destination = MacAddress.Read(frame);
+        ulong destination = MacAddress.Read(ethernet);
         if (MacAddress.IsGroup(destination))
         {
             forwarding.Action = ForwardAction.Flood;

@@ -1,6 +1,7 @@
 // The switching tables: one immutable snapshot, compiled from a SwitchSpec and swapped
 // atomically (Volatile.Write) by the control side. Workers read the current snapshot once per
 // burst, without locks, and never see a half-built table.
+using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
@@ -26,6 +27,7 @@ public sealed class PortBinding
 
     public bool IsBoundVm => Role == PortRole.Vm && TenantIndex >= 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool HasIpv4(uint address)
     {
         foreach (uint bound in Ipv4)

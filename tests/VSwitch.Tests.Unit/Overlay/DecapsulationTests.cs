@@ -107,6 +107,13 @@ public class DecapsulationTests
             { "inner ARP cut short", Vxlan(Frames.ArpRequest(RedC, "10.0.0.3", "10.0.0.1")[..20]), DropReason.MalformedArp },
             { "inner IPv6 cut short", Vxlan(Frames.Raw(RedC, RedA, 0x86DD, 20)), DropReason.MalformedIpv6 },
             { "inner unicast to no local VM (never back into a tunnel)", Vxlan(FromC(dst: RedD, dstIp: "10.0.0.4")), DropReason.UnknownInnerDestination },
+            // No (VTEP, VNI) tunnel matches these: the refusal still names the first check that fails.
+            { "header cut short from an unknown VTEP", Outer("192.168.50.9", Vtep, 4789, VxlanHeader(RedVni)[..6]), DropReason.UnknownSourceVtep },
+            { "GENEVE from a VXLAN host, unknown VNI", Outer(HostB, Vtep, 6081, Concat(GeneveHeader(77, []), FromC())), DropReason.TunnelTypeMismatch },
+            { "VXLAN without the I flag, unknown VNI", Outer(HostB, Vtep, 4789, Concat([0, 0, 0, 0, 0, 0, 0x4D, 0], FromC())), DropReason.MalformedTunnelHeader },
+            { "GENEVE unknown critical option, unknown VNI", Outer(HostC, Vtep, 6081, Concat(GeneveHeader(77, GeneveOption(0x0102, 0x81, [1, 2, 3, 4]), flags: 0x40), FromC())), DropReason.GeneveCriticalOption },
+            { "blue's VNI from a host with no blue VM", Outer(HostC, Vtep, 6081, Concat(GeneveHeader(BlueVni, AgreedOption, flags: 0x40), Frames.Udp4(RedD, RedA, "10.0.0.4", "10.0.0.1"))), DropReason.SpoofedInnerSource },
+            { "blue's VNI from a host with no blue VM, inner runt", Outer(HostC, Vtep, 6081, Concat(GeneveHeader(BlueVni, AgreedOption, flags: 0x40), FromC()[..13])), DropReason.MalformedInner },
         };
         return data;
     }
