@@ -58,6 +58,17 @@ VARIANTS = [  # (key, label) in table order; "ref" is the reference every ratio 
 # The reference each variant's ratio divides by: testpmd on the same input capture.
 REFERENCE = {"vxlan-decap": "ref-vxlan-decap", "geneve-decap": "ref-geneve-decap",
              "ref-vxlan-decap": "ref-vxlan-decap", "ref-geneve-decap": "ref-geneve-decap"}
+# bench/run --baseline REV runs each vswitchd variant V a second time as V@base, from REV's build.
+BASE = "@base"
+
+
+def rows(present, baseline=""):
+    """(key, label) of every variant in table order, each baseline twin right after its variant."""
+    for key, label in VARIANTS:
+        if key in present:
+            yield key, label
+        if key + BASE in present:
+            yield key + BASE, f"{label}, baseline {baseline or 'build'}"
 # The capture each variant reads (bench/mkpcap.py [--tunnel ...]).
 INPUT = {"vxlan-decap": "vxlan", "ref-vxlan-decap": "vxlan", "geneve-decap": "geneve", "ref-geneve-decap": "geneve"}
 OVERLAY_SCENARIOS = ("vxlan-encap", "vxlan-decap", "geneve-encap", "geneve-decap")
@@ -110,7 +121,7 @@ def overlay_config(scenario, pcap):
 
 
 def cmd_input(a):
-    print(INPUT.get(a.variant, "plain"))
+    print(INPUT.get(a.variant.removesuffix(BASE), "plain"))
 
 
 def cmd_config(a):
@@ -445,7 +456,7 @@ def summarize(runs, mhz):
     out = {}
     for mode, _ in MODES:
         per = {}
-        for key, _ in VARIANTS:
+        for key, _ in rows({r["variant"] for r in runs}):
             rs = sorted((r for r in runs if r["mode"] == mode and r["variant"] == key), key=lambda r: r["index"])
             if not rs:
                 continue
@@ -460,7 +471,7 @@ def summarize(runs, mhz):
                         "share": statistics.median(r["fwd_thread"]["cpu_share"] for r in valid) if valid else None,
                         "gc": [r["gc"] for r in rs if r.get("gc")]}
         for key, v in per.items():
-            ref = per.get(REFERENCE.get(key, "ref"), {})
+            ref = per.get(REFERENCE.get(key.removesuffix(BASE), "ref"), {})
             v["ratio"] = v["median"] / ref["median"] if ref.get("median") and v["median"] else None
             v["cpu_ratio"] = ref["cycles"] / v["cycles"] if ref.get("cycles") and v["cycles"] else None
         if per:
@@ -468,17 +479,15 @@ def summarize(runs, mhz):
     return out
 
 
-def table(summary):
+def table(summary, baseline=""):
     lines = []
     for mode, mode_label in MODES:
         if mode not in summary:
             continue
         lines.append(f"\n{mode_label}:")
         lines.append(f"  {'':<40} {'runs (Mpps)':<22} {'median':>7} {'ratio':>6}  {'core':>5} {'cyc/pkt':>7} {'cpu-ratio':>9}")
-        for key, label in VARIANTS:
-            v = summary[mode].get(key)
-            if v is None:
-                continue
+        for key, label in rows(summary[mode], baseline):
+            v = summary[mode][key]
             runs = ", ".join(fmt(r["rate_pps"] / 1e6) + ("" if r.get("valid") else "*") if "rate_pps" in r else "n/a"
                              for r in v["runs"])
             lines.append(f"  {label:<40} {runs:<22} {fmt(v['median']):>7} {fmt(v['ratio']):>6}  {fmt(v['share']):>5} "
@@ -517,6 +526,18 @@ def is_vswitchd(key):
     return not key.startswith(("ref", "ovs"))
 
 
+def baseline_text(summary):
+    """Per mode, how each vswitchd variant's median compares with its baseline twin's."""
+    out = []
+    for mode, mode_label in MODES:
+        for key, v in summary.get(mode, {}).items():
+            b = summary[mode].get(key + BASE)
+            if b and v.get("median") and b.get("median"):
+                out.append(f"{mode_label} {key}: {v['median'] / b['median']:.2f}x the baseline's Mpps"
+                           + (f", {b['cycles'] / v['cycles']:.2f}x per core-second" if v.get("cycles") and b.get("cycles") else ""))
+    return out
+
+
 def gc_text(gcs):
     if not gcs:
         return "n/a"
@@ -525,9 +546,11 @@ def gc_text(gcs):
     return f"{max(coll)} GCs, {max(pause):.1f} ms" if max(coll) else "0 GCs, 0 ms"
 
 
-def markdown(summary, runs, mach, label, started, nice):
+def markdown(summary, runs, mach, label, started, nice, baseline=""):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit = sh("git rev-parse --short HEAD") + (" (uncommitted changes)" if sh("git status --porcelain -- src native") else "")
+    if baseline:
+        commit += f", beside a baseline build at {baseline} (rows marked 'baseline'; bench/run --baseline)"
     mbufs = {}
     for r in runs:
         for pool, size in (r.get("mempools") or {}).items():
@@ -562,10 +585,8 @@ def markdown(summary, runs, mach, label, started, nice):
         md.append(f"### {mode_label}\n")
         md.append("| | runs (Mpps) | median Mpps | x testpmd | core share | cycles/pkt | x testpmd per core-second | GC in window | worker allocated |")
         md.append("|---|---|---|---|---|---|---|---|---|")
-        for key, lab in VARIANTS:
-            v = per.get(key)
-            if v is None:
-                continue
+        for key, lab in rows(per, baseline):
+            v = per[key]
             runs_txt = ", ".join((fmt(r["rate_pps"] / 1e6) if "rate_pps" in r else "n/a") + ("" if r.get("valid") else " (invalid)")
                                  for r in v["runs"])
             alloc = sorted({b for r in v["runs"] for b in ((r.get("exit") or {}).get("allocated_bytes") or [])})
@@ -589,6 +610,8 @@ def markdown(summary, runs, mach, label, started, nice):
                       f"30 ports {fmt(per.get('vsw30', {}).get('ratio'))}x "
                       f"(per core-second {fmt(per.get('vsw30', {}).get('cpu_ratio'))}x).")
         md.append("")
+    if baseline:
+        md.append("**Against the baseline:** " + "; ".join(baseline_text(summary)) + ".\n")
     warning = noise_warning(summary)
     if warning:
         md.append(f"**Noise:** {warning}\n")
@@ -640,13 +663,15 @@ def cmd_report(a):
     runs.sort(key=lambda r: r.get("t0_mono_ns", 0))
     mach = machine()
     summary = summarize(runs, mach["mhz"])
-    print(table(summary))
+    print(table(summary, a.baseline))
+    for line in baseline_text(summary):
+        print(f"  {line}")
     print("  * = run did not count. ratio = median Mpps / testpmd median Mpps (the procedure's figure).\n"
           "  core = median share of core 1 the forwarding thread got in the window; cyc/pkt = TSC MHz x core / Mpps;\n"
           "  cpu-ratio = testpmd cyc/pkt / this cyc/pkt (rate per second of core actually received).")
     for mode, _ in MODES:
-        for key in (k for k, _ in VARIANTS if is_vswitchd(k)):
-            gcs = summary.get(mode, {}).get(key, {}).get("gc")
+        for key in (k for k in summary.get(mode, {}) if is_vswitchd(k)):
+            gcs = summary[mode][key].get("gc")
             if gcs:
                 print(f"  GC during the window, {mode} {key}: {gc_text(gcs)} (worst run)")
     if a.record:
@@ -655,7 +680,7 @@ def cmd_report(a):
         with open(a.doc, "a") as f:
             if new:
                 f.write(DOC_HEADER)
-            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice))
+            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice, a.baseline))
         print(f"appended to {a.doc}")
 
 
@@ -693,6 +718,7 @@ def main():
     r.add_argument("--label", default="")
     r.add_argument("--started", default="?")
     r.add_argument("--nice", type=int, default=0)
+    r.add_argument("--baseline", default="")
     a = ap.parse_args()
     {"eal": cmd_eal, "config": cmd_config, "input": cmd_input, "sample": cmd_sample, "verdict": cmd_verdict,
      "report": cmd_report}[a.cmd](a)
