@@ -4,9 +4,12 @@
 //   peer.py agent PLAN.json         bind a UDP sink, build the plan's frames, print "ready N",
 //                                   wait for "go" on stdin, sendp() them, print "sent N", then
 //                                   wait for stdin to close (the sink stays bound until then)
-//   peer.py tcp-server IP PORT ID   accept one connection, read to EOF, answer "ID <bytes> <sha256>"
-//   peer.py tcp-client IP PORT N    send N pattern bytes, half-close, print the answer and the
-//                                   line "sent <bytes> <sha256>"
+//   peer.py tcp-server IP PORT ID [MSS]
+//                                   accept one connection, read to EOF, answer "ID <bytes> <sha256>"
+//   peer.py tcp-client IP PORT N [MSS]
+//                                   send N pattern bytes, half-close, print the answer and the
+//                                   line "sent <bytes> <sha256>"; MSS (TCP_MAXSEG, on both ends)
+//                                   caps segments below what the interface MTU would allow
 //   peer.py sentinels IFACE MAC IP PEER_MAC PEER_IP NAME
 //                                   end-of-run sentinels (SystemRun.cs), through a raw socket (no
 //                                   scapy: they end every run, so they have to be quick):
@@ -89,8 +92,15 @@ public static class PeerScripts
             return (block * (n // 256 + 1))[:n]
 
 
-        def tcp_server(ip, port, identity):
+        def tcp_socket(mss):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if mss is not None:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, int(mss))
+            return s
+
+
+        def tcp_server(ip, port, identity, mss=None):
+            s = tcp_socket(mss)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((ip, int(port)))
             s.listen(1)
@@ -112,9 +122,11 @@ public static class PeerScripts
             return 0
 
 
-        def tcp_client(ip, port, size):
+        def tcp_client(ip, port, size, mss=None):
             data = pattern(int(size))
-            c = socket.create_connection((ip, int(port)), timeout=15)
+            c = tcp_socket(mss)
+            c.settimeout(15)
+            c.connect((ip, int(port)))
             c.sendall(data)
             c.shutdown(socket.SHUT_WR)
             answer = b""

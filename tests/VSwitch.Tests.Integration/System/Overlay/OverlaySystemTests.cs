@@ -30,8 +30,15 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     /// <summary>Frames per crafted kind: more than one, so "exactly N" means something.</summary>
     private const int N = 3;
     private const int PingCount = 5;
-    /// <summary>About 145 full segments at MSS 1386 (tenant MTU 1438): a lost or mangled segment, or one the tunnel cannot carry, would show.</summary>
+    /// <summary>About 140 full segments at MSS 1410 (tenant MTU 1450): a lost or mangled segment, or one the tunnel cannot carry, would show.</summary>
     private const int TcpBytes = 200_000;
+    /// <summary>IPv4 (20) and TCP (20) headers without options: MSS = MTU - 40.</summary>
+    private const int TcpIpHeaders = 40;
+    /// <summary>An ICMP echo's IPv4 (20) and ICMP (8) headers: ping -s takes the rest.</summary>
+    private const int IcmpIpHeaders = 28;
+    private const int EthernetHeader = 14;
+    /// <summary>The longest frame a 1500-byte underlay carries: every full-size tunnel frame is exactly this long.</summary>
+    private const int FullUnderlayFrame = OverlayTopology.UnderlayMtu + EthernetHeader;
     private const int TcpPort = 5001;
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(10);
@@ -84,6 +91,9 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
             CheckPing(expect, aToK, PingCount, PingCount);
             CheckPing(expect, kToA, PingCount, PingCount);
             CheckTcp(expect, tcp);
+            // TCP at the tenant MTU (1450, MSS 1410) fills the underlay exactly, both ways.
+            expect.Equal("longest VXLAN frame host-a sent to K", FullUnderlayFrame, LongestTunnelFrame(r.Wire(T.A), OverlayTopology.VxlanPort));
+            expect.Equal("longest VXLAN frame K sent to host-a", FullUnderlayFrame, LongestTunnelFrame(r.FromWire(T.A), OverlayTopology.VxlanPort));
 
             // Resolution happened in this run, by ARP on the underlay (a fresh vswitchd with no
             // static neighbours; it asks for every next hop as it starts): A asked for K's VTEP
@@ -125,7 +135,10 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
 
     // ---------------------------------------------------------------------------------------
     // 2. Two vswitchds over GENEVE: each tenant pings and exchanges TCP across hosts; the wire
-    //    carries GENEVE with the configured option, re-dissected by tshark.
+    //    carries GENEVE with the configured option, re-dissected by tshark. The option leaves
+    //    inner IP packets 1438 bytes: DF pings of exactly that size cross, one byte more are
+    //    dropped as encap_exceeds_mtu, and TCP with the MSS clamped to that path fills the
+    //    underlay to its last byte.
     // ---------------------------------------------------------------------------------------
     [Fact]
     public async Task TwoHosts_Geneve_PingAndTcpPerTenant_WireDissectedByTshark()
@@ -136,14 +149,32 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
             var pings = new List<(Endpoint From, Endpoint To, ProcessResult Ping)>();
             foreach ((Endpoint from, Endpoint to) in new[] { (T.RedA, T.RedB), (T.BlueB, T.BlueA), (T.BlueA, T.BlueB), (T.RedB, T.RedA) })
                 pings.Add((from, to, await PingAsync(from, to.Ipv4, PingCount, PatternOf(from))));
+            // The path MTU's boundary, from each side: the largest packet that fits, then one byte more.
+            var boundary = new List<(Endpoint From, Endpoint To, int Size, ProcessResult Ping)>();
+            foreach ((Endpoint from, Endpoint to) in new[] { (T.RedA, T.RedB), (T.BlueB, T.BlueA) })
+            {
+                foreach (int size in new[] { OverlayTopology.GenevePathMtu, OverlayTopology.GenevePathMtu + 1 })
+                    boundary.Add((from, to, size, await PingAsync(from, to.Ipv4, PingCount, BoundaryPattern(from, size), ipSize: size)));
+            }
+            const int clampedMss = OverlayTopology.GenevePathMtu - TcpIpHeaders;
             var tcp = new List<TcpOutcome>
             {
-                await TcpAsync(run, client: T.RedA, server: T.RedB),
-                await TcpAsync(run, client: T.BlueB, server: T.BlueA),
+                await TcpAsync(run, client: T.RedA, server: T.RedB, clampedMss),
+                await TcpAsync(run, client: T.BlueB, server: T.BlueA, clampedMss),
             };
             OverlayResult r = await run.FinishAsync();
 
             var expect = new ExpectedCounts("two hosts over GENEVE");
+            var drops = T.Hosts.ToDictionary(h => h, h => ExpectedDropsOf(r, h));
+            foreach ((Endpoint from, Endpoint to, int size, ProcessResult ping) in boundary)
+            {
+                bool fits = size <= OverlayTopology.GenevePathMtu;
+                CheckPing(expect, ping, PingCount, fits ? PingCount : 0);
+                expect.Equal($"{size}-byte echo requests of {from.Name} at {to.Name}", fits ? PingCount : 0,
+                    r.Delivered(to).Count(f => f.IsIcmpEchoRequest && Contains(f.IcmpPayload, BoundaryPattern(from, size))));
+                if (!fits)
+                    drops[T.HostOf(from)]["encap_exceeds_mtu"] = drops[T.HostOf(from)].GetValueOrDefault("encap_exceeds_mtu") + PingCount;
+            }
             foreach ((Endpoint from, Endpoint to, ProcessResult ping) in pings)
             {
                 CheckPing(expect, ping, PingCount, PingCount);
@@ -158,6 +189,8 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
             }
             CheckTcp(expect, tcp);
             expect.Equal("frames at red-k (besides sentinels)", 0, r.Delivered(T.RedK).Count(f => f.Marker is null && !f.IsArpRequest));
+            foreach (OverlayHost h in T.Hosts)
+                expect.Equal($"longest GENEVE frame {h.Name} sent", FullUnderlayFrame, LongestTunnelFrame(r.Wire(h), OverlayTopology.GenevePort));
 
             // Every tunnelled frame between A and B, dissected independently: GENEVE to 6081,
             // the tenant's VNI, the configured critical option, valid outer IPv4 checksum, DF, TTL.
@@ -178,7 +211,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
                         $"good IPv4 checksum, red or blue VNI, option 0x0102/0x80 {OverlayTopology.GeneveOptionData} with the C flag: {string.Join(" | ", f)}");
                 }
             }
-            Finish(expect, r, run, ExpectedDropsOf(r, T.A), ExpectedDropsOf(r, T.B));
+            Finish(expect, r, run, drops[T.A], drops[T.B]);
         });
     }
 
@@ -469,18 +502,29 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
 
     private static bool Contains(byte[]? payload, ReadOnlySpan<byte> pattern) => payload is not null && payload.AsSpan().IndexOf(pattern) >= 0;
 
-    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, ReadOnlySpan<byte> pattern) =>
-        from.Ns.RunAsync("ping", ["-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", "-p", Convert.ToHexString(pattern), target], PingTimeout);
-
-    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, byte[] pattern) =>
-        PingAsync(from, target, count, pattern.AsSpan());
-
-    private async Task<TcpOutcome> TcpAsync(OverlayRun run, Endpoint client, Endpoint server)
+    /// <summary>Pings with the payload pattern; with <paramref name="ipSize"/>, packets of exactly that IPv4 length and DF set (no fragmenting on the way out).</summary>
+    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, ReadOnlySpan<byte> pattern, int? ipSize = null)
     {
-        BackgroundProcess process = run.StartHelper(server, $"tcp-server {server.Name}", "tcp-server", server.Ipv4, TcpPort.ToString(), server.Name);
+        string[] size = ipSize is int n ? ["-M", "do", "-s", (n - IcmpIpHeaders).ToString()] : [];
+        return from.Ns.RunAsync("ping", ["-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", .. size, "-p", Convert.ToHexString(pattern), target], PingTimeout);
+    }
+
+    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, byte[] pattern, int? ipSize = null) =>
+        PingAsync(from, target, count, pattern.AsSpan(), ipSize);
+
+    private static byte[] BoundaryPattern(Endpoint e, int size) => System.Text.Encoding.ASCII.GetBytes($"{e.Short}{size}");
+
+    /// <summary>Length of the longest tunnel frame to <paramref name="udpPort"/> in a capture (0 if none).</summary>
+    private static int LongestTunnelFrame(IEnumerable<FrameFacts> frames, int udpPort) =>
+        frames.Where(f => f.UdpDestinationPort == udpPort).Select(f => f.Data.Length).DefaultIfEmpty(0).Max();
+
+    private async Task<TcpOutcome> TcpAsync(OverlayRun run, Endpoint client, Endpoint server, int? mss = null)
+    {
+        string[] clamp = mss is int m ? [m.ToString()] : [];
+        BackgroundProcess process = run.StartHelper(server, $"tcp-server {server.Name}", ["tcp-server", server.Ipv4, TcpPort.ToString(), server.Name, .. clamp]);
         await process.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "'listening'");
         ProcessResult clientRun = await client.Ns.RunAsync(Prerequisites.SystemPython,
-            [T.PeerScript, "tcp-client", server.Ipv4, TcpPort.ToString(), TcpBytes.ToString()], TimeSpan.FromSeconds(30));
+            [T.PeerScript, "tcp-client", server.Ipv4, TcpPort.ToString(), TcpBytes.ToString(), .. clamp], TimeSpan.FromSeconds(30));
         int? exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(10), throwOnTimeout: false);
         return new TcpOutcome(client, server, clientRun, exit, process.Describe());
     }

@@ -24,9 +24,14 @@
 // this keeps two DPDK processes apart that would otherwise collide: DPDK 22.11's af_packet PMD
 // joins each socket to PACKET_FANOUT group (pid XOR ifindex) & 0xffff, group ids are per network
 // namespace, and a group already bound to another interface refuses the join (EINVAL), so a
-// port of B failed to start whenever pid_a ^ pid_b equalled the XOR of two interface indexes. Underlay MTU 1500; tenant-facing MTU 1438, what GENEVE with
-// its 8-byte option leaves: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (option) - 14 (inner
-// Ethernet). VXLAN (RFC 7348 section 4: 50 bytes with the outer Ethernet) would allow 1450.
+// port of B failed to start whenever pid_a ^ pid_b equalled the XOR of two interface indexes.
+//
+// MTU: underlay 1500, VM endpoints and VM ports 1450, what VXLAN's 50 bytes (RFC 7348 section 4,
+// outer Ethernet included) leave: full-size frames to K make 1514-byte outer frames, exactly the
+// uplink's limit. GENEVE with its 8-byte option takes 62 bytes, so the A<->B path carries inner
+// IP packets of at most 1438 bytes (GenevePathMtu); bigger ones are dropped as encap_exceeds_mtu
+// (vswitchd does not fragment and sends no ICMP), which the GENEVE test shows at the boundary, and
+// its TCP clamps the MSS to fit, as a tenant would for that path.
 //
 // Prefix "vso" + 5 hex digits; a run records its pid in its work directory and the next run
 // removes what a dead run left (processes started from its work directory, namespaces, links,
@@ -63,7 +68,10 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     public const string UnderlayPrefix = "192.168.50";
     public const int UnderlayPrefixLength = 24;
     public const int UnderlayMtu = 1500;
-    public const int TenantMtu = 1438;
+    public const int TenantMtu = 1450;
+    /// <summary>The largest inner IP packet the A<->B tunnel carries: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (the option) - 14 (inner Ethernet).</summary>
+    public const int GenevePathMtu = UnderlayMtu - 20 - 8 - 8 - (4 + GeneveOptionDataLength) - 14;
+    private const int GeneveOptionDataLength = 8;
     public const int TenantPrefixLength = 24;
     public const int RedVni = 5001;
     public const int BlueVni = 5002;
