@@ -1031,6 +1031,11 @@ def scenario_misc():
 OUR_MAC, HOST_B_MAC, HOST_C_MAC = "02:aa:00:00:00:01", "02:bb:00:00:00:02", "02:bb:00:00:00:03"
 VTEP, HOST_B, HOST_C = "192.168.50.1", "192.168.50.2", "192.168.50.3"
 AGREED_OPTION = (0x0102, 0x80, bytes.fromhex("0011223344556677"))
+# host-e (overlay-encap only): the longest option there is, 124 bytes of data (RFC 8926 section
+# 3.5: a 5-bit length in 4-byte words). Its 178 bytes of outer headers are more than the 128-byte
+# headroom DPDK leaves in front of a received frame.
+HOST_E, HOST_E_MAC = "192.168.50.5", "02:bb:00:00:00:05"
+LONG_OPTION = (0x0103, 0x01, bytes(range(124)))
 
 
 def overlay_topology(s, extra_ports=()):
@@ -1099,6 +1104,14 @@ def scenario_overlay_encap():
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.4"), ARP_REPLY, "ARP for red-d (remote)")
     s.send("vm-b", udp4(s, b, c.mac, "10.0.0.2", "10.0.0.3", 60, "b>c"), ENCAP, "red-b -> red-c")
     s.send("vm-b", udp4(s, b, c.mac, "10.0.0.9", "10.0.0.3", 60, "b>c-spoof"), "spoofed_ipv4_source", "spoofed source toward a remote VM: the local checks come first")
+    s.remote_host("host-e", HOST_E, "geneve", [LONG_OPTION])
+    s.overlay.static_neighbours[HOST_E] = HOST_E_MAC
+    e = s.remote_vm("red", "red-e", "host-e", mac(5, 1), ["10.0.0.5"])
+    for size in (60, 1336):
+        s.send("vm-j", udp4(s, j, e.mac, "10.0.0.10", "10.0.0.5", size, f"j>e{size}"), ENCAP,
+               f"red-j -> red-e, {size} B: GENEVE with a 124 B option, 178 B of outer headers (more than the mbuf headroom)"
+               + (": exactly 1514 B outer" if size == 1336 else ""))
+    s.send("vm-j", udp4(s, j, e.mac, "10.0.0.10", "10.0.0.5", 1337, "j>e-big"), "encap_exceeds_mtu", "1337 B to red-e: 1515 B outer")
     return s
 
 

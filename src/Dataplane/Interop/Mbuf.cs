@@ -43,18 +43,35 @@ internal static unsafe class Mbuf
 
     /// <summary>
     /// rte_pktmbuf_prepend for a single-segment mbuf: moves the start of the frame back by
-    /// <paramref name="length"/> bytes into the headroom. False, and nothing changed, when the
-    /// headroom is too small.
+    /// <paramref name="length"/> bytes into the headroom. Outer headers longer than the headroom
+    /// DPDK leaves (RTE_PKTMBUF_HEADROOM, 128: GENEVE with more than 76 bytes of options) first
+    /// move the frame further into its buffer. False, and nothing changed, when even the whole
+    /// buffer cannot hold both.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool Prepend(IntPtr m, int length)
     {
         ushort* dataOff = (ushort*)((byte*)m + s_dataOff);
-        if (*dataOff < length)
+        if (*dataOff < length && !MakeHeadroom(m, length))
             return false;
         *dataOff -= (ushort)length;
         *(ushort*)((byte*)m + s_dataLen) += (ushort)length;
         *(uint*)((byte*)m + s_pktLen) += (uint)length;
+        return true;
+    }
+
+    /// <summary>Moves the frame to <paramref name="headroom"/> bytes from the start of its buffer, if the buffer can hold it there.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool MakeHeadroom(IntPtr m, int headroom)
+    {
+        int length = DataLen(m);
+        if (headroom + length > *(ushort*)((byte*)m + s_bufLen))
+            return false;
+        byte* buffer = *(byte**)((byte*)m + s_bufAddr);
+        ushort* dataOff = (ushort*)((byte*)m + s_dataOff);
+        // Span.CopyTo copies overlapping ranges as memmove does.
+        new Span<byte>(buffer + *dataOff, length).CopyTo(new Span<byte>(buffer + headroom, length));
+        *dataOff = (ushort)headroom;
         return true;
     }
 

@@ -43,7 +43,7 @@ public enum DropReason : byte
     EncapExceedsMtu,
     /// <summary>The next hop toward the remote VTEP has no resolved MAC (an ARP request is on its way).</summary>
     NeighbourUnresolved,
-    /// <summary>The mbuf has less headroom than the outer headers need.</summary>
+    /// <summary>The mbuf's buffer cannot hold the frame and its outer headers together.</summary>
     NoHeadroom,
     /// <summary>No mbuf left in the pool for a head-end replica.</summary>
     MbufPoolExhausted,
