@@ -9,10 +9,7 @@
 //   ns vstXXXXX-bb [vstXXXXX-bb-v 02:00:00:00:01:02 10.0.0.2] == vstXXXXX-bb == p-blue-b /
 //
 // Every run has a fresh prefix "vst" + 5 hex digits (namespace, link and DPDK --file-prefix
-// names derive from it, all <= 15 characters). A run records its pid in its work directory;
-// the next run removes whatever a dead run left behind (processes started from its work
-// directory, namespaces, veths, DPDK runtime files) and never touches a live one's.
-using System.Text.RegularExpressions;
+// names derive from it); TopologyWorkspace removes what dead runs left behind.
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -44,7 +41,7 @@ public sealed class Endpoint(string name, string tenant, string shortName, strin
     public override string ToString() => Name;
 }
 
-public sealed partial class SystemTopology : IAsyncLifetime
+public sealed class SystemTopology : IAsyncLifetime
 {
     public const string MacA = "02:00:00:00:01:01";
     public const string MacB = "02:00:00:00:01:02";
@@ -52,10 +49,6 @@ public sealed partial class SystemTopology : IAsyncLifetime
     public const string IpB = "10.0.0.2";
     public const int PrefixLength = 24;
     public const int Mtu = 1500;
-    private const string WorkRoot = "/tmp/vswitch-systest";
-    private const string OwnerFile = "owner.pid";
-    /// <summary>A work directory with this file holds a failed run's captures; leftover cleanup keeps it.</summary>
-    private const string KeepFile = "KEEP";
 
     public Endpoint RedA { get; } = new("red-a", "red", "ra", "p-red-a", 0, MacA, IpA);
     public Endpoint RedB { get; } = new("red-b", "red", "rb", "p-red-b", 1, MacB, IpB);
@@ -63,17 +56,11 @@ public sealed partial class SystemTopology : IAsyncLifetime
     public Endpoint BlueB { get; } = new("blue-b", "blue", "bb", "p-blue-b", 3, MacB, IpB);
     public IReadOnlyList<Endpoint> Endpoints => [RedA, RedB, BlueA, BlueB];
 
-    public string Prefix { get; } = $"vst{Random.Shared.Next(0x100000):x5}";
-    public string WorkDir => Path.Combine(WorkRoot, Prefix);
-    public string PeerScript => Path.Combine(WorkDir, "peer.py");
-    private bool _keepArtifacts;
+    private readonly TopologyWorkspace _workspace = new("/tmp/vswitch-systest", "vst");
+    public string Prefix => _workspace.Prefix;
+    public string WorkDir => _workspace.WorkDir;
+    public string PeerScript => _workspace.PathOf("peer.py");
     private readonly List<string> _log = [];
-
-    [GeneratedRegex("^(vst[0-9a-f]{5})-(ra|rb|ba|bb)$")]
-    private static partial Regex OurName();
-
-    [GeneratedRegex("^vst[0-9a-f]{5}$")]
-    private static partial Regex OurPrefix();
 
     public Endpoint PeerOf(Endpoint e) => Endpoints.Single(o => o.Tenant == e.Tenant && o != e);
 
@@ -90,7 +77,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
     private static void Report(string line) => TestOutput.Write(line);
 
     /// <summary>Called by a failing test: keep the captures and configs for a post-mortem.</summary>
-    public void KeepArtifacts() => _keepArtifacts = true;
+    public void KeepArtifacts() => _workspace.Keep();
 
     public async ValueTask InitializeAsync()
     {
@@ -99,10 +86,7 @@ public sealed partial class SystemTopology : IAsyncLifetime
             Prerequisites.IputilsPing, Prerequisites.Scapy);
         RepoPaths.Vswitchd();
 
-        await RemoveLeftoversAsync();
-        // The owner file comes first: from here on a concurrent run sees this prefix as live.
-        Directory.CreateDirectory(WorkDir);
-        await File.WriteAllTextAsync(Path.Combine(WorkDir, OwnerFile), Environment.ProcessId.ToString());
+        await _workspace.ClaimAsync(line => Report($"system test: {line}"));
         await File.WriteAllTextAsync(PeerScript, PeerScripts.Python);
         try
         {
@@ -186,113 +170,9 @@ public sealed partial class SystemTopology : IAsyncLifetime
 
     private async Task TearDownAsync()
     {
-        await KillProcessesUnderAsync(WorkDir);
-        foreach (Endpoint e in Endpoints)
-        {
-            if (e.SwitchInterface.Length > 0)
-                await Ip.DeleteLinkAsync(e.SwitchInterface);
-            await NetworkNamespace.DeleteAsync($"{Prefix}-{e.Short}");
-        }
-        VswitchdProcess.CleanupRuntime(Prefix);
-        if (_keepArtifacts)
-        {
-            await File.WriteAllTextAsync(Path.Combine(WorkDir, KeepFile), string.Join('\n', _log));
-            File.Delete(Path.Combine(WorkDir, OwnerFile));
-        }
-        else if (Directory.Exists(WorkDir))
-        {
-            Directory.Delete(WorkDir, recursive: true);
-        }
-        await VerifyGoneAsync(Prefix);
-    }
-
-    private static async Task VerifyGoneAsync(string prefix)
-    {
-        var left = (await NetworkNamespace.ListAsync()).Concat(await Ip.LinkNamesAsync())
-            .Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal)).ToList();
-        if (Directory.Exists(Path.Combine("/var/run/dpdk", prefix)))
-            left.Add($"/var/run/dpdk/{prefix}");
-        if (left.Count > 0)
-            throw new InvalidOperationException($"cleanup of {prefix} left {string.Join(", ", left)} behind");
-    }
-
-    /// <summary>Removes what earlier runs of this test left when they crashed or were killed; live runs are left alone.</summary>
-    private static async Task RemoveLeftoversAsync()
-    {
-        var prefixes = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string name in (await NetworkNamespace.ListAsync()).Concat(await Ip.LinkNamesAsync()))
-        {
-            Match m = OurName().Match(name);
-            if (m.Success)
-                prefixes.Add(m.Groups[1].Value);
-        }
-        foreach (string root in new[] { WorkRoot, "/var/run/dpdk" })
-        {
-            if (Directory.Exists(root))
-                prefixes.UnionWith(Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>().Where(n => OurPrefix().IsMatch(n)));
-        }
-
-        foreach (string prefix in prefixes)
-        {
-            string workDir = Path.Combine(WorkRoot, prefix);
-            if (IsLive(workDir))
-                continue;
-            await KillProcessesUnderAsync(workDir);
-            foreach (string name in (await Ip.LinkNamesAsync()).Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal) && OurName().IsMatch(n)))
-                await Ip.DeleteLinkAsync(name);
-            foreach (string name in (await NetworkNamespace.ListAsync()).Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal) && OurName().IsMatch(n)))
-                await NetworkNamespace.DeleteAsync(name);
-            VswitchdProcess.CleanupRuntime(prefix);
-            if (Directory.Exists(workDir) && !File.Exists(Path.Combine(workDir, KeepFile)))
-                Directory.Delete(workDir, recursive: true);
-            await VerifyGoneAsync(prefix);
-            Report($"system test: removed what an earlier, dead run left behind (prefix {prefix})");
-        }
-    }
-
-    /// <summary>A work directory whose owner.pid names a running test process (this one or another run of the assembly).</summary>
-    internal static bool IsLive(string workDir)
-    {
-        string owner = Path.Combine(workDir, OwnerFile);
-        if (!File.Exists(owner) || !int.TryParse(File.ReadAllText(owner).Trim(), out int pid))
-            return false;
-        if (pid == Environment.ProcessId)
-            return true;
-        return Signals.IsAlive(pid) && File.Exists($"/proc/{pid}/cmdline")
-            && File.ReadAllText($"/proc/{pid}/cmdline").Contains("VSwitch.Tests.Integration", StringComparison.Ordinal);
-    }
-
-    /// <summary>
-    /// SIGKILLs every process whose command line names <paramref name="workDir"/>: vswitchd (its
-    /// --config), tcpdump (its -w) and the peer scripts all live there, and nothing else does.
-    /// </summary>
-    internal static async Task KillProcessesUnderAsync(string workDir)
-    {
-        string needle = workDir + "/";
-        var victims = new List<int>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == Environment.ProcessId)
-                continue;
-            string cmdline;
-            try
-            {
-                cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                continue;
-            }
-            if (cmdline.Contains(needle, StringComparison.Ordinal))
-                victims.Add(pid);
-        }
-        foreach (int pid in victims)
-            Signals.Send(pid, Signals.SIGKILL);
-        for (int i = 0; i < 50 && victims.Any(Signals.IsAlive); i++)
-            await Task.Delay(20);
+        string log;
+        lock (_log)
+            log = string.Join('\n', _log);
+        await _workspace.ReleaseAsync(log);
     }
 }

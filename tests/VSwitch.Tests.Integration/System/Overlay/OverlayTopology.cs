@@ -33,10 +33,7 @@
 // (vswitchd does not fragment and sends no ICMP), which the GENEVE test shows at the boundary, and
 // its TCP clamps the MSS to fit, as a tenant would for that path.
 //
-// Prefix "vso" + 5 hex digits; a run records its pid in its work directory and the next run
-// removes what a dead run left (processes started from its work directory, namespaces, links,
-// DPDK runtime files), never a live run's.
-using System.Text.RegularExpressions;
+// Prefix "vso" + 5 hex digits; TopologyWorkspace removes what dead runs left behind.
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -63,7 +60,7 @@ public sealed class OverlayHost(string name, string shortName, string vtep, stri
     public override string ToString() => Name;
 }
 
-public sealed partial class OverlayTopology : IAsyncLifetime
+public sealed class OverlayTopology : IAsyncLifetime
 {
     public const string UnderlayPrefix = "192.168.50";
     public const int UnderlayPrefixLength = 24;
@@ -86,9 +83,6 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     public const int GeneveOptionClass = 0x0102;
     public const int GeneveOptionType = 0x80;
     public const string GeneveOptionData = "0011223344556677";
-    private const string WorkRoot = "/tmp/vswitch-overlaytest";
-    private const string OwnerFile = "owner.pid";
-    private const string KeepFile = "KEEP";
 
     public OverlayHost A { get; } = new("host-a", "a", UnderlayPrefix + ".1", "02:aa:00:00:00:01");
     public OverlayHost B { get; } = new("host-b", "b", UnderlayPrefix + ".2", "02:aa:00:00:00:02");
@@ -111,17 +105,11 @@ public sealed partial class OverlayTopology : IAsyncLifetime
     public const string KernelVxlanDevice = "vx0";
     public const string Bridge = "br0";
 
-    public string Prefix { get; } = $"vso{Random.Shared.Next(0x100000):x5}";
-    public string WorkDir => Path.Combine(WorkRoot, Prefix);
-    public string PeerScript => Path.Combine(WorkDir, "peer.py");
-    public string UnderlayScript => Path.Combine(WorkDir, "underlay.py");
-    private bool _keepArtifacts;
-
-    [GeneratedRegex("^(vso[0-9a-f]{5})-(ra|ba|rb|bb|k|ul|ua|ub|hb)(-[uv])?$")]
-    private static partial Regex OurName();
-
-    [GeneratedRegex("^vso[0-9a-f]{5}[ab]?$")]
-    private static partial Regex OurPrefix();
+    private readonly TopologyWorkspace _workspace = new("/tmp/vswitch-overlaytest", "vso");
+    public string Prefix => _workspace.Prefix;
+    public string WorkDir => _workspace.WorkDir;
+    public string PeerScript => _workspace.PathOf("peer.py");
+    public string UnderlayScript => _workspace.PathOf("underlay.py");
 
     public OverlayTopology()
     {
@@ -141,7 +129,7 @@ public sealed partial class OverlayTopology : IAsyncLifetime
 
     public void Log(string line) => TestOutput.Write(TestContext.Current.TestOutputHelper is null ? line : $"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
 
-    public void KeepArtifacts() => _keepArtifacts = true;
+    public void KeepArtifacts() => _workspace.Keep();
 
     public async ValueTask InitializeAsync()
     {
@@ -149,9 +137,7 @@ public sealed partial class OverlayTopology : IAsyncLifetime
             Prerequisites.IpRoute2, Prerequisites.Ethtool, Prerequisites.Tcpdump, Prerequisites.Sysctl,
             Prerequisites.IputilsPing, Prerequisites.Scapy);
         RepoPaths.Vswitchd();
-        await RemoveLeftoversAsync();
-        Directory.CreateDirectory(WorkDir);
-        await File.WriteAllTextAsync(Path.Combine(WorkDir, OwnerFile), Environment.ProcessId.ToString());
+        await _workspace.ClaimAsync(line => Log($"overlay system test: {line}"));
         await File.WriteAllTextAsync(PeerScript, PeerScripts.Python);
         await File.WriteAllTextAsync(UnderlayScript, OverlayScripts.Python);
         foreach (OverlayHost h in Hosts)
@@ -252,77 +238,5 @@ public sealed partial class OverlayTopology : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await TearDownAsync();
 
-    private async Task TearDownAsync()
-    {
-        await SystemTopology.KillProcessesUnderAsync(WorkDir);
-        foreach (Endpoint e in VmEndpoints)
-        {
-            if (e.SwitchInterface.Length > 0)
-                await Ip.DeleteLinkAsync(e.SwitchInterface);
-        }
-        foreach (OverlayHost h in Hosts)
-        {
-            if (h.UplinkInterface.Length > 0)
-                await Ip.DeleteLinkAsync(h.UplinkInterface);
-            if (h.FilePrefix.Length > 0)
-                VswitchdProcess.CleanupRuntime(h.FilePrefix);
-        }
-        foreach (string ns in NamespaceNames(Prefix))
-            await NetworkNamespace.DeleteAsync(ns);
-        if (_keepArtifacts)
-            File.Delete(Path.Combine(WorkDir, OwnerFile));
-        else if (Directory.Exists(WorkDir))
-            Directory.Delete(WorkDir, recursive: true);
-        if (_keepArtifacts && Directory.Exists(WorkDir))
-            await File.WriteAllTextAsync(Path.Combine(WorkDir, KeepFile), "kept for a post-mortem\n");
-        await VerifyGoneAsync(Prefix);
-    }
-
-    private static IEnumerable<string> NamespaceNames(string prefix) => new[] { "ra", "ba", "rb", "bb", "k", "ul", "hb" }.Select(s => $"{prefix}-{s}");
-
-    private static async Task VerifyGoneAsync(string prefix)
-    {
-        var left = (await NetworkNamespace.ListAsync()).Concat(await Ip.LinkNamesAsync())
-            .Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal)).ToList();
-        left.AddRange(new[] { "a", "b" }.Select(h => Path.Combine("/var/run/dpdk", prefix + h)).Where(Directory.Exists));
-        if (left.Count > 0)
-            throw new InvalidOperationException($"cleanup of {prefix} left {string.Join(", ", left)} behind");
-    }
-
-    /// <summary>Removes what earlier, dead runs of this test left behind; live runs are left alone.</summary>
-    private async Task RemoveLeftoversAsync()
-    {
-        var prefixes = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string name in (await NetworkNamespace.ListAsync()).Concat(await Ip.LinkNamesAsync()))
-        {
-            Match m = OurName().Match(name);
-            if (m.Success)
-                prefixes.Add(m.Groups[1].Value);
-        }
-        foreach (string root in new[] { WorkRoot, "/var/run/dpdk" })
-        {
-            if (Directory.Exists(root))
-            {
-                prefixes.UnionWith(Directory.EnumerateDirectories(root).Select(Path.GetFileName).OfType<string>()
-                    .Where(n => OurPrefix().IsMatch(n)).Select(n => n[..8]));
-            }
-        }
-        foreach (string prefix in prefixes)
-        {
-            string workDir = Path.Combine(WorkRoot, prefix);
-            if (SystemTopology.IsLive(workDir))
-                continue;
-            await SystemTopology.KillProcessesUnderAsync(workDir);
-            foreach (string name in (await Ip.LinkNamesAsync()).Where(n => OurName().Match(n) is { Success: true } m && m.Groups[1].Value == prefix))
-                await Ip.DeleteLinkAsync(name);
-            foreach (string ns in NamespaceNames(prefix))
-                await NetworkNamespace.DeleteAsync(ns);
-            VswitchdProcess.CleanupRuntime(prefix + "a");
-            VswitchdProcess.CleanupRuntime(prefix + "b");
-            if (Directory.Exists(workDir) && !File.Exists(Path.Combine(workDir, KeepFile)))
-                Directory.Delete(workDir, recursive: true);
-            await VerifyGoneAsync(prefix);
-            Log($"overlay system test: removed what an earlier, dead run left behind (prefix {prefix})");
-        }
-    }
+    private Task TearDownAsync() => _workspace.ReleaseAsync();
 }
