@@ -19,11 +19,13 @@ public sealed record VswitchdConfig(
     IReadOnlyList<int>? WorkerCores = null,
     int IdleSleepMicroseconds = 200,
     string? ControlSocket = null,
-    int MemoryMegabytes = 512)
+    int MemoryMegabytes = 512,
+    string EalCores = "0,1")
 {
     /// <summary>
     /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
-    /// sleeps when a poll finds nothing so the test's own processes get CPU.
+    /// sleeps when a poll finds nothing so the test's own processes get CPU. (The KVM sandbox
+    /// has one CPU: EalCores "0" and worker core 0 there.)
     /// </summary>
     public JsonObject ToJson()
     {
@@ -31,7 +33,7 @@ public sealed record VswitchdConfig(
         {
             ["dpdk"] = new JsonObject
             {
-                ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", "0,1", "--file-prefix", FilePrefix),
+                ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", EalCores, "--file-prefix", FilePrefix),
             },
             ["workers"] = new JsonObject
             {

@@ -29,18 +29,18 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
 {
     /// <summary>Frames per crafted kind: more than one, so "exactly N" means something.</summary>
     private const int N = 3;
-    private const int PingCount = 5;
+    internal const int PingCount = 5;
     /// <summary>About 140 full segments at MSS 1410 (tenant MTU 1450): a lost or mangled segment, or one the tunnel cannot carry, would show.</summary>
-    private const int TcpBytes = 200_000;
+    internal const int TcpBytes = 200_000;
     /// <summary>IPv4 (20) and TCP (20) headers without options: MSS = MTU - 40.</summary>
-    private const int TcpIpHeaders = 40;
+    internal const int TcpIpHeaders = 40;
     /// <summary>An ICMP echo's IPv4 (20) and ICMP (8) headers: ping -s takes the rest.</summary>
-    private const int IcmpIpHeaders = 28;
-    private const int EthernetHeader = 14;
+    internal const int IcmpIpHeaders = 28;
+    internal const int EthernetHeader = 14;
     /// <summary>The longest frame a 1500-byte underlay carries: every full-size tunnel frame is exactly this long.</summary>
-    private const int FullUnderlayFrame = OverlayTopology.UnderlayMtu + EthernetHeader;
-    private const int TcpPort = 5001;
-    private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(30);
+    internal const int FullUnderlayFrame = OverlayTopology.UnderlayMtu + EthernetHeader;
+    internal const int TcpPort = 5001;
+    internal static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(10);
     /// <summary>A VNI no tenant has.</summary>
     private const int UnknownVni = 7777;
@@ -503,28 +503,33 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     private static bool Contains(byte[]? payload, ReadOnlySpan<byte> pattern) => payload is not null && payload.AsSpan().IndexOf(pattern) >= 0;
 
     /// <summary>Pings with the payload pattern; with <paramref name="ipSize"/>, packets of exactly that IPv4 length and DF set (no fragmenting on the way out).</summary>
-    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, ReadOnlySpan<byte> pattern, int? ipSize = null)
+    internal static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, ReadOnlySpan<byte> pattern, int? ipSize = null)
     {
         string[] size = ipSize is int n ? ["-M", "do", "-s", (n - IcmpIpHeaders).ToString()] : [];
         return from.Ns.RunAsync("ping", ["-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", .. size, "-p", Convert.ToHexString(pattern), target], PingTimeout);
     }
 
-    private static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, byte[] pattern, int? ipSize = null) =>
+    internal static Task<ProcessResult> PingAsync(Endpoint from, string target, int count, byte[] pattern, int? ipSize = null) =>
         PingAsync(from, target, count, pattern.AsSpan(), ipSize);
 
     private static byte[] BoundaryPattern(Endpoint e, int size) => System.Text.Encoding.ASCII.GetBytes($"{e.Short}{size}");
 
     /// <summary>Length of the longest tunnel frame to <paramref name="udpPort"/> in a capture (0 if none).</summary>
-    private static int LongestTunnelFrame(IEnumerable<FrameFacts> frames, int udpPort) =>
+    internal static int LongestTunnelFrame(IEnumerable<FrameFacts> frames, int udpPort) =>
         frames.Where(f => f.UdpDestinationPort == udpPort).Select(f => f.Data.Length).DefaultIfEmpty(0).Max();
 
-    private async Task<TcpOutcome> TcpAsync(OverlayRun run, Endpoint client, Endpoint server, int? mss = null)
+    private Task<TcpOutcome> TcpAsync(OverlayRun run, Endpoint client, Endpoint server, int? mss = null) =>
+        TcpAsync(run.StartHelper, T.PeerScript, client, server, TcpBytes, mss);
+
+    /// <summary>peer.py's TCP server in <paramref name="server"/>'s namespace (started by <paramref name="startHelper"/>), its client in <paramref name="client"/>'s.</summary>
+    internal static async Task<TcpOutcome> TcpAsync(Func<Endpoint, string, string[], BackgroundProcess> startHelper, string peerScript,
+        Endpoint client, Endpoint server, int bytes, int? mss = null, TimeSpan? timeout = null)
     {
         string[] clamp = mss is int m ? [m.ToString()] : [];
-        BackgroundProcess process = run.StartHelper(server, $"tcp-server {server.Name}", ["tcp-server", server.Ipv4, TcpPort.ToString(), server.Name, .. clamp]);
-        await process.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "'listening'");
+        BackgroundProcess process = startHelper(server, $"tcp-server {server.Name}", ["tcp-server", server.Ipv4, TcpPort.ToString(), server.Name, .. clamp]);
+        await process.WaitForLineAsync(l => l.StartsWith("listening", StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(20), "'listening'");
         ProcessResult clientRun = await client.Ns.RunAsync(Prerequisites.SystemPython,
-            [T.PeerScript, "tcp-client", server.Ipv4, TcpPort.ToString(), TcpBytes.ToString(), .. clamp], TimeSpan.FromSeconds(30));
+            [peerScript, "tcp-client", server.Ipv4, TcpPort.ToString(), bytes.ToString(), .. clamp], timeout ?? TimeSpan.FromSeconds(30));
         int? exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(10), throwOnTimeout: false);
         return new TcpOutcome(client, server, clientRun, exit, process.Describe());
     }
