@@ -88,7 +88,7 @@ public static class Geneve
             byte type = packet[at + 2];
             if ((type & OptionTypeCritical) != 0)
             {
-                if (!IsKnown(known, OptionKey(BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(at)), type)))
+                if (!ShortLists.Contains(known, OptionKey(BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(at)), type)))
                     return DropReason.GeneveCriticalOption;
                 critical++;
             }
@@ -97,18 +97,6 @@ public static class Geneve
         }
         header = new GeneveHeader(BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(4)) >> 8, length, options, critical);
         return DropReason.None;
-    }
-
-    // A loop, not Span.IndexOf: a host agrees on one or two options, and the vectorised search's set-up costs more than the scan.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsKnown(ReadOnlySpan<uint> known, uint key)
-    {
-        foreach (uint k in known)
-        {
-            if (k == key)
-                return true;
-        }
-        return false;
     }
 }
 

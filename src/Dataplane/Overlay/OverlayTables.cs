@@ -48,16 +48,7 @@ public sealed class RemoteVm
     public required TunnelEndpoint Endpoint { get; init; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool HasIpv4(uint address)
-    {
-        // A loop, not Array.IndexOf: a VM has one or two addresses, and the generic search's set-up costs more than the scan.
-        foreach (uint bound in Ipv4)
-        {
-            if (bound == address)
-                return true;
-        }
-        return false;
-    }
+    public bool HasIpv4(uint address) => ShortLists.Contains(Ipv4, address);
 }
 
 public sealed class OverlayTables

@@ -28,15 +28,7 @@ public sealed class PortBinding
     public bool IsBoundVm => Role == PortRole.Vm && TenantIndex >= 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool HasIpv4(uint address)
-    {
-        foreach (uint bound in Ipv4)
-        {
-            if (bound == address)
-                return true;
-        }
-        return false;
-    }
+    public bool HasIpv4(uint address) => ShortLists.Contains(Ipv4, address);
 
     public bool HasIpv6(UInt128 address)
     {
