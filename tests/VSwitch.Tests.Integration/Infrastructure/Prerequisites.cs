@@ -19,6 +19,9 @@ public static class Prerequisites
         r => r.Succeeded && (r.Stdout + r.Stderr).Contains("iputils", StringComparison.Ordinal));
     public static readonly Tool Scapy = new("scapy for /usr/bin/python3", SystemPython, ["-c", "import scapy.all"], "python3-scapy");
 
+    /// <summary>What every test with namespaces, veths and real traffic drives.</summary>
+    public static readonly Tool[] NetworkTestTools = [IpRoute2, Ethtool, Tcpdump, Sysctl, IputilsPing, Scapy];
+
     /// <summary>Throws one exception naming everything that is missing, with the apt-get line that fixes it.</summary>
     public static async Task RequireRootAndToolsAsync(string purpose, params Tool[] tools)
     {

@@ -82,8 +82,7 @@ public sealed class SystemTopology : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await Prerequisites.RequireRootAndToolsAsync("The dataplane system test (network namespaces + vswitchd on af_packet)",
-            Prerequisites.IpRoute2, Prerequisites.Ethtool, Prerequisites.Tcpdump, Prerequisites.Sysctl,
-            Prerequisites.IputilsPing, Prerequisites.Scapy);
+            Prerequisites.NetworkTestTools);
         RepoPaths.Vswitchd();
 
         await _workspace.ClaimAsync(line => Report($"system test: {line}"));

@@ -162,8 +162,7 @@ public sealed class KernelGeneveTopology : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await Prerequisites.RequireRootAndToolsAsync("The kernel GENEVE test (network namespaces, the kernel's GENEVE device, vswitchd on af_packet)",
-            Prerequisites.IpRoute2, Prerequisites.Ethtool, Prerequisites.Tcpdump, Prerequisites.Sysctl,
-            Prerequisites.IputilsPing, Prerequisites.Scapy);
+            Prerequisites.NetworkTestTools);
         RepoPaths.Vswitchd();
         await Workspace.ClaimAsync(line => Log($"kernel GENEVE test: {line}"));
         await File.WriteAllTextAsync(PeerScript, PeerScripts.Python);

@@ -134,8 +134,7 @@ public sealed class OverlayTopology : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await Prerequisites.RequireRootAndToolsAsync("The overlay system test (network namespaces, a kernel VXLAN VTEP, two vswitchd on af_packet)",
-            Prerequisites.IpRoute2, Prerequisites.Ethtool, Prerequisites.Tcpdump, Prerequisites.Sysctl,
-            Prerequisites.IputilsPing, Prerequisites.Scapy);
+            Prerequisites.NetworkTestTools);
         RepoPaths.Vswitchd();
         await _workspace.ClaimAsync(line => Log($"overlay system test: {line}"));
         await File.WriteAllTextAsync(PeerScript, PeerScripts.Python);
