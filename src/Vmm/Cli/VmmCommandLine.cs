@@ -101,6 +101,12 @@ public static class VmmCommandLine
             stderr.WriteLine($"vmm: {NoKvmMessage(e)}");
             return ExitCodes.NoKvm;
         }
+        // A warning, not a refusal: a kernel built as a PVM guest does run there.
+        if (KvmSystem.Module() == "kvm_pvm")
+        {
+            stderr.WriteLine($"vmm: warning: {KvmSystem.DevicePath} is PVM (kvm_pvm), which runs only kernels built as PVM guests; " +
+                "a stock kernel never reaches its init on it. Run on a host with kvm_amd or kvm_intel, or inside tests/kvm/sandbox");
+        }
 
         Stream serialOutput;
         try
@@ -248,7 +254,8 @@ public static class VmmCommandLine
         try
         {
             using KvmSystem kvm = KvmSystem.Open();
-            stdout.WriteLine($"{KvmSystem.DevicePath}: KVM API version {kvm.ApiVersion}, kvm_run mapping {kvm.VcpuMmapSize} bytes");
+            stdout.WriteLine($"{KvmSystem.DevicePath}: KVM API version {kvm.ApiVersion}, kvm_run mapping {kvm.VcpuMmapSize} bytes, " +
+                $"module {KvmSystem.Module() ?? "unknown"}");
             foreach (KvmCapability capability in Enum.GetValues<KvmCapability>())
                 stdout.WriteLine($"  {capability,-20} {kvm.CheckExtension(capability)}");
             return 0;

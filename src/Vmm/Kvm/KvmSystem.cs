@@ -48,6 +48,14 @@ public sealed class KvmSystem : IDisposable
         }
     }
 
+    /// <summary>
+    /// The loaded module that provides /dev/kvm: kvm_amd or kvm_intel (hardware-assisted), or
+    /// kvm_pvm, PVM ("Pagetable-based Virtual Machine"), which runs only kernels built as PVM
+    /// guests: a stock kernel never reaches its init there. Null when none of them is loaded.
+    /// </summary>
+    public static string? Module(string sysModules = "/sys/module") =>
+        new[] { "kvm_amd", "kvm_intel", "kvm_pvm" }.FirstOrDefault(m => Directory.Exists(Path.Combine(sysModules, m)));
+
     /// <summary>KVM_GET_API_VERSION; always 12 once Open has succeeded.</summary>
     public int ApiVersion { get; }
 
