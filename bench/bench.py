@@ -546,9 +546,19 @@ def gc_text(gcs):
     return f"{max(coll)} GCs, {max(pause):.1f} ms" if max(coll) else "0 GCs, 0 ms"
 
 
-def markdown(summary, runs, mach, label, started, nice, baseline=""):
+def built_revision(work):
+    """The revision bench/run built, with ' (uncommitted changes)' if src/Dataplane or native differed from it then."""
+    try:
+        with open(os.path.join(work, "revision")) as f:
+            lines = f.read().split()
+    except OSError:
+        lines = [sh("git rev-parse --short HEAD")] + (["dirty"] if sh("git status --porcelain -- src/Dataplane native") else [])
+    return lines[0] + (" (uncommitted changes)" if "dirty" in lines[1:] else "")
+
+
+def markdown(summary, runs, mach, label, started, nice, baseline="", work="."):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = sh("git rev-parse --short HEAD") + (" (uncommitted changes)" if sh("git status --porcelain -- src native") else "")
+    commit = built_revision(work)
     if baseline:
         commit += f", beside a baseline build at {baseline} (rows marked 'baseline'; bench/run --baseline)"
     mbufs = {}
@@ -680,7 +690,7 @@ def cmd_report(a):
         with open(a.doc, "a") as f:
             if new:
                 f.write(DOC_HEADER)
-            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice, a.baseline))
+            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice, a.baseline, a.dir))
         print(f"appended to {a.doc}")
 
 
