@@ -23,11 +23,11 @@ public sealed class ULongMap<TValue>
     {
         int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, entries.Count * 2));
         _entries = new Entry[capacity];
+        int mask = capacity - 1;
         foreach ((ulong key, TValue value) in entries)
         {
             if (key == 0)
                 throw new ArgumentException("key 0 is reserved for empty slots", nameof(entries));
-            int mask = capacity - 1;
             int slot = Slot(key, mask);
             while (_entries[slot].Key != 0 && _entries[slot].Key != key)
                 slot = (slot + 1) & mask;

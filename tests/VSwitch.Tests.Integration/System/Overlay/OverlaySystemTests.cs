@@ -156,7 +156,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
                 foreach (int size in new[] { OverlayTopology.GenevePathMtu, OverlayTopology.GenevePathMtu + 1 })
                     boundary.Add((from, to, size, await PingAsync(from, to.Ipv4, PingCount, BoundaryPattern(from, size), ipSize: size)));
             }
-            const int clampedMss = OverlayTopology.GenevePathMtu - TcpIpHeaders;
+            int clampedMss = OverlayTopology.GenevePathMtu - TcpIpHeaders;
             var tcp = new List<TcpOutcome>
             {
                 await TcpAsync(run, client: T.RedA, server: T.RedB, clampedMss),

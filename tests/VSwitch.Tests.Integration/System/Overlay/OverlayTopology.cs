@@ -66,9 +66,8 @@ public sealed class OverlayTopology : IAsyncLifetime
     public const int UnderlayPrefixLength = 24;
     public const int UnderlayMtu = 1500;
     public const int TenantMtu = 1450;
-    /// <summary>The largest inner IP packet the A<->B tunnel carries: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (the option) - 14 (inner Ethernet).</summary>
-    public const int GenevePathMtu = UnderlayMtu - 20 - 8 - 8 - (4 + GeneveOptionDataLength) - 14;
-    private const int GeneveOptionDataLength = 8;
+    /// <summary>The largest inner IP packet the A<->B tunnel carries: 1500 - 20 (IPv4) - 8 (UDP) - 8 (GENEVE) - 12 (the option's header and data) - 14 (inner Ethernet) = 1438.</summary>
+    public static readonly int GenevePathMtu = UnderlayMtu - 20 - 8 - 8 - (4 + GeneveOptionData.Length / 2) - 14;
     public const int TenantPrefixLength = 24;
     public const int RedVni = 5001;
     public const int BlueVni = 5002;
