@@ -16,6 +16,7 @@ public sealed partial class PacketCapture : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+    private const int SnapshotLength = 4096;
 
     private readonly BackgroundProcess _tcpdump;
 
@@ -44,7 +45,11 @@ public sealed partial class PacketCapture : IAsyncDisposable
             // Deliver each packet as it arrives (no TPACKET_V3 block timeout holding frames back
             // at SIGINT) and write it out at once.
             "--immediate-mode", "-U",
-            "-n", "-s", "0",
+            // A snapshot length of the largest frame these tests send, not 0 (262144): in
+            // immediate mode libpcap uses TPACKET_V2, whose ring slots are sized by it. With -s 0
+            // the 8 MiB ring held 133 frames (a TCP burst while tcpdump waited for a CPU lost
+            // some); with 4096 it holds 2009. StopAsync refuses a truncated frame.
+            "-n", "-s", SnapshotLength.ToString(),
             // Debian's tcpdump switches to user 'tcpdump' after opening the device; stay root so it
             // can write into the test's work directory.
             "-Z", "root",
@@ -71,7 +76,7 @@ public sealed partial class PacketCapture : IAsyncDisposable
         File.Exists(PcapPath) ? PcapFile.Read(PcapPath, live: true) : [];
 
     /// <summary>
-    /// Stops tcpdump and returns the captured frames. Throws if the kernel dropped frames for
+    /// Stops tcpdump and returns the captured frames. Throws if the kernel dropped or cut frames for
     /// it, or if the file does not hold what tcpdump says it captured. ("received by filter" is
     /// no completeness check: it counts frames of both directions before -Q sorts them.)
     /// Callers make sure nothing is in flight when they stop a capture.
@@ -91,6 +96,8 @@ public sealed partial class PacketCapture : IAsyncDisposable
             throw new InvalidOperationException(
                 $"capture {Label} is incomplete: {captured} captured, {dropped} dropped by kernel, {frames.Count} in {PcapPath}; " +
                 $"counts from it would lie.\n{_tcpdump.Describe()}");
+        if (frames.FirstOrDefault(f => f.OriginalLength > f.Data.Length) is { } cut)
+            throw new InvalidOperationException($"capture {Label}: frame {cut.Number} is {cut.OriginalLength} bytes, longer than the {SnapshotLength}-byte snapshot");
         return frames;
     }
 

@@ -169,7 +169,11 @@ public sealed class OverlayTopology : IAsyncLifetime
     {
         Underlay = await NetworkNamespace.CreateAsync($"{Prefix}-ul");
         await DisableIpv6Async(Underlay);
-        await Underlay.RunCheckedAsync("ip", "link", "add", Bridge, "address", InjectorMac, "mtu", UnderlayMtu.ToString(), "type", "bridge", "stp_state", "0");
+        // No multicast snooping: with it the bridge joins 224.0.0.106 (all-snoopers, RFC 4286) and
+        // sends an IGMP report onto every port, which reached the uplinks now and then as a frame
+        // no test had planned for.
+        await Underlay.RunCheckedAsync("ip", "link", "add", Bridge, "address", InjectorMac, "mtu", UnderlayMtu.ToString(), "type", "bridge",
+            "stp_state", "0", "mcast_snooping", "0");
         await Underlay.SysctlAsync($"net.ipv6.conf.{Bridge}.disable_ipv6", "1");
         // The injector sends from the bridge device; an address makes it a real underlay host
         // (which no VTEP knows), and arp off keeps the bridge itself from answering or asking.
