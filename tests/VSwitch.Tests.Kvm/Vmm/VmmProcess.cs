@@ -71,8 +71,7 @@ internal sealed class VmmProcess : IDisposable
     {
         if (!_process.WaitForExit(timeout))
         {
-            _process.Kill();
-            _process.WaitForExit();
+            KillAndReap();
             Assert.Fail($"vmm did not end within {timeout.TotalSeconds} s.\nstderr:\n{Stderr}\nserial:\n{Serial}");
         }
         // Without a timeout WaitForExit also waits for the redirected output to be read to its
@@ -109,11 +108,34 @@ internal sealed class VmmProcess : IDisposable
     public void Dispose()
     {
         if (!_process.HasExited)
-        {
-            _process.Kill();
-            _process.WaitForExit();
-        }
+            KillAndReap();
         _process.Dispose();
         Directory.Delete(Folder, recursive: true);
+    }
+
+    /// <summary>
+    /// SIGKILL, then a bounded wait: a vmm that SIGKILL cannot end is stuck inside the kernel
+    /// (KVM_RUN), and the test must say so rather than wait for it forever.
+    /// </summary>
+    private void KillAndReap()
+    {
+        _process.Kill();
+        if (!_process.WaitForExit(KillTimeout))
+            Assert.Fail($"vmm (pid {_process.Id}) did not end within {KillTimeout.TotalSeconds} s of SIGKILL: stuck in the kernel? " +
+                        $"/proc/{_process.Id}/stack:\n{Read($"/proc/{_process.Id}/stack")}\nstderr:\n{Stderr}");
+    }
+
+    private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(30);
+
+    private static string Read(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"({e.Message})";
+        }
     }
 }
