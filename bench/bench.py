@@ -547,12 +547,15 @@ def gc_text(gcs):
 
 
 def built_revision(work):
-    """The revision bench/run built, with ' (uncommitted changes)' if src/Dataplane or native differed from it then."""
+    """The revision bench/run recorded in WORK/revision when it built, with ' (uncommitted changes)'
+    if src/Dataplane or native differed from it then (HEAD now may be a later one)."""
     try:
         with open(os.path.join(work, "revision")) as f:
             lines = f.read().split()
     except OSError:
-        lines = [sh("git rev-parse --short HEAD")] + (["dirty"] if sh("git status --porcelain -- src/Dataplane native") else [])
+        lines = []
+    if not lines:
+        return "unknown revision (bench/run recorded none)"
     return lines[0] + (" (uncommitted changes)" if "dirty" in lines[1:] else "")
 
 

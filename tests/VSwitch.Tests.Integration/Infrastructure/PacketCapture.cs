@@ -45,7 +45,7 @@ public sealed partial class PacketCapture : IAsyncDisposable
             // Deliver each packet as it arrives (no TPACKET_V3 block timeout holding frames back
             // at SIGINT) and write it out at once.
             "--immediate-mode", "-U",
-            // A snapshot length of the largest frame these tests send, not 0 (262144): in
+            // A snapshot length above any frame these tests send, not 0 (262144): in
             // immediate mode libpcap uses TPACKET_V2, whose ring slots are sized by it. With -s 0
             // the 8 MiB ring held 133 frames (a TCP burst while tcpdump waited for a CPU lost
             // some); with 4096 it holds 2009. StopAsync refuses a truncated frame.

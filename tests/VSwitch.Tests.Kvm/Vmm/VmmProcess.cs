@@ -122,16 +122,16 @@ internal sealed class VmmProcess : IDisposable
         _process.Kill();
         if (!_process.WaitForExit(KillTimeout))
             Assert.Fail($"vmm (pid {_process.Id}) did not end within {KillTimeout.TotalSeconds} s of SIGKILL: stuck in the kernel? " +
-                        $"/proc/{_process.Id}/stack:\n{Read($"/proc/{_process.Id}/stack")}\nstderr:\n{Stderr}");
+                        $"/proc/{_process.Id}/stack:\n{TryReadShared($"/proc/{_process.Id}/stack")}\nstderr:\n{Stderr}");
     }
 
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(30);
 
-    private static string Read(string path)
+    private static string TryReadShared(string path)
     {
         try
         {
-            return File.ReadAllText(path);
+            return ReadShared(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
