@@ -73,6 +73,8 @@ public static partial class SpecValidator
 
     private static void CheckTenants(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
     {
+        if (spec.Tenants.Length > SwitchTables.MaxTenants)
+            errors.Add("tenants", $"{spec.Tenants.Length} tenants configured; at most {SwitchTables.MaxTenants} (the switching tables key a tenant in 16 bits)");
         var names = new UniqueValues<string>(errors);
         for (int t = 0; t < spec.Tenants.Length; t++)
         {

@@ -94,10 +94,7 @@ public sealed partial class Vswitchd
             }
             case "add-vm":
             {
-                VmSpec vm = SpecJson.ReadVm(request);
-                SwitchSpec next = spec with { Vms = spec.Vms.Add(vm) };
-                if (!spec.Tenants.Any(t => t.Name == vm.Tenant))
-                    next = next with { Tenants = next.Tenants.Add(new TenantSpec(vm.Tenant, SpecJson.OptionalVni(request))) };
+                SwitchSpec next = SpecChanges.AddVm(spec, SpecJson.ReadVm(request), SpecJson.OptionalVni(request));
                 Validate(next);
                 Publish(next);
                 break;
@@ -125,7 +122,7 @@ public sealed partial class Vswitchd
                 string name = SpecJson.RequiredString(request, "name");
                 VmSpec vm = spec.Vms.FirstOrDefault(v => v.Name == name)
                     ?? throw new ControlException($"remove-vm: name: no VM named '{name}'");
-                Publish(spec with { Vms = spec.Vms.Remove(vm) });
+                Publish(SpecChanges.RemoveVm(spec, vm));
                 break;
             }
         }

@@ -50,6 +50,13 @@ public sealed class SwitchTables
     /// <summary>RTE_MAX_ETHPORTS of Debian's DPDK 22.11 build (the shim reports it; a test pins it): port ids index arrays of this size.</summary>
     public const int MaxPorts = 32;
 
+    /// <summary>
+    /// Tenants a snapshot can hold: MacKey keeps (tenant index + 1) in the 16 bits above a 48-bit
+    /// MAC, and 0 there is no tenant (ULongMap reserves key 0). A 65536th tenant would wrap into
+    /// tenant 0's keys and see its VMs, so the validator refuses it and Build never compiles it.
+    /// </summary>
+    public const int MaxTenants = 0xFFFF;
+
     public static readonly SwitchTables Empty = Build(SwitchSpec.Empty, new Dictionary<string, ushort>(), 1);
 
     public SwitchSpec Spec { get; }
@@ -82,6 +89,7 @@ public sealed class SwitchTables
         RxByWorker = rxByWorker;
     }
 
+    /// <summary>Unambiguous for tenant indexes below MaxTenants and 48-bit MACs (the only ones Build compiles).</summary>
     public static ulong MacKey(int tenantIndex, ulong mac) => (ulong)(tenantIndex + 1) << 48 | mac;
 
     public static ulong ArpKey(int tenantIndex, uint ipv4) => (ulong)(tenantIndex + 1) << 32 | ipv4;
@@ -95,6 +103,8 @@ public sealed class SwitchTables
     public static SwitchTables Build(SwitchSpec spec, IReadOnlyDictionary<string, ushort> portIds, int workerCount,
         ulong uplinkMac = 0, ulong[]? neighbourMacs = null)
     {
+        if (spec.Tenants.Length > MaxTenants)
+            throw new ArgumentException($"{spec.Tenants.Length} tenants; a snapshot holds at most {MaxTenants}", nameof(spec));
         string[] tenants = spec.Tenants.Select(t => t.Name).ToArray();
         var tenantIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < tenants.Length; i++)
