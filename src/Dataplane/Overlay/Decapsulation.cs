@@ -1,5 +1,6 @@
 // The stage for frames from the uplink once an overlay is configured. The uplink is a host on
-// the underlay: it answers ARP for its VTEP address, learns its next hops' MACs from ARP, and
+// the underlay: it answers ARP for its VTEP address, learns its next hops' MACs from ARP (by the
+// rule in Neighbours/UnderlayArp.cs), and
 // accepts only VXLAN (RFC 7348) and GENEVE (RFC 8926) addressed to its VTEP from a known remote
 // VTEP. The inner frame then passes the same tenant checks a local VM's frame does, with the
 // remote VM's binding in place of a port's.
@@ -21,6 +22,7 @@
 // out of line (Refuse), where the checks run one by one to name the first that fails.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -75,7 +77,7 @@ public static class Decapsulation
             return DropReason.Oversize;
         ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.EtherTypeOffset));
         if (etherType == Ethernet.TypeArp)
-            return ClassifyArp(overlay, frame, ref result);
+            return UnderlayArp.Classify(overlay, frame, ref result);
         if (etherType != Ethernet.TypeIpv4)
             return DropReason.UplinkNotTunnel;
 
@@ -213,38 +215,5 @@ public static class Decapsulation
         result.Action = UplinkAction.Deliver;
         result.Egress = egress;
         return DropReason.None;
-    }
-
-    /// <summary>
-    /// ARP on the underlay (RFC 826): requests for our VTEP are answered; the sender of a request
-    /// or reply addressed to our VTEP is learned when it is one of our next hops (the merge step
-    /// of RFC 826's packet reception). Everything else on the uplink is not ours.
-    /// </summary>
-    private static DropReason ClassifyArp(OverlayTables overlay, Span<byte> frame, ref Decapsulated result)
-    {
-        Span<byte> arp = frame.Slice(Ethernet.HeaderLength);
-        if (!Arp.IsWellFormed(arp))
-            return DropReason.MalformedArp;
-        if (BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.TargetIpOffset)) != overlay.Vtep)
-            return DropReason.UplinkNotTunnel;
-        ulong senderMac = MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6));
-        uint senderIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset));
-        if (senderMac != 0 && !MacAddress.IsGroup(senderMac) && overlay.NeighbourByIp.TryGetValue(OverlayTables.HostKey(senderIp), out int neighbour))
-        {
-            result.NeighbourIndex = neighbour;
-            result.LearnedMac = senderMac;
-        }
-        switch (BinaryPrimitives.ReadUInt16BigEndian(arp.Slice(Arp.OperOffset)))
-        {
-            case Arp.OpRequest:
-                Arp.RewriteAsReply(frame, overlay.Mac, overlay.Vtep);
-                result.Action = UplinkAction.VtepArpReply;
-                return DropReason.None;
-            case Arp.OpReply when result.NeighbourIndex >= 0:
-                result.Action = UplinkAction.NeighbourLearned;
-                return DropReason.None;
-            default:
-                return DropReason.UplinkNotTunnel;
-        }
     }
 }

@@ -301,17 +301,17 @@ internal sealed unsafe class PollWorker : IDisposable
     private DropReason Decapsulate(SwitchTables tables, OverlayTables overlay, IntPtr m)
     {
         DropReason reason = Decapsulation.Classify(tables, overlay, Mbuf.Frame(m), out Decapsulated d);
-        if (d.NeighbourIndex >= 0)
-            _mailbox.Learned.TryWrite(new LearnedNeighbour(d.NeighbourIndex, d.LearnedMac));
         if (reason != DropReason.None)
             return reason;
         switch (d.Action)
         {
             case UplinkAction.VtepArpReply:
+                Learn(d);
                 Counters.VtepArpReplies++;
                 Stage(overlay.Uplink, m);
                 return DropReason.None;
             case UplinkAction.NeighbourLearned:
+                Learn(d);
                 Counters.NeighbourReplies++;
                 Release(m);
                 return DropReason.None;
@@ -327,6 +327,13 @@ internal sealed unsafe class PollWorker : IDisposable
         Counters.Unicast++;
         Stage(d.Egress!, m);
         return DropReason.None;
+    }
+
+    /// <summary>Hands an accepted ARP's next-hop MAC to the resolver (UnderlayArp: refused ARP teaches nothing).</summary>
+    private void Learn(in Decapsulated d)
+    {
+        if (d.NeighbourIndex >= 0)
+            _mailbox.Learned.TryWrite(new LearnedNeighbour(d.NeighbourIndex, d.LearnedMac));
     }
 
     /// <summary>
