@@ -46,7 +46,8 @@ DROP_LABELS = [
     "multi_segment", "tx_queue_full",
     # the overlay (docs/overlay.md)
     "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
-    "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
+    "malformed_outer", "outer_ip_options", "outer_fragment", "bad_outer_checksum", "wrong_destination_mac",
+    "wrong_destination_vtep", "unknown_source_vtep",
     "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
     "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
 ]
@@ -97,6 +98,14 @@ def mac_bytes(text):
 
 def mac_text(raw):
     return ":".join(f"{b:02x}" for b in raw)
+
+
+def internet_checksum(data):
+    """RFC 1071 written out: 0 when a header that carries its checksum verifies."""
+    total = sum(int.from_bytes(data[i:i + 2].ljust(2, b"\0"), "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def link_local(mac):
@@ -385,6 +394,8 @@ class Scenario:
             return "outer_fragment", [], None
         if ihl != 20:
             return "outer_ip_options", [], None
+        if internet_checksum(ip[:20]) != 0:
+            return "bad_outer_checksum", [], None
         udp = ip[20:total]
         if len(udp) < 8:
             return "malformed_outer", [], None
@@ -393,6 +404,8 @@ class Scenario:
             return "malformed_outer", [], None
         if dport not in (VXLAN_PORT, GENEVE_PORT):
             return "uplink_not_tunnel", [], None
+        if mac_text(frame[0:6]) != o.mac:
+            return "wrong_destination_mac", [], None
         if str(ipaddress.IPv4Address(ip[16:20])) != o.vtep:
             return "wrong_destination_vtep", [], None
         host = next((h for h in o.hosts.values() if h.vtep == str(ipaddress.IPv4Address(ip[12:16]))), None)
@@ -490,10 +503,12 @@ class Scenario:
         arp = frame[ETH_HEADER:]
         if len(arp) < 8 or 8 + 2 * (arp[4] + arp[5]) > len(arp) or struct.unpack_from("!HHBB", arp, 0) != (1, 0x0800, 6, 4):
             return "malformed_arp", [], None
-        if str(ipaddress.IPv4Address(arp[24:28])) != o.vtep:
-            return "uplink_not_tunnel", [], None
         oper, = struct.unpack_from("!H", arp, 6)
+        if oper not in (1, 2) or str(ipaddress.IPv4Address(arp[24:28])) != o.vtep:
+            return "uplink_not_tunnel", [], None
         sender_ip = str(ipaddress.IPv4Address(arp[14:18]))
+        if sender_ip == o.vtep or arp[8:14] == bytes(6) or arp[8] & 1:
+            return "uplink_not_tunnel", [], None
         next_hops = {o.next_hop(h) for h in o.hosts.values()}
         if oper == 1:
             reply = bytearray(frame)
@@ -1062,12 +1077,13 @@ def overlay_topology(s, extra_ports=()):
     return vms
 
 
-def tunnelled(src_vtep, dport, header, inner, dst_vtep=VTEP, src_mac=HOST_B_MAC, udp_checksum=None, **ip_fields):
-    """A frame from the underlay: Ethernet/IPv4/UDP to dport around a tunnel header and an inner frame."""
+def tunnelled(src_vtep, dport, header, inner, dst_vtep=VTEP, src_mac=HOST_B_MAC, dst_mac=OUR_MAC, udp_checksum=None, **ip_fields):
+    """A frame from the underlay: Ethernet/IPv4/UDP to dport around a tunnel header and an inner frame.
+    scapy fills in the outer IPv4 checksum unless ip_fields gives chksum."""
     ip = dict(src=src_vtep, dst=dst_vtep, id=7, ttl=64, flags="DF")
     ip.update(ip_fields)
     udp = UDP(sport=51000, dport=dport) if udp_checksum is None else UDP(sport=51000, dport=dport, chksum=udp_checksum)
-    return bytes(Ether(src=src_mac, dst=OUR_MAC) / IP(**ip) / udp / Raw(header + bytes(inner)))
+    return bytes(Ether(src=src_mac, dst=dst_mac) / IP(**ip) / udp / Raw(header + bytes(inner)))
 
 
 def vxlan_from_b(inner, vni=5001, **kw):
@@ -1175,6 +1191,16 @@ def scenario_overlay_refused():
     s.send("up0", vxlan_from_b(good, flags="MF"), "outer_fragment", "first fragment (MF) of a VXLAN datagram")
     s.send("up0", vxlan_from_b(good, flags=0, frag=100), "outer_fragment", "later fragment (offset 800 B)")
     s.send("up0", vxlan_from_b(good, options=[IPOption(b"\x01\x01\x01\x00")]), "outer_ip_options", "outer IPv4 with options (IHL 6)")
+    s.send("up0", vxlan_from_b(good, chksum=0xBEEF), "bad_outer_checksum", "outer IPv4 header checksum wrong (RFC 1122 section 3.2.1.2)")
+    s.send("up0", vxlan_from_b(good, chksum=0), "bad_outer_checksum", "outer IPv4 header checksum left 0")
+    s.send("up0", vxlan_from_b(good, dst_mac="02:bb:00:00:00:09"), "wrong_destination_mac", "VXLAN to another underlay host's MAC (the uplink is promiscuous)")
+    s.send("up0", vxlan_from_b(good, dst_mac=BROADCAST), "wrong_destination_mac", "VXLAN to the broadcast MAC")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=BROADCAST) / ARP(op=3, hwsrc="02:66:00:00:00:66", psrc=HOST_C, pdst=VTEP)),
+           "uplink_not_tunnel", "opcode-3 ARP naming host-c's address: not learned")
+    s.send("up0", pad60(Ether(src=HOST_B_MAC, dst=BROADCAST) / ARP(op=1, hwsrc=BROADCAST, psrc=HOST_B, pdst=VTEP)),
+           "uplink_not_tunnel", "ARP request for our VTEP from the broadcast MAC: not answered")
+    s.send("up0", pad60(Ether(src="02:66:00:00:00:66", dst=BROADCAST) / ARP(op=1, hwsrc="02:66:00:00:00:66", psrc=VTEP, pdst=VTEP)),
+           "uplink_not_tunnel", "gratuitous ARP claiming our VTEP address (RFC 5227 conflict): not answered")
     s.send("up0", vxlan_from_b(good, dst_vtep="192.168.50.9"), "wrong_destination_vtep", "VXLAN to another VTEP address")
     s.send("up0", tunnelled("192.168.50.99", VXLAN_PORT, vxlan_header(5001), good), "unknown_source_vtep", "VXLAN from a VTEP that is no remote host")
     s.send("up0", tunnelled(HOST_B, GENEVE_PORT, geneve_header(5001), good), "tunnel_type_mismatch", "GENEVE from host-b, a VXLAN host")

@@ -7,8 +7,9 @@
 //
 // Checks run in this order, and the first failure is the frame's one drop reason:
 //   runt -> oversize (uplink MTU) -> ARP (malformed, not for our VTEP) or not IPv4
-//   -> outer IPv4 malformed -> not UDP -> fragment -> IP options -> UDP malformed
-//   -> UDP port not 4789/6081 -> destination not our VTEP -> source not a remote host
+//   -> outer IPv4 malformed -> not UDP -> fragment -> IP options -> IPv4 checksum -> UDP malformed
+//   -> UDP port not 4789/6081 -> destination MAC not our VTEP's -> destination not our VTEP
+//   -> source not a remote host
 //   -> port not that host's tunnel type -> tunnel header (VXLAN I flag; GENEVE version, protocol,
 //   option lengths, control flag, unknown critical options) -> VNI unknown -> inner runt
 //   -> inner source MAC not a remote VM of the tenant at that host -> inner VLAN tag -> inner L3
@@ -93,6 +94,11 @@ public static class Decapsulation
             return DropReason.OuterFragment;
         if (ipHeader != Ipv4.MinHeaderLength)
             return DropReason.OuterIpOptions;
+        // RFC 1122 section 3.2.1.2: a bad header checksum is discarded. Summed in software on
+        // every frame: net_pcap and net_af_packet set no RTE_MBUF_F_RX_IP_CKSUM_* flags, and the
+        // 20 bytes were just read (a handful of adds, cheaper than carrying ol_flags in here).
+        if (!Ipv4.ChecksumVerifiesNoOptions(ipFixed))
+            return DropReason.BadOuterChecksum;
         // The total length, not the frame, bounds the datagram: Ethernet padding is not payload.
         ReadOnlySpan<byte> udp = ip.Slice(0, BinaryPrimitives.ReadUInt16BigEndian(ipFixed.Slice(Ipv4.TotalLengthOffset))).Slice(Ipv4.MinHeaderLength);
         if (udp.Length < Udp.HeaderLength)
@@ -104,6 +110,9 @@ public static class Decapsulation
         ushort port = BinaryPrimitives.ReadUInt16BigEndian(udpFixed.Slice(Udp.DestinationPortOffset));
         if (port != Vxlan.UdpPort && port != Geneve.UdpPort)
             return DropReason.UplinkNotTunnel;
+        // The uplink is promiscuous: a tunnel frame for another host's MAC (or broadcast) is not ours.
+        if (MacAddress.Read(frame) != overlay.Mac)
+            return DropReason.WrongDestinationMac;
         if (BinaryPrimitives.ReadUInt32BigEndian(ipFixed.Slice(Ipv4.DestinationOffset)) != overlay.Vtep)
             return DropReason.WrongDestinationVtep;
 

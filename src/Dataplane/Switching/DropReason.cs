@@ -57,6 +57,10 @@ public enum DropReason : byte
     OuterIpOptions,
     /// <summary>A fragment of an outer IPv4 datagram: tunnels here set DF and never reassemble.</summary>
     OuterFragment,
+    /// <summary>Outer IPv4 header checksum does not verify: silently discarded, as RFC 1122 section 3.2.1.2 has it, and counted.</summary>
+    BadOuterChecksum,
+    /// <summary>Tunnel traffic to an Ethernet address other than the VTEP's MAC (the uplink is promiscuous: another host's unicast, broadcast, multicast).</summary>
+    WrongDestinationMac,
     /// <summary>Tunnel traffic to an IPv4 address other than this host's VTEP.</summary>
     WrongDestinationVtep,
     /// <summary>Outer source address is no configured remote host.</summary>

@@ -24,7 +24,8 @@ public sealed class PcapScenario
         "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
         "multi_segment", "tx_queue_full",
         "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
-        "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
+        "malformed_outer", "outer_ip_options", "outer_fragment", "bad_outer_checksum", "wrong_destination_mac",
+        "wrong_destination_vtep", "unknown_source_vtep",
         "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
         "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
     ];

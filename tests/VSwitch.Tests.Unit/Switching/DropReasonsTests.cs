@@ -35,6 +35,8 @@ public class DropReasonsTests
         { DropReason.MalformedOuter, "malformed_outer" },
         { DropReason.OuterIpOptions, "outer_ip_options" },
         { DropReason.OuterFragment, "outer_fragment" },
+        { DropReason.BadOuterChecksum, "bad_outer_checksum" },
+        { DropReason.WrongDestinationMac, "wrong_destination_mac" },
         { DropReason.WrongDestinationVtep, "wrong_destination_vtep" },
         { DropReason.UnknownSourceVtep, "unknown_source_vtep" },
         { DropReason.TunnelTypeMismatch, "tunnel_type_mismatch" },
