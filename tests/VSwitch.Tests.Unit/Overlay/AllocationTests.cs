@@ -30,6 +30,10 @@ public class AllocationTests
         Outer("192.168.50.9", Vtep, 4789, Concat(VxlanHeader(RedVni), Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1"))),
         Frames.ArpRequest(NextHopB, HostB, Vtep),
         Frames.Udp6(RedC, RedA, "fd00::3", "fd00::1"),
+        WithByte(Outer(HostB, Vtep, 4789, Concat(VxlanHeader(RedVni), Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1"))), 0, 0xFF), // wrong_destination_mac
+        WithByte(Outer(HostB, Vtep, 4789, Concat(VxlanHeader(RedVni), Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1"))), 14 + 8, 1), // bad_outer_checksum
+        WithByte(Frames.ArpRequest("02:cc:00:00:00:fe", Gateway, Vtep), 14 + 7, 2), // a reply from the gateway, learned
+        WithByte(Frames.ArpRequest("02:cc:00:00:00:fe", Gateway, Vtep), 14 + 7, 3), // opcode 3, refused
     ];
 
     [Fact]

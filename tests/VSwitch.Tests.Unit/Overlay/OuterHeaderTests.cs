@@ -46,12 +46,6 @@ public class OuterHeaderTests
         { "plain UDP to another MAC stays not-a-tunnel", ToMac(Outer(HostB, Vtep, 53, VxlanHeader(RedVni)), "02:bb:00:00:00:09"), DropReason.UplinkNotTunnel },
     };
 
-    private static byte[] WithByte(byte[] frame, int offset, byte value)
-    {
-        frame[offset] = value;
-        return frame;
-    }
-
     [Theory]
     [MemberData(nameof(Refused))]
     public void Refuses(string what, byte[] frame, DropReason expected)

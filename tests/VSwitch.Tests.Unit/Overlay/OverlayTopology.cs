@@ -115,6 +115,13 @@ internal static class OverlayTopology
         return (ushort)~sum;
     }
 
+    /// <summary><paramref name="frame"/> with one byte changed: a field broken after the frame was built.</summary>
+    public static byte[] WithByte(byte[] frame, int offset, byte value)
+    {
+        frame[offset] = value;
+        return frame;
+    }
+
     private static void WriteMac(byte[] frame, int offset, string mac) =>
         mac.Split(':').Select(h => Convert.ToByte(h, 16)).ToArray().CopyTo(frame, offset);
 }
