@@ -1,12 +1,11 @@
 // The stage for frames from the uplink once an overlay is configured. The uplink is a host on
 // the underlay: it answers ARP for its VTEP address, learns its next hops' MACs from ARP (by the
-// rule in Neighbours/UnderlayArp.cs), and
-// accepts only VXLAN (RFC 7348) and GENEVE (RFC 8926) addressed to its VTEP from a known remote
-// VTEP. The inner frame then passes the same tenant checks a local VM's frame does, with the
-// remote VM's binding in place of a port's.
+// rule of Neighbours/UnderlayArp.cs), and accepts only VXLAN (RFC 7348) and GENEVE (RFC 8926)
+// addressed to its VTEP from a known remote VTEP. The inner frame then passes the same tenant
+// checks a local VM's frame does, with the remote VM's binding in place of a port's.
 //
 // Checks run in this order, and the first failure is the frame's one drop reason:
-//   runt -> oversize (uplink MTU) -> ARP (malformed, not for our VTEP) or not IPv4
+//   runt -> oversize (uplink MTU) -> ARP (UnderlayArp's checks) or not IPv4
 //   -> outer IPv4 malformed -> not UDP -> fragment -> IP options -> IPv4 checksum -> UDP malformed
 //   -> UDP port not 4789/6081 -> destination MAC not our VTEP's -> destination not our VTEP
 //   -> source not a remote host
