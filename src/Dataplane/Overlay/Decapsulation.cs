@@ -51,7 +51,7 @@ public struct Decapsulated
     public PortBinding? Egress;
     public int GeneveOptions;
     public int GeneveCriticalOptions;
-    /// <summary>Set (>= 0) when the frame's ARP sender is one of our next hops: learn LearnedMac for it.</summary>
+    /// <summary>Set (>= 0) only for accepted ARP (UnderlayArp) whose sender is one of our next hops: learn LearnedMac for it.</summary>
     public int NeighbourIndex;
     public ulong LearnedMac;
 
