@@ -63,7 +63,7 @@ public sealed partial class Vswitchd
         {
             case "add-port":
             {
-                PortSpec port = SpecJson.ReadPort(request);
+                PortSpec port = AllowedAtRunTime(SpecJson.ReadPort(request), spec);
                 SwitchSpec next = spec with { Ports = spec.Ports.Add(port) };
                 Validate(next);
                 if (rte_dev_probe(port.Devargs) < 0)
@@ -128,6 +128,19 @@ public sealed partial class Vswitchd
                 Publish(spec with { Vms = spec.Vms.Remove(vm) });
                 break;
             }
+        }
+    }
+
+    /// <summary>The port with its devargs as <see cref="RuntimePortPolicy"/> passes them; every port added while running goes through here.</summary>
+    private PortSpec AllowedAtRunTime(PortSpec port, SwitchSpec spec)
+    {
+        try
+        {
+            return port with { Devargs = _config.RuntimePorts.Check(port, spec) };
+        }
+        catch (PortPolicyException e)
+        {
+            throw new ControlException($"add-port: {e.Message}");
         }
     }
 

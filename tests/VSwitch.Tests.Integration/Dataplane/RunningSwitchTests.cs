@@ -28,7 +28,8 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
             ],
             Tenants: [new("red", [new("a", "vm-a", MacA, ["10.0.0.1"]), new("b", "vm-b", MacB, ["10.0.0.2"]), new("c", "vm-c", MacC, ["10.0.0.3"])])],
             IdleSleepMicroseconds: 0,
-            ControlSocket: Path.Combine(_dir, "vswitchd.sock"));
+            ControlSocket: Path.Combine(_dir, "vswitchd.sock"),
+            PcapDir: _dir);
         _vswitchd = await VswitchdProcess.StartAsync(config, Path.Combine(_dir, "vswitchd.json"), VswitchdReady.ControlSocket);
     }
 
@@ -92,6 +93,24 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
         JsonObject last = await Request("counters");
         Assert.False(last["ports"]!.AsObject().ContainsKey("vm-d"));
         Assert.Equal(0, (long)last["workers"]![0]!["allocated_bytes"]!);
+    }
+
+    [Fact]
+    public async Task AddPortRefusesDevargsThatReachOutsideAVmPort()
+    {
+        // Over the socket, net_pcap may only write under control.pcap_dir: root would otherwise
+        // create (or truncate) any file, and iface= would hand a host interface to a VM.
+        string target = $"/etc/vswitchd-add-port-{Guid.NewGuid():N}";
+        var refused = await _vswitchd!.RequestRawAsync(
+            new JsonObject { ["op"] = "add-port", ["name"] = "evil", ["devargs"] = $"net_pcap8,tx_pcap={target}" }, ct: TestContext.Current.CancellationToken);
+        Assert.False((bool)refused["ok"]!);
+        Assert.Equal($"add-port: devargs: tx_pcap: '{target}' is not in {_dir} (control.pcap_dir)", (string)refused["error"]!);
+        Assert.False(File.Exists(target));
+        refused = await _vswitchd.RequestRawAsync(
+            new JsonObject { ["op"] = "add-port", ["name"] = "evil", ["devargs"] = "net_pcap8,rx_iface=lo,tx_iface=lo" }, ct: TestContext.Current.CancellationToken);
+        Assert.StartsWith("add-port: devargs: net_pcap key 'rx_iface' is not allowed", (string)refused["error"]!);
+        JsonObject list = await Request("list");
+        Assert.DoesNotContain("evil", list.ToJsonString());
     }
 
     [Fact]
