@@ -89,7 +89,7 @@ public sealed partial class Vswitchd : ITableSource
         }
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
 
-        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log);
+        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log, _config.ControlLimits);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _state = DaemonState.Running;
