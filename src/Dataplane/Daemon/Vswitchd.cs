@@ -98,9 +98,11 @@ public sealed partial class Vswitchd : ITableSource
         if (_offline)
         {
             exitCode = await DrainAsync();
+            await _changes.WaitAsync();
             StopWorkers();
             StopPorts();
             _state = DaemonState.Drained;
+            _changes.Release();
             if (control is not null && exitCode == 0)
                 WaitForShutdown();
         }
@@ -109,6 +111,8 @@ public sealed partial class Vswitchd : ITableSource
             exitCode = WaitForShutdown();
         }
 
+        // Held to the end: a counters request must not read a port that StopPorts is closing.
+        await _changes.WaitAsync();
         _state = DaemonState.Stopping;
         StopWorkers();
         Console.Out.WriteLine(CountersReport().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -211,12 +215,29 @@ public sealed partial class Vswitchd : ITableSource
         Log($"port '{port.Name}' removed");
     }
 
-    /// <summary>Compiles and swaps in new tables, then waits until every worker has seen them.</summary>
+    /// <summary>
+    /// Compiles and swaps in new tables, then waits until every worker has seen them. A change is
+    /// all or nothing: if a worker does not finish a loop in time, the previous tables (whose
+    /// ports are all still attached) go back in and the caller gets an error, before it has
+    /// detached anything.
+    /// </summary>
+    /// <exception cref="ControlException">A worker did not move on to the new tables in time; they were withdrawn.</exception>
     private void Publish(SwitchSpec spec)
     {
+        SwitchTables previous = Tables;
         Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs));
         Interlocked.Increment(ref _generation);
-        WaitForWorkers();
+        try
+        {
+            WaitForWorkers();
+        }
+        catch (TimeoutException e) when (_state == DaemonState.Running)
+        {
+            Volatile.Write(ref _tables, previous);
+            Interlocked.Increment(ref _generation);
+            Log($"{e.Message}; the change is withdrawn");
+            throw new ControlException($"{e.Message}; the change was withdrawn and nothing changed");
+        }
     }
 
     /// <summary>

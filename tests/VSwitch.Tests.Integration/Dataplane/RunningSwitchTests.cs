@@ -4,6 +4,7 @@
 // unicast, flood, ARP responder, a spoofed source, and frames for a VM that is added later.
 using System.Text.Json.Nodes;
 using PacketDotNet;
+using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -111,6 +112,46 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
         Assert.StartsWith("add-port: devargs: net_pcap key 'rx_iface' is not allowed", (string)refused["error"]!);
         JsonObject list = await Request("list");
         Assert.DoesNotContain("evil", list.ToJsonString());
+    }
+
+    [Fact]
+    public async Task ReadsRacingAddAndRemovePortAlwaysAnswer()
+    {
+        // counters reads each port's DPDK stats and status/list its tables while remove-port
+        // stops and detaches a port: on its own connection (one connection's requests are
+        // served in order), a reader asks without pause while a port comes and goes.
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using ControlClient reader = await ControlClient.ConnectAsync(Path.Combine(_dir, "vswitchd.sock"), ct);
+        using var stop = new CancellationTokenSource();
+        var failures = new List<string>();
+        int reads = 0;
+        Task reading = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (string op in new[] { "counters", "status", "list" })
+                {
+                    JsonObject reply = await reader.RequestRawAsync(new JsonObject { ["op"] = op }, ct);
+                    if (!(bool)reply["ok"]!)
+                        failures.Add($"{op}: {reply["error"]}");
+                    reads++;
+                }
+            }
+        }, ct);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int cycles = 0;
+        for (; cycles < 200 && clock.Elapsed < TimeSpan.FromSeconds(20); cycles++)
+        {
+            await Request("add-port", new JsonObject { ["name"] = "churn", ["devargs"] = "net_null7,no-rx=1" });
+            await Request("remove-port", new JsonObject { ["name"] = "churn" });
+        }
+        stop.Cancel();
+        await reading;
+
+        Assert.Empty(failures);
+        Assert.True(reads > cycles, $"only {reads} reads over {cycles} add/remove cycles");
+        Assert.Equal("running", (string)(await Request("status"))["state"]!);
+        Assert.DoesNotContain("churn", (await Request("list")).ToJsonString());
     }
 
     [Fact]
