@@ -4,6 +4,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
 
 namespace VSwitch.Common.Sockets;
@@ -60,9 +61,38 @@ public static partial class SocketPath
         return SocketPathState.Listening;
     }
 
+    /// <summary>
+    /// A socket listening at <paramref name="path"/> with <paramref name="mode"/>, whatever the
+    /// umask: bound under a staging name, given its mode, listening, then renamed into place. So
+    /// the socket is never reachable with another mode, a stale one is replaced atomically, and
+    /// .NET's Socket.Dispose, which unlinks the path it bound, never unlinks the published path
+    /// (another server may own it by then). Call <see cref="Probe"/> first.
+    /// </summary>
+    /// <exception cref="IOException">Binding or listening failed.</exception>
+    [UnsupportedOSPlatform("windows")]
+    public static Socket Listen(string path, UnixFileMode mode, int backlog)
+    {
+        string staging = Staging(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(staging));
+            File.SetUnixFileMode(staging, mode);
+            listener.Listen(backlog);
+            File.Move(staging, path, overwrite: true);
+            return listener;
+        }
+        catch (Exception e)
+        {
+            listener.Dispose();
+            if (e is SocketException socketError)
+                throw new IOException($"cannot listen on {path}: {socketError.Message}", socketError);
+            throw;
+        }
+    }
+
     /// <summary>A fresh name beside <paramref name="path"/> to bind before renaming into place;
-    /// short, since a socket path has at most 107 bytes. Binding there and renaming also keeps
-    /// .NET's Socket.Dispose, which unlinks the path it bound, off the published path.</summary>
+    /// short, since a socket path has at most 107 bytes.</summary>
     public static string Staging(string path) =>
         Path.Combine(Path.GetDirectoryName(path) ?? "/", "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
 

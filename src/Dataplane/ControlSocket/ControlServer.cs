@@ -76,30 +76,11 @@ public sealed class ControlServer : IAsyncDisposable
             Directory.CreateDirectory(directory, DirectoryMode);
         SocketFile.ThrowIfInUse(path);
 
-        // Bound under a staging name, then renamed into place. .NET's Socket.Dispose unlinks the
-        // path it bound, whatever is there by then, so that path must be one no other vswitchd
-        // uses. The rename also replaces a stale socket atomically, and publishes the socket only
-        // once its mode is set and it is listening.
-        string staging = SocketFile.StagingPath(path);
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(staging));
-            File.SetUnixFileMode(staging, SocketMode);
-            listener.Listen(ListenBacklog);
-            File.Move(staging, path, overwrite: true);
-            SocketFile.TryStat(path, out _, out FileIdentity identity);
-            var server = new ControlServer(path, listener, identity, handler, limits ?? ConnectionLimits.Default, log);
-            server._acceptLoop = Task.Run(server.AcceptLoopAsync);
-            return server;
-        }
-        catch (Exception ex)
-        {
-            listener.Dispose();
-            if (ex is SocketException socketError)
-                throw new IOException($"cannot listen on {path}: {socketError.Message}", socketError);
-            throw;
-        }
+        Socket listener = Common.Sockets.SocketPath.Listen(path, SocketMode, ListenBacklog);
+        SocketFile.TryStat(path, out _, out FileIdentity identity);
+        var server = new ControlServer(path, listener, identity, handler, limits ?? ConnectionLimits.Default, log);
+        server._acceptLoop = Task.Run(server.AcceptLoopAsync);
+        return server;
     }
 
     /// <summary>

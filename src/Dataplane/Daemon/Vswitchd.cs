@@ -46,7 +46,14 @@ public sealed partial class Vswitchd : ITableSource
 
     public SwitchTables Tables => Volatile.Read(ref _tables);
 
-    private Vswitchd(DaemonConfig config, bool offline)
+    /// <summary>The handler the control socket serves; tests call it directly.</summary>
+    internal IControlHandler ControlHandler => new Handler(this);
+
+    /// <summary>Held by every change and every read of ports; tests hold it to stand for a change in progress.</summary>
+    internal SemaphoreSlim ChangesLock => _changes;
+
+    /// <summary>A daemon that has not started (no EAL, no ports, no workers); tests drive its control handler.</summary>
+    internal Vswitchd(DaemonConfig config, bool offline)
     {
         _config = config;
         _offline = offline;

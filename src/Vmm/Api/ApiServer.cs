@@ -56,24 +56,7 @@ public sealed class ApiServer : IDisposable
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("the API socket needs Linux (SO_PEERCRED, Unix file modes)");
         ThrowIfInUse(path);
-        // Bound under a staging name, given its mode, then renamed into place: the socket is
-        // never reachable with the umask's mode, and a stale one is replaced atomically.
-        string staging = SocketPath.Staging(path);
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(staging));
-            File.SetUnixFileMode(staging, SocketMode);
-            listener.Listen(ListenBacklog);
-            File.Move(staging, path, overwrite: true);
-        }
-        catch (Exception e)
-        {
-            listener.Dispose();
-            if (e is SocketException socketError)
-                throw new IOException($"cannot listen on {path}: {socketError.Message}", socketError);
-            throw;
-        }
+        Socket listener = SocketPath.Listen(path, SocketMode, ListenBacklog);
         var server = new ApiServer(machine, path, SocketPath.Identity(path)!.Value, listener, limits ?? ConnectionLimits.Default);
         server._acceptThread.Start();
         return server;

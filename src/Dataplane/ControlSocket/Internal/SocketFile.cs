@@ -22,9 +22,6 @@ internal static class SocketFile
             throw new IOException($"another vswitchd is listening on {path}");
     }
 
-    /// <summary>A fresh name beside <paramref name="path"/> to bind before renaming into place.</summary>
-    public static string StagingPath(string path) => SocketPath.Staging(path);
-
     /// <summary>Deletes <paramref name="path"/> if it is still the file <paramref name="identity"/> names, not a socket that has replaced ours since.</summary>
     public static void DeleteIfSame(string path, FileIdentity identity)
     {
