@@ -7,7 +7,7 @@ namespace VSwitch.Common.Sockets;
 
 public sealed class ConnectionGate(ConnectionLimits limits)
 {
-    private static readonly (uint Uid, uint Gid) s_self = ReadOwnIds();
+    private static readonly PeerCredentials s_self = PeerCredentials.OfThisProcess();
     private int _open;
 
     public ConnectionLimits Limits { get; } = limits;
@@ -66,20 +66,5 @@ public sealed class ConnectionGate(ConnectionLimits limits)
             {
             }
         }
-    }
-
-    /// <summary>This process's effective uid and gid, from /proc/self/status (proc(5): "Uid: real effective saved fs").</summary>
-    private static (uint Uid, uint Gid) ReadOwnIds()
-    {
-        uint uid = 0, gid = 0;
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            string[] fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length >= 3 && fields[0] == "Uid:")
-                uid = uint.Parse(fields[2]);
-            else if (fields.Length >= 3 && fields[0] == "Gid:")
-                gid = uint.Parse(fields[2]);
-        }
-        return (uid, gid);
     }
 }

@@ -18,6 +18,21 @@ public sealed record PeerCredentials(int Pid, uint Uid, uint Gid, IReadOnlyList<
     /// <summary>Enough for nearly everyone; a longer list is fetched again at its size.</summary>
     private const int FirstGroupsGuess = 64;
 
+    /// <summary>This process's effective uid and gid (proc(5), /proc/self/status: "Uid: real effective saved fs"); no supplementary groups.</summary>
+    public static PeerCredentials OfThisProcess()
+    {
+        uint uid = 0, gid = 0;
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            string[] fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 3 && fields[0] == "Uid:")
+                uid = uint.Parse(fields[2]);
+            else if (fields.Length >= 3 && fields[0] == "Gid:")
+                gid = uint.Parse(fields[2]);
+        }
+        return new PeerCredentials(Environment.ProcessId, uid, gid, []);
+    }
+
     /// <summary>The credentials of <paramref name="socket"/>'s peer.</summary>
     /// <exception cref="SocketException">The socket is not a connected Unix socket.</exception>
     public static PeerCredentials Of(Socket socket)
