@@ -1,6 +1,8 @@
 // What vswitchd runs with: the DPDK environment, its worker threads, where it listens for
 // control, and the switch itself. Read once at start (ConfigLoader); afterwards only the switch
 // spec changes, through the control socket.
+using VSwitch.Common.Sockets;
+using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Switching;
 
 namespace VSwitch.Dataplane.Config;
@@ -38,6 +40,12 @@ public sealed record DaemonConfig
 
     /// <summary>Unix socket path for the control protocol; null: no control socket.</summary>
     public string? ControlSocket { get; init; }
+
+    /// <summary>Who may use the control socket, how many at once, and for how long.</summary>
+    public ConnectionLimits ControlLimits { get; init; } = ConnectionLimits.Default;
+
+    /// <summary>What devargs a port added over the control socket may have.</summary>
+    public RuntimePortPolicy RuntimePorts { get; init; } = RuntimePortPolicy.Default;
 
     public required SwitchSpec Spec { get; init; }
 }

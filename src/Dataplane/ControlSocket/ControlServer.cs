@@ -1,12 +1,14 @@
 // vswitchd's control socket: a Unix stream socket on which the operator (vswitchd ctl) and the
 // host agent send framed JSON requests (ControlFraming) while the switch runs. Each connection
 // is served on its own task and answers its requests in order; nothing a client sends can stop
-// the server or another client's connection.
+// the server or another client's connection. Who may connect, how many at once and for how long
+// is ConnectionGate's (shared with vmm's API socket).
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using VSwitch.Common.Sockets;
 
 namespace VSwitch.Dataplane.ControlSocket;
 
@@ -36,11 +38,13 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly HashSet<Connection> _connections = [];
+    private readonly ConnectionGate _gate;
     private Task _acceptLoop = Task.CompletedTask;
     private int _disposed;
 
-    private ControlServer(string socketPath, Socket listener, FileIdentity socketFile, IControlHandler handler, Action<string>? log)
+    private ControlServer(string socketPath, Socket listener, FileIdentity socketFile, IControlHandler handler, ConnectionLimits limits, Action<string>? log)
     {
+        _gate = new ConnectionGate(limits);
         SocketPath = socketPath;
         _listener = listener;
         _socketFile = socketFile;
@@ -55,11 +59,12 @@ public sealed class ControlServer : IAsyncDisposable
     /// Listens on <paramref name="socketPath"/> (creating its directory, replacing a stale socket
     /// left by a dead vswitchd) and starts accepting clients.
     /// </summary>
-    /// <param name="log">Receives one line per unusual event: protocol violations, handler
-    /// failures (with the exception), accept failures. Never called per request.</param>
+    /// <param name="limits">Who may connect, how many at once, and the idle and frame timeouts; <see cref="ConnectionLimits.Default"/> if null.</param>
+    /// <param name="log">Receives one line per unusual event: protocol violations, refused
+    /// clients, timeouts, handler failures (with the exception), accept failures. Never called per request.</param>
     /// <exception cref="IOException">Another vswitchd is listening on the path, the path is not a
     /// socket, or binding fails.</exception>
-    public static ControlServer Start(string socketPath, IControlHandler handler, Action<string>? log = null)
+    public static ControlServer Start(string socketPath, IControlHandler handler, Action<string>? log = null, ConnectionLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         ArgumentNullException.ThrowIfNull(handler);
@@ -71,30 +76,11 @@ public sealed class ControlServer : IAsyncDisposable
             Directory.CreateDirectory(directory, DirectoryMode);
         SocketFile.ThrowIfInUse(path);
 
-        // Bound under a staging name, then renamed into place. .NET's Socket.Dispose unlinks the
-        // path it bound, whatever is there by then, so that path must be one no other vswitchd
-        // uses. The rename also replaces a stale socket atomically, and publishes the socket only
-        // once its mode is set and it is listening.
-        string staging = SocketFile.StagingPath(path);
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(staging));
-            File.SetUnixFileMode(staging, SocketMode);
-            listener.Listen(ListenBacklog);
-            File.Move(staging, path, overwrite: true);
-            SocketFile.TryStat(path, out _, out FileIdentity identity);
-            var server = new ControlServer(path, listener, identity, handler, log);
-            server._acceptLoop = Task.Run(server.AcceptLoopAsync);
-            return server;
-        }
-        catch (Exception ex)
-        {
-            listener.Dispose();
-            if (ex is SocketException socketError)
-                throw new IOException($"cannot listen on {path}: {socketError.Message}", socketError);
-            throw;
-        }
+        Socket listener = Common.Sockets.SocketPath.Listen(path, SocketMode, ListenBacklog);
+        SocketFile.TryStat(path, out _, out FileIdentity identity);
+        var server = new ControlServer(path, listener, identity, handler, limits ?? ConnectionLimits.Default, log);
+        server._acceptLoop = Task.Run(server.AcceptLoopAsync);
+        return server;
     }
 
     /// <summary>
@@ -174,11 +160,25 @@ public sealed class ControlServer : IAsyncDisposable
                 continue;
             }
 
+            if (_gate.TryAdmit(client) is { } refusal)
+            {
+                _log?.Invoke($"control: refusing a client: {refusal}");
+                Refuse(client, refusal);
+                continue;
+            }
             var connection = new Connection(client);
             lock (_connections)
                 _connections.Add(connection);
             connection.Served = Task.Run(() => ServeAsync(connection));
         }
+    }
+
+    /// <summary>Tells a refused client why and closes it; the accept loop must not wait on it.</summary>
+    private static void Refuse(Socket client, string refusal)
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        ControlFraming.WriteFrame(frame, ControlEnvelope.Failure(null, refusal).WrittenSpan);
+        ConnectionGate.TellAndClose(client, frame.WrittenSpan);
     }
 
     private async Task ServeAsync(Connection connection)
@@ -187,7 +187,7 @@ public sealed class ControlServer : IAsyncDisposable
         var stream = new NetworkStream(connection.Socket, ownsSocket: true);
         PipeReader input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         PipeWriter output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        var frames = new FrameReader(input);
+        var frames = new FrameReader(input, new MessageClock(_gate.Limits));
         try
         {
             while (true)
@@ -195,6 +195,12 @@ public sealed class ControlServer : IAsyncDisposable
                 Frame frame = await frames.ReadAsync(ct).ConfigureAwait(false);
                 if (frame.Kind == FrameKind.End)
                     break;
+                if (frame.Kind == FrameKind.TimedOut)
+                {
+                    _log?.Invoke($"control: dropping a client: {frame.Error}");
+                    await WriteAsync(connection, output, ControlEnvelope.Failure(null, frame.Error!)).ConfigureAwait(false);
+                    break;
+                }
                 if (frame.Kind == FrameKind.Truncated)
                 {
                     _log?.Invoke($"control: dropping a client: {frame.Error}");
@@ -204,11 +210,11 @@ public sealed class ControlServer : IAsyncDisposable
                 {
                     // The rest of the stream cannot be split into frames any more: answer, then hang up.
                     _log?.Invoke($"control: dropping a client: {frame.Error}");
-                    await WriteAsync(output, ControlEnvelope.Failure(null, frame.Error!)).ConfigureAwait(false);
+                    await WriteAsync(connection, output, ControlEnvelope.Failure(null, frame.Error!)).ConfigureAwait(false);
                     break;
                 }
                 ArrayBufferWriter<byte> reply = await ReplyAsync(frame, ct).ConfigureAwait(false);
-                if (!await WriteAsync(output, reply).ConfigureAwait(false))
+                if (!await WriteAsync(connection, output, reply).ConfigureAwait(false))
                     break;
             }
         }
@@ -238,17 +244,32 @@ public sealed class ControlServer : IAsyncDisposable
             await stream.DisposeAsync().ConfigureAwait(false);
             lock (_connections)
                 _connections.Remove(connection);
+            _gate.Release();
         }
     }
 
-    /// <summary>False when the client has stopped reading for good.</summary>
-    private static async ValueTask<bool> WriteAsync(PipeWriter output, ArrayBufferWriter<byte> reply)
+    /// <summary>
+    /// False when the client has stopped reading for good, or has not taken the reply within the
+    /// frame timeout: its socket is then closed, so that nothing (the pipe's completion either)
+    /// waits on it again.
+    /// </summary>
+    private async ValueTask<bool> WriteAsync(Connection connection, PipeWriter output, ArrayBufferWriter<byte> reply)
     {
         ControlFraming.WriteFrame(output, reply.WrittenSpan);
         // Not cancelled by disposal, so the reply to a request in flight (a "shutdown" among
         // them) still goes out; disposal closes the socket if the client does not read it.
-        FlushResult flushed = await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        return !flushed.IsCompleted;
+        using var timeout = new CancellationTokenSource(_gate.Limits.FrameTimeout);
+        try
+        {
+            FlushResult flushed = await output.FlushAsync(timeout.Token).ConfigureAwait(false);
+            return !flushed.IsCompleted;
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            _log?.Invoke($"control: dropping a client: it took no reply for {_gate.Limits.FrameTimeout.TotalSeconds} s (frame timeout)");
+            connection.Socket.Dispose();
+            return false;
+        }
     }
 
     private async ValueTask<ArrayBufferWriter<byte>> ReplyAsync(Frame frame, CancellationToken ct)

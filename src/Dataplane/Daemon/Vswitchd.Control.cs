@@ -1,7 +1,8 @@
 // The control socket's operations (docs/control-socket.md): reading state and counters, and
 // changing ports and VMs while traffic flows. Every change builds a whole new spec, validates
 // it with the same rules as the config file, and swaps in new tables; a bad request changes
-// nothing and gets an error naming the field.
+// nothing and gets an error naming the field. Reads that touch ports (status, counters, list)
+// hold the same lock as changes, so none reads a port's ids or DPDK stats while it is detached.
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
@@ -26,11 +27,11 @@ public sealed partial class Vswitchd
             switch (op)
             {
                 case "status":
-                    return daemon.StatusReport();
+                    return await daemon.UnderChangesLock(daemon.StatusReport, ct);
                 case "counters":
-                    return daemon.CountersReport();
+                    return await daemon.UnderChangesLock(daemon.CountersReport, ct);
                 case "list":
-                    return SpecJson.Write(daemon.Tables.Spec);
+                    return await daemon.UnderChangesLock(() => SpecJson.Write(daemon.Tables.Spec), ct);
                 case "neighbours":
                     return daemon.NeighboursReport();
                 case "shutdown":
@@ -56,6 +57,20 @@ public sealed partial class Vswitchd
         }
     }
 
+    /// <summary>Runs <paramref name="read"/> while no change (and no shutdown) is stopping or detaching ports.</summary>
+    private async ValueTask<JsonObject> UnderChangesLock(Func<JsonObject> read, CancellationToken ct)
+    {
+        await _changes.WaitAsync(ct);
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
     private void Change(string op, JsonObject request)
     {
         SwitchSpec spec = Tables.Spec;
@@ -63,7 +78,7 @@ public sealed partial class Vswitchd
         {
             case "add-port":
             {
-                PortSpec port = SpecJson.ReadPort(request);
+                PortSpec port = AllowedAtRunTime(SpecJson.ReadPort(request), spec);
                 SwitchSpec next = spec with { Ports = spec.Ports.Add(port) };
                 Validate(next);
                 if (rte_dev_probe(port.Devargs) < 0)
@@ -87,7 +102,9 @@ public sealed partial class Vswitchd
                     ?? throw new ControlException($"remove-port: name: no port named '{name}'");
                 if (spec.Vms.FirstOrDefault(vm => vm.Port == name) is { } bound)
                     throw new ControlException($"remove-port: name: port '{name}' is bound to VM '{bound.Name}'; remove the VM first");
-                // Unpublish first: once every worker has moved on, none can touch the port.
+                // Unpublish first: once every worker has moved on, none can touch the port. If one
+                // does not move on in time, Publish puts the old tables back and the port stays,
+                // whole: detaching it under a worker that may still poll it would crash.
                 Publish(spec with { Ports = spec.Ports.Remove(port) });
                 DetachPort(port);
                 break;
@@ -125,6 +142,19 @@ public sealed partial class Vswitchd
                 Publish(SpecChanges.RemoveVm(spec, vm));
                 break;
             }
+        }
+    }
+
+    /// <summary>The port with its devargs as <see cref="RuntimePortPolicy"/> passes them; every port added while running goes through here.</summary>
+    private PortSpec AllowedAtRunTime(PortSpec port, SwitchSpec spec)
+    {
+        try
+        {
+            return port with { Devargs = _config.RuntimePorts.Check(port, spec) };
+        }
+        catch (PortPolicyException e)
+        {
+            throw new ControlException($"add-port: {e.Message}");
         }
     }
 

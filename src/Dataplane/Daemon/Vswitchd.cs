@@ -46,7 +46,14 @@ public sealed partial class Vswitchd : ITableSource
 
     public SwitchTables Tables => Volatile.Read(ref _tables);
 
-    private Vswitchd(DaemonConfig config, bool offline)
+    /// <summary>The handler the control socket serves; tests call it directly.</summary>
+    internal IControlHandler ControlHandler => new Handler(this);
+
+    /// <summary>Held by every change and every read of ports; tests hold it to stand for a change in progress.</summary>
+    internal SemaphoreSlim ChangesLock => _changes;
+
+    /// <summary>A daemon that has not started (no EAL, no ports, no workers); tests drive its control handler.</summary>
+    internal Vswitchd(DaemonConfig config, bool offline)
     {
         _config = config;
         _offline = offline;
@@ -89,7 +96,7 @@ public sealed partial class Vswitchd : ITableSource
         }
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
 
-        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log);
+        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log, _config.ControlLimits);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _state = DaemonState.Running;
@@ -98,9 +105,11 @@ public sealed partial class Vswitchd : ITableSource
         if (_offline)
         {
             exitCode = await DrainAsync();
+            await _changes.WaitAsync();
             StopWorkers();
             StopPorts();
             _state = DaemonState.Drained;
+            _changes.Release();
             if (control is not null && exitCode == 0)
                 WaitForShutdown();
         }
@@ -109,6 +118,8 @@ public sealed partial class Vswitchd : ITableSource
             exitCode = WaitForShutdown();
         }
 
+        // Held to the end: a counters request must not read a port that StopPorts is closing.
+        await _changes.WaitAsync();
         _state = DaemonState.Stopping;
         StopWorkers();
         Console.Out.WriteLine(CountersReport().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -211,12 +222,29 @@ public sealed partial class Vswitchd : ITableSource
         Log($"port '{port.Name}' removed");
     }
 
-    /// <summary>Compiles and swaps in new tables, then waits until every worker has seen them.</summary>
+    /// <summary>
+    /// Compiles and swaps in new tables, then waits until every worker has seen them. A change is
+    /// all or nothing: if a worker does not finish a loop in time, the previous tables (whose
+    /// ports are all still attached) go back in and the caller gets an error, before it has
+    /// detached anything.
+    /// </summary>
+    /// <exception cref="ControlException">A worker did not move on to the new tables in time; they were withdrawn.</exception>
     private void Publish(SwitchSpec spec)
     {
+        SwitchTables previous = Tables;
         Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs));
         Interlocked.Increment(ref _generation);
-        WaitForWorkers();
+        try
+        {
+            WaitForWorkers();
+        }
+        catch (TimeoutException e) when (_state == DaemonState.Running)
+        {
+            Volatile.Write(ref _tables, previous);
+            Interlocked.Increment(ref _generation);
+            Log($"{e.Message}; the change is withdrawn");
+            throw new ControlException($"{e.Message}; the change was withdrawn and nothing changed");
+        }
     }
 
     /// <summary>

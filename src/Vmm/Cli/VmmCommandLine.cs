@@ -76,6 +76,7 @@ public static class VmmCommandLine
         try
         {
             config = Configure(specPath, options, serialMode, serialLog);
+            ThrowIfApiSocketInUse(config.ApiSocket);
             kernelImage = ReadInput(config.KernelPath, "kernel");
             BzImage.Parse(kernelImage); // before KVM: an unbootable file is the user's error on any host
             initramfsImage = config.InitramfsPath is null ? [] : ReadInput(config.InitramfsPath, "initramfs");
@@ -227,6 +228,20 @@ public static class VmmCommandLine
             };
             return fromOption || specPath is null ? $"--{field.Replace('_', '-').Replace("serial.path", "serial-log")}" : $"{source}: {field}";
         });
+    }
+
+    /// <summary>Before KVM: a socket another VMM serves is the user's error, and is left alone.</summary>
+    private static void ThrowIfApiSocketInUse(string? path)
+    {
+        try
+        {
+            if (path is not null)
+                ApiServer.ThrowIfInUse(path);
+        }
+        catch (IOException e)
+        {
+            throw new VmSpecException("--api-socket", e.Message);
+        }
     }
 
     private static byte[] ReadInput(string path, string what)

@@ -9,6 +9,7 @@
 // them, whichever came first); every vCPU thread is then kicked out of KVM_RUN and joined, so a
 // stop never hangs on a vCPU.
 using VSwitch.Vmm.Acpi;
+using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Cpu;
 using VSwitch.Vmm.Devices.AcpiPm;
@@ -21,7 +22,7 @@ using VSwitch.Vmm.Kvm.Uapi;
 
 namespace VSwitch.Vmm.Machine;
 
-public sealed class VirtualMachine : IDisposable
+public sealed class VirtualMachine : IDisposable, IApiMachine
 {
     // Three pages for Intel VMX's real-mode TSS and one for its identity map, just below the
     // BIOS ROM at the top of 4 GiB (QEMU's and Firecracker's addresses); AMD SVM ignores both.

@@ -4,6 +4,7 @@
 // unicast, flood, ARP responder, a spoofed source, and frames for a VM that is added later.
 using System.Text.Json.Nodes;
 using PacketDotNet;
+using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 
@@ -28,7 +29,8 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
             ],
             Tenants: [new("red", [new("a", "vm-a", MacA, ["10.0.0.1"]), new("b", "vm-b", MacB, ["10.0.0.2"]), new("c", "vm-c", MacC, ["10.0.0.3"])])],
             IdleSleepMicroseconds: 0,
-            ControlSocket: Path.Combine(_dir, "vswitchd.sock"));
+            ControlSocket: Path.Combine(_dir, "vswitchd.sock"),
+            PcapDir: _dir);
         _vswitchd = await VswitchdProcess.StartAsync(config, Path.Combine(_dir, "vswitchd.json"), VswitchdReady.ControlSocket);
     }
 
@@ -92,6 +94,64 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
         JsonObject last = await Request("counters");
         Assert.False(last["ports"]!.AsObject().ContainsKey("vm-d"));
         Assert.Equal(0, (long)last["workers"]![0]!["allocated_bytes"]!);
+    }
+
+    [Fact]
+    public async Task AddPortRefusesDevargsThatReachOutsideAVmPort()
+    {
+        // Over the socket, net_pcap may only write under control.pcap_dir: root would otherwise
+        // create (or truncate) any file, and iface= would hand a host interface to a VM.
+        string target = $"/etc/vswitchd-add-port-{Guid.NewGuid():N}";
+        var refused = await _vswitchd!.RequestRawAsync(
+            new JsonObject { ["op"] = "add-port", ["name"] = "evil", ["devargs"] = $"net_pcap8,tx_pcap={target}" }, ct: TestContext.Current.CancellationToken);
+        Assert.False((bool)refused["ok"]!);
+        Assert.Equal($"add-port: devargs: tx_pcap: '{target}' is not in {_dir} (control.pcap_dir)", (string)refused["error"]!);
+        Assert.False(File.Exists(target));
+        refused = await _vswitchd.RequestRawAsync(
+            new JsonObject { ["op"] = "add-port", ["name"] = "evil", ["devargs"] = "net_pcap8,rx_iface=lo,tx_iface=lo" }, ct: TestContext.Current.CancellationToken);
+        Assert.StartsWith("add-port: devargs: net_pcap key 'rx_iface' is not allowed", (string)refused["error"]!);
+        JsonObject list = await Request("list");
+        Assert.DoesNotContain("evil", list.ToJsonString());
+    }
+
+    [Fact]
+    public async Task ReadsRacingAddAndRemovePortAlwaysAnswer()
+    {
+        // counters reads each port's DPDK stats and status/list its tables while remove-port
+        // stops and detaches a port: on its own connection (one connection's requests are
+        // served in order), a reader asks without pause while a port comes and goes.
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using ControlClient reader = await ControlClient.ConnectAsync(Path.Combine(_dir, "vswitchd.sock"), ct);
+        using var stop = new CancellationTokenSource();
+        var failures = new List<string>();
+        int reads = 0;
+        Task reading = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (string op in new[] { "counters", "status", "list" })
+                {
+                    JsonObject reply = await reader.RequestRawAsync(new JsonObject { ["op"] = op }, ct);
+                    if (!(bool)reply["ok"]!)
+                        failures.Add($"{op}: {reply["error"]}");
+                    reads++;
+                }
+            }
+        }, ct);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int cycles = 0;
+        for (; cycles < 200 && clock.Elapsed < TimeSpan.FromSeconds(20); cycles++)
+        {
+            await Request("add-port", new JsonObject { ["name"] = "churn", ["devargs"] = "net_null7,no-rx=1" });
+            await Request("remove-port", new JsonObject { ["name"] = "churn" });
+        }
+        stop.Cancel();
+        await reading;
+
+        Assert.Empty(failures);
+        Assert.True(reads > cycles, $"only {reads} reads over {cycles} add/remove cycles");
+        Assert.Equal("running", (string)(await Request("status"))["state"]!);
+        Assert.DoesNotContain("churn", (await Request("list")).ToJsonString());
     }
 
     [Fact]

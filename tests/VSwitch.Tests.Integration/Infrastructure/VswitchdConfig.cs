@@ -20,7 +20,8 @@ public sealed record VswitchdConfig(
     int IdleSleepMicroseconds = 200,
     string? ControlSocket = null,
     int MemoryMegabytes = 512,
-    string EalCores = "0,1")
+    string EalCores = "0,1",
+    string? PcapDir = null)
 {
     /// <summary>
     /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
@@ -63,6 +64,8 @@ public sealed record VswitchdConfig(
         };
         if (ControlSocket is not null)
             json["control_socket"] = ControlSocket;
+        if (PcapDir is not null)
+            json["control"] = new JsonObject { ["pcap_dir"] = PcapDir };
         return json;
     }
 }

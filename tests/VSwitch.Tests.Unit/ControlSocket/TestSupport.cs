@@ -8,6 +8,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.ControlSocket;
 using Xunit;
 
@@ -90,10 +91,10 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>A temp directory and a socket path in it, without a server yet.</summary>
     public static TestServer Prepare() => new(Directory.CreateTempSubdirectory("vsw-ctl-"), new FakeHandler());
 
-    public static TestServer Start()
+    public static TestServer Start(ConnectionLimits? limits = null)
     {
         TestServer test = Prepare();
-        test.StartServer();
+        test.StartServer(limits);
         return test;
     }
 
@@ -109,7 +110,9 @@ internal sealed class TestServer : IAsyncDisposable
         File.Move(staging, SocketPath);
     }
 
-    public ControlServer StartServer() => Server = ControlServer.Start(SocketPath, Handler, Log.Enqueue);
+    public ControlServer StartServer(ConnectionLimits? limits = null) => Server = ControlServer.Start(SocketPath, Handler, Log.Enqueue, limits);
+
+    public string Folder => _directory.FullName;
 
     public Task<ControlClient> ConnectAsync() => ControlClient.ConnectAsync(SocketPath, TimeoutExtensions.Ct).DefaultTimeout();
 

@@ -6,7 +6,7 @@ namespace VSwitch.Dataplane.Config.Internal;
 
 internal sealed record ConfigDocument(
     DpdkSection? Dpdk, WorkersSection? Workers, string? ControlSocket, IReadOnlyList<PortEntry> Ports, IReadOnlyList<TenantEntry> Tenants,
-    OverlaySection? Overlay = null)
+    OverlaySection? Overlay = null, ControlSection? Control = null)
 {
     /// <summary>Returns null when the top level is not a mapping; everything else is reported and read around.</summary>
     public static ConfigDocument? Bind(ConfigNode root, ConfigErrors errors) =>
@@ -17,7 +17,9 @@ internal sealed record ConfigDocument(
             string? controlSocket = file.String("control_socket");
             IReadOnlyList<PortEntry> ports = file.MappingList("ports", PortEntry.Bind) ?? [];
             OverlaySection? overlay = file.Mapping("overlay", OverlaySection.Bind);
-            return new ConfigDocument(dpdk, workers, controlSocket, ports, file.MappingList("tenants", TenantEntry.Bind) ?? [], overlay);
+            IReadOnlyList<TenantEntry> tenants = file.MappingList("tenants", TenantEntry.Bind) ?? [];
+            ControlSection? control = file.Mapping("control", ControlSection.Bind);
+            return new ConfigDocument(dpdk, workers, controlSocket, ports, tenants, overlay, control);
         });
 }
 
@@ -31,6 +33,13 @@ internal sealed record WorkersSection(IReadOnlyList<int?>? Cores, int? IdleSleep
 {
     public static WorkersSection Bind(FieldReader workers) =>
         new(workers.IntList("cores"), workers.Int("idle_sleep_us"));
+}
+
+internal sealed record ControlSection(string? Group, int? MaxConnections, int? IdleTimeoutS, int? FrameTimeoutS, string? PcapDir, string? VhostDir)
+{
+    public static ControlSection Bind(FieldReader control) =>
+        new(control.String("group"), control.Int("max_connections"), control.Int("idle_timeout_s"), control.Int("frame_timeout_s"),
+            control.String("pcap_dir"), control.String("vhost_dir"));
 }
 
 /// <param name="Path">Where the entry is in the file, e.g. "ports[2]"; entries that are not mappings are left out, so it is not always the list index.</param>

@@ -3,7 +3,9 @@
 // SpecValidator, because the control socket applies them to specs that never were a file.
 using System.Collections.Immutable;
 using System.Text;
+using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -38,6 +40,8 @@ internal static class ConfigMapper
             WorkerCores = MapCores(document.Workers?.Cores ?? [DaemonConfig.DefaultWorkerCore], errors),
             IdleSleepMicroseconds = InRange(document.Workers?.IdleSleepUs ?? 0, "workers.idle_sleep_us", 0, DaemonConfig.MaxIdleSleepMicroseconds, errors),
             ControlSocket = MapControlSocket(document.ControlSocket, errors),
+            ControlLimits = MapControlLimits(document.Control, errors),
+            RuntimePorts = MapRuntimePorts(document.Control, errors),
             Spec = spec,
         };
         return (config, paths);
@@ -84,6 +88,51 @@ internal static class ConfigMapper
                 $"'{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes long; a unix socket path holds at most {MaxSocketPathBytes}");
         }
         return socket;
+    }
+
+    private static ConnectionLimits MapControlLimits(ControlSection? control, ConfigErrors errors)
+    {
+        ConnectionLimits defaults = ConnectionLimits.Default;
+        return new ConnectionLimits(
+            control?.Group is { } group ? MapGroup(group, errors) : null,
+            InRange(control?.MaxConnections ?? defaults.MaxConnections, "control.max_connections", 1, ConnectionLimits.MaxMaxConnections, errors),
+            TimeSpan.FromSeconds(InRange(control?.IdleTimeoutS ?? ConnectionLimits.DefaultIdleTimeoutSeconds, "control.idle_timeout_s", 1, ConnectionLimits.MaxTimeoutSeconds, errors)),
+            TimeSpan.FromSeconds(InRange(control?.FrameTimeoutS ?? ConnectionLimits.DefaultFrameTimeoutSeconds, "control.frame_timeout_s", 1, ConnectionLimits.MaxTimeoutSeconds, errors)));
+    }
+
+    /// <summary>A gid, or a group name looked up in /etc/group (group(5): name:password:gid:members).</summary>
+    private static uint? MapGroup(string group, ConfigErrors errors)
+    {
+        if (uint.TryParse(group, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
+            return gid;
+        if (File.Exists(GroupFile))
+        {
+            foreach (string line in File.ReadLines(GroupFile))
+            {
+                string[] fields = line.Split(':');
+                if (fields.Length >= 3 && fields[0] == group && uint.TryParse(fields[2], out gid))
+                    return gid;
+            }
+        }
+        errors.Add("control.group", $"'{group}' is neither a gid nor a group in {GroupFile}");
+        return null;
+    }
+
+    private const string GroupFile = "/etc/group";
+
+    private static RuntimePortPolicy MapRuntimePorts(ControlSection? control, ConfigErrors errors) => new(
+        AbsoluteDirectory(control?.PcapDir, "control.pcap_dir", errors) ?? RuntimePortPolicy.DefaultPcapDir,
+        AbsoluteDirectory(control?.VhostDir, "control.vhost_dir", errors) ?? RuntimePortPolicy.DefaultVhostDir);
+
+    private static string? AbsoluteDirectory(string? path, string field, ConfigErrors errors)
+    {
+        path = NotEmpty(path, field, errors);
+        if (path is not null && !Path.IsPathRooted(path))
+        {
+            errors.Add(field, $"'{path}' is not an absolute path");
+            return null;
+        }
+        return path;
     }
 
     private static (SwitchSpec, SpecPaths) MapSpec(ConfigDocument document, ConfigErrors errors)

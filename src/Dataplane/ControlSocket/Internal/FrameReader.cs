@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using VSwitch.Common.Sockets;
 
 namespace VSwitch.Dataplane.ControlSocket;
 
@@ -18,17 +19,24 @@ internal enum FrameKind
     Truncated,
     /// <summary>The peer closed the connection between messages.</summary>
     End,
+    /// <summary>The peer sent nothing for the idle timeout, or stalled part-way through a message for the frame timeout.</summary>
+    TimedOut,
 }
 
 internal readonly record struct Frame(FrameKind Kind, JsonNode? Message = null, string? Error = null);
 
-internal sealed class FrameReader(PipeReader input)
+/// <param name="clock">The server's: how long each read may wait (ConnectionLimits); null waits for ever.</param>
+internal sealed class FrameReader(PipeReader input, MessageClock? clock = null)
 {
+    /// <summary>Bytes of an incomplete message examined by the last read.</summary>
+    private long _partial;
+
     public async ValueTask<Frame> ReadAsync(CancellationToken ct)
     {
         while (true)
         {
-            ReadResult result = await input.ReadAsync(ct).ConfigureAwait(false);
+            if (await ReadWithinAsync(ct).ConfigureAwait(false) is not ReadResult result)
+                return new Frame(FrameKind.TimedOut, Error: clock!.Expired(_partial > 0, _partial));
             ReadOnlySequence<byte> buffer = result.Buffer;
             switch (ControlFraming.TryReadFrame(ref buffer, out ReadOnlySequence<byte> payload, out uint length))
             {
@@ -36,6 +44,7 @@ internal sealed class FrameReader(PipeReader input)
                     // Parsed before AdvanceTo, after which the pipe may reuse the payload's memory.
                     Frame frame = Parse(payload);
                     input.AdvanceTo(buffer.Start);
+                    _partial = 0;
                     return frame;
                 case FrameStatus.Oversize:
                     input.AdvanceTo(buffer.Start);
@@ -45,12 +54,33 @@ internal sealed class FrameReader(PipeReader input)
             // Nothing consumed but everything examined, so the next ReadAsync waits for new bytes
             // instead of returning the same partial frame again.
             input.AdvanceTo(buffer.Start, buffer.End);
+            _partial = buffer.Length;
             if (result.IsCompleted)
             {
                 return buffer.IsEmpty
                     ? new Frame(FrameKind.End)
                     : new Frame(FrameKind.Truncated, Error: $"the connection closed {buffer.Length} bytes into a message");
             }
+        }
+    }
+
+    /// <summary>The next read, or null if the clock ran out first.</summary>
+    private async ValueTask<ReadResult?> ReadWithinAsync(CancellationToken ct)
+    {
+        if (clock is null)
+            return await input.ReadAsync(ct).ConfigureAwait(false);
+        TimeSpan wait = clock.NextWait(midMessage: _partial > 0);
+        if (wait <= TimeSpan.Zero)
+            return null;
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timer.CancelAfter(wait);
+        try
+        {
+            return await input.ReadAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return null;
         }
     }
 

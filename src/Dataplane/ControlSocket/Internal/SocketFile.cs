@@ -1,8 +1,7 @@
 // The control socket's path in the file system: telling a stale socket from a live one before
 // taking the path over, and deleting only our own socket on the way out.
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
+using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Interop;
 using static VSwitch.Dataplane.Interop.Interop;
 
@@ -19,38 +18,9 @@ internal static class SocketFile
     /// <exception cref="IOException">The path is not a socket, or another process is listening on it.</exception>
     public static void ThrowIfInUse(string path)
     {
-        if (!TryStat(path, out bool isSocket, out _))
-            return;
-        if (!isSocket)
-            throw new IOException($"{path} exists and is not a socket; not replacing it");
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        // Non-blocking: a live server whose backlog is full would block a blocking connect
-        // forever, and EAGAIN says just as well that someone is listening.
-        probe.Blocking = false;
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            return;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable && !Path.Exists(path))
-        {
-            return; // .NET reports ENOENT so; the file went away between stat and connect.
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode != SocketError.WouldBlock)
-        {
-            throw new IOException($"cannot tell whether {path} is in use: {ex.Message}", ex);
-        }
-        throw new IOException($"another vswitchd is listening on {path}");
+        if (SocketPath.Probe(path) == SocketPathState.Listening)
+            throw new IOException($"another vswitchd is listening on {path}");
     }
-
-    /// <summary>A fresh name beside <paramref name="path"/> to bind before renaming into place;
-    /// short, since a socket path has at most 107 bytes.</summary>
-    public static string StagingPath(string path) =>
-        Path.Combine(Path.GetDirectoryName(path) ?? "/", "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
 
     /// <summary>Deletes <paramref name="path"/> if it is still the file <paramref name="identity"/> names, not a socket that has replaced ours since.</summary>
     public static void DeleteIfSame(string path, FileIdentity identity)
