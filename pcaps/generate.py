@@ -348,7 +348,9 @@ class Scenario:
             self.count(f"tunnel:{remote.host}:encap")
             return ENCAP, [(self.overlay.uplink, outer)], None
         targets = [v.port for v in self.vms if v.tenant == vm.tenant and v.port != port_name]
-        hosts = self.flood_hosts(vm.tenant)
+        # Broadcast and multicast go to every remote host of the tenant too; unknown unicast does
+        # not: every remote MAC is programmed, so a remote host could only drop it.
+        hosts = self.flood_hosts(vm.tenant) if frame[0] & 1 else []
         if not targets and not hosts:
             return "no_flood_target", [], None
         assert all(len(frame) <= self.ports[t].max_frame for t in targets), "flood beyond an egress MTU"
@@ -1098,7 +1100,8 @@ def scenario_overlay_encap():
     s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1465, "j>c-big"), "encap_exceeds_mtu", "1465 B to red-c: 1515 B outer")
     s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1514, "j>c-1514"), "encap_exceeds_mtu", "1514 B to red-c")
     s.send("vm-blue", udp4(s, blue, v["blue-c"].mac, "10.0.0.1", "10.0.0.3", 300, "blue>c"), ENCAP, "blue-a -> blue-c: VNI 5002 to host-b")
-    s.send("vm-blue", udp4(s, blue, c.mac, "10.0.0.1", "10.0.0.3", 100, "blue>red-c"), FLOOD, "blue-a to red-c's MAC: unknown in blue, flooded to blue's remote host only")
+    s.send("vm-blue", udp4(s, blue, c.mac, "10.0.0.1", "10.0.0.3", 100, "blue>red-c"), "no_flood_target",
+           "blue-a to red-c's MAC: unknown in blue; unknown unicast is never replicated, and blue has no other local port")
     s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 100, "a>b"), UNICAST, "red-a -> red-b stays local")
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.3"), ARP_REPLY, "ARP for red-c (remote): answered with red-c's MAC")
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.4"), ARP_REPLY, "ARP for red-d (remote)")
@@ -1138,12 +1141,13 @@ def scenario_overlay_decap():
 
 
 def scenario_overlay_bum():
-    s = Scenario("overlay-bum", "broadcast, multicast, unknown unicast: local flood plus head-end replication per tenant; tunnel BUM stays local")
+    s = Scenario("overlay-bum", "broadcast, multicast: local flood plus head-end replication per tenant; unknown unicast: local only; tunnel BUM stays local")
     v = overlay_topology(s)
     a, b, blue, c = v["a"], v["b"], v["blue"], v["c"]
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.99"), FLOOD, "ARP for an unknown IP: red-b, and replicas to host-b (VXLAN) and host-c (GENEVE)")
     s.send("vm-a", udp4(s, a, "01:00:5e:01:01:01", "10.0.0.1", "239.1.1.1", 300, "mcast"), FLOOD, "IPv4 multicast: replicated to both red hosts")
-    s.send("vm-a", udp4(s, a, "02:00:00:00:01:99", "10.0.0.1", "10.0.0.99", 120, "unknown"), FLOOD, "unknown unicast: replicated")
+    s.send("vm-a", udp4(s, a, "02:00:00:00:01:99", "10.0.0.1", "10.0.0.99", 120, "unknown"), FLOOD,
+           "unknown unicast: red-b only, never replicated (every remote MAC is programmed, remote hosts would drop it)")
     s.send("vm-a", udp4(s, a, BROADCAST, "10.0.0.1", "10.0.0.255", 1452, "bcast-max"), FLOOD, "1452 B broadcast: fits both tunnels")
     s.send("vm-blue", udp4(s, blue, BROADCAST, "10.0.0.1", "10.0.0.255", 100, "blue-bcast"), FLOOD, "blue broadcast: no other local blue port, one replica to host-b (VNI 5002)")
     s.send("up0", vxlan_from_b(udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 100, "c-bcast")), DECAP_FLOOD, "broadcast from red-c: red-a and red-b only (split horizon)")

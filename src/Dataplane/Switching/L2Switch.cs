@@ -5,7 +5,9 @@
 // Checks run in a fixed order, and the first failure is the frame's one drop reason:
 //   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
 //   malformed, then spoofed source) -> destination lookup (local VM, then remote VM of the
-//   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs).
+//   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs; broadcast
+//   and multicast flood to the tenant's local ports and remote hosts, unknown unicast to its
+//   local ports only).
 // Other EtherTypes are switched like any frame once the source MAC has been checked.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
@@ -18,12 +20,18 @@ public enum ForwardAction : byte
 {
     /// <summary>To Forwarding.Egress.</summary>
     Unicast,
-    /// <summary>To every other VM port of the ingress port's tenant.</summary>
+    /// <summary>Broadcast and multicast: to every other VM port of the ingress port's tenant, and to its remote hosts.</summary>
     Flood,
     /// <summary>Rewritten in place (an ARP reply); back out of the ingress port.</summary>
     ReplyToSender,
     /// <summary>To a remote VM: encapsulated toward Forwarding.Endpoint and sent on the uplink.</summary>
     Encapsulate,
+    /// <summary>
+    /// Unknown unicast: to every other VM port of the tenant on this host only. Every remote VM's
+    /// MAC is programmed, so a remote host could only drop the frame; replicating it would let one
+    /// VM multiply its traffic by the number of hosts.
+    /// </summary>
+    FloodLocal,
 }
 
 public struct Forwarding
@@ -93,7 +101,7 @@ public static class L2Switch
                 forwarding.Endpoint = remote.Endpoint;
                 return DropReason.None;
             }
-            forwarding.Action = ForwardAction.Flood;
+            forwarding.Action = ForwardAction.FloodLocal;
             return DropReason.None;
         }
         if (ReferenceEquals(egress, ingress))

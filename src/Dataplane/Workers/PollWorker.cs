@@ -275,6 +275,8 @@ internal sealed unsafe class PollWorker : IDisposable
                 return DropReason.None;
             case ForwardAction.Encapsulate:
                 return Encapsulate(tables.Overlay!, forwarding.Endpoint!, m);
+            case ForwardAction.FloodLocal:
+                return Flood(tables, ingress.TenantIndex, ingress, m, replicate: false);
             default:
                 return Flood(tables, ingress.TenantIndex, ingress, m, replicate: true);
         }
@@ -332,7 +334,7 @@ internal sealed unsafe class PollWorker : IDisposable
     /// <summary>
     /// Sends one frame to every other VM port of the tenant without copying it: the mbuf gets one
     /// reference per extra copy, and each tx (or free) drops one. With <paramref name="replicate"/>
-    /// (frames from a VM) it also goes, as a copy with its own outer headers, to every remote host
+    /// (broadcast and multicast from a VM) it also goes, as a copy with its own outer headers, to every remote host
     /// of the tenant (head-end replication); frames from a tunnel never go back into one. Kept out
     /// of line: known unicast is the common case, and the loops would bloat it.
     /// </summary>
