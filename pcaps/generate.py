@@ -49,6 +49,9 @@ DROP_LABELS = [
     "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
     "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
     "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
+    # a tenant's VMs: the flood limit and first-hop security (src/Dataplane/Switching/TenantGuard.cs)
+    "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
+    "rogue_redirect", "rogue_dhcp_server",
 ]
 UNICAST, FLOOD, ARP_REPLY = "unicast", "flood", "arp_reply"
 # Overlay fates: encapsulated toward a remote VM; decapsulated and delivered to one VM / flooded to

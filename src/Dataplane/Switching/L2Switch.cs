@@ -4,7 +4,8 @@
 //
 // Checks run in a fixed order, and the first failure is the frame's one drop reason:
 //   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
-//   malformed, then spoofed source) -> destination lookup (local VM, then remote VM of the
+//   malformed, then spoofed source, then the first-hop checks of TenantGuard.cs: DHCP server
+//   replies, Neighbor Advertisements, Router Advertisements, Redirects) -> destination lookup (local VM, then remote VM of the
 //   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs; broadcast
 //   and multicast flood to the tenant's local ports and remote hosts, unknown unicast to its
 //   local ports only).
@@ -66,10 +67,14 @@ public static class L2Switch
         switch (etherType)
         {
             case Ethernet.TypeIpv4:
-                if (Ipv4.ValidHeaderLength(payload) == 0)
+                int ipv4Header = Ipv4.ValidHeaderLength(payload);
+                if (ipv4Header == 0)
                     return DropReason.MalformedIpv4;
                 if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(payload.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
+                DropReason ipv4 = TenantGuard.CheckIpv4(payload, ipv4Header);
+                if (ipv4 != DropReason.None)
+                    return ipv4;
                 break;
             case Ethernet.TypeArp:
                 DropReason arp = CheckArp(tables, ingress, frame, payload, ref forwarding);
@@ -81,6 +86,9 @@ public static class L2Switch
                     return DropReason.MalformedIpv6;
                 if (!ingress.HasIpv6(Ipv6.ReadAddress(payload.Slice(Ipv6.SourceOffset, 16))))
                     return DropReason.SpoofedIpv6Source;
+                DropReason ipv6 = TenantGuard.CheckIpv6(payload, ingress.Mac, ingress.AllowRouting, ingress);
+                if (ipv6 != DropReason.None)
+                    return ipv6;
                 break;
             case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
                 return DropReason.VlanTagged;

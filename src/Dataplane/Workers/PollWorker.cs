@@ -39,6 +39,7 @@ internal sealed unsafe class PollWorker : IDisposable
     // Created here, on the control thread: the first Array.Empty<T>() of a type allocates its
     // singleton, and on the worker that would be a managed allocation in the hot path.
     private readonly TunnelEndpoint[] _noRemoteEndpoints = Array.Empty<TunnelEndpoint>();
+    private readonly FloodLimiter _floodLimiter = new();
     private volatile bool _stop;
 
     // Native scratch: tx staging per (egress port, queue), BurstSize frames each. A frame goes
@@ -261,6 +262,8 @@ internal sealed unsafe class PollWorker : IDisposable
     private DropReason Switch(SwitchTables tables, PortBinding ingress, IntPtr m)
     {
         DropReason reason = L2Switch.Classify(tables, ingress, Mbuf.Frame(m), out Forwarding forwarding);
+        if (reason == DropReason.None)
+            reason = _floodLimiter.Admit(tables, ingress.PortId, forwarding.Action, default(SystemClock));
         if (reason != DropReason.None)
             return reason;
         switch (forwarding.Action)

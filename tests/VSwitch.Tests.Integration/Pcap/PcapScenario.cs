@@ -27,6 +27,8 @@ public sealed class PcapScenario
         "malformed_outer", "outer_ip_options", "outer_fragment", "wrong_destination_vtep", "unknown_source_vtep",
         "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
         "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
+        "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
+        "rogue_redirect", "rogue_dhcp_server",
     ];
 
     /// <summary>Every scenario the pcap lane must have; a missing folder is a failure, not a skip.</summary>
