@@ -33,7 +33,7 @@ public sealed class PcapScenario
 
     /// <summary>Every scenario the pcap lane must have; a missing folder is a failure, not a skip.</summary>
     public static readonly IReadOnlyList<string> Required =
-        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc",
+        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc", "first-hop",
          "overlay-encap", "overlay-decap", "overlay-bum", "overlay-refused", "overlay-neighbour"];
 
     public required string Name { get; init; }
