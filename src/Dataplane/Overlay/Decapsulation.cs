@@ -184,7 +184,7 @@ public static class Decapsulation
                     return DropReason.MalformedIpv4;
                 if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
-                DropReason ipv4 = TenantGuard.CheckIpv4(l3, ipv4Header);
+                DropReason ipv4 = TenantGuard.CheckIpv4(l3.Slice(0, Ipv4.MinHeaderLength), l3, ipv4Header);
                 if (ipv4 != DropReason.None)
                     return ipv4;
                 break;
