@@ -32,7 +32,9 @@ import tempfile
 from scapy.layers.inet import ICMP, IP, IPOption, TCP, UDP
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dns import DNS, DNSQR
-from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
+from scapy.layers.dhcp6 import DHCP6_Advertise, DHCP6OptClientId, DHCP6OptServerId
+from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6ND_Redirect, ICMPv6NDOptDstLLAddr,
+                                ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop)
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.packet import Raw
 
@@ -50,6 +52,9 @@ DROP_LABELS = [
     "wrong_destination_vtep", "unknown_source_vtep",
     "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
     "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
+    # a tenant's VMs: the flood limit and first-hop security (src/Dataplane/Switching/TenantGuard.cs)
+    "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
+    "rogue_redirect", "rogue_dhcp_server",
 ]
 UNICAST, FLOOD, ARP_REPLY = "unicast", "flood", "arp_reply"
 # Overlay fates: encapsulated toward a remote VM; decapsulated and delivered to one VM / flooded to
@@ -122,6 +127,67 @@ def pad60(frame):
 
 
 # ---------------------------------------------------------------------------------------------
+# First-hop security (src/Dataplane/Switching/TenantGuard.cs): DHCP servers, Neighbor
+# Advertisements, Router Advertisements and Redirects from VMs (RFC 4861, RFC 2131, RFC 8415)
+
+
+def first_hop_ipv4(ip):
+    """The drop label of an IPv4 packet whose header is valid, or None."""
+    if ip[9] != 17 or struct.unpack_from("!H", ip, 6)[0] & 0x1FFF:
+        return None  # not UDP, or a later fragment (no UDP header)
+    ihl, total = (ip[0] & 0x0F) * 4, struct.unpack_from("!H", ip, 2)[0]
+    udp = ip[ihl:total]
+    if len(udp) < 8:
+        return "malformed_udp"
+    return "rogue_dhcp_server" if struct.unpack_from("!HH", udp, 0) == (67, 68) else None
+
+
+def first_hop_ipv6(ip, mac, allow_routing, addresses):
+    """The drop label of an IPv6 packet whose fixed header is valid, or None. addresses: the
+    sender's own (None: not known here, the Neighbor Advertisement's target is not checked)."""
+    rest = ip[40:40 + struct.unpack_from("!H", ip, 4)[0]]
+    protocol, headers = ip[6], 0
+    while protocol in (0, 43, 44, 60, 51):  # RFC 8200 section 4 extension headers, and AH
+        if headers == 8:
+            return "malformed_ipv6"
+        if protocol == 44:
+            length = 8
+            if len(rest) >= 8 and struct.unpack_from("!H", rest, 2)[0] & 0xFFF8:
+                return None  # a later fragment
+        elif len(rest) < 2:
+            return "malformed_ipv6"
+        else:
+            length = (rest[1] + 2) * 4 if protocol == 51 else (rest[1] + 1) * 8
+        if length > len(rest):
+            return "malformed_ipv6"
+        protocol, rest, headers = rest[0], rest[length:], headers + 1
+    if protocol == 17:
+        if len(rest) < 8:
+            return "malformed_udp"
+        return "rogue_dhcp_server" if struct.unpack_from("!HH", rest, 0) == (547, 546) else None
+    if protocol != 58:
+        return None
+    if len(rest) < 4:
+        return "malformed_icmpv6"
+    if rest[0] in (134, 137):
+        return None if allow_routing else ("rogue_router_advertisement" if rest[0] == 134 else "rogue_redirect")
+    if rest[0] != 136:
+        return None
+    if len(rest) < 24:
+        return "malformed_icmpv6"
+    spoofed = addresses is not None and str(ipaddress.IPv6Address(rest[8:24])) not in addresses
+    options = rest[24:]
+    while options:
+        length = options[1] * 8 if len(options) >= 2 else 0
+        if length == 0 or length > len(options):
+            return "malformed_icmpv6"
+        if options[0] == 2 and (length < 8 or mac_text(options[2:8]) != mac):
+            spoofed = True
+        options = options[length:]
+    return "spoofed_neighbor_advertisement" if spoofed else None
+
+
+# ---------------------------------------------------------------------------------------------
 # Topology
 
 
@@ -137,11 +203,14 @@ class Port:
 
 
 class Vm:
-    def __init__(self, tenant, name, port, mac, ipv4, ipv6):
+    def __init__(self, tenant, name, port, mac, ipv4, ipv6, allow_routing=False, flood_burst=None):
         self.tenant, self.name, self.port, self.mac = tenant, name, port, mac
         self.ipv4 = [str(ipaddress.IPv4Address(a)) for a in ipv4]
         self.ipv6 = [str(ipaddress.IPv6Address(a)) for a in ipv6]
         self.link_local = link_local(mac)
+        # flood_burst: set only with flood_rate_pps 1, so that no token comes back during a
+        # replay (well under a second): the VM floods exactly flood_burst frames.
+        self.allow_routing, self.flood_burst, self.floods = allow_routing, flood_burst, 0
 
 
 class RemoteHost:
@@ -156,6 +225,7 @@ class RemoteVm:
     def __init__(self, tenant, name, host, mac, ipv4):
         self.tenant, self.name, self.host, self.mac = tenant, name, host, mac
         self.ipv4 = [str(ipaddress.IPv4Address(a)) for a in ipv4]
+        self.allow_routing = False
 
 
 class Overlay:
@@ -185,12 +255,12 @@ class Scenario:
         self.ports[name] = Port(name, role, mtu, queues, len(self.ports))
         return name
 
-    def vm(self, tenant, name, port, mac, ipv4=(), ipv6=()):
+    def vm(self, tenant, name, port, mac, ipv4=(), ipv6=(), allow_routing=False, flood_burst=None):
         assert port in self.ports and self.ports[port].role == "vm", port
         assert all(v.port != port for v in self.vms), f"{port} already has a VM"
         if tenant not in self.tenants:
             self.tenants.append(tenant)
-        v = Vm(tenant, name, port, mac, ipv4, ipv6)
+        v = Vm(tenant, name, port, mac, ipv4, ipv6, allow_routing, flood_burst)
         self.vms.append(v)
         return v
 
@@ -258,6 +328,9 @@ class Scenario:
                 return "malformed_ipv4", [], None
             if str(ipaddress.IPv4Address(l3[12:16])) not in vm.ipv4:
                 return "spoofed_ipv4_source", [], None
+            guard = first_hop_ipv4(l3)
+            if guard:
+                return guard, [], None
         elif ether_type == 0x0806:
             if len(l3) < 8 or 8 + 2 * (l3[4] + l3[5]) > len(l3):
                 return "malformed_arp", [], None
@@ -289,11 +362,16 @@ class Scenario:
             source = str(ipaddress.IPv6Address(l3[8:24]))
             if source not in vm.ipv6 and source != vm.link_local:
                 return "spoofed_ipv6_source", [], None
+            guard = first_hop_ipv6(l3, vm.mac, vm.allow_routing, vm.ipv6 + [vm.link_local])
+            if guard:
+                return guard, [], None
         elif ether_type in (0x8100, 0x88A8, 0x9100):
             return "vlan_tagged", [], None
 
         destination = mac_text(frame[0:6])
         egress = None if frame[0] & 1 else self.tenant_vm_by_mac(vm.tenant, destination)
+        if egress is None and self.flood_limited(vm, frame):
+            return "flood_rate_exceeded", [], None
         if self.overlay is not None:
             return self.classify_overlay_destination(port_name, vm, frame, egress)
         if egress is None:
@@ -309,6 +387,13 @@ class Scenario:
         if len(frame) > self.ports[egress.port].max_frame:
             return "egress_mtu_exceeded", [], None
         return UNICAST, [egress.port], frame
+
+    def flood_limited(self, vm, frame):
+        """Broadcast, multicast and unknown unicast take a token of the VM's flood bucket; unicast to a remote VM does not."""
+        if self.overlay is not None and not frame[0] & 1 and self.remote_by_mac(vm.tenant, mac_text(frame[0:6])):
+            return False
+        vm.floods += 1
+        return vm.flood_burst is not None and vm.floods > vm.flood_burst
 
     # --- the overlay model (docs/overlay.md; the order of checks is that of src/Dataplane/Overlay/Decapsulation.cs)
 
@@ -357,7 +442,9 @@ class Scenario:
             self.count(f"tunnel:{remote.host}:encap")
             return ENCAP, [(self.overlay.uplink, outer)], None
         targets = [v.port for v in self.vms if v.tenant == vm.tenant and v.port != port_name]
-        hosts = self.flood_hosts(vm.tenant)
+        # Broadcast and multicast go to every remote host of the tenant too; unknown unicast does
+        # not: every remote MAC is programmed, so a remote host could only drop it.
+        hosts = self.flood_hosts(vm.tenant) if frame[0] & 1 else []
         if not targets and not hosts:
             return "no_flood_target", [], None
         assert all(len(frame) <= self.ports[t].max_frame for t in targets), "flood beyond an egress MTU"
@@ -479,6 +566,9 @@ class Scenario:
                 return "malformed_ipv4"
             if str(ipaddress.IPv4Address(l3[12:16])) not in sender.ipv4:
                 return "spoofed_ipv4_source"
+            guard = first_hop_ipv4(l3)
+            if guard:
+                return guard
         elif ether_type == 0x0806:
             if len(l3) < 8 or 8 + 2 * (l3[4] + l3[5]) > len(l3) or struct.unpack_from("!HHBB", l3, 0) != (1, 0x0800, 6, 4):
                 return "malformed_arp"
@@ -487,6 +577,10 @@ class Scenario:
         elif ether_type == 0x86DD:
             if len(l3) < 40 or l3[0] >> 4 != 6 or 40 + struct.unpack_from("!H", l3, 4)[0] > len(l3):
                 return "malformed_ipv6"
+            # Remote VMs have no IPv6 bindings here: a Neighbor Advertisement's target is not checked.
+            guard = first_hop_ipv6(l3, sender.mac, sender.allow_routing, None)
+            if guard:
+                return guard
         elif ether_type in (0x8100, 0x88A8, 0x9100):
             return "vlan_tagged"
         if inner[0] & 1:
@@ -620,7 +714,8 @@ class Scenario:
             for v in (v for v in self.vms if v.tenant == tenant):
                 v4 = ", ".join(f'"{a}"' for a in v.ipv4)
                 v6 = ", ".join(f'"{a}"' for a in v.ipv6)
-                lines.append(f'      - {{name: {v.name}, port: {v.port}, mac: "{v.mac}", ipv4: [{v4}], ipv6: [{v6}]}}')
+                extra = (", allow_routing: true" if v.allow_routing else "") + (f", flood_rate_pps: 1, flood_burst: {v.flood_burst}" if v.flood_burst else "")
+                lines.append(f'      - {{name: {v.name}, port: {v.port}, mac: "{v.mac}", ipv4: [{v4}], ipv6: [{v6}]{extra}}}')
             remote = [r for r in self.remote_vms if r.tenant == tenant]
             if remote:
                 lines.append("    remote_vms:")
@@ -1042,6 +1137,69 @@ def scenario_misc():
     return s
 
 
+def scenario_first_hop():
+    s = Scenario("first-hop", "a VM speaks only for itself: no foreign neighbor advertisements, no router advertisements or redirects "
+                 "without allow_routing, no DHCP server replies; floods beyond a VM's flood_burst dropped")
+    for p in ("vm-a", "vm-r", "vm-c"):
+        s.port(p)
+    a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
+    r = s.vm("red", "red-r", "vm-r", mac(2, 1), ["10.0.0.254"], ["fd00:1::fe"], allow_routing=True)
+    c = s.vm("red", "red-c", "vm-c", mac(3, 1), ["10.0.0.3"], ["fd00:1::3"], flood_burst=3)
+    all_nodes, all_nodes_mac = "ff02::1", "33:33:00:00:00:01"
+
+    def na(vm, target, tlla, src=None, dst=all_nodes, dst_mac=all_nodes_mac):
+        packet = Ether(src=vm.mac, dst=dst_mac) / IPv6(src=src or vm.link_local, dst=dst, hlim=255) / ICMPv6ND_NA(tgt=target, R=0, S=0, O=1)
+        return bytes(packet / ICMPv6NDOptDstLLAddr(lladdr=tlla)) if tlla else bytes(packet)
+
+    def ra(vm, *extensions):
+        head = IPv6(src=vm.link_local, dst=all_nodes, hlim=255)
+        for extension in extensions:
+            head = head / extension
+        return bytes(Ether(src=vm.mac, dst=all_nodes_mac) / head / ICMPv6ND_RA(routerlifetime=1800)
+                     / ICMPv6NDOptSrcLLAddr(lladdr=vm.mac) / ICMPv6NDOptPrefixInfo(prefix="fd00:1::", prefixlen=64))
+
+    def redirect(vm, to):
+        return bytes(Ether(src=vm.mac, dst=to.mac) / IPv6(src=vm.link_local, dst=to.link_local, hlim=255)
+                     / ICMPv6ND_Redirect(tgt=r.link_local, dst="fd00:99::1"))
+
+    s.send("vm-a", na(a, a.link_local, a.mac), FLOOD, "unsolicited NA for red-a's own link-local address, its own MAC in the option")
+    s.send("vm-a", na(a, "fd00:1::1", None, src="fd00:1::1", dst=c.link_local, dst_mac=c.mac), UNICAST, "solicited NA for its own address, without the option (RFC 4861 4.4)")
+    s.send("vm-a", na(a, "fd00:1::fe", a.mac), "spoofed_neighbor_advertisement", "NA claiming the router red-r's address")
+    s.send("vm-a", na(a, "fd00:1::3", a.mac, src="fd00:1::1", dst=c.link_local, dst_mac=c.mac), "spoofed_neighbor_advertisement",
+           "NA to red-c claiming red-c's own address")
+    s.send("vm-a", na(a, "fd00:1::1", r.mac), "spoofed_neighbor_advertisement", "NA for its own address naming red-r's MAC")
+    whole = Ether(src=a.mac, dst=all_nodes_mac) / IPv6(src=a.link_local, dst=all_nodes, hlim=255) / ICMPv6ND_NA(tgt="fd00:1::1")
+    cut = bytearray(bytes(whole)[:14 + 40 + 20])
+    cut[14 + 4:14 + 6] = struct.pack("!H", 20)
+    s.send("vm-a", bytes(cut), "malformed_icmpv6", "NA cut at 20 B (the IPv6 payload length says 20)")
+    s.send("vm-a", ra(a), "rogue_router_advertisement", "RA from red-a, not allowed to route")
+    s.send("vm-a", ra(a, IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt()), "rogue_router_advertisement", "the same RA behind Hop-by-Hop and Destination Options headers")
+    s.send("vm-a", ra(a, IPv6ExtHdrFragment(m=1, offset=0, id=7)), "rogue_router_advertisement", "the same RA in a first fragment")
+    s.send("vm-a", redirect(a, c), "rogue_redirect", "Redirect from red-a to red-c")
+    s.send("vm-r", ra(r), FLOOD, "RA from red-r, allow_routing: true")
+    s.send("vm-r", redirect(r, a), UNICAST, "Redirect from red-r to red-a")
+    s.send("vm-r", na(r, "fd00:1::1", r.mac), "spoofed_neighbor_advertisement", "allow_routing is no licence to claim red-a's address")
+    s.send("vm-a", pad60(Ether(src=a.mac, dst=BROADCAST) / IP(src="10.0.0.1", dst="255.255.255.255", id=0x4545) / UDP(sport=67, dport=68)
+                         / BOOTP(op=2, yiaddr="10.0.0.3", chaddr=mac_bytes(c.mac) + b"\x00" * 10, xid=0x1020304) / DHCP(options=[("message-type", "offer"), "end"])),
+           "rogue_dhcp_server", "DHCPOFFER from red-a (UDP 67 -> 68)")
+    s.send("vm-a", bytes(Ether(src=a.mac, dst="33:33:00:01:00:02") / IPv6(src=a.link_local, dst="ff02::1:2") / UDP(sport=547, dport=546)
+                         / DHCP6_Advertise(trid=7) / DHCP6OptClientId() / DHCP6OptServerId()),
+           "rogue_dhcp_server", "DHCPv6 Advertise from red-a (UDP 547 -> 546)")
+    cut = bytearray(pad60(Ether(src=a.mac, dst=c.mac) / IP(src="10.0.0.1", dst="10.0.0.3", id=0x4646) / UDP(sport=40000, dport=9)))
+    cut[14 + 2:14 + 4] = struct.pack("!H", 20 + 4)
+    s.send("vm-a", bytes(cut), "malformed_udp", "IPv4 total length leaving 4 B of UDP header")
+    s.send("vm-a", bytes(Ether(src=a.mac, dst=c.mac) / IPv6(src="fd00:1::1", dst="fd00:1::3", nh=60, plen=8) / Raw(bytes([58, 2, 1, 4, 0, 0, 0, 0]))),
+           "malformed_ipv6", "Destination Options header claiming 24 B with 8 B left")
+    s.send("vm-a", udp6(s, a, c.mac, "fd00:1::1", "fd00:1::3", 100, "a>c6"), UNICAST, "plain IPv6 UDP passes")
+    for n in range(3):
+        s.send("vm-c", udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 80, f"c-bcast{n}"), FLOOD, f"broadcast {n + 1} of red-c's burst of 3")
+    s.send("vm-c", udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 80, "c-bcast3"), "flood_rate_exceeded", "a fourth broadcast: red-c's bucket is empty (1 pps)")
+    s.send("vm-c", udp4(s, c, "02:00:00:00:01:99", "10.0.0.3", "10.0.0.99", 80, "c-uu"), "flood_rate_exceeded", "unknown unicast takes a token too")
+    for n in range(3):
+        s.send("vm-c", udp4(s, c, a.mac, "10.0.0.3", "10.0.0.1", 80, f"c>a{n}"), UNICAST, "known unicast is never limited")
+    return s
+
+
 # --- the overlay -----------------------------------------------------------------------------
 OUR_MAC, HOST_B_MAC, HOST_C_MAC = "02:aa:00:00:00:01", "02:bb:00:00:00:02", "02:bb:00:00:00:03"
 VTEP, HOST_B, HOST_C = "192.168.50.1", "192.168.50.2", "192.168.50.3"
@@ -1114,7 +1272,8 @@ def scenario_overlay_encap():
     s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1465, "j>c-big"), "encap_exceeds_mtu", "1465 B to red-c: 1515 B outer")
     s.send("vm-j", udp4(s, j, c.mac, "10.0.0.10", "10.0.0.3", 1514, "j>c-1514"), "encap_exceeds_mtu", "1514 B to red-c")
     s.send("vm-blue", udp4(s, blue, v["blue-c"].mac, "10.0.0.1", "10.0.0.3", 300, "blue>c"), ENCAP, "blue-a -> blue-c: VNI 5002 to host-b")
-    s.send("vm-blue", udp4(s, blue, c.mac, "10.0.0.1", "10.0.0.3", 100, "blue>red-c"), FLOOD, "blue-a to red-c's MAC: unknown in blue, flooded to blue's remote host only")
+    s.send("vm-blue", udp4(s, blue, c.mac, "10.0.0.1", "10.0.0.3", 100, "blue>red-c"), "no_flood_target",
+           "blue-a to red-c's MAC: unknown in blue; unknown unicast is never replicated, and blue has no other local port")
     s.send("vm-a", udp4(s, a, b.mac, "10.0.0.1", "10.0.0.2", 100, "a>b"), UNICAST, "red-a -> red-b stays local")
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.3"), ARP_REPLY, "ARP for red-c (remote): answered with red-c's MAC")
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.4"), ARP_REPLY, "ARP for red-d (remote)")
@@ -1154,12 +1313,13 @@ def scenario_overlay_decap():
 
 
 def scenario_overlay_bum():
-    s = Scenario("overlay-bum", "broadcast, multicast, unknown unicast: local flood plus head-end replication per tenant; tunnel BUM stays local")
+    s = Scenario("overlay-bum", "broadcast, multicast: local flood plus head-end replication per tenant; unknown unicast: local only; tunnel BUM stays local")
     v = overlay_topology(s)
     a, b, blue, c = v["a"], v["b"], v["blue"], v["c"]
     s.send("vm-a", arp(a, 1, a.mac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.99"), FLOOD, "ARP for an unknown IP: red-b, and replicas to host-b (VXLAN) and host-c (GENEVE)")
     s.send("vm-a", udp4(s, a, "01:00:5e:01:01:01", "10.0.0.1", "239.1.1.1", 300, "mcast"), FLOOD, "IPv4 multicast: replicated to both red hosts")
-    s.send("vm-a", udp4(s, a, "02:00:00:00:01:99", "10.0.0.1", "10.0.0.99", 120, "unknown"), FLOOD, "unknown unicast: replicated")
+    s.send("vm-a", udp4(s, a, "02:00:00:00:01:99", "10.0.0.1", "10.0.0.99", 120, "unknown"), FLOOD,
+           "unknown unicast: red-b only, never replicated (every remote MAC is programmed, remote hosts would drop it)")
     s.send("vm-a", udp4(s, a, BROADCAST, "10.0.0.1", "10.0.0.255", 1452, "bcast-max"), FLOOD, "1452 B broadcast: fits both tunnels")
     s.send("vm-blue", udp4(s, blue, BROADCAST, "10.0.0.1", "10.0.0.255", 100, "blue-bcast"), FLOOD, "blue broadcast: no other local blue port, one replica to host-b (VNI 5002)")
     s.send("up0", vxlan_from_b(udp4(s, c, BROADCAST, "10.0.0.3", "10.0.0.255", 100, "c-bcast")), DECAP_FLOOD, "broadcast from red-c: red-a and red-b only (split horizon)")
@@ -1227,6 +1387,22 @@ def scenario_overlay_refused():
     s.send("up0", vxlan_from_b(good[:30]), "malformed_ipv4", "inner IPv4 header cut short")
     s.send("up0", vxlan_from_b(udp4(s, c, a.mac, "10.0.0.4", "10.0.0.1", 100, "spoof-ip")), "spoofed_ipv4_source", "inner IPv4 source of red-d from red-c")
     s.send("up0", vxlan_from_b(arp(c, 1, c.mac, "10.0.0.9", "00:00:00:00:00:00", "10.0.0.1")), "spoofed_arp_sender", "inner ARP with a sender IP red-c does not hold")
+    c_link_local = link_local(c.mac)
+    s.send("up0", vxlan_from_b(bytes(Ether(src=c.mac, dst="33:33:00:00:00:01") / IPv6(src=c_link_local, dst="ff02::1", hlim=255)
+                                     / ICMPv6ND_RA() / ICMPv6NDOptSrcLLAddr(lladdr=c.mac))),
+           "rogue_router_advertisement", "inner RA from red-c, not allowed to route")
+    s.send("up0", vxlan_from_b(bytes(Ether(src=c.mac, dst=a.mac) / IPv6(src=c_link_local, dst=link_local(a.mac), hlim=255)
+                                     / ICMPv6ND_Redirect(tgt=c_link_local, dst="fd00::99"))),
+           "rogue_redirect", "inner Redirect from red-c")
+    s.send("up0", vxlan_from_b(bytes(Ether(src=c.mac, dst="33:33:00:00:00:01") / IPv6(src=c_link_local, dst="ff02::1", hlim=255)
+                                     / ICMPv6ND_NA(tgt=c_link_local, O=1) / ICMPv6NDOptDstLLAddr(lladdr=d.mac))),
+           "spoofed_neighbor_advertisement", "inner NA from red-c naming red-d's MAC")
+    s.send("up0", vxlan_from_b(bytes(Ether(src=c.mac, dst="33:33:00:00:00:01") / IPv6(src=c_link_local, dst="ff02::1", hlim=255, nh=58)
+                                     / Raw(bytes([136, 0])))),
+           "malformed_icmpv6", "inner ICMPv6 of 2 B")
+    s.send("up0", vxlan_from_b(pad60(Ether(src=c.mac, dst=BROADCAST) / IP(src="10.0.0.3", dst="255.255.255.255", id=0x4747) / UDP(sport=67, dport=68)
+                                     / BOOTP(op=2, yiaddr="10.0.0.1", xid=9) / DHCP(options=[("message-type", "offer"), "end"]))),
+           "rogue_dhcp_server", "inner DHCPOFFER from red-c")
     s.send("up0", vxlan_from_b(udp4(s, c, d.mac, "10.0.0.3", "10.0.0.4", 100, "c>d")), "unknown_inner_destination", "red-c to red-d: never sent back into a tunnel")
     s.send("up0", vxlan_from_b(udp4(s, c, "02:00:00:00:01:77", "10.0.0.3", "10.0.0.77", 100, "c>?")), "unknown_inner_destination", "red-c to an unknown MAC: not flooded")
     return s
@@ -1249,7 +1425,7 @@ def scenario_overlay_neighbour():
 
 
 SCENARIOS = [scenario_unicast, scenario_flood, scenario_overlap, scenario_spoof, scenario_arp_responder,
-             scenario_malformed, scenario_oversize, scenario_misc,
+             scenario_malformed, scenario_oversize, scenario_misc, scenario_first_hop,
              scenario_overlay_encap, scenario_overlay_decap, scenario_overlay_bum, scenario_overlay_refused, scenario_overlay_neighbour]
 
 

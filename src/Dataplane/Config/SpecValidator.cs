@@ -121,6 +121,8 @@ public static partial class SpecValidator
             else
                 boundPorts.Claim(vm.Port, $"{path}.port", $"port '{vm.Port}'");
 
+            errors.InRange($"{path}.flood_rate_pps", vm.FloodRatePps, 1, VmSpec.MaxFloodRatePps);
+            errors.InRange($"{path}.flood_burst", vm.FloodBurst, 1, VmSpec.MaxFloodBurst);
             tenant?.Check(vm, path);
         }
         return tenants;

@@ -328,7 +328,15 @@ internal static class SpecJson
 
     public static RemoteVmSpec ReadRemoteVm(JsonObject o) =>
         new(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "host"), ReadMac(o),
-            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))]);
+            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))])
+        {
+            AllowRouting = OptionalBool(o, "allow_routing"),
+        };
+
+    private static bool OptionalBool(JsonObject o, string field) =>
+        o[field] is null ? false
+        : o[field] is JsonValue v && v.TryGetValue(out bool b) ? b
+        : throw new ControlException($"{field}: '{o[field]!.ToJsonString()}' is not true or false");
 
     private static ulong ReadMac(JsonObject o)
     {
@@ -342,7 +350,12 @@ internal static class SpecJson
     {
         return new VmSpec(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "port"), ReadMac(o),
             [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))],
-            [.. StringList(o, "ipv6").Select((s, i) => Parse(() => Ipv6.ParseAddress(s), $"ipv6[{i}]"))]);
+            [.. StringList(o, "ipv6").Select((s, i) => Parse(() => Ipv6.ParseAddress(s), $"ipv6[{i}]"))])
+        {
+            AllowRouting = OptionalBool(o, "allow_routing"),
+            FloodRatePps = OptionalInt(o, "flood_rate_pps", VmSpec.DefaultFloodRatePps),
+            FloodBurst = OptionalInt(o, "flood_burst", VmSpec.DefaultFloodBurst),
+        };
     }
 
     private static T Parse<T>(Func<T> parse, string field)
@@ -377,6 +390,9 @@ internal static class SpecJson
             ["mac"] = MacAddress.Format(vm.Mac),
             ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
             ["ipv6"] = new JsonArray([.. vm.Ipv6.Select(ip => (JsonNode)Ipv6.Format(ip))]),
+            ["allow_routing"] = vm.AllowRouting,
+            ["flood_rate_pps"] = vm.FloodRatePps,
+            ["flood_burst"] = vm.FloodBurst,
         })]),
         ["remote_vms"] = new JsonArray([.. spec.RemoteVms.Select(vm => (JsonNode)new JsonObject
         {
@@ -385,6 +401,7 @@ internal static class SpecJson
             ["host"] = vm.Host,
             ["mac"] = MacAddress.Format(vm.Mac),
             ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)Ipv4.Format(ip))]),
+            ["allow_routing"] = vm.AllowRouting,
         })]),
     };
 }

@@ -12,7 +12,7 @@
 //   -> port not that host's tunnel type -> tunnel header (VXLAN I flag; GENEVE version, protocol,
 //   option lengths, control flag, unknown critical options) -> VNI unknown -> inner runt
 //   -> inner source MAC not a remote VM of the tenant at that host -> inner VLAN tag -> inner L3
-//   (malformed, then source not bound to that VM) -> destination (local VM / flood local /
+//   (malformed, then source not bound to that VM, then Switching/TenantGuard.cs) -> destination (local VM / flood local /
 //   egress MTU / unknown). Tunnel traffic is never sent back into the tunnel (split horizon).
 //
 // One lookup stands for the three checks "source is a remote host, on its tunnel type, with a
@@ -189,10 +189,14 @@ public static class Decapsulation
         switch (BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset)))
         {
             case Ethernet.TypeIpv4:
-                if (Ipv4.ValidHeaderLength(l3) == 0)
+                int ipv4Header = Ipv4.ValidHeaderLength(l3);
+                if (ipv4Header == 0)
                     return DropReason.MalformedIpv4;
                 if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
+                DropReason ipv4 = TenantGuard.CheckIpv4(l3.Slice(0, Ipv4.MinHeaderLength), l3, ipv4Header);
+                if (ipv4 != DropReason.None)
+                    return ipv4;
                 break;
             case Ethernet.TypeArp:
                 if (!Arp.IsWellFormed(l3))
@@ -205,6 +209,9 @@ public static class Decapsulation
                 // Remote VMs carry no IPv6 bindings here; their own host's switch checks their sources.
                 if (!Ipv6.IsValidHeader(l3))
                     return DropReason.MalformedIpv6;
+                DropReason ipv6 = TenantGuard.CheckIpv6(l3, source, sender.AllowRouting, local: null);
+                if (ipv6 != DropReason.None)
+                    return ipv6;
                 break;
             case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
                 return DropReason.VlanTagged;

@@ -45,4 +45,8 @@ public sealed record OverlaySpec(
 }
 
 /// <summary>A VM of a tenant that runs on another host: reached through that host's VTEP.</summary>
-public sealed record RemoteVmSpec(string Name, string Tenant, string Host, ulong Mac, ImmutableArray<uint> Ipv4);
+public sealed record RemoteVmSpec(string Name, string Tenant, string Host, ulong Mac, ImmutableArray<uint> Ipv4)
+{
+    /// <summary>May send IPv6 Router Advertisements and Redirects into this host's VMs, as VmSpec.AllowRouting.</summary>
+    public bool AllowRouting { get; init; }
+}

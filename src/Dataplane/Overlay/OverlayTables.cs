@@ -46,6 +46,7 @@ public sealed class RemoteVm
     public required ulong Mac { get; init; }
     public required uint[] Ipv4 { get; init; }
     public required TunnelEndpoint Endpoint { get; init; }
+    public bool AllowRouting { get; init; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool HasIpv4(uint address) => ShortLists.Contains(Ipv4, address);
@@ -130,7 +131,7 @@ public sealed class OverlayTables
                 endpoints.Add((tenant, host.Index), endpoint);
                 flood[tenant].Add(endpoint);
             }
-            remoteMacs.Add(new(SwitchTables.MacKey(tenant, vm.Mac), new RemoteVm { Name = vm.Name, Mac = vm.Mac, Ipv4 = [.. vm.Ipv4], Endpoint = endpoint }));
+            remoteMacs.Add(new(SwitchTables.MacKey(tenant, vm.Mac), new RemoteVm { Name = vm.Name, Mac = vm.Mac, Ipv4 = [.. vm.Ipv4], Endpoint = endpoint, AllowRouting = vm.AllowRouting }));
         }
 
         return new OverlayTables

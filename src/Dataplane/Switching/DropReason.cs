@@ -12,7 +12,7 @@ public enum DropReason : byte
     MalformedIpv4,
     /// <summary>ARP shorter than its fixed part or than its hlen/plen claim, or not Ethernet/IPv4.</summary>
     MalformedArp,
-    /// <summary>IPv6 fixed header incomplete, wrong version, or payload length beyond the frame.</summary>
+    /// <summary>IPv6 fixed header incomplete, wrong version, or payload length beyond the frame; on ICMPv6/UDP checks, an extension header chain cut short or too long.</summary>
     MalformedIpv6,
     /// <summary>Longer than the ingress port's MTU plus the Ethernet header.</summary>
     Oversize,
@@ -83,6 +83,22 @@ public enum DropReason : byte
     SpoofedInnerSource,
     /// <summary>Inner unicast to a MAC that is no local VM of the tenant (never sent back into the tunnel).</summary>
     UnknownInnerDestination,
+
+    // A tenant's VMs, local or remote (Switching/TenantGuard.cs, PollWorker's flood limit):
+    /// <summary>Broadcast, multicast or unknown unicast from a VM beyond its flood_rate_pps (and flood_burst).</summary>
+    FloodRateExceeded,
+    /// <summary>UDP header shorter than 8 octets, or than the IPv4/IPv6 packet leaves room for.</summary>
+    MalformedUdp,
+    /// <summary>ICMPv6 shorter than its 4-octet header; a Neighbor Advertisement shorter than 24 octets or with an option of length 0 or past the end (RFC 4861 section 4.6).</summary>
+    MalformedIcmpv6,
+    /// <summary>Neighbor Advertisement whose target is not the sender's own address, or whose Target Link-Layer Address option is not its MAC.</summary>
+    SpoofedNeighborAdvertisement,
+    /// <summary>Router Advertisement (ICMPv6 type 134) from a VM without allow_routing.</summary>
+    RogueRouterAdvertisement,
+    /// <summary>Redirect (ICMPv6 type 137) from a VM without allow_routing.</summary>
+    RogueRedirect,
+    /// <summary>DHCP server reply from a VM: UDP 67 to 68 over IPv4, or 547 to 546 over IPv6.</summary>
+    RogueDhcpServer,
 }
 
 public static class DropReasons

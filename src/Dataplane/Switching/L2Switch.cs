@@ -4,8 +4,11 @@
 //
 // Checks run in a fixed order, and the first failure is the frame's one drop reason:
 //   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
-//   malformed, then spoofed source) -> destination lookup (local VM, then remote VM of the
-//   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs).
+//   malformed, then spoofed source, then the first-hop checks of TenantGuard.cs: DHCP server
+//   replies, Neighbor Advertisements, Router Advertisements, Redirects) -> destination lookup (local VM, then remote VM of the
+//   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs; broadcast
+//   and multicast flood to the tenant's local ports and remote hosts, unknown unicast to its
+//   local ports only).
 // Other EtherTypes are switched like any frame once the source MAC has been checked.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
@@ -18,12 +21,18 @@ public enum ForwardAction : byte
 {
     /// <summary>To Forwarding.Egress.</summary>
     Unicast,
-    /// <summary>To every other VM port of the ingress port's tenant.</summary>
+    /// <summary>Broadcast and multicast: to every other VM port of the ingress port's tenant, and to its remote hosts.</summary>
     Flood,
     /// <summary>Rewritten in place (an ARP reply); back out of the ingress port.</summary>
     ReplyToSender,
     /// <summary>To a remote VM: encapsulated toward Forwarding.Endpoint and sent on the uplink.</summary>
     Encapsulate,
+    /// <summary>
+    /// Unknown unicast: to every other VM port of the tenant on this host only. Every remote VM's
+    /// MAC is programmed, so a remote host could only drop the frame; replicating it would let one
+    /// VM multiply its traffic by the number of hosts.
+    /// </summary>
+    FloodLocal,
 }
 
 public struct Forwarding
@@ -58,10 +67,16 @@ public static class L2Switch
         switch (etherType)
         {
             case Ethernet.TypeIpv4:
-                if (Ipv4.ValidHeaderLength(payload) == 0)
+                int ipv4Header = Ipv4.ValidHeaderLength(payload);
+                if (ipv4Header == 0)
                     return DropReason.MalformedIpv4;
-                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(payload.Slice(Ipv4.SourceOffset, 4))))
+                // Of constant length, as the Ethernet header: its fixed-offset reads need no bounds checks.
+                ReadOnlySpan<byte> ipv4Fixed = payload.Slice(0, Ipv4.MinHeaderLength);
+                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(ipv4Fixed.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
+                DropReason ipv4 = TenantGuard.CheckIpv4(ipv4Fixed, payload, ipv4Header);
+                if (ipv4 != DropReason.None)
+                    return ipv4;
                 break;
             case Ethernet.TypeArp:
                 DropReason arp = CheckArp(tables, ingress, frame, payload, ref forwarding);
@@ -69,10 +84,9 @@ public static class L2Switch
                     return arp;
                 break;
             case Ethernet.TypeIpv6:
-                if (!Ipv6.IsValidHeader(payload))
-                    return DropReason.MalformedIpv6;
-                if (!ingress.HasIpv6(Ipv6.ReadAddress(payload.Slice(Ipv6.SourceOffset, 16))))
-                    return DropReason.SpoofedIpv6Source;
+                DropReason ipv6 = CheckIpv6(ingress, payload);
+                if (ipv6 != DropReason.None)
+                    return ipv6;
                 break;
             case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
                 return DropReason.VlanTagged;
@@ -93,7 +107,7 @@ public static class L2Switch
                 forwarding.Endpoint = remote.Endpoint;
                 return DropReason.None;
             }
-            forwarding.Action = ForwardAction.Flood;
+            forwarding.Action = ForwardAction.FloodLocal;
             return DropReason.None;
         }
         if (ReferenceEquals(egress, ingress))
@@ -103,6 +117,21 @@ public static class L2Switch
         forwarding.Action = ForwardAction.Unicast;
         forwarding.Egress = egress;
         return DropReason.None;
+    }
+
+    /// <summary>
+    /// The IPv6 checks: header, source bound to the port (or the VM's link-local address), then
+    /// the first-hop checks. One call out of line: IPv4 is the common case, and every call site
+    /// in Classify costs its hot path registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DropReason CheckIpv6(PortBinding ingress, ReadOnlySpan<byte> packet)
+    {
+        if (!Ipv6.IsValidHeader(packet))
+            return DropReason.MalformedIpv6;
+        if (!ingress.HasIpv6(Ipv6.ReadAddress(packet.Slice(Ipv6.SourceOffset, 16))))
+            return DropReason.SpoofedIpv6Source;
+        return TenantGuard.CheckIpv6(packet, ingress.Mac, ingress.AllowRouting, ingress);
     }
 
     /// <summary>

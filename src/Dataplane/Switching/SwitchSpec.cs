@@ -27,7 +27,26 @@ public sealed record PortSpec(string Name, string Devargs, PortRole Role, int Mt
     public string DeviceName => Devargs.Split(',', 2)[0];
 }
 
-public sealed record VmSpec(string Name, string Tenant, string Port, ulong Mac, ImmutableArray<uint> Ipv4, ImmutableArray<UInt128> Ipv6);
+public sealed record VmSpec(string Name, string Tenant, string Port, ulong Mac, ImmutableArray<uint> Ipv4, ImmutableArray<UInt128> Ipv6)
+{
+    /// <summary>May send IPv6 Router Advertisements and Redirects (RFC 4861 sections 4.2, 4.5): the VM is the tenant's router.</summary>
+    public bool AllowRouting { get; init; }
+
+    /// <summary>
+    /// Broadcast, multicast and unknown unicast frames per second the VM may send (FloodLimit.cs).
+    /// 1000: two orders of magnitude above what a host sends in steady state (ARP the responder
+    /// cannot answer, neighbour solicitations, MLD, mDNS: a few per second), yet it bounds what
+    /// one VM can make every port of its tenant and every remote host receive.
+    /// </summary>
+    public int FloodRatePps { get; init; } = DefaultFloodRatePps;
+    /// <summary>Floods the VM may send at once: 200 covers a boot's or an address change's burst of neighbour discovery and announcements.</summary>
+    public int FloodBurst { get; init; } = DefaultFloodBurst;
+
+    public const int DefaultFloodRatePps = 1000;
+    public const int DefaultFloodBurst = 200;
+    public const int MaxFloodRatePps = 10_000_000;
+    public const int MaxFloodBurst = 1_000_000;
+}
 
 public sealed record SwitchSpec(ImmutableArray<TenantSpec> Tenants, ImmutableArray<PortSpec> Ports, ImmutableArray<VmSpec> Vms)
 {

@@ -24,6 +24,8 @@ public sealed class PortBinding
     /// <summary>MTU plus the Ethernet header: the longest frame the port takes or gives.</summary>
     public required int MaxFrameLength { get; init; }
     public required ushort Queues { get; init; }
+    /// <summary>The VM may send Router Advertisements and Redirects (vms[].allow_routing).</summary>
+    public bool AllowRouting { get; init; }
 
     public bool IsBoundVm => Role == PortRole.Vm && TenantIndex >= 0;
 
@@ -74,11 +76,14 @@ public sealed class SwitchTables
     public RxQueue[][] RxByWorker { get; }
     /// <summary>VXLAN/GENEVE tables; null when no overlay is configured (the uplink then drops everything).</summary>
     public OverlayTables? Overlay { get; }
+    /// <summary>Indexed by port id: a bound VM port's flood limit, as each worker that polls it applies it; null elsewhere.</summary>
+    public FloodLimit?[] FloodLimits { get; }
 
     private SwitchTables(SwitchSpec spec, string[] tenants, PortBinding?[] ports, ULongMap<PortBinding> macTable,
-        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount, RxQueue[][] rxByWorker, OverlayTables? overlay)
+        ULongMap<ulong> arpTable, PortBinding[][] floodPorts, int workerCount, RxQueue[][] rxByWorker, OverlayTables? overlay, FloodLimit?[] floodLimits)
     {
         Overlay = overlay;
+        FloodLimits = floodLimits;
         Spec = spec;
         Tenants = tenants;
         Ports = ports;
@@ -135,6 +140,7 @@ public sealed class SwitchTables
                 LinkLocalIpv6 = tenant < 0 ? UInt128.Zero : MacAddress.LinkLocalIpv6(vm!.Mac),
                 MaxFrameLength = port.Mtu + Ethernet.HeaderLength,
                 Queues = (ushort)port.Queues,
+                AllowRouting = tenant >= 0 && vm!.AllowRouting,
             };
             ports[portId] = binding;
             if (tenant < 0)
@@ -161,8 +167,14 @@ public sealed class SwitchTables
             for (ushort q = 0; q < port.Queues; q++)
                 rx[next++ % workerCount].Add(new RxQueue(port.PortId, q));
         }
+        var floodLimits = new FloodLimit?[MaxPorts];
+        foreach (VmSpec vm in spec.Vms)
+        {
+            if (portIds.TryGetValue(vm.Port, out ushort portId) && ports[portId] is { IsBoundVm: true })
+                floodLimits[portId] = FloodLimit.Share(vm.FloodRatePps, vm.FloodBurst, rx.Count(w => w.Any(q => q.Port == portId)));
+        }
 
         return new SwitchTables(spec, tenants, ports, new ULongMap<PortBinding>(macs), new ULongMap<ulong>(arps),
-            flood.Select(list => list.ToArray()).ToArray(), workerCount, rx.Select(list => list.ToArray()).ToArray(), overlay);
+            flood.Select(list => list.ToArray()).ToArray(), workerCount, rx.Select(list => list.ToArray()).ToArray(), overlay, floodLimits);
     }
 }

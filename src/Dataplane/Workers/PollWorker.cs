@@ -39,6 +39,7 @@ internal sealed unsafe class PollWorker : IDisposable
     // Created here, on the control thread: the first Array.Empty<T>() of a type allocates its
     // singleton, and on the worker that would be a managed allocation in the hot path.
     private readonly TunnelEndpoint[] _noRemoteEndpoints = Array.Empty<TunnelEndpoint>();
+    private readonly FloodLimiter _floodLimiter = new();
     private volatile bool _stop;
 
     // Native scratch: tx staging per (egress port, queue), BurstSize frames each. A frame goes
@@ -261,6 +262,8 @@ internal sealed unsafe class PollWorker : IDisposable
     private DropReason Switch(SwitchTables tables, PortBinding ingress, IntPtr m)
     {
         DropReason reason = L2Switch.Classify(tables, ingress, Mbuf.Frame(m), out Forwarding forwarding);
+        if (reason == DropReason.None)
+            reason = _floodLimiter.Admit(tables, ingress.PortId, forwarding.Action, default(SystemClock));
         if (reason != DropReason.None)
             return reason;
         switch (forwarding.Action)
@@ -275,6 +278,8 @@ internal sealed unsafe class PollWorker : IDisposable
                 return DropReason.None;
             case ForwardAction.Encapsulate:
                 return Encapsulate(tables.Overlay!, forwarding.Endpoint!, m);
+            case ForwardAction.FloodLocal:
+                return Flood(tables, ingress.TenantIndex, ingress, m, replicate: false);
             default:
                 return Flood(tables, ingress.TenantIndex, ingress, m, replicate: true);
         }
@@ -339,7 +344,7 @@ internal sealed unsafe class PollWorker : IDisposable
     /// <summary>
     /// Sends one frame to every other VM port of the tenant without copying it: the mbuf gets one
     /// reference per extra copy, and each tx (or free) drops one. With <paramref name="replicate"/>
-    /// (frames from a VM) it also goes, as a copy with its own outer headers, to every remote host
+    /// (broadcast and multicast from a VM) it also goes, as a copy with its own outer headers, to every remote host
     /// of the tenant (head-end replication); frames from a tunnel never go back into one. Kept out
     /// of line: known unicast is the common case, and the loops would bloat it.
     /// </summary>

@@ -28,11 +28,13 @@ public sealed class PcapScenario
         "wrong_destination_vtep", "unknown_source_vtep",
         "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
         "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
+        "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
+        "rogue_redirect", "rogue_dhcp_server",
     ];
 
     /// <summary>Every scenario the pcap lane must have; a missing folder is a failure, not a skip.</summary>
     public static readonly IReadOnlyList<string> Required =
-        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc",
+        ["unicast", "flood", "overlap", "spoof", "arp-responder", "malformed", "oversize", "misc", "first-hop",
          "overlay-encap", "overlay-decap", "overlay-bum", "overlay-refused", "overlay-neighbour"];
 
     public required string Name { get; init; }

@@ -65,6 +65,12 @@ public class ConfigRuleTests
 
     public static TheoryData<string, string, string> Vms => new()
     {
+        { "        port: vm-c\n", "        port: vm-c\n        flood_rate_pps: 0\n", "tenants[1].vms[0].flood_rate_pps: 0 is out of range (1..10000000)" },
+        { "        port: vm-c\n", "        port: vm-c\n        flood_rate_pps: 10000001\n", "tenants[1].vms[0].flood_rate_pps: 10000001 is out of range (1..10000000)" },
+        { "        port: vm-c\n", "        port: vm-c\n        flood_burst: 0\n", "tenants[1].vms[0].flood_burst: 0 is out of range (1..1000000)" },
+        { "        port: vm-c\n", "        port: vm-c\n        flood_rate_pps: fast\n", "tenants[1].vms[0].flood_rate_pps: expected an integer, got 'fast'" },
+        { "        port: vm-c\n", "        port: vm-c\n        allow_routing: yes\n", "tenants[1].vms[0].allow_routing: expected true or false, got 'yes'" },
+        { "        port: vm-c\n", "        port: vm-c\n        allow_routing: 1\n", "tenants[1].vms[0].allow_routing: expected true or false, got '1'" },
         { "name: blue-a", "name: red-a", "tenants[1].vms[0].name: 'red-a' is already used by tenants[0].vms[0].name" },
         { "name: blue-a", "name: blue_A", $"tenants[1].vms[0].name: 'blue_A' is not a valid name ({NameRule})" },
         { "port: vm-c", "port: vm-z", "tenants[1].vms[0].port: 'vm-z' is not a configured port" },

@@ -12,7 +12,7 @@ public class ConfigSyntaxTests
     [InlineData(ConfigFormat.Json, "\"port\": \"vm-a\",", "\"port\": \"vm-a\", \"colour\": \"red\",")]
     public void Unknown_field_is_named_with_its_path(ConfigFormat format, string find, string replacement) =>
         Assert.Equal(
-            ["tenants[0].vms[0].colour: unknown field (expected one of: name, port, mac, ipv4, ipv6)"],
+            ["tenants[0].vms[0].colour: unknown field (expected one of: name, port, mac, ipv4, ipv6, allow_routing, flood_rate_pps, flood_burst)"],
             ErrorsOf((format == ConfigFormat.Yaml ? Yaml : Json).With(find, replacement), format));
 
     [Theory]

@@ -43,6 +43,23 @@ public class SpecValidatorTests
             }));
 
     [Fact]
+    public void A_VMs_flood_limit_is_defaulted_and_checked_at_run_time_too()
+    {
+        VmSpec vm = s_spec.Vms[0];
+        Assert.Equal((1000, 200, false), (vm.FloodRatePps, vm.FloodBurst, vm.AllowRouting));
+        Assert.Equal(["tenants[0].vms[0].flood_rate_pps: 0 is out of range (1..10000000)", "tenants[0].vms[0].flood_burst: -1 is out of range (1..1000000)"],
+            SpecValidator.Validate(s_spec with { Vms = s_spec.Vms.SetItem(0, vm with { FloodRatePps = 0, FloodBurst = -1 }) }));
+    }
+
+    [Fact]
+    public void Per_VM_first_hop_fields_are_read_from_the_file()
+    {
+        string yaml = ConfigFixture.Yaml.Replace("        port: vm-c\n", "        port: vm-c\n        allow_routing: true\n        flood_rate_pps: 50\n        flood_burst: 5\n");
+        VmSpec blue = ConfigLoader.Parse(yaml, ConfigFormat.Yaml).Spec.Vms[2];
+        Assert.Equal((50, 5, true), (blue.FloodRatePps, blue.FloodBurst, blue.AllowRouting));
+    }
+
+    [Fact]
     public void Binding_a_taken_port_at_run_time_is_refused() =>
         Assert.Equal(["tenants[1].vms[1].port: port 'vm-a' is already used by tenants[0].vms[0].port"],
             SpecValidator.Validate(WithVm("blue-b", "blue", "vm-a", 0x0200_0000_00BB)));

@@ -19,6 +19,11 @@ public class AllocationTests
         Frames.Udp4(RedA, RedD, "10.0.0.1", "10.0.0.4"), // GENEVE
         Frames.Udp4(RedA, "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255"), // BUM
         Frames.ArpRequest(RedA, "10.0.0.1", "10.0.0.3"), // responder, remote VM
+        Frames.Udp4(RedA, "ff:ff:ff:ff:ff:ff", "10.0.0.1", "255.255.255.255", 67, 68), // rogue DHCP server
+        FirstHopFrames.Ipv6(RedA, "33:33:00:00:00:01", "fe80::ff:fe00:1", "ff02::1", FirstHopFrames.Icmpv6Next, FirstHopFrames.RouterAdvertisement,
+            (FirstHopFrames.HopByHop, FirstHopFrames.Options8)), // rogue RA behind an extension header
+        FirstHopFrames.Ipv6(RedA, "33:33:00:00:00:01", "fe80::ff:fe00:1", "ff02::1", FirstHopFrames.Icmpv6Next,
+            FirstHopFrames.NeighborAdvertisement("fe80::ff:fe00:1", RedA)), // own neighbor advertisement
     ];
 
     private static readonly byte[][] s_fromUplink =
@@ -34,6 +39,9 @@ public class AllocationTests
         WithByte(Outer(HostB, Vtep, 4789, Concat(VxlanHeader(RedVni), Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1"))), 14 + 8, 1), // bad_outer_checksum
         WithByte(Frames.ArpRequest("02:cc:00:00:00:fe", Gateway, Vtep), 14 + 7, 2), // a reply from the gateway, learned
         WithByte(Frames.ArpRequest("02:cc:00:00:00:fe", Gateway, Vtep), 14 + 7, 3), // opcode 3, refused
+        Outer(HostB, Vtep, 4789, Concat(VxlanHeader(RedVni), FirstHopFrames.Ipv6(RedC, RedA, "fd00::3", "fd00::1", FirstHopFrames.Icmpv6Next,
+            FirstHopFrames.NeighborAdvertisement("fd00::3", RedD)))), // spoofed neighbor advertisement
+        Outer(HostB, Vtep, 4789, Concat(VxlanHeader(RedVni), Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1", 67, 68))), // rogue DHCP server
     ];
 
     [Fact]

@@ -51,6 +51,32 @@ public class DecapsulationTests
     }
 
     [Fact]
+    public void First_hop_checks_hold_for_remote_VMs_too()
+    {
+        const string redCLinkLocal = "fe80::ff:fe00:3";
+        byte[] ra = FirstHopFrames.Ipv6(RedC, "33:33:00:00:00:01", redCLinkLocal, "ff02::1", FirstHopFrames.Icmpv6Next, FirstHopFrames.RouterAdvertisement);
+        Assert.Equal(DropReason.RogueRouterAdvertisement, Classify(Vxlan(ra), out _));
+        byte[] redirect = FirstHopFrames.Ipv6(RedC, RedA, redCLinkLocal, "fd00::1", FirstHopFrames.Icmpv6Next, FirstHopFrames.Redirect);
+        Assert.Equal(DropReason.RogueRedirect, Classify(Vxlan(redirect), out _));
+        // Remote VMs have no IPv6 bindings here: the target link-layer address is what can be checked.
+        byte[] na = FirstHopFrames.Ipv6(RedC, RedA, "fd00::3", "fd00::1", FirstHopFrames.Icmpv6Next, FirstHopFrames.NeighborAdvertisement("fd00::3", RedD));
+        Assert.Equal(DropReason.SpoofedNeighborAdvertisement, Classify(Vxlan(na), out _));
+        na = FirstHopFrames.Ipv6(RedC, RedA, "fd00::3", "fd00::1", FirstHopFrames.Icmpv6Next, FirstHopFrames.NeighborAdvertisement("fd00::3", RedC));
+        Assert.Equal(DropReason.None, Classify(Vxlan(na), out _));
+        Assert.Equal(DropReason.RogueDhcpServer, Classify(Vxlan(Frames.Udp4(RedC, RedA, "10.0.0.3", "10.0.0.1", 67, 68)), out _));
+        byte[] dhcpv6 = FirstHopFrames.Ipv6(RedC, "33:33:00:01:00:02", "fd00::3", "ff02::1:2", FirstHopFrames.UdpNext, FirstHopFrames.UdpDatagram(547, 546));
+        Assert.Equal(DropReason.RogueDhcpServer, Classify(Vxlan(dhcpv6), out _));
+        Assert.Equal(DropReason.MalformedUdp, Classify(Vxlan(FirstHopFrames.Udp4Cut(RedC, RedA, "10.0.0.3", "10.0.0.1", 1000, 2000, udpBytes: 6)), out _));
+
+        // remote_vms[].allow_routing lets a remote VM be the tenant's router.
+        SwitchSpec spec = Spec;
+        spec = spec with { RemoteVms = spec.RemoteVms.SetItem(0, spec.RemoteVms[0] with { AllowRouting = true }) };
+        SwitchTables router = Build(spec);
+        Assert.Equal(DropReason.None, Decapsulation.Classify(router, router.Overlay!, Vxlan(ra), out Decapsulated d));
+        Assert.Equal(UplinkAction.Flood, d.Action);
+    }
+
+    [Fact]
     public void Broadcast_from_a_tunnel_floods_locally()
     {
         Assert.Equal(DropReason.None, Classify(Vxlan(FromC("ff:ff:ff:ff:ff:ff", dstIp: "10.0.0.255")), out Decapsulated d));

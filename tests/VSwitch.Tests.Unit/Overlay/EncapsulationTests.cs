@@ -36,6 +36,17 @@ public class EncapsulationTests
     }
 
     [Fact]
+    public void Unknown_unicast_is_never_replicated_to_remote_hosts_broadcast_and_multicast_are()
+    {
+        // Every remote VM's MAC is programmed: a remote host could only drop an unknown destination.
+        Assert.Equal(ForwardAction.FloodLocal, Classify(PortA, Frames.Udp4(RedA, "02:00:00:00:00:99", "10.0.0.1", "10.0.0.99")).Item2.Action);
+        Assert.Equal(ForwardAction.Flood, Classify(PortA, Frames.Udp4(RedA, "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255")).Item2.Action);
+        Assert.Equal(ForwardAction.Flood, Classify(PortA, Frames.Udp4(RedA, "01:00:5e:00:00:fb", "10.0.0.1", "224.0.0.251")).Item2.Action);
+        // Blue's remote VM's MAC is no destination of red's.
+        Assert.Equal(ForwardAction.FloodLocal, Classify(PortBlue, Frames.Udp4(RedA, RedD, "10.0.0.1", "10.0.0.4")).Item2.Action);
+    }
+
+    [Fact]
     public void Arp_responder_answers_for_remote_VMs_too()
     {
         byte[] request = Frames.ArpRequest(RedA, "10.0.0.1", "10.0.0.4");

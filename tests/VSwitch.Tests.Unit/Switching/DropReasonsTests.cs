@@ -48,6 +48,13 @@ public class DropReasonsTests
         { DropReason.MalformedInner, "malformed_inner" },
         { DropReason.SpoofedInnerSource, "spoofed_inner_source" },
         { DropReason.UnknownInnerDestination, "unknown_inner_destination" },
+        { DropReason.FloodRateExceeded, "flood_rate_exceeded" },
+        { DropReason.MalformedUdp, "malformed_udp" },
+        { DropReason.MalformedIcmpv6, "malformed_icmpv6" },
+        { DropReason.SpoofedNeighborAdvertisement, "spoofed_neighbor_advertisement" },
+        { DropReason.RogueRouterAdvertisement, "rogue_router_advertisement" },
+        { DropReason.RogueRedirect, "rogue_redirect" },
+        { DropReason.RogueDhcpServer, "rogue_dhcp_server" },
     };
 
     [Theory]

@@ -25,11 +25,11 @@ public class L2SwitchTests
         Assert.Equal(egress, fwd.Egress!.PortId);
     }
 
-    private void AssertFlood(ushort ingress, byte[] frame)
+    private void AssertFlood(ushort ingress, byte[] frame, ForwardAction action = ForwardAction.Flood)
     {
         var (reason, fwd) = Classify(ingress, frame);
         Assert.Equal(DropReason.None, reason);
-        Assert.Equal(ForwardAction.Flood, fwd.Action);
+        Assert.Equal(action, fwd.Action);
     }
 
     private void AssertDrop(ushort ingress, byte[] frame, DropReason expected) => Assert.Equal(expected, Classify(ingress, frame).Reason);
@@ -42,16 +42,19 @@ public class L2SwitchTests
     {
         AssertUnicast(0, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 1); // red-a -> red-b
         AssertUnicast(3, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 4); // blue-a -> blue-b
-        AssertFlood(3, Frames.Udp4(MacA, MacC, IpA, IpC)); // red-c's MAC is unknown in blue
+        AssertFlood(3, Frames.Udp4(MacA, MacC, IpA, IpC), ForwardAction.FloodLocal); // red-c's MAC is unknown in blue
     }
 
     [Theory]
     [InlineData("ff:ff:ff:ff:ff:ff")]
     [InlineData("01:00:5e:00:00:01")]
     [InlineData("33:33:00:00:00:01")]
-    [InlineData("02:00:00:00:00:99")]
-    public void BroadcastMulticastAndUnknownUnicastFlood(string destination) =>
+    public void BroadcastAndMulticastFlood(string destination) =>
         AssertFlood(0, Frames.Udp4(MacA, destination, IpA, "10.0.0.99"));
+
+    [Fact]
+    public void UnknownUnicastFloodsToLocalPortsOnly() =>
+        AssertFlood(0, Frames.Udp4(MacA, "02:00:00:00:00:99", IpA, "10.0.0.99"), ForwardAction.FloodLocal);
 
     [Fact]
     public void FloodListsHoldOnlyTheTenantsOwnPorts()

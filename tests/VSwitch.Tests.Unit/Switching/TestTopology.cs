@@ -15,7 +15,7 @@ internal static class TestTopology
     public const string IpC = "10.0.0.3";
 
     // Port ids: red-a 0, red-b 1, red-c 2, blue-a 3, blue-b 4, uplink 5, spare (no VM) 6.
-    public static SwitchTables Build(int redBMtu = 1500, int redBQueues = 1, int workers = 1)
+    public static SwitchTables Build(int redBMtu = 1500, int redBQueues = 1, int workers = 1, bool redARoutes = false)
     {
         static VmSpec Vm(string name, string tenant, string port, string mac, string ip, params string[] ipv6) =>
             new(name, tenant, port, Mac(mac), [Ipv4.ParseAddress(ip)], [.. ipv6.Select(Ipv6.ParseAddress)]);
@@ -32,7 +32,7 @@ internal static class TestTopology
                 new PortSpec("spare", "net_null6", PortRole.Vm, 1500, 1),
             ],
             [
-                Vm("red-a", "red", "red-a", MacA, IpA, "fd00::a"),
+                Vm("red-a", "red", "red-a", MacA, IpA, "fd00::a") with { AllowRouting = redARoutes },
                 Vm("red-b", "red", "red-b", MacB, IpB),
                 Vm("red-c", "red", "red-c", MacC, IpC),
                 Vm("blue-a", "blue", "blue-a", MacA, IpA, "fd00::a"),

@@ -61,8 +61,10 @@ internal sealed record TenantEntry(string Path, string? Name, IReadOnlyList<VmEn
 
 internal sealed record RemoteVmEntry(string Path, string? Name, string? Host, string? Mac, IReadOnlyList<string?> Ipv4)
 {
+    public bool? AllowRouting { get; init; }
+
     public static RemoteVmEntry Bind(FieldReader vm) =>
-        new(vm.Path, vm.String("name"), vm.String("host"), vm.String("mac"), vm.StringList("ipv4") ?? []);
+        new(vm.Path, vm.String("name"), vm.String("host"), vm.String("mac"), vm.StringList("ipv4") ?? []) { AllowRouting = vm.Bool("allow_routing") };
 }
 
 internal sealed record OverlaySection(
@@ -98,6 +100,15 @@ internal sealed record GeneveOptionEntry(string Path, int? Class, int? Type, str
 
 internal sealed record VmEntry(string Path, string? Name, string? Port, string? Mac, IReadOnlyList<string?> Ipv4, IReadOnlyList<string?> Ipv6)
 {
+    public bool? AllowRouting { get; init; }
+    public int? FloodRatePps { get; init; }
+    public int? FloodBurst { get; init; }
+
     public static VmEntry Bind(FieldReader vm) =>
-        new(vm.Path, vm.String("name"), vm.String("port"), vm.String("mac"), vm.StringList("ipv4") ?? [], vm.StringList("ipv6") ?? []);
+        new(vm.Path, vm.String("name"), vm.String("port"), vm.String("mac"), vm.StringList("ipv4") ?? [], vm.StringList("ipv6") ?? [])
+        {
+            AllowRouting = vm.Bool("allow_routing"),
+            FloodRatePps = vm.Int("flood_rate_pps"),
+            FloodBurst = vm.Int("flood_burst"),
+        };
 }

@@ -147,7 +147,12 @@ internal static class ConfigMapper
             {
                 vms.Add(new VmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Port ?? "", MapMac(vm, errors),
                     MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors),
-                    MapAddresses(vm.Ipv6, $"{vm.Path}.ipv6", Ipv6.ParseAddress, "is not an IPv6 address (such as fd00::1)", errors)));
+                    MapAddresses(vm.Ipv6, $"{vm.Path}.ipv6", Ipv6.ParseAddress, "is not an IPv6 address (such as fd00::1)", errors))
+                {
+                    AllowRouting = vm.AllowRouting ?? false,
+                    FloodRatePps = vm.FloodRatePps ?? VmSpec.DefaultFloodRatePps,
+                    FloodBurst = vm.FloodBurst ?? VmSpec.DefaultFloodBurst,
+                });
                 vmPaths.Add(vm.Path);
             }
         }
@@ -159,7 +164,10 @@ internal static class ConfigMapper
             foreach (RemoteVmEntry vm in tenant.RemoteVms)
             {
                 remoteVms.Add(new RemoteVmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Host ?? "", ParseMac(vm.Mac, $"{vm.Path}.mac", errors),
-                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors)));
+                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors))
+                {
+                    AllowRouting = vm.AllowRouting ?? false,
+                });
                 remoteVmPaths.Add(vm.Path);
             }
         }

@@ -46,6 +46,8 @@ internal sealed class FieldReader
 
     public int? Int(string key) => Field(key) is { } node ? AsInt(node, PathOf(key)) : null;
 
+    public bool? Bool(string key) => Field(key) is { } node ? AsBool(node, PathOf(key)) : null;
+
     /// <summary>A list of strings; an item of the wrong type is reported and kept as null, so later indexes stay right.</summary>
     public IReadOnlyList<string?>? StringList(string key) => List(key, AsString);
 
@@ -101,6 +103,15 @@ internal sealed class FieldReader
             return null;
         }
         _errors.Add(path, $"expected an integer, got {node.Describe()}");
+        return null;
+    }
+
+    /// <summary>true or false: a JSON boolean, or a YAML plain scalar spelt so (YAML 1.2 core schema, lower case).</summary>
+    private bool? AsBool(ConfigNode node, string path)
+    {
+        if (node is ScalarNode { Kind: ScalarKind.Boolean or ScalarKind.Plain, Text: "true" or "false" } scalar)
+            return scalar.Text == "true";
+        _errors.Add(path, $"expected true or false, got {node.Describe()}");
         return null;
     }
 
