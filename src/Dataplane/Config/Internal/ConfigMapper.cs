@@ -4,6 +4,7 @@
 using System.Collections.Immutable;
 using System.Text;
 using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -40,6 +41,12 @@ internal static class ConfigMapper
             ControlSocket = MapControlSocket(document.ControlSocket, errors),
             Spec = spec,
         };
+        // dpdk.mbufs is a floor the ports set: a pool their rings, caches and bursts would drain is
+        // refused here (once the pool size and the worker count are themselves valid).
+        if (config.Mbufs is >= DaemonConfig.MinMbufs and <= DaemonConfig.MaxMbufs
+            && config.WorkerCores.Count is > 0 and <= DaemonConfig.MaxWorkerCores
+            && MbufBudget.Shortfall(spec.Ports, config.Mbufs, config.WorkerCores.Count) is { } shortfall)
+            errors.Add("dpdk.mbufs", shortfall);
         return (config, paths);
     }
 
