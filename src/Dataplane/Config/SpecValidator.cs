@@ -6,6 +6,7 @@ using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using VSwitch.Dataplane.Config.Internal;
 using VSwitch.Dataplane.Overlay;
+using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 
@@ -13,9 +14,10 @@ namespace VSwitch.Dataplane.Config;
 
 public static partial class SpecValidator
 {
-    /// <summary>68 is the least MTU an IPv4 host must accept (RFC 791); 9000 is the customary jumbo MTU.</summary>
+    /// <summary>68 is the least MTU an IPv4 host must accept (RFC 791).</summary>
     public const int MinMtu = 68;
-    public const int MaxMtu = 9000;
+    /// <summary>A frame must fit one mbuf (MbufBudget): no jumbo frames, which would all be dropped as multi_segment.</summary>
+    public const int MaxMtu = MbufBudget.MaxMtu;
 
     public const int MinQueues = 1;
     public const int MaxQueues = 8;
@@ -66,7 +68,11 @@ public static partial class SpecValidator
             else if (port.Role == PortRole.Uplink)
                 uplink = path;
 
-            errors.InRange($"{path}.mtu", port.Mtu, MinMtu, MaxMtu);
+            if (port.Mtu > MaxMtu)
+                errors.Add($"{path}.mtu", $"{port.Mtu} makes frames of {port.Mtu + Ethernet.HeaderLength} bytes (MTU + the {Ethernet.HeaderLength}-byte " +
+                    $"Ethernet header), more than the {MbufBudget.DataRoom} bytes of one mbuf; at most {MaxMtu} (jumbo frames are not carried)");
+            else
+                errors.InRange($"{path}.mtu", port.Mtu, MinMtu, MaxMtu);
             errors.InRange($"{path}.queues", port.Queues, MinQueues, MaxQueues);
         }
     }

@@ -3,6 +3,7 @@
 // it starts any other thread.
 using System.Runtime.InteropServices;
 using VSwitch.Dataplane.Config;
+using VSwitch.Dataplane.Ports;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Daemon;
@@ -35,10 +36,9 @@ internal static unsafe class Eal
 
     public static IntPtr CreateMbufPool(int mbufs)
     {
-        // Data room: RTE_MBUF_DEFAULT_BUF_SIZE (2048 + 128 headroom), one MTU-9000-free frame per mbuf.
-        const ushort dataRoom = 2048 + 128;
-        // Per-lcore cache: 256 is DPDK's usual choice; it must stay below n / 1.5.
-        uint cache = (uint)Math.Min(256, mbufs / 2);
+        // RTE_MBUF_DEFAULT_BUF_SIZE: the headroom and one frame of at most MbufBudget.MaxMtu + 14 bytes.
+        const ushort dataRoom = MbufBudget.Headroom + MbufBudget.DataRoom;
+        uint cache = (uint)MbufBudget.CacheSize(mbufs);
         IntPtr pool = rte_pktmbuf_pool_create("vsw_mbufs", (uint)mbufs, cache, 0, dataRoom, rte_socket_id());
         if (pool == IntPtr.Zero)
             throw new InvalidOperationException($"rte_pktmbuf_pool_create({mbufs} mbufs) failed: {RteStrError(RteErrno)}; give EAL more memory (-m) or fewer mbufs");

@@ -81,6 +81,8 @@ public sealed partial class Vswitchd
                 PortSpec port = AllowedAtRunTime(SpecJson.ReadPort(request), spec);
                 SwitchSpec next = spec with { Ports = spec.Ports.Add(port) };
                 Validate(next);
+                if (MbufBudget.Shortfall(next.Ports, _config.Mbufs, _workers.Length) is { } shortfall)
+                    throw new ControlException($"add-port: dpdk.mbufs: {shortfall}");
                 if (rte_dev_probe(port.Devargs) < 0)
                     throw new ControlException($"add-port: devargs: DPDK could not create '{port.Devargs}': {RteStrError(RteErrno)}");
                 try

@@ -15,8 +15,7 @@ public sealed class PortSetupException(string message) : Exception(message);
 
 internal static unsafe class EthPort
 {
-    /// <summary>Descriptors per rx and tx ring: DPDK's common default, enough for bursts of 32 at line rate.</summary>
-    private const ushort RingSize = 1024;
+    private const ushort RingSize = MbufBudget.RingSize;
 
     /// <summary>Finds the device DPDK created for this port's devargs and brings it up.</summary>
     public static ushort Start(PortSpec port, int workers, IntPtr mempool)

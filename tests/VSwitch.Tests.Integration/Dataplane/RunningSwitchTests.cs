@@ -179,6 +179,27 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
             Assert.True((ulong)after["drops"]![reason]! >= 1, $"{reason} was never taken: {after["drops"]!.ToJsonString()}");
     }
 
+    [Fact]
+    public async Task AddPortRefusesAJumboMtuAndRingsThePoolCannotFill()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        // 9000 + 14 bytes cannot fit one 2048-byte mbuf: every such frame would be dropped as multi_segment.
+        JsonObject jumbo = await _vswitchd!.RequestRawAsync(new JsonObject { ["op"] = "add-port", ["name"] = "jumbo", ["devargs"] = "net_null7", ["mtu"] = 9000 }, ct: ct);
+        Assert.False((bool)jumbo["ok"]!);
+        Assert.Contains("ports[3].mtu: 9000 makes frames of 9014 bytes (MTU + the 14-byte Ethernet header), more than the 2048 bytes of one mbuf; at most 2034",
+            (string)jumbo["error"]!);
+        // A tap device fills its 8 rx rings and may hold its 8 tx rings' worth: (8 + 8) x 1024 mbufs
+        // more than the default pool of 8191 has. Refused before DPDK ever creates the device.
+        JsonObject rings = await _vswitchd.RequestRawAsync(new JsonObject { ["op"] = "add-port", ["name"] = "rings", ["devargs"] = "net_tap7,iface=vswrings7", ["queues"] = 8 }, ct: ct);
+        Assert.False((bool)rings["ok"]!);
+        Assert.Contains("add-port: dpdk.mbufs: 8191 mbufs are fewer than the 17280 the 4 port(s) need (16384 in rx/tx descriptors of 1024, 896 in per-lcore caches and bursts in flight of 1 worker(s))",
+            (string)rings["error"]!);
+        JsonObject list = await Request("list");
+        Assert.DoesNotContain("jumbo", list.ToJsonString());
+        Assert.DoesNotContain("rings", list.ToJsonString());
+        Assert.Equal("running", (string)(await Request("status"))["state"]!);
+    }
+
     private static byte[] Frame(string src, string srcIp, string dst, ushort port, ushort etherType = 0x0800)
     {
         var udp = new UdpPacket(port, 4000) { PayloadData = new byte[18] };

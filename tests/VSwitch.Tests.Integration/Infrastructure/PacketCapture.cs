@@ -59,9 +59,11 @@ public sealed partial class PacketCapture : IAsyncDisposable
             ? BackgroundProcess.Start($"tcpdump[{label}]", "tcpdump", args)
             : ns.Start($"tcpdump[{label}]", "tcpdump", args);
         var capture = new PacketCapture(label, device, pcapPath, process);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             await process.WaitForLineAsync(line => line.Contains("listening on", StringComparison.Ordinal), StartTimeout, "'listening on' from tcpdump");
+            TestOutput.Write($"tcpdump[{label}] listening {clock.Elapsed.TotalSeconds:F1} s after its start");
         }
         catch
         {

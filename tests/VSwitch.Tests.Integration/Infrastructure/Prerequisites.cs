@@ -7,6 +7,14 @@ public static class Prerequisites
     /// <summary>Debian's python3 has python3-scapy; a pyenv or venv python on PATH usually does not.</summary>
     public const string SystemPython = "/usr/bin/python3";
 
+    /// <summary>
+    /// How long one tool's probe may take. In the KVM lane's one-vCPU TCG sandbox (measured
+    /// 2026-12-04, host load average about 20): `python3 -c 'import scapy.all'` 15.0, 11.1 and
+    /// 36.6 s, `tshark -v` 13.4 s, `ip -V` 4.7 s; the former 20 s limit failed the kernel GENEVE
+    /// test on scapy. Three times the slowest; on the host each probe takes well under a second.
+    /// </summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(120);
+
     /// <summary>A tool: the command that proves it works, and the Debian package that provides it.</summary>
     public sealed record Tool(string Name, string File, string[] Args, string Package, Func<ProcessResult, bool>? Accept = null);
 
@@ -34,7 +42,7 @@ public static class Prerequisites
             string? failure = null;
             try
             {
-                ProcessResult r = await ProcessRunner.RunAsync(tool.File, tool.Args, TimeSpan.FromSeconds(20));
+                ProcessResult r = await ProcessRunner.RunAsync(tool.File, tool.Args, ProbeTimeout);
                 if (!(tool.Accept?.Invoke(r) ?? r.Succeeded))
                     failure = $"`{r.CommandLine}` exited with {r.ExitCode}: {(r.Stderr + r.Stdout).Trim().Split('\n').LastOrDefault()}";
             }

@@ -115,13 +115,13 @@ public sealed class ConfigLoaderTests : IDisposable
     public void Errors_from_a_file_start_with_its_path()
     {
         string path = Path.Combine(_directory, "vswitchd.yaml");
-        File.WriteAllText(path, Yaml.With("02:00:00:00:00:0b", "02:00:00:00:00:0g").With("mtu: 1500", "mtu: 9001"));
+        File.WriteAllText(path, Yaml.With("02:00:00:00:00:0b", "02:00:00:00:00:0g").With("mtu: 1500", "mtu: 67"));
 
         ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
 
         Assert.Equal(path, e.FilePath);
         Assert.Equal(
-            $"{path}: ports[0].mtu: 9001 is out of range (68..9000)\n"
+            $"{path}: ports[0].mtu: 67 is out of range (68..2034)\n"
             + $"{path}: tenants[0].vms[1].mac: '02:00:00:00:00:0g' is not a MAC address (six hex octets such as 02:00:00:00:00:01)",
             e.Message);
         Assert.Equal(2, e.Errors.Count);
@@ -130,9 +130,9 @@ public sealed class ConfigLoaderTests : IDisposable
     [Fact]
     public void Errors_from_text_have_no_path_prefix()
     {
-        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Yaml.With("mtu: 1500", "mtu: 9001"), ConfigFormat.Yaml));
+        ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Yaml.With("mtu: 1500", "mtu: 67"), ConfigFormat.Yaml));
         Assert.Null(e.FilePath);
-        Assert.Equal("ports[0].mtu: 9001 is out of range (68..9000)", e.Message);
+        Assert.Equal("ports[0].mtu: 67 is out of range (68..2034)", e.Message);
     }
 
     [Theory]

@@ -50,8 +50,14 @@ public class ConfigRuleTests
         { "role: vm", "role: VM", "ports[1].role: 'VM' is not a port role (vm or uplink)" },
         { "  - name: up0", "  - name: up1\n    devargs: net_null4\n    role: uplink\n  - name: up0",
             "ports[4].role: 'uplink' given twice; ports[3] is already the uplink" },
-        { "mtu: 1500", "mtu: 67", "ports[0].mtu: 67 is out of range (68..9000)" },
-        { "mtu: 1500", "mtu: 9001", "ports[0].mtu: 9001 is out of range (68..9000)" },
+        { "mtu: 1500", "mtu: 67", "ports[0].mtu: 67 is out of range (68..2034)" },
+        // Jumbo frames do not fit one mbuf (2048 bytes of data room); the workers would drop each one as multi_segment.
+        { "mtu: 1500", "mtu: 2035", "ports[0].mtu: 2035 makes frames of 2049 bytes (MTU + the 14-byte Ethernet header), " +
+            "more than the 2048 bytes of one mbuf; at most 2034 (jumbo frames are not carried)" },
+        { "mtu: 1500", "mtu: 9000", "ports[0].mtu: 9000 makes frames of 9014 bytes (MTU + the 14-byte Ethernet header), " +
+            "more than the 2048 bytes of one mbuf; at most 2034 (jumbo frames are not carried)" },
+        { "    role: uplink\n", "    role: uplink\n    mtu: 9000\n", "ports[3].mtu: 9000 makes frames of 9014 bytes (MTU + the 14-byte Ethernet header), " +
+            "more than the 2048 bytes of one mbuf; at most 2034 (jumbo frames are not carried)" },
         { "queues: 2", "queues: 0", "ports[0].queues: 0 is out of range (1..8)" },
         { "queues: 2", "queues: 9", "ports[0].queues: 9 is out of range (1..8)" },
     };
@@ -132,7 +138,7 @@ public class ConfigRuleTests
     [InlineData("devargs: net_null2", "devargs: net_null20")]
     [InlineData("name: up0", "name: 0.a_b-c")]
     [InlineData("name: up0", "name: u1234567890123456789012345678901")]
-    [InlineData("mtu: 1500", "mtu: 9000")]
+    [InlineData("mtu: 1500", "mtu: 2034")]
     [InlineData("queues: 2", "queues: 8")]
     [InlineData("cores: [1, 2]", "cores: [0, 1023]")]
     [InlineData("--no-huge", "--vmware-tsc-map")]

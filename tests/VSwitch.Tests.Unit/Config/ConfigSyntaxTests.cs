@@ -80,7 +80,7 @@ public class ConfigSyntaxTests
         string text = Yaml
             .With("\"--no-huge\"]", "\"--no-huge\", \"--vdev=net_null9\"]")
             .With("cores: [1, 2]", "cores: [1, 1]")
-            .With("mtu: 1500", "mtu: 9001")
+            .With("mtu: 1500", "mtu: 67")
             .With("    queues: 2\n", "    queues: 2\n    speed: 10G\n")
             .With("02:00:00:00:00:0b", "02:00:00:00:00:0g")
             .With("name: blue-a", "name: red-a")
@@ -92,7 +92,7 @@ public class ConfigSyntaxTests
         [
             "dpdk.eal_args[3]: '--vdev=net_null9' is not allowed: vswitchd adds one --vdev per port, from ports[].devargs",
             "workers.cores[1]: core 1 is already used by workers.cores[0]",
-            "ports[0].mtu: 9001 is out of range (68..9000)",
+            "ports[0].mtu: 67 is out of range (68..2034)",
             "ports[0].speed: unknown field (expected one of: name, devargs, role, mtu, queues)",
             "tenants[0].vms[1].mac: '02:00:00:00:00:0g' is not a MAC address (six hex octets such as 02:00:00:00:00:01)",
             "tenants[1].vms[0].name: 'red-a' is already used by tenants[0].vms[0].name",

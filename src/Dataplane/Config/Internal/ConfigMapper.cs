@@ -44,6 +44,12 @@ internal static class ConfigMapper
             RuntimePorts = MapRuntimePorts(document.Control, errors),
             Spec = spec,
         };
+        // dpdk.mbufs is a floor the ports set: a pool their rings, caches and bursts would drain is
+        // refused here (once the pool size and the worker count are themselves valid).
+        if (config.Mbufs is >= DaemonConfig.MinMbufs and <= DaemonConfig.MaxMbufs
+            && config.WorkerCores.Count is > 0 and <= DaemonConfig.MaxWorkerCores
+            && MbufBudget.Shortfall(spec.Ports, config.Mbufs, config.WorkerCores.Count) is { } shortfall)
+            errors.Add("dpdk.mbufs", shortfall);
         return (config, paths);
     }
 

@@ -9,7 +9,12 @@ namespace VSwitch.Tests.Integration.SystemTests.Overlay;
 
 public static class TsharkFields
 {
-    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// tshark's start alone (`tshark -v`) took 13.4 s in the KVM lane's one-vCPU TCG sandbox on
+    /// 2026-12-04 (host load average about 20; the sandbox's boot took 20 to 70 s that day, so
+    /// load alone stretches it 3.5 times): 60 s was too close. On the host a run takes about a second.
+    /// </summary>
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
 
     /// <summary>One row per matching frame: frame.number, then <paramref name="fields"/> in order ("" where absent).</summary>
     public static async Task<IReadOnlyList<string[]>> ReadAsync(string capture, string filter, params string[] fields)
