@@ -121,6 +121,10 @@ public class ConfigSyntaxTests
     [InlineData("    role: uplink\n", "\trole: uplink\n", "line 20, column ")]
     // An unclosed flow list: YamlDotNet gives no position itself; the last good token stands in.
     [InlineData("cores: [1, 2]", "cores: [1, 2", "line 6, column ")]
+    // Tags YamlDotNet cannot name (found by fuzz/run config-yaml): an empty verbatim tag, and a global tag that is no URI;
+    // no position either: the key before the tag stands in.
+    [InlineData("    role: uplink\n", "    role: !<> uplink\n", "line 21, column 9: ")]
+    [InlineData("    role: uplink\n", "    role: !!=[ uplink\n", "line 21, column 9: ")]
     public void Yaml_syntax_error_gives_the_line(string find, string replacement, string expectedStart)
     {
         string error = Assert.Single(ErrorsOf(Yaml.With(find, replacement)));
