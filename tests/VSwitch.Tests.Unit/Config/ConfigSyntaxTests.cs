@@ -145,6 +145,13 @@ public class ConfigSyntaxTests
         Assert.EndsWith(expectedEnd, error);
     }
 
+    [Fact]
+    public void Json_escaped_surrogate_without_its_pair_is_a_syntax_error() // found by fuzz/run config-json
+    {
+        string error = Assert.Single(ErrorsOf(Json.With("\"control_socket\"", "\"control_socket\\ud800\""), ConfigFormat.Json));
+        Assert.Equal("syntax error: Cannot read incomplete UTF-16 JSON text as string with missing low surrogate.", error);
+    }
+
     [Theory]
     [InlineData(ConfigFormat.Yaml, "", "the file is empty")]
     [InlineData(ConfigFormat.Yaml, "# only a comment\n", "the file is empty")]
