@@ -109,9 +109,9 @@ public sealed class RunningOverlayTests() : RunningVswitchd("overlay", TimeSpan.
         Assert.Equal(2, (await Request("status"))["remote_vms"]!.GetValue<int>());
     }
 
-    internal static byte[] Udp(string src, string dst, string srcIp, string dstIp, ushort port)
+    internal static byte[] Udp(string src, string dst, string srcIp, string dstIp, ushort port, int payload = 18)
     {
-        var udp = new UdpPacket(port, 4000) { PayloadData = new byte[18] };
+        var udp = new UdpPacket(port, 4000) { PayloadData = new byte[payload] };
         var ip = new IPv4Packet(System.Net.IPAddress.Parse(srcIp), System.Net.IPAddress.Parse(dstIp)) { PayloadPacket = udp, TimeToLive = 64 };
         var eth = new EthernetPacket(Mac(src), Mac(dst), EthernetType.IPv4) { PayloadPacket = ip };
         ip.UpdateCalculatedValues();

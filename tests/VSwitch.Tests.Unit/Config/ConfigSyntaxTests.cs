@@ -121,6 +121,10 @@ public class ConfigSyntaxTests
     [InlineData("    role: uplink\n", "\trole: uplink\n", "line 20, column ")]
     // An unclosed flow list: YamlDotNet gives no position itself; the last good token stands in.
     [InlineData("cores: [1, 2]", "cores: [1, 2", "line 6, column ")]
+    // Tags YamlDotNet cannot name (found by fuzz/run config-yaml): an empty verbatim tag, and a global tag that is no URI;
+    // no position either: the key before the tag stands in.
+    [InlineData("    role: uplink\n", "    role: !<> uplink\n", "line 21, column 9: ")]
+    [InlineData("    role: uplink\n", "    role: !!=[ uplink\n", "line 21, column 9: ")]
     public void Yaml_syntax_error_gives_the_line(string find, string replacement, string expectedStart)
     {
         string error = Assert.Single(ErrorsOf(Yaml.With(find, replacement)));
@@ -139,6 +143,13 @@ public class ConfigSyntaxTests
         string error = Assert.Single(ErrorsOf(Json.With(find, replacement), ConfigFormat.Json));
         Assert.StartsWith(expectedStart, error);
         Assert.EndsWith(expectedEnd, error);
+    }
+
+    [Fact]
+    public void Json_escaped_surrogate_without_its_pair_is_a_syntax_error() // found by fuzz/run config-json
+    {
+        string error = Assert.Single(ErrorsOf(Json.With("\"control_socket\"", "\"control_socket\\ud800\""), ConfigFormat.Json));
+        Assert.Equal("syntax error: Cannot read incomplete UTF-16 JSON text as string with missing low surrogate.", error);
     }
 
     [Theory]

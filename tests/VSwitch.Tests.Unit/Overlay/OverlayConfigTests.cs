@@ -36,7 +36,7 @@ public class OverlayConfigTests
     public void The_documented_example_is_valid() =>
         Assert.NotNull(ConfigLoader.Load(Path.Combine(RepoRoot(), "docs", "examples", "overlay.yaml")));
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         string dir = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(dir, "VSwitch.sln")))

@@ -20,6 +20,13 @@ internal static class JsonTreeReader
             errors.Add("", $"{at}syntax error: {Reworded(e.Message)}");
             return null;
         }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument unescapes a string only when it is read: an escaped surrogate without its
+            // pair ("\ud800") passes the parse and fails in Convert, with no position.
+            errors.Add("", $"syntax error: {e.Message}");
+            return null;
+        }
     }
 
     private static ConfigNode Convert(JsonElement element) => element.ValueKind switch

@@ -37,13 +37,16 @@ internal static class YamlTreeReader
             errors.Add("", $"line {e.Start.Line}, column {e.Start.Column}: syntax error: {e.Message}");
             return null;
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet 16.3's scanner throws this, with no position, on some unclosed flow
-            // collections ("a: [1, 2" followed by more lines); the last event parsed is the best hint.
+            // YamlDotNet 16.3 throws these with no position: its scanner an InvalidOperationException
+            // on some unclosed flow collections ("a: [1, 2" followed by more lines), its parser an
+            // ArgumentException on a tag it cannot name ("!<>", "!!=["). The last event parsed is the best hint.
             Mark last = parser.Current?.End ?? Mark.Empty;
             errors.Add("", $"line {last.Line}, column {last.Column}: syntax error after this point "
-                + "(the YAML parser gives no detail; an unclosed '[' or '{' is a common cause)");
+                + (e is ArgumentException
+                    ? "(a tag that is not a valid tag name: YAML tags are '!name', '!!name' or '!<URI>')"
+                    : "(the YAML parser gives no detail; an unclosed '[' or '{' is a common cause)"));
             return null;
         }
     }

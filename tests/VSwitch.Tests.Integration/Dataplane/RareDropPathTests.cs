@@ -1,0 +1,137 @@
+// The drop reasons ordinary traffic never takes, each forced through the real worker on DPDK
+// ports by a limit of the port or of the mbuf pool (docs/dataplane.md):
+//   multi_segment  net_pcap without infinite_rx chains a frame longer than an mbuf's 2048-byte
+//                  data room into several segments (with infinite_rx it refuses such frames).
+//   no_headroom    a broadcast that fits one mbuf, but not with the 50 bytes of VXLAN headers in
+//                  front of it: its head-end replica toward host-b.
+//   tx_queue_full  net_ring's tx ring (1023 frames) is the port's own rx ring: two looping inputs
+//                  put 64 frames a worker pass into it, the worker's rx takes 32 back out.
+//   mbuf_pool_exhausted  the same ring holds its frames' mbufs out of the smallest pool the config
+//                  allows (1023 mbufs, less the per-lcore caches): before the ring can fill, the
+//                  pool is empty, and broadcasts find no mbuf for their replicas.
+// Each limit is structural (a length, a ratio of 2:1, a pool smaller than the ring), not a race:
+// the counts do not depend on timing.
+using System.Text.Json.Nodes;
+using VSwitch.Tests.Integration.Infrastructure;
+using Xunit;
+using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
+
+namespace VSwitch.Tests.Integration.Dataplane;
+
+/// <summary>Shared by both classes below: a tenant with one remote VM on a VXLAN host, and its YAML.</summary>
+internal static class RareDropTopology
+{
+    public const string MacE = "02:00:00:00:00:05";
+
+    public static string Yaml(string prefix, string socket, int mbufs, string ports, string vms) => $$"""
+        dpdk: { eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{prefix}}"], mbufs: {{mbufs}} }
+        workers: { cores: [1], idle_sleep_us: 0 }
+        control_socket: "{{socket}}"
+        ports:
+        {{ports}}
+          - { name: up0, devargs: "net_null9,no-rx=1", role: uplink, mtu: 9000 }
+        overlay:
+          uplink: up0
+          vtep: {{Vtep}}/24
+          mac: "{{OurMac}}"
+          static_neighbours: [{ ip: {{HostB}}, mac: "02:bb:00:00:00:02" }]
+          remote_hosts: [{ name: host-b, vtep: {{HostB}}, tunnel: vxlan }]
+        tenants:
+          - name: red
+            vni: 5001
+            vms:
+        {{vms}}
+            remote_vms: [{ name: e, host: host-b, mac: "{{MacE}}", ipv4: ["10.0.0.5"] }]
+        """;
+}
+
+public sealed class ChainedAndReplicaDropTests() : RunningVswitchd("chained", TimeSpan.FromSeconds(60))
+{
+    private const int Chained = 3, TooLongToReplicate = 2;
+
+    public override async ValueTask InitializeAsync()
+    {
+        string input = Path.Combine(_dir, "vm-a.pcap");
+        // 3000 bytes: two segments of a 2048-byte data room. 2040 bytes: one segment, but 2090 with the VXLAN headers.
+        byte[] jumbo = Udp(MacA, MacB, "10.0.0.1", "10.0.0.2", 1, payload: 3000 - 42);
+        byte[] broadcast = Udp(MacA, "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255", 2, payload: 2040 - 42);
+        PcapFile.Write(input, [.. Enumerable.Repeat(jumbo, Chained), .. Enumerable.Repeat(broadcast, TooLongToReplicate)]);
+        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
+        await File.WriteAllTextAsync(config, RareDropTopology.Yaml(_prefix, socket, 8191,
+            ports: $$"""
+                  - { name: vm-a, devargs: "net_pcap0,rx_pcap={{input}}", mtu: 9000 }
+                  - { name: vm-b, devargs: "net_null0,no-rx=1", mtu: 9000 }
+                """,
+            vms: $$"""
+                      - { name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
+                      - { name: b, port: vm-b, mac: "{{MacB}}", ipv4: ["10.0.0.2"] }
+                """));
+        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+    }
+
+    [Fact]
+    public async Task ChainedFramesAndReplicasWithoutRoomAreCountedOncePerFrame()
+    {
+        // The worker publishes its packet count after the burst's outcomes: once it has all five, they are final.
+        JsonObject counters = await CountersAfter(Chained + TooLongToReplicate);
+        JsonNode drops = counters["drops"]!;
+        Assert.Equal((ulong)Chained, (ulong)drops["multi_segment"]!);
+        // The local copy of each broadcast still goes to vm-b: only the replica is dropped.
+        Assert.Equal((ulong)TooLongToReplicate, (ulong)drops["no_headroom"]!);
+        Assert.Equal((ulong)TooLongToReplicate, (ulong)counters["ports"]!["vm-b"]!["tx"]!);
+        Assert.Equal(0UL, (ulong)counters["tunnels"]!["host-b"]!["encap"]!);
+        Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+    }
+}
+
+/// <summary>
+/// c and d broadcast forever; vm-r (a net_ring) gets every copy back on its own rx, where the
+/// source is not r's (spoofed_source_mac), and host-b a replica of each. With a pool larger than
+/// the ring, the ring fills; with the smallest pool, the pool empties before the ring can fill.
+/// </summary>
+public abstract class RingDropTests(string name, int mbufs) : RunningVswitchd(name, TimeSpan.FromSeconds(60))
+{
+    public override async ValueTask InitializeAsync()
+    {
+        string fromC = Path.Combine(_dir, "vm-c.pcap"), fromD = Path.Combine(_dir, "vm-d.pcap");
+        PcapFile.Write(fromC, [Udp(MacC, "ff:ff:ff:ff:ff:ff", "10.0.0.3", "10.0.0.255", 1)]);
+        PcapFile.Write(fromD, [Udp(MacD, "ff:ff:ff:ff:ff:ff", "10.0.0.4", "10.0.0.255", 2)]);
+        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
+        await File.WriteAllTextAsync(config, RareDropTopology.Yaml(_prefix, socket, mbufs,
+            ports: $$"""
+                  - { name: vm-c, devargs: "net_pcap0,rx_pcap={{fromC}},infinite_rx=1" }
+                  - { name: vm-d, devargs: "net_pcap1,rx_pcap={{fromD}},infinite_rx=1" }
+                  - { name: vm-r, devargs: "net_ring0" }
+                """,
+            vms: $$"""
+                      - { name: c, port: vm-c, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
+                      - { name: d, port: vm-d, mac: "{{MacD}}", ipv4: ["10.0.0.4"] }
+                      - { name: r, port: vm-r, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
+                """));
+        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+    }
+
+    /// <summary>The reason's count keeps growing while the switch runs on and allocates nothing.</summary>
+    protected async Task AssertCountedAndRunning(string reason)
+    {
+        JsonObject counters = await CountersAfter(200_000);
+        ulong first = (ulong)counters["drops"]![reason]!;
+        Assert.True(first > 0, counters["drops"]!.ToJsonString());
+        JsonObject later = await CountersAfter((ulong)counters["workers"]![0]!["packets"]! + 100_000);
+        Assert.True((ulong)later["drops"]![reason]! > first, later["drops"]!.ToJsonString());
+        Assert.Equal(0, (long)later["workers"]![0]!["allocated_bytes"]!);
+        Assert.Equal("running", (string)(await Request("status"))["state"]!);
+    }
+}
+
+public sealed class TxQueueFullTests() : RingDropTests("txfull", mbufs: 8191)
+{
+    [Fact]
+    public Task FramesTheTxRingDoesNotTakeAreCounted() => AssertCountedAndRunning("tx_queue_full");
+}
+
+public sealed class MbufPoolExhaustedTests() : RingDropTests("nombuf", mbufs: 1023)
+{
+    [Fact]
+    public Task ReplicasWithoutAnMbufAreCounted() => AssertCountedAndRunning("mbuf_pool_exhausted");
+}
