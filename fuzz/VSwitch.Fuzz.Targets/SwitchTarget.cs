@@ -45,6 +45,7 @@ public static class SwitchTarget
                     $"encapsulated from {ingress.Name} toward a tunnel that is not its tenant's");
                 break;
             case ForwardAction.Flood:
+            case ForwardAction.FloodLocal:
                 Invariants.Check(forwarding.Egress is null && forwarding.Endpoint is null, "a flood that names one egress");
                 break;
             default:

@@ -106,7 +106,7 @@ public class TenantIsolationProperties
             PortBinding ingress = Topology.VmPorts[port];
             DropReason reason = L2Switch.Classify(s_tables, ingress, frame, out Forwarding forwarding);
             SwitchTarget.Check(s_tables, ingress, reason, forwarding);
-            if (reason == DropReason.None && forwarding.Action == ForwardAction.Flood)
+            if (reason == DropReason.None && forwarding.Action is ForwardAction.Flood or ForwardAction.FloodLocal)
                 AssertFloodStaysIn(ingress.TenantIndex);
             outcomes.Count(reason);
         }, iter: Iterations, threads: 1);
