@@ -1,5 +1,5 @@
 // The drop reasons ordinary traffic never takes, each forced through the real worker on DPDK
-// ports by a limit of the port or of the mbuf pool (docs/dataplane.md):
+// ports by a limit of the port (docs/dataplane.md):
 //   multi_segment  net_pcap without infinite_rx chains a frame longer than an mbuf's 2048-byte
 //                  data room into several segments (with infinite_rx it refuses such frames).
 //   encap_exceeds_mtu  a broadcast that fits one mbuf, but not with the 50 bytes of VXLAN headers
@@ -8,10 +8,10 @@
 //                  before the replica's no_headroom check, which stays only as a guard.
 //   tx_queue_full  net_ring's tx ring (1023 frames) is the port's own rx ring: two looping inputs
 //                  put 64 frames a worker pass into it, the worker's rx takes 32 back out.
-//   mbuf_pool_exhausted  the same ring holds its frames' mbufs out of the smallest pool the config
-//                  allows (1023 mbufs, less the per-lcore caches): before the ring can fill, the
-//                  pool is empty, and broadcasts find no mbuf for their replicas.
-// Each limit is structural (a length, a ratio of 2:1, a pool smaller than the ring), not a race:
+// mbuf_pool_exhausted has no test here: the pool floor (Ports/MbufBudget.cs, MbufBudgetTests)
+// refuses any pool smaller than what the rings, caches and bursts in flight can hold, so the
+// ring can no longer empty it; the counter stays as a guard.
+// Each limit is structural (a length, a ratio of 2:1), not a race:
 // the counts do not depend on timing.
 using System.Text.Json.Nodes;
 using VSwitch.Tests.Integration.Infrastructure;
@@ -88,9 +88,9 @@ public sealed class ChainedAndReplicaDropTests() : RunningVswitchd("chained", Ti
 }
 
 /// <summary>
-/// c and d broadcast forever; vm-r (a net_ring) gets every copy back on its own rx, where the
-/// source is not r's (spoofed_source_mac), and host-b a replica of each. With a pool larger than
-/// the ring, the ring fills; with the smallest pool, the pool empties before the ring can fill.
+/// c and d broadcast forever (their flood limit lifted); vm-r (a net_ring) gets every copy back on its own rx, where the
+/// source is not r's (spoofed_source_mac), and host-b a replica of each. The pool is larger than the
+/// ring, so the ring fills.
 /// </summary>
 public abstract class RingDropTests(string name, int mbufs) : RunningVswitchd(name, TimeSpan.FromSeconds(60))
 {
@@ -107,8 +107,8 @@ public abstract class RingDropTests(string name, int mbufs) : RunningVswitchd(na
                   - { name: vm-r, devargs: "net_ring0" }
                 """,
             vms: $$"""
-                      - { name: c, port: vm-c, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
-                      - { name: d, port: vm-d, mac: "{{MacD}}", ipv4: ["10.0.0.4"] }
+                      - { name: c, port: vm-c, mac: "{{MacC}}", ipv4: ["10.0.0.3"], flood_rate_pps: {{VswitchdVm.LineRate}}, flood_burst: {{VswitchdVm.LineRateBurst}} }
+                      - { name: d, port: vm-d, mac: "{{MacD}}", ipv4: ["10.0.0.4"], flood_rate_pps: {{VswitchdVm.LineRate}}, flood_burst: {{VswitchdVm.LineRateBurst}} }
                       - { name: r, port: vm-r, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
                 """));
         _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
@@ -131,10 +131,4 @@ public sealed class TxQueueFullTests() : RingDropTests("txfull", mbufs: 8191)
 {
     [Fact]
     public Task FramesTheTxRingDoesNotTakeAreCounted() => AssertCountedAndRunning("tx_queue_full");
-}
-
-public sealed class MbufPoolExhaustedTests() : RingDropTests("nombuf", mbufs: 1023)
-{
-    [Fact]
-    public Task ReplicasWithoutAnMbufAreCounted() => AssertCountedAndRunning("mbuf_pool_exhausted");
 }

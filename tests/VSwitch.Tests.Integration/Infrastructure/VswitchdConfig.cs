@@ -7,7 +7,14 @@ namespace VSwitch.Tests.Integration.Infrastructure;
 
 public sealed record VswitchdPort(string Name, string Devargs, string Role = "vm", int Mtu = 1500, int Queues = 1);
 
-public sealed record VswitchdVm(string Name, string Port, string Mac, IReadOnlyList<string> Ipv4, IReadOnlyList<string>? Ipv6 = null);
+public sealed record VswitchdVm(string Name, string Port, string Mac, IReadOnlyList<string> Ipv4, IReadOnlyList<string>? Ipv6 = null, int? FloodRatePps = null)
+{
+    /// <summary>
+    /// flood_rate_pps (and flood_burst) for a VM whose floods a test drives at line rate to
+    /// measure something else (allocation, shares of paths): the highest the config accepts.
+    /// </summary>
+    public const int LineRate = 10_000_000, LineRateBurst = 1_000_000;
+}
 
 public sealed record VswitchdTenant(string Name, IReadOnlyList<VswitchdVm> Vms);
 
@@ -59,7 +66,7 @@ public sealed record VswitchdConfig(
                     ["mac"] = vm.Mac,
                     ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)ip)]),
                     ["ipv6"] = new JsonArray([.. (vm.Ipv6 ?? []).Select(ip => (JsonNode)ip)]),
-                })]),
+                }.WithFloodLimit(vm.FloodRatePps))]),
             })]),
         };
         if (ControlSocket is not null)
@@ -110,4 +117,17 @@ public sealed record VswitchdCounters(
     }
 
     public override string ToString() => Raw.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+}
+
+internal static class VswitchdVmJson
+{
+    public static JsonObject WithFloodLimit(this JsonObject vm, int? floodRatePps)
+    {
+        if (floodRatePps is { } rate)
+        {
+            vm["flood_rate_pps"] = rate;
+            vm["flood_burst"] = rate == VswitchdVm.LineRate ? VswitchdVm.LineRateBurst : rate;
+        }
+        return vm;
+    }
 }
