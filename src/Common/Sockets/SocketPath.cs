@@ -1,7 +1,7 @@
 // A Unix socket's path in the file system, before a server takes it over: nothing there, a
 // socket a dead server left behind (nobody answers a connect), or a live server's socket, which
-// must never be unlinked (its clients would lose it while it still runs). unix(7), lstat(2).
-using System.Buffers.Binary;
+// must never be unlinked (its clients would lose it while it still runs). unix(7), statx(2): statx
+// rather than lstat because struct statx has one layout on every architecture, struct stat does not.
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -22,12 +22,12 @@ public enum SocketPathState
 public static partial class SocketPath
 {
     private const int ErrnoNoEntry = 2;
-
-    /// <summary>struct stat on x86-64 (asm/stat.h): 144 bytes, st_dev at 0, st_ino at 8, st_mode at 24.</summary>
-    private const int StatSize = 144;
-    private const int StatModeOffset = 24;
-    private const uint FileTypeMask = 0xF000;
-    private const uint FileTypeSocket = 0xC000;
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxType = 0x1;
+    private const uint StatxIno = 0x100;
+    private const int FileTypeMask = 0xF000;
+    private const int FileTypeSocket = 0xC000;
 
     /// <summary>What is at <paramref name="path"/>.</summary>
     /// <exception cref="IOException">Something other than a socket is there, or it cannot be told.</exception>
@@ -99,17 +99,14 @@ public static partial class SocketPath
     /// <summary>The file at <paramref name="path"/> (not following a final symlink), or null if there is none.</summary>
     public static FileId? Identity(string path)
     {
-        byte[] stat = new byte[StatSize];
-        if (lstat(path, stat) != 0)
+        if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxIno, out StatxBuffer stat) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno == ErrnoNoEntry)
                 return null;
             throw new IOException($"cannot stat {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
-        uint mode = BinaryPrimitives.ReadUInt32LittleEndian(stat.AsSpan(StatModeOffset));
-        return new FileId(BinaryPrimitives.ReadUInt64LittleEndian(stat), BinaryPrimitives.ReadUInt64LittleEndian(stat.AsSpan(8)),
-            (mode & FileTypeMask) == FileTypeSocket);
+        return new FileId((ulong)stat.DeviceMajor << 32 | stat.DeviceMinor, stat.Inode, (stat.Mode & FileTypeMask) == FileTypeSocket);
     }
 
     /// <summary>Deletes <paramref name="path"/> if it is still the file <paramref name="id"/> names, not a socket that has replaced ours since.</summary>
@@ -119,9 +116,19 @@ public static partial class SocketPath
             File.Delete(path);
     }
 
-    // glibc 2.33+ exports lstat itself (before, only __lxstat); the buffer is a pinned byte[].
-    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int lstat(string path, byte[] buffer);
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string pathname, int flags, uint mask, out StatxBuffer buffer);
+}
+
+/// <summary>struct statx of linux/stat.h (256 bytes, one layout on every architecture), with only the fields read here.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 256)]
+internal struct StatxBuffer
+{
+    [FieldOffset(0)] public uint Mask;
+    [FieldOffset(28)] public ushort Mode;
+    [FieldOffset(32)] public ulong Inode;
+    [FieldOffset(136)] public uint DeviceMajor;
+    [FieldOffset(140)] public uint DeviceMinor;
 }
 
 public readonly record struct FileId(ulong Device, ulong Inode, bool IsSocket);

@@ -33,7 +33,7 @@ public sealed class ControlServer : IAsyncDisposable
     private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Socket _listener;
-    private readonly FileIdentity _socketFile;
+    private readonly FileId _socketFile;
     private readonly IControlHandler _handler;
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _shutdown = new();
@@ -42,7 +42,7 @@ public sealed class ControlServer : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private int _disposed;
 
-    private ControlServer(string socketPath, Socket listener, FileIdentity socketFile, IControlHandler handler, ConnectionLimits limits, Action<string>? log)
+    private ControlServer(string socketPath, Socket listener, FileId socketFile, IControlHandler handler, ConnectionLimits limits, Action<string>? log)
     {
         _gate = new ConnectionGate(limits);
         SocketPath = socketPath;
@@ -74,10 +74,13 @@ public sealed class ControlServer : IAsyncDisposable
         string? directory = Path.GetDirectoryName(path);
         if (directory is not null)
             Directory.CreateDirectory(directory, DirectoryMode);
-        SocketFile.ThrowIfInUse(path);
+        if (Common.Sockets.SocketPath.Probe(path) == SocketPathState.Listening)
+            throw new IOException($"another vswitchd is listening on {path}");
 
         Socket listener = Common.Sockets.SocketPath.Listen(path, SocketMode, ListenBacklog);
-        SocketFile.TryStat(path, out _, out FileIdentity identity);
+        // Taken right after the rename: ours, unless another server replaced it in between, and
+        // then DisposeAsync leaves that one alone anyway.
+        FileId identity = Common.Sockets.SocketPath.Identity(path) ?? default;
         var server = new ControlServer(path, listener, identity, handler, limits ?? ConnectionLimits.Default, log);
         server._acceptLoop = Task.Run(server.AcceptLoopAsync);
         return server;
@@ -94,7 +97,7 @@ public sealed class ControlServer : IAsyncDisposable
             return;
         try
         {
-            SocketFile.DeleteIfSame(SocketPath, _socketFile);
+            Common.Sockets.SocketPath.DeleteIfSame(SocketPath, _socketFile);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -4,19 +4,19 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.ControlSocket;
-using VSwitch.Dataplane.Interop;
+using VSwitch.Common.Sockets;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.ControlSocket;
 
-public sealed class SocketFileTests
+public sealed class SocketPathTests
 {
     [Fact]
     public async Task Stale_socket_file_of_a_dead_vswitchd_is_replaced()
     {
         await using var test = TestServer.Prepare();
         test.LeaveStaleSocket();
-        Assert.True(SocketFile.TryStat(test.SocketPath, out bool isSocket, out _) && isSocket);
+        Assert.True(SocketPath.Identity(test.SocketPath)?.IsSocket);
 
         test.StartServer();
         await using ControlClient client = await test.ConnectAsync();
@@ -61,8 +61,7 @@ public sealed class SocketFileTests
         Assert.Equal(
             UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite,
             File.GetUnixFileMode(nested));
-        Assert.True(SocketFile.TryStat(nested, out bool isSocket, out _));
-        Assert.True(isSocket);
+        Assert.True(SocketPath.Identity(nested)?.IsSocket);
     }
 
     [Fact]
@@ -81,10 +80,16 @@ public sealed class SocketFileTests
     [Fact]
     public void Stat_tells_sockets_from_other_files_and_missing_paths()
     {
-        Assert.False(SocketFile.TryStat("/nonexistent/vswitchd.sock", out _, out _));
-        Assert.True(SocketFile.TryStat("/", out bool rootIsSocket, out FileIdentity root));
-        Assert.False(rootIsSocket);
+        Assert.Null(SocketPath.Identity("/nonexistent/vswitchd.sock"));
+        FileId root = Assert.NotNull(SocketPath.Identity("/"));
+        Assert.False(root.IsSocket);
         Assert.NotEqual(0UL, root.Inode);
+        // The inode and device are those stat(1), an independent reader of the same call, prints.
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i %Hd %Ld", "/"]) { RedirectStandardOutput = true })!;
+        string[] printed = stat.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.TrimEntries);
+        stat.WaitForExit();
+        Assert.Equal(ulong.Parse(printed[0]), root.Inode);
+        Assert.Equal(ulong.Parse(printed[1]) << 32 | ulong.Parse(printed[2]), root.Device);
     }
 
     [Fact]
