@@ -1,12 +1,14 @@
 // `vswitchd ctl`: one request to a running vswitchd from a shell, the reply printed as JSON.
 // Exit status: 0 the request succeeded, 1 vswitchd refused it, 2 it never got there (usage error,
 // no socket, no reply).
+using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using VSwitch.Common.Cli;
 
 namespace VSwitch.Dataplane.ControlSocket;
 
@@ -15,9 +17,9 @@ public static partial class ControlCli
     public const string SocketEnvironmentVariable = "VSWITCHD_SOCKET";
     public const string DefaultSocketPath = "/run/vswitchd/vswitchd.sock";
 
-    public const int ExitOk = 0;
-    public const int ExitRefused = 1;
-    public const int ExitUsage = 2;
+    public const int ExitOk = ExitStatus.Ok;
+    public const int ExitRefused = ExitStatus.Failed;
+    public const int ExitUsage = ExitStatus.BadInput;
 
     /// <summary>Long enough for add-port, which probes and starts a DPDK device.</summary>
     private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(30);
@@ -29,46 +31,93 @@ public static partial class ControlCli
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private const string Usage = """
+    private const string Synopsis = """
         usage: vswitchd ctl [--socket PATH] [--timeout SECONDS] <op> [key=value ...]
                vswitchd ctl [--socket PATH] [--timeout SECONDS] --json '{"op": ...}'
+        see 'vswitchd ctl --help'
 
+        """;
+
+    private const string Description = """
         Sends one request to vswitchd's control socket and prints the reply as JSON.
-          --socket PATH      the socket (default: $VSWITCHD_SOCKET, else /run/vswitchd/vswitchd.sock)
-          --timeout SECONDS  how long to wait for the reply (default: 30)
-          --json JSON        the whole request, as one JSON object
         A key=value pair becomes a field of the request. A value that is a JSON number, array or
         object (mtu=1500, ipv4='["10.0.0.1"]') is sent as JSON, anything else as a string; quote
         it as JSON to force a string (name='"42"').
         ops: status counters list neighbours add-port remove-port add-vm remove-vm
-             add-remote-vm remove-remote-vm shutdown
-             (fields: docs/control-socket.md)
+             add-remote-vm remove-remote-vm shutdown (fields: docs/control-socket.md)
         exit status: 0 done, 1 refused by vswitchd, 2 usage error or vswitchd not reachable
-
         """;
+
+    /// <summary>The options and arguments of <c>vswitchd ctl</c>, one set per parser.</summary>
+    private sealed class Syntax
+    {
+        public readonly Option<string> Socket = new("--socket")
+        {
+            Description = $"the socket (default: ${SocketEnvironmentVariable}, else {DefaultSocketPath})",
+            HelpName = "PATH",
+        };
+        public readonly Option<string> Timeout = new("--timeout")
+        {
+            Description = $"how long to wait for the reply (default: {s_defaultTimeout.TotalSeconds:0})",
+            HelpName = "SECONDS",
+        };
+        public readonly Option<string> Json = new("--json")
+        {
+            Description = "the whole request, as one JSON object",
+            HelpName = "JSON",
+        };
+        public readonly Argument<string[]> Words = new("request")
+        {
+            Description = "the op, then its fields as key=value",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
+        public Command Command()
+        {
+            var ctl = new Command("ctl", Description) { Socket, Timeout, Json, Words };
+            return ctl;
+        }
+    }
+
+    /// <summary>
+    /// The <c>ctl</c> verb for vswitchd's command line: its action sends the request and prints
+    /// the reply to <paramref name="stdout"/> (<paramref name="stderr"/> for errors).
+    /// </summary>
+    internal static Command CreateCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var syntax = new Syntax();
+        Command ctl = syntax.Command();
+        ctl.SetAction(async (parse, ct) =>
+        {
+            Invocation invocation;
+            try
+            {
+                invocation = Read(syntax, parse, Environment.GetEnvironmentVariable(SocketEnvironmentVariable));
+            }
+            catch (UsageException ex)
+            {
+                return await UsageErrorAsync(stderr, ex.Message).ConfigureAwait(false);
+            }
+            return await SendAsync(invocation, stdout, stderr, ct).ConfigureAwait(false);
+        });
+        return ctl;
+    }
 
     /// <summary>Runs <c>vswitchd ctl</c>; <paramref name="args"/> are the words after "ctl".</summary>
     public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
-    {
-        Invocation invocation;
-        try
-        {
-            invocation = Parse(args, Environment.GetEnvironmentVariable(SocketEnvironmentVariable));
-        }
-        catch (UsageException ex)
-        {
-            await stderr.WriteLineAsync($"vswitchd ctl: {ex.Message}").ConfigureAwait(false);
-            await stderr.WriteAsync(Usage).ConfigureAwait(false);
-            return ExitUsage;
-        }
-        if (invocation.Help)
-        {
-            await stdout.WriteAsync(Usage).ConfigureAwait(false);
-            return ExitOk;
-        }
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default) =>
+        CommandLines.InvokeAsync("vswitchd", new RootCommand { CreateCommand(stdout, stderr) }, ["ctl", .. args], stdout, stderr, ct);
 
+    internal static async Task<int> UsageErrorAsync(TextWriter stderr, string message)
+    {
+        await stderr.WriteLineAsync($"vswitchd ctl: {message}").ConfigureAwait(false);
+        await stderr.WriteAsync(Synopsis).ConfigureAwait(false);
+        return ExitUsage;
+    }
+
+    private static async Task<int> SendAsync(Invocation invocation, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         string path = invocation.SocketPath;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(invocation.Timeout);
@@ -122,66 +171,41 @@ public static partial class ControlCli
         return ExitRefused;
     }
 
-    internal sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout, bool Help = false);
+    internal sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout);
 
     internal sealed class UsageException(string message) : Exception(message);
 
+    /// <summary>Parses the words after "ctl" as the command line does.</summary>
     /// <param name="environmentSocket">The value of VSWITCHD_SOCKET, if set.</param>
     /// <exception cref="UsageException">The arguments do not make a request.</exception>
     internal static Invocation Parse(IReadOnlyList<string> args, string? environmentSocket)
     {
-        string? socket = null;
-        string? json = null;
-        TimeSpan timeout = s_defaultTimeout;
-        var words = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string name = args[i];
-            string? inlineValue = null;
-            int equals = name.IndexOf('=');
-            if (name.StartsWith("--", StringComparison.Ordinal) && equals > 0)
-            {
-                inlineValue = name[(equals + 1)..];
-                name = name[..equals];
-            }
-            switch (name)
-            {
-                case "-h" or "--help":
-                    return new Invocation("", [], timeout, Help: true);
-                case "--socket":
-                    socket = OptionValue(args, ref i, name, inlineValue);
-                    break;
-                case "--json":
-                    json = OptionValue(args, ref i, name, inlineValue);
-                    break;
-                case "--timeout":
-                    string seconds = OptionValue(args, ref i, name, inlineValue);
-                    if (!double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value > 0 && value <= int.MaxValue / 1000))
-                        throw new UsageException($"--timeout takes a positive number of seconds, not \"{seconds}\"");
-                    timeout = TimeSpan.FromSeconds(value);
-                    break;
-                case ['-', ..]:
-                    throw new UsageException($"unknown option {name}");
-                default:
-                    words.Add(args[i]);
-                    break;
-            }
-        }
-
-        socket ??= string.IsNullOrEmpty(environmentSocket) ? DefaultSocketPath : environmentSocket;
-        if (socket.Length == 0)
-            throw new UsageException("--socket needs a path");
-        JsonObject request = json is null ? RequestFromWords(words) : RequestFromJson(json, words);
-        return new Invocation(socket, request, timeout);
+        var syntax = new Syntax();
+        ParseResult parse = new RootCommand { syntax.Command() }.Parse(["ctl", .. args], CommandLines.Parsing);
+        if (parse.Errors.Count > 0)
+            throw new UsageException(parse.Errors[0].Message);
+        return Read(syntax, parse, environmentSocket);
     }
 
-    private static string OptionValue(IReadOnlyList<string> args, ref int i, string name, string? inlineValue)
+    private static Invocation Read(Syntax syntax, ParseResult parse, string? environmentSocket)
     {
-        if (inlineValue is not null)
-            return inlineValue;
-        if (i + 1 >= args.Count)
-            throw new UsageException($"{name} needs a value");
-        return args[++i];
+        TimeSpan timeout = s_defaultTimeout;
+        if (parse.GetValue(syntax.Timeout) is { } seconds)
+        {
+            if (!double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value > 0 && value <= int.MaxValue / 1000))
+                throw new UsageException($"--timeout takes a positive number of seconds, not \"{seconds}\"");
+            timeout = TimeSpan.FromSeconds(value);
+        }
+        string socket = parse.GetValue(syntax.Socket) ?? (string.IsNullOrEmpty(environmentSocket) ? DefaultSocketPath : environmentSocket);
+        if (socket.Length == 0)
+            throw new UsageException("--socket needs a path");
+        List<string> words = [.. parse.GetValue(syntax.Words) ?? []];
+        // An op or a key=value pair never starts with '-': such a word is an option misspelt.
+        if (words.FirstOrDefault(w => w.StartsWith('-')) is { } unknown)
+            throw new UsageException($"unknown option {unknown}");
+        string? json = parse.GetValue(syntax.Json);
+        JsonObject request = json is null ? RequestFromWords(words) : RequestFromJson(json, words);
+        return new Invocation(socket, request, timeout);
     }
 
     private static JsonObject RequestFromJson(string json, List<string> words)

@@ -2,6 +2,7 @@
 // does; `vmm kvm-info` reports what /dev/kvm offers. Exit codes: Machine/StopReason.cs ExitCodes.
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using VSwitch.Common.Cli;
 using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Kvm;
@@ -55,16 +56,7 @@ public static class VmmCommandLine
         kvmInfo.SetAction(_ => KvmInfo(stdout, stderr));
 
         var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM") { run, kvmInfo };
-        ParseResult result = root.Parse(args);
-        if (result.Errors.Count > 0)
-        {
-            // System.CommandLine would answer 1, which here means a VMM failure: a usage error is bad input.
-            foreach (System.CommandLine.Parsing.ParseError error in result.Errors)
-                stderr.WriteLine($"vmm: {error.Message}");
-            stderr.WriteLine("vmm: see 'vmm run --help'");
-            return ExitCodes.BadInput;
-        }
-        return result.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return CommandLines.Invoke("vmm", root, args, stdout, stderr);
     }
 
     private static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);

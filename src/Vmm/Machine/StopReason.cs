@@ -1,5 +1,7 @@
 // Why a VM stopped, and the vmm process's exit code for each reason (docs/vmm.md, "Exit codes").
 // A VMM for one-shot VMs ends where a PC would reboot: a reset is reported, never carried out.
+using VSwitch.Common.Cli;
+
 namespace VSwitch.Vmm.Machine;
 
 public enum StopReason
@@ -20,12 +22,12 @@ public enum StopReason
 
 public static class ExitCodes
 {
-    public const int PowerOff = 0;
-    public const int Shutdown = 0;
+    public const int PowerOff = ExitStatus.Ok;
+    public const int Shutdown = ExitStatus.Ok;
     /// <summary>A VMM failure while the guest ran.</summary>
-    public const int VmmError = 1;
+    public const int VmmError = ExitStatus.Failed;
     /// <summary>Bad command line, spec, kernel or initramfs: nothing was started.</summary>
-    public const int BadInput = 2;
+    public const int BadInput = ExitStatus.BadInput;
     /// <summary>KVM is not usable on this host (/dev/kvm missing, not permitted, wrong API).</summary>
     public const int NoKvm = 3;
     public const int Reset = 4;
