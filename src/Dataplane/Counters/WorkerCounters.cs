@@ -1,6 +1,9 @@
 // Counters owned by one worker thread: only that thread writes them, so increments are plain
 // (no atomics, no shared cache lines between workers). Readers on the control side sum them
 // across workers; a 64-bit aligned load on x64 never tears, so a read is at worst one burst old.
+// Each counter is declared here once: Sum adds every ulong and ulong[] field, and the counters
+// report names each scalar outcome counter by its field name in snake_case (Counters/CounterReport.cs).
+using System.Reflection;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Switching;
 
@@ -30,68 +33,50 @@ public sealed class WorkerCounters
     public ulong NeighbourReplies;
     /// <summary>ARP requests for next hops sent on the uplink for the neighbour resolver.</summary>
     public ulong ArpRequestsSent;
+    [PerWorker]
     public ulong Polls;
+    [PerWorker]
     public ulong Packets;
     /// <summary>Managed bytes this worker thread allocated since its first burst (GC.GetAllocatedBytesForCurrentThread); -1 before.</summary>
     public long AllocatedBytes = -1;
     /// <summary>Poll loops completed; the control side waits on it to know a table swap has been seen.</summary>
     public long Epoch;
-}
 
-/// <summary>A point-in-time sum of every worker's counters.</summary>
-public sealed record CounterSnapshot(ulong[] Drops, ulong[] PortRx, ulong[] PortTx, ulong[] PortDrops, ulong Unicast, ulong Flooded, ulong ArpReplies)
-{
-    public ulong[] TunnelEncap { get; init; } = new ulong[OverlaySpec.MaxRemoteHosts];
-    public ulong[] TunnelDecap { get; init; } = new ulong[OverlaySpec.MaxRemoteHosts];
-    public ulong[] TunnelGeneveOptions { get; init; } = new ulong[OverlaySpec.MaxRemoteHosts];
-    public ulong[] TunnelGeneveCriticalOptions { get; init; } = new ulong[OverlaySpec.MaxRemoteHosts];
-    public ulong VtepArpReplies { get; init; }
-    public ulong NeighbourReplies { get; init; }
-    public ulong ArpRequestsSent { get; init; }
+    private static readonly FieldInfo[] s_scalars = Fields(typeof(ulong));
+    private static readonly FieldInfo[] s_arrays = Fields(typeof(ulong[]));
 
-    public static CounterSnapshot Sum(IEnumerable<WorkerCounters> workers)
+    /// <summary>The ulong fields that count what happened to frames: all but the [PerWorker] ones.</summary>
+    internal static IEnumerable<FieldInfo> Outcomes => s_scalars.Where(f => f.GetCustomAttribute<PerWorkerAttribute>() is null);
+
+    /// <summary>
+    /// A new WorkerCounters holding the sum of every worker's counters, field by field, read with
+    /// Volatile.Read while the workers run. Epoch and AllocatedBytes are per worker and not summed.
+    /// </summary>
+    public static WorkerCounters Sum(IEnumerable<WorkerCounters> workers)
     {
-        var drops = new ulong[DropReasons.Count];
-        var rx = new ulong[SwitchTables.MaxPorts];
-        var tx = new ulong[SwitchTables.MaxPorts];
-        var portDrops = new ulong[SwitchTables.MaxPorts];
-        ulong unicast = 0, flooded = 0, arp = 0, vtepArp = 0, neighbourReplies = 0, requests = 0;
-        var encap = new ulong[OverlaySpec.MaxRemoteHosts];
-        var decap = new ulong[OverlaySpec.MaxRemoteHosts];
-        var options = new ulong[OverlaySpec.MaxRemoteHosts];
-        var critical = new ulong[OverlaySpec.MaxRemoteHosts];
+        var sum = new WorkerCounters();
         foreach (WorkerCounters w in workers)
         {
-            Add(encap, w.TunnelEncap);
-            Add(decap, w.TunnelDecap);
-            Add(options, w.TunnelGeneveOptions);
-            Add(critical, w.TunnelGeneveCriticalOptions);
-            vtepArp += Volatile.Read(ref w.VtepArpReplies);
-            neighbourReplies += Volatile.Read(ref w.NeighbourReplies);
-            requests += Volatile.Read(ref w.ArpRequestsSent);
-            Add(drops, w.Drops);
-            Add(rx, w.PortRx);
-            Add(tx, w.PortTx);
-            Add(portDrops, w.PortDrops);
-            unicast += Volatile.Read(ref w.Unicast);
-            flooded += Volatile.Read(ref w.Flooded);
-            arp += Volatile.Read(ref w.ArpReplies);
+            foreach (FieldInfo field in s_scalars)
+            {
+                // A 64-bit aligned load: never torn, at worst a burst old.
+                field.SetValue(sum, (ulong)field.GetValue(sum)! + (ulong)field.GetValue(w)!);
+            }
+            foreach (FieldInfo field in s_arrays)
+            {
+                ulong[] total = (ulong[])field.GetValue(sum)!, part = (ulong[])field.GetValue(w)!;
+                for (int i = 0; i < total.Length; i++)
+                    total[i] += Volatile.Read(ref part[i]);
+            }
         }
-        return new CounterSnapshot(drops, rx, tx, portDrops, unicast, flooded, arp)
-        {
-            TunnelEncap = encap,
-            TunnelDecap = decap,
-            TunnelGeneveOptions = options,
-            TunnelGeneveCriticalOptions = critical,
-            VtepArpReplies = vtepArp,
-            NeighbourReplies = neighbourReplies,
-            ArpRequestsSent = requests,
-        };
+        return sum;
     }
 
-    private static void Add(ulong[] sum, ulong[] part)
-    {
-        for (int i = 0; i < sum.Length; i++)
-            sum[i] += Volatile.Read(ref part[i]);
-    }
+    private static FieldInfo[] Fields(Type type) =>
+        [.. typeof(WorkerCounters).GetFields(BindingFlags.Public | BindingFlags.Instance).Where(f => f.FieldType == type)];
 }
+
+
+/// <summary>A counter reported per worker (the counters report's "workers"), not among the totals.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+public sealed class PerWorkerAttribute : Attribute;

@@ -212,7 +212,7 @@ public sealed partial class Vswitchd
                 ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
             });
         }
-        CounterSnapshot sum = CounterSnapshot.Sum(_workers.Select(w => w.Counters));
+        WorkerCounters sum = WorkerCounters.Sum(_workers.Select(w => w.Counters));
         SwitchTables tables = Tables;
         var ports = new JsonObject();
         foreach (PortSpec port in tables.Spec.Ports)
@@ -256,28 +256,20 @@ public sealed partial class Vswitchd
                 ["geneve_critical_options"] = sum.TunnelGeneveCriticalOptions[i],
             };
         }
-        return new JsonObject
+        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops };
+        CounterReport.AddTotals(report, sum);
+        report["encapsulated"] = encapsulated;
+        report["decapsulated"] = decapsulated;
+        report["tunnels"] = tunnels;
+        report["workers"] = workers;
+        // A collection suspends the workers too, even though they never allocate: report it.
+        report["gc"] = new JsonObject
         {
-            ["ports"] = ports,
-            ["drops"] = drops,
-            ["unicast"] = sum.Unicast,
-            ["flooded"] = sum.Flooded,
-            ["arp_replies"] = sum.ArpReplies,
-            ["encapsulated"] = encapsulated,
-            ["decapsulated"] = decapsulated,
-            ["vtep_arp_replies"] = sum.VtepArpReplies,
-            ["neighbour_replies"] = sum.NeighbourReplies,
-            ["arp_requests_sent"] = sum.ArpRequestsSent,
-            ["tunnels"] = tunnels,
-            ["workers"] = workers,
-            // A collection suspends the workers too, even though they never allocate: report it.
-            ["gc"] = new JsonObject
-            {
-                ["collections"] = GC.CollectionCount(0),
-                ["gen2_collections"] = GC.CollectionCount(2),
-                ["pause_total_ms"] = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
-            },
+            ["collections"] = GC.CollectionCount(0),
+            ["gen2_collections"] = GC.CollectionCount(2),
+            ["pause_total_ms"] = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
         };
+        return report;
     }
 }
 

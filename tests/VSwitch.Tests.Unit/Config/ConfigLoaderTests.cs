@@ -90,7 +90,7 @@ public sealed class ConfigLoaderTests : IDisposable
     [Fact]
     public void The_documented_sample_loads_and_compiles()
     {
-        DaemonConfig config = ConfigLoader.Load(Path.Combine(RepositoryRoot(), "docs", "examples", "vswitchd.yaml"));
+        DaemonConfig config = ConfigLoader.Load(Repository.PathOf("docs", "examples", "vswitchd.yaml"));
 
         Assert.Equal(["red", "blue"], config.Spec.Tenants.Select(t => t.Name));
         Assert.Equal(2, config.Spec.Vms.Count(vm => vm.Tenant == "red"));
@@ -154,15 +154,5 @@ public sealed class ConfigLoaderTests : IDisposable
         ConfigException e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
         Assert.StartsWith($"{path}: cannot read the file: ", e.Message);
         Assert.IsType<FileNotFoundException>(e.InnerException);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "VSwitch.sln")))
-                return directory.FullName;
-        }
-        throw new InvalidOperationException($"no VSwitch.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -10,7 +10,7 @@ namespace VSwitch.Tests.Unit.Fuzz;
 
 public class CorpusReplayTests
 {
-    private static readonly string s_fuzz = Path.Combine(OverlayConfigTests.RepoRoot(), "fuzz");
+    private static readonly string s_fuzz = Repository.PathOf("fuzz");
 
     /// <summary>(folder, target, file name) of every committed input, target by target.</summary>
     public static TheoryData<string, string, string> Inputs()

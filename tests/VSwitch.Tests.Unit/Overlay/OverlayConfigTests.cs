@@ -34,15 +34,7 @@ public class OverlayConfigTests
 
     [Fact]
     public void The_documented_example_is_valid() =>
-        Assert.NotNull(ConfigLoader.Load(Path.Combine(RepoRoot(), "docs", "examples", "overlay.yaml")));
-
-    internal static string RepoRoot()
-    {
-        string dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "VSwitch.sln")))
-            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("VSwitch.sln not found above the test binary");
-        return dir;
-    }
+        Assert.NotNull(ConfigLoader.Load(Repository.PathOf("docs", "examples", "overlay.yaml")));
 
     public static TheoryData<string, string, string> Broken => new()
     {

@@ -11,16 +11,6 @@ public partial class UnsafeBoundaryTests
     [GeneratedRegex(@"\bunsafe\b")]
     private static partial Regex UnsafeKeyword();
 
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VSwitch.sln")))
-                return dir.FullName;
-        }
-        throw new InvalidOperationException($"no VSwitch.sln above {AppContext.BaseDirectory}");
-    }
-
     private static IEnumerable<(string File, int Line, string Text)> CodeLines(string folder) =>
         Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")
@@ -32,7 +22,7 @@ public partial class UnsafeBoundaryTests
     [Fact]
     public void Unsafe_code_in_the_vmm_lives_only_in_Kvm_Interop()
     {
-        string vmm = Path.Combine(RepositoryRoot(), "src", "Vmm");
+        string vmm = Repository.PathOf("src", "Vmm");
         string boundary = Path.Combine(vmm, "Kvm", "Interop") + Path.DirectorySeparatorChar;
         var offenders = CodeLines(vmm)
             .Where(l => !l.File.StartsWith(boundary, StringComparison.Ordinal) && UnsafeKeyword().IsMatch(l.Text))
@@ -44,7 +34,7 @@ public partial class UnsafeBoundaryTests
     [Fact]
     public void Every_unsafe_block_in_the_boundary_states_its_invariant()
     {
-        string boundary = Path.Combine(RepositoryRoot(), "src", "Vmm", "Kvm", "Interop");
+        string boundary = Repository.PathOf("src", "Vmm", "Kvm", "Interop");
         foreach (string file in Directory.EnumerateFiles(boundary, "*.cs"))
         {
             string[] lines = File.ReadAllLines(file);
