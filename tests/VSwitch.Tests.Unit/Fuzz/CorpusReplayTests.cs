@@ -3,7 +3,6 @@
 // (docs/fuzzing.md). The targets are the fuzzer's own code (fuzz/VSwitch.Fuzz.Targets), so a
 // replay checks the same invariants a fuzzing run does.
 using VSwitch.Fuzz.Targets;
-using VSwitch.Tests.Unit.Overlay;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Fuzz;
