@@ -40,22 +40,15 @@ from scapy.packet import Raw
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The DropReason enum, in declaration order, as snake_case labels.
-DROP_LABELS = [
-    "runt_frame", "malformed_ipv4", "malformed_arp", "malformed_ipv6", "oversize", "vlan_tagged",
-    "spoofed_source_mac", "spoofed_ipv4_source", "spoofed_arp_sender", "spoofed_ipv6_source",
-    "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
-    "multi_segment", "tx_queue_full",
-    # the overlay (docs/overlay.md)
-    "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
-    "malformed_outer", "outer_ip_options", "outer_fragment", "bad_outer_checksum", "wrong_destination_mac",
-    "wrong_destination_vtep", "unknown_source_vtep",
-    "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
-    "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
-    # a tenant's VMs: the flood limit and first-hop security (src/Dataplane/Switching/TenantGuard.cs)
-    "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
-    "rogue_redirect", "rogue_dhcp_server",
-]
+
+def _drop_labels():
+    """The DropReason labels in enum order, from the list the dataplane pins."""
+    path = os.path.join(HERE, "..", "src", "Dataplane", "Switching", "drop-reasons.txt")
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+DROP_LABELS = _drop_labels()
 UNICAST, FLOOD, ARP_REPLY = "unicast", "flood", "arp_reply"
 # Overlay fates: encapsulated toward a remote VM; decapsulated and delivered to one VM / flooded to
 # the tenant's local ports; an ARP request for our VTEP answered; an ARP reply from a next hop taken.

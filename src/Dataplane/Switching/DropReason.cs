@@ -1,6 +1,8 @@
 // Every frame vswitchd does not deliver is counted under exactly one of these reasons. The hot
 // path returns a reason instead of throwing; the names are the label values exported by the
 // control socket ("drops": {"spoofed_ipv4_source": 3, ...}).
+using System.Text.Json;
+
 namespace VSwitch.Dataplane.Switching;
 
 public enum DropReason : byte
@@ -105,25 +107,13 @@ public static class DropReasons
 {
     public static readonly int Count = Enum.GetValues<DropReason>().Length;
 
-    /// <summary>snake_case name used on the control socket and in metrics labels.</summary>
+    /// <summary>
+    /// The reason's name in snake_case, as the counters report and the metrics spell it (the same
+    /// naming as every counter, Counters/CounterReport.cs). These labels are an external interface:
+    /// drop-reasons.txt beside this file pins them, and the pcap generator and tests read it.
+    /// </summary>
     public static string Label(DropReason reason) => s_labels[(int)reason];
 
-    private static readonly string[] s_labels = Enum.GetValues<DropReason>().Select(ToSnakeCase).ToArray();
-
-    // A word starts at a capital that follows a lower-case letter or a digit ("Ipv4Source" ->
-    // "ipv4_source"), or at the last capital of an acronym that a lower-case word follows
-    // ("ARPReply" -> "arp_reply").
-    private static string ToSnakeCase(DropReason reason)
-    {
-        string name = reason.ToString();
-        var builder = new System.Text.StringBuilder(name.Length + 8);
-        for (int i = 0; i < name.Length; i++)
-        {
-            if (i > 0 && char.IsUpper(name[i])
-                && (!char.IsUpper(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1]))))
-                builder.Append('_');
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-        return builder.ToString();
-    }
+    private static readonly string[] s_labels =
+        [.. Enum.GetValues<DropReason>().Select(reason => JsonNamingPolicy.SnakeCaseLower.ConvertName(reason.ToString()))];
 }

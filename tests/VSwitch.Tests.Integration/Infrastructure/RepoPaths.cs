@@ -10,6 +10,10 @@ public static class RepoPaths
 
     public static string PcapsDirectory => Path.Combine(Root, "pcaps");
 
+    /// <summary>The drop reasons' labels in DropReason's order: the list the dataplane pins (src/Dataplane/Switching/drop-reasons.txt).</summary>
+    public static IReadOnlyList<string> DropReasonLabels() =>
+        [.. File.ReadLines(Path.Combine(Root, "src", "Dataplane", "Switching", "drop-reasons.txt")).Where(line => line.Length > 0 && !line.StartsWith('#'))];
+
     /// <summary>
     /// $VSWITCHD, else src/Dataplane/bin/&lt;Configuration&gt;/net10.0/vswitchd with the configuration this
     /// test assembly was built in (tests/VSwitch.Tests.Integration/bin/&lt;Configuration&gt;/net10.0/).

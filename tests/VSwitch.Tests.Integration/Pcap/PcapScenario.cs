@@ -16,21 +16,8 @@ public sealed record ScenarioOverlay(string Uplink, string Vtep, string Mac, IRe
 
 public sealed class PcapScenario
 {
-    /// <summary>The DropReason enum's labels as the control socket spells them, in enum order.</summary>
-    public static readonly IReadOnlyList<string> DropLabels =
-    [
-        "runt_frame", "malformed_ipv4", "malformed_arp", "malformed_ipv6", "oversize", "vlan_tagged",
-        "spoofed_source_mac", "spoofed_ipv4_source", "spoofed_arp_sender", "spoofed_ipv6_source",
-        "unbound_port", "uplink_no_overlay", "hairpin", "no_flood_target", "egress_mtu_exceeded",
-        "multi_segment", "tx_queue_full",
-        "encap_exceeds_mtu", "neighbour_unresolved", "no_headroom", "mbuf_pool_exhausted", "uplink_not_tunnel",
-        "malformed_outer", "outer_ip_options", "outer_fragment", "bad_outer_checksum", "wrong_destination_mac",
-        "wrong_destination_vtep", "unknown_source_vtep",
-        "tunnel_type_mismatch", "malformed_tunnel_header", "bad_geneve_option_length", "geneve_critical_option",
-        "geneve_control_packet", "unknown_vni", "malformed_inner", "spoofed_inner_source", "unknown_inner_destination",
-        "flood_rate_exceeded", "malformed_udp", "malformed_icmpv6", "spoofed_neighbor_advertisement", "rogue_router_advertisement",
-        "rogue_redirect", "rogue_dhcp_server",
-    ];
+    /// <summary>The DropReason enum's labels as the control socket spells them, in enum order (the pinned list).</summary>
+    public static readonly IReadOnlyList<string> DropLabels = RepoPaths.DropReasonLabels();
 
     /// <summary>Every scenario the pcap lane must have; a missing folder is a failure, not a skip.</summary>
     public static readonly IReadOnlyList<string> Required =
