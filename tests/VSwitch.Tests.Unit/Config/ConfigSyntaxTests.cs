@@ -145,6 +145,20 @@ public class ConfigSyntaxTests
         Assert.EndsWith(expectedEnd, error);
     }
 
+    [Theory]
+    [InlineData("%YAML 1.2\n---\ndpdk: {eal_args: []}\n", "line 1: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    [InlineData("dpdk: {eal_args: []}\n%TAG ! tag:x,2026:", "line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    public void Yaml_directive_is_refused_before_the_parser_reads_it(string text, string expected) // found by fuzz/run config-yaml
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string error = Assert.Single(ErrorsOf(text));
+        Assert.Equal(expected, error);
+        // The directive that ended the fuzzer's input kept YamlDotNet's scanner busy for 40-60 s.
+        Assert.Equal("line 20: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none",
+            Assert.Single(ErrorsOf(System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(Repository.PathOf("fuzz", "crashes-fixed", "config-yaml", "directive-at-end-of-input"))))));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed.TotalSeconds:F1} s");
+    }
+
     [Fact]
     public void Json_escaped_surrogate_without_its_pair_is_a_syntax_error() // found by fuzz/run config-json
     {
