@@ -262,8 +262,6 @@ internal sealed unsafe class PollWorker : IDisposable
     private DropReason Switch(SwitchTables tables, PortBinding ingress, IntPtr m)
     {
         DropReason reason = L2Switch.Classify(tables, ingress, Mbuf.Frame(m), out Forwarding forwarding);
-        if (reason == DropReason.None)
-            reason = _floodLimiter.Admit(tables, ingress.PortId, forwarding.Action, default(SystemClock));
         if (reason != DropReason.None)
             return reason;
         switch (forwarding.Action)
@@ -278,11 +276,21 @@ internal sealed unsafe class PollWorker : IDisposable
                 return DropReason.None;
             case ForwardAction.Encapsulate:
                 return Encapsulate(tables.Overlay!, forwarding.Endpoint!, m);
-            case ForwardAction.FloodLocal:
-                return Flood(tables, ingress.TenantIndex, ingress, m, replicate: false);
             default:
-                return Flood(tables, ingress.TenantIndex, ingress, m, replicate: true);
+                return FloodFromVm(tables, ingress, m, forwarding.Action);
         }
+    }
+
+    /// <summary>
+    /// Broadcast, multicast (Flood) or unknown unicast (FloodLocal) from a VM: within the VM's
+    /// flood limit (Switching/FloodLimit.cs), flooded. Out of line, so known unicast pays nothing
+    /// for the limit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DropReason FloodFromVm(SwitchTables tables, PortBinding ingress, IntPtr m, ForwardAction action)
+    {
+        DropReason reason = _floodLimiter.Admit(tables, ingress.PortId, action, default(SystemClock));
+        return reason != DropReason.None ? reason : Flood(tables, ingress.TenantIndex, ingress, m, replicate: action == ForwardAction.Flood);
     }
 
     /// <summary>Known unicast to a remote VM: the outer headers go into the mbuf's headroom, no copy.</summary>
