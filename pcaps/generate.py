@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _drop_labels():
     """The DropReason labels in enum order, from the list the dataplane pins."""
-    path = os.path.join(HERE, "..", "src", "Dataplane", "Switching", "drop-reasons.txt")
+    path = os.path.join(HERE, "..", "src", "Dataplane", "Counters", "drop-reasons.txt")
     with open(path) as f:
         return [line.strip() for line in f if line.strip() and not line.startswith("#")]
 

@@ -2,6 +2,7 @@
 // buffer it may rewrite (the VTEP's ARP reply). The input is the whole frame.
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -1,4 +1,5 @@
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Fuzz.Targets;
 

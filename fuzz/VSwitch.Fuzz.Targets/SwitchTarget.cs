@@ -2,6 +2,7 @@
 // the switch may rewrite (the ARP responder). Input: byte 0 picks the ingress port among
 // Topology.VmPorts, the rest is the frame.
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -1,14 +1,13 @@
 // Starting DPDK's Environment Abstraction Layer from C#. rte_eal_init may run once per process
 // and pins the calling thread to the main lcore, so vswitchd calls it once, from Main, before
 // it starts any other thread.
-using System.Runtime.InteropServices;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Ports;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Daemon;
 
-internal static unsafe class Eal
+internal static class Eal
 {
     /// <summary>The argv vswitchd passes: the configured EAL args, the PMD directory, and one --vdev per port.</summary>
     public static List<string> Arguments(DaemonConfig config)
@@ -25,12 +24,7 @@ internal static unsafe class Eal
     public static void Init(IReadOnlyList<string> args)
     {
         InstallResolver();
-        // DPDK keeps pointers into argv after init (it permutes it and remembers option
-        // strings), so the strings live for the life of the process.
-        byte** argv = (byte**)NativeMemory.AllocZeroed((nuint)(args.Count + 1), (nuint)sizeof(byte*));
-        for (int i = 0; i < args.Count; i++)
-            argv[i] = (byte*)Marshal.StringToCoTaskMemUTF8(args[i]);
-        if (rte_eal_init(args.Count, argv) < 0)
+        if (EalInit(args) < 0)
             throw new InvalidOperationException($"rte_eal_init failed: {RteStrError(RteErrno)} (EAL args: {string.Join(' ', args.Skip(1))})");
     }
 

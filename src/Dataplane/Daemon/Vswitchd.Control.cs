@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;

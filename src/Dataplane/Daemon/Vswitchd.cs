@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Switching;
@@ -75,7 +76,7 @@ public sealed partial class Vswitchd : ITableSource
             AttachPort(port);
         if (_config.Spec.Overlay is { } overlay)
         {
-            _uplinkMac = EthPort.MacAddress(_portIds[overlay.Uplink]);
+            _uplinkMac = EthDev.MacAddress(_portIds[overlay.Uplink]);
             // Offline (pcap regression) each next hop is asked for once: a retry a second later
             // would make the output depend on how long the run took.
             _neighbours = new NeighbourTable(overlay, _uptime.Elapsed, _offline ? TimeSpan.MaxValue : null);
@@ -179,7 +180,7 @@ public sealed partial class Vswitchd : ITableSource
             bool drained = true;
             foreach ((string name, long frames) in expected)
             {
-                ulong got = EthPort.ReadStats(_portIds[name]).Ipackets;
+                ulong got = EthDev.Stats(_portIds[name]).Ipackets;
                 received += (long)got;
                 drained &= (long)got >= frames;
             }
@@ -281,13 +282,13 @@ public sealed partial class Vswitchd : ITableSource
         {
             if (_stoppedStats.ContainsKey(name))
                 continue;
-            _stoppedStats[name] = EthPort.ReadStats(id);
+            _stoppedStats[name] = EthDev.Stats(id);
             EthPort.Stop(id);
         }
     }
 
     private EthStats StatsOf(string port) =>
-        _stoppedStats.TryGetValue(port, out EthStats stats) ? stats : EthPort.ReadStats(_portIds[port]);
+        _stoppedStats.TryGetValue(port, out EthStats stats) ? stats : EthDev.Stats(_portIds[port]);
 
     private static void Log(string message) => Console.Error.WriteLine($"vswitchd: {message}");
 }

@@ -20,6 +20,7 @@ internal static unsafe partial class Interop
     {
         if ((uint)core >= 1024)
             throw new ArgumentOutOfRangeException(nameof(core), core, "core must be in 0..1023");
+        // SAFETY: a cpu_set_t of 1024 bits (16 ulongs), zeroed, with one bit set below 1024 (checked above).
         ulong* mask = stackalloc ulong[16];
         new Span<ulong>(mask, 16).Clear();
         mask[core / 64] = 1UL << (core % 64);

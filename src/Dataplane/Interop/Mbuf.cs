@@ -1,6 +1,10 @@
 // Reads and writes struct rte_mbuf fields (lib/mbuf/rte_mbuf_core.h) from C#, at the offsets the
 // shim reports. Static readonly fields become constants once the JIT has run the class
 // constructor, so these accessors compile to single loads in the worker loop.
+// SAFETY (every accessor below): m is an mbuf the calling worker received from DPDK (an rx burst
+// or the pool) and has not yet handed back (tx or free), so no other thread touches it; each
+// field is read at the offsetof() the shim reports for this DPDK build, whose layout version
+// LoadLayout checks; lengths written stay within buf_len, which the callers check first.
 using System.Runtime.CompilerServices;
 
 namespace VSwitch.Dataplane.Interop;
@@ -30,15 +34,19 @@ internal static unsafe class Mbuf
 
     /// <summary>Start of the frame: buf_addr + data_off.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static byte* Data(IntPtr m) => *(byte**)((byte*)m + s_bufAddr) + *(ushort*)((byte*)m + s_dataOff);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static int DataLen(IntPtr m) => *(ushort*)((byte*)m + s_dataLen);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static int PktLen(IntPtr m) => (int)*(uint*)((byte*)m + s_pktLen);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static int SegmentCount(IntPtr m) => *(ushort*)((byte*)m + s_nbSegs);
 
     /// <summary>
@@ -49,6 +57,7 @@ internal static unsafe class Mbuf
     /// buffer cannot hold both.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static bool Prepend(IntPtr m, int length)
     {
         ushort* dataOff = (ushort*)((byte*)m + s_dataOff);
@@ -62,6 +71,7 @@ internal static unsafe class Mbuf
 
     /// <summary>Moves the frame to <paramref name="headroom"/> bytes from the start of its buffer, if the buffer can hold it there.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     private static bool MakeHeadroom(IntPtr m, int headroom)
     {
         int length = DataLen(m);
@@ -69,7 +79,9 @@ internal static unsafe class Mbuf
             return false;
         byte* buffer = *(byte**)((byte*)m + s_bufAddr);
         ushort* dataOff = (ushort*)((byte*)m + s_dataOff);
-        // Span.CopyTo copies overlapping ranges as memmove does.
+        // SAFETY: both ranges lie within the buffer: headroom + length <= buf_len was checked above,
+        // and data_off + length <= buf_len holds for any frame DPDK gave us. Span.CopyTo copies
+        // overlapping ranges as memmove does.
         new Span<byte>(buffer + *dataOff, length).CopyTo(new Span<byte>(buffer + headroom, length));
         *dataOff = (ushort)headroom;
         return true;
@@ -81,6 +93,7 @@ internal static unsafe class Mbuf
     /// against the current frame.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static void Narrow(IntPtr m, int offset, int length)
     {
         *(ushort*)((byte*)m + s_dataOff) += (ushort)offset;
@@ -89,6 +102,7 @@ internal static unsafe class Mbuf
 
     /// <summary>Sets data_len and pkt_len of a single-segment mbuf.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static void SetLength(IntPtr m, int length)
     {
         *(ushort*)((byte*)m + s_dataLen) = (ushort)length;
@@ -97,10 +111,12 @@ internal static unsafe class Mbuf
 
     /// <summary>Bytes from the start of the frame to the end of the buffer: the longest frame it can hold.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static int Room(IntPtr m) => *(ushort*)((byte*)m + s_bufLen) - *(ushort*)((byte*)m + s_dataOff);
 
     /// <summary>The first <paramref name="length"/> bytes from the start of the frame, whatever data_len says.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static Span<byte> Buffer(IntPtr m, int length) => new(Data(m), length);
 
     /// <summary>The frame as a span; valid until the mbuf is freed or transmitted.</summary>

@@ -25,6 +25,7 @@ using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Dataplane.Overlay;
 
@@ -189,12 +190,12 @@ public static class Decapsulation
         switch (BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset)))
         {
             case Ethernet.TypeIpv4:
-                int ipv4Header = Ipv4.ValidHeaderLength(l3);
+                int ipv4Header = Ipv4.ValidHeaderLength(l3, out int ipv4Length);
                 if (ipv4Header == 0)
                     return DropReason.MalformedIpv4;
                 if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
-                DropReason ipv4 = TenantGuard.CheckIpv4(l3.Slice(0, Ipv4.MinHeaderLength), l3, ipv4Header);
+                DropReason ipv4 = TenantGuard.CheckIpv4(l3.Slice(0, Ipv4.MinHeaderLength), l3, ipv4Header, ipv4Length);
                 if (ipv4 != DropReason.None)
                     return ipv4;
                 break;

@@ -2,6 +2,7 @@
 // port, the remote hosts it tunnels to, and how it reaches them. Validated by SpecValidator and
 // compiled into OverlayTables; nothing here is read on the packet path.
 using System.Collections.Immutable;
+using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Dataplane.Overlay;
 

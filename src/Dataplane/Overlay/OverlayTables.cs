@@ -7,6 +7,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Collections;
 
 namespace VSwitch.Dataplane.Overlay;
 

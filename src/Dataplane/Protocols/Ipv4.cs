@@ -83,17 +83,24 @@ public static class Ipv4
     /// Returns the header length, or 0 when the header is malformed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int ValidHeaderLength(ReadOnlySpan<byte> packet)
+    public static int ValidHeaderLength(ReadOnlySpan<byte> packet) => ValidHeaderLength(packet, out _);
+
+    /// <inheritdoc cref="ValidHeaderLength(ReadOnlySpan{byte})"/>
+    /// <param name="totalLength">The header's total length field, once the header is valid (0 otherwise).</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ValidHeaderLength(ReadOnlySpan<byte> packet, out int totalLength)
     {
+        totalLength = 0;
         if (packet.Length < MinHeaderLength)
             return 0;
         byte versionIhl = packet[0];
         int headerLength = (versionIhl & 0xF) * 4;
         if (versionIhl >> 4 != 4 || headerLength < MinHeaderLength || headerLength > packet.Length)
             return 0;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(TotalLengthOffset));
-        if (totalLength < headerLength || totalLength > packet.Length)
+        int total = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(TotalLengthOffset));
+        if (total < headerLength || total > packet.Length)
             return 0;
+        totalLength = total;
         return headerLength;
     }
 

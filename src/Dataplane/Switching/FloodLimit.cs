@@ -10,6 +10,7 @@
 // FloodLimit objects, and a bucket that sees a new one starts full.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Dataplane.Switching;
 

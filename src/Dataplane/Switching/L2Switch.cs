@@ -14,6 +14,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Dataplane.Switching;
 
@@ -67,14 +68,14 @@ public static class L2Switch
         switch (etherType)
         {
             case Ethernet.TypeIpv4:
-                int ipv4Header = Ipv4.ValidHeaderLength(payload);
+                int ipv4Header = Ipv4.ValidHeaderLength(payload, out int ipv4Length);
                 if (ipv4Header == 0)
                     return DropReason.MalformedIpv4;
                 // Of constant length, as the Ethernet header: its fixed-offset reads need no bounds checks.
                 ReadOnlySpan<byte> ipv4Fixed = payload.Slice(0, Ipv4.MinHeaderLength);
                 if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(ipv4Fixed.Slice(Ipv4.SourceOffset, 4))))
                     return DropReason.SpoofedIpv4Source;
-                DropReason ipv4 = TenantGuard.CheckIpv4(ipv4Fixed, payload, ipv4Header);
+                DropReason ipv4 = TenantGuard.CheckIpv4(ipv4Fixed, payload, ipv4Header, ipv4Length);
                 if (ipv4 != DropReason.None)
                     return ipv4;
                 break;

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Collections;
 
 namespace VSwitch.Dataplane.Switching;
 

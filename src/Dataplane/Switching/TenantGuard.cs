@@ -19,6 +19,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Dataplane.Switching;
 
@@ -31,16 +32,16 @@ public static class TenantGuard
 
     /// <summary>
     /// Checks UDP over IPv4 (<paramref name="ip"/>: a header that Ipv4.ValidHeaderLength accepted,
-    /// <paramref name="headerLength"/> long; <paramref name="ipFixed"/>: its first 20 octets). The
-    /// common case, a complete header that is no DHCP reply, costs two compares; the rest goes out
-    /// of line.
+    /// <paramref name="headerLength"/> long, <paramref name="totalLength"/> in all; <paramref name="ipFixed"/>:
+    /// its first 20 octets). The common case, a complete header that is no DHCP reply, costs two
+    /// compares; the rest goes out of line.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DropReason CheckIpv4(ReadOnlySpan<byte> ipFixed, ReadOnlySpan<byte> ip, int headerLength)
+    public static DropReason CheckIpv4(ReadOnlySpan<byte> ipFixed, ReadOnlySpan<byte> ip, int headerLength, int totalLength)
     {
         if (ipFixed[Ipv4.ProtocolOffset] != Ipv4.ProtocolUdp)
             return DropReason.None;
-        int udpLength = BinaryPrimitives.ReadUInt16BigEndian(ipFixed.Slice(Ipv4.TotalLengthOffset)) - headerLength;
+        int udpLength = totalLength - headerLength;
         if (udpLength >= Udp.HeaderLength && BinaryPrimitives.ReadUInt32BigEndian(ip.Slice(headerLength)) != DhcpServerToClient)
             return DropReason.None;
         return CheckUdpOverIpv4(ip, headerLength, udpLength);

@@ -1,4 +1,6 @@
 // Where the repository, its pcaps/ and the built vswitchd are, found from this test assembly.
+using VSwitch.Dataplane.Counters;
+
 namespace VSwitch.Tests.Integration.Infrastructure;
 
 public static class RepoPaths
@@ -10,9 +12,9 @@ public static class RepoPaths
 
     public static string PcapsDirectory => Path.Combine(Root, "pcaps");
 
-    /// <summary>The drop reasons' labels in DropReason's order: the list the dataplane pins (src/Dataplane/Switching/drop-reasons.txt).</summary>
+    /// <summary>The drop reasons' labels in DropReason's order: the list the dataplane pins (src/Dataplane/Counters/drop-reasons.txt).</summary>
     public static IReadOnlyList<string> DropReasonLabels() =>
-        [.. File.ReadLines(Path.Combine(Root, "src", "Dataplane", "Switching", "drop-reasons.txt")).Where(line => line.Length > 0 && !line.StartsWith('#'))];
+        [.. File.ReadLines(Path.Combine(Root, "src", "Dataplane", "Counters", "drop-reasons.txt")).Where(line => line.Length > 0 && !line.StartsWith('#'))];
 
     /// <summary>
     /// $VSWITCHD, else src/Dataplane/bin/&lt;Configuration&gt;/net10.0/vswitchd with the configuration this

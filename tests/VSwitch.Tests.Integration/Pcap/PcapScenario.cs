@@ -3,6 +3,7 @@
 using System.Text.Json.Nodes;
 using VSwitch.Tests.Integration.Infrastructure;
 using YamlDotNet.Serialization;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Integration.Pcap;
 

@@ -11,6 +11,7 @@ using VSwitch.Dataplane.Switching;
 using VSwitch.Fuzz.Targets;
 using VSwitch.Tests.Unit.Overlay;
 using Xunit;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Fuzz;
 

@@ -6,6 +6,8 @@ using VSwitch.Dataplane.Switching;
 using VSwitch.Tests.Unit.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
+using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

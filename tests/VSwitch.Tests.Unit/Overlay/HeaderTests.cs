@@ -2,6 +2,8 @@ using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
+using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

@@ -3,6 +3,7 @@ using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
+using VSwitch.Dataplane.Collections;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

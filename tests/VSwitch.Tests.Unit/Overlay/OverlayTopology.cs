@@ -4,6 +4,7 @@
 using System.Buffers.Binary;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

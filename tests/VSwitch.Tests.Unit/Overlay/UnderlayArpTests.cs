@@ -8,6 +8,7 @@ using VSwitch.Dataplane.Switching;
 using VSwitch.Tests.Unit.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Switching;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Switching;
 

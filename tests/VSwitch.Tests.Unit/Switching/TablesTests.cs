@@ -1,5 +1,6 @@
 using VSwitch.Dataplane.Switching;
 using Xunit;
+using VSwitch.Dataplane.Collections;
 
 namespace VSwitch.Tests.Unit.Switching;
 

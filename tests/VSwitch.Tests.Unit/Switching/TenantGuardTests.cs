@@ -4,6 +4,7 @@ using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Switching.FirstHopFrames;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Unit.Switching;
 

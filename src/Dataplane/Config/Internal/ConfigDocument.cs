@@ -2,6 +2,8 @@
 // optional here ("not given" or mistyped) and still text where the file has text. Defaults,
 // parsing and rules come later (ConfigMapper, SpecValidator). The snake_case names below are the
 // only place the file's field names are spelled.
+using VSwitch.Dataplane.Protocols;
+
 namespace VSwitch.Dataplane.Config.Internal;
 
 internal sealed record ConfigDocument(

@@ -3,6 +3,7 @@
 // One mailbox per worker; both directions are single-producer single-consumer rings, so neither
 // side locks and the worker never allocates.
 using System.Runtime.CompilerServices;
+using VSwitch.Dataplane.Collections;
 
 namespace VSwitch.Dataplane.Overlay.Neighbours;
 

@@ -29,6 +29,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Dataplane.Overlay.Neighbours;
 

@@ -49,6 +49,7 @@ internal static unsafe partial class Interop
     }
 
     /// <summary>pthread_kill(thread, kick signal); 0 or an error number.</summary>
+    // SAFETY: pthread_t is an unsigned long on Linux, the size of nuint; thread came from pthread_self.
     internal static int SendKick(nuint thread) => LibC.pthread_kill(*(pthread_t*)&thread, VcpuKickSignal);
 
     /// <summary>Consumes pending kick signals of the calling thread (where it is blocked) without waiting.</summary>

@@ -3,7 +3,7 @@
 // more to set up than such a list takes to scan.
 using System.Runtime.CompilerServices;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Collections;
 
 public static class ShortLists
 {

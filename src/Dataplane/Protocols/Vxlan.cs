@@ -4,9 +4,9 @@
 // fields and MUST be set to zero on transmission and ignored on receipt": we check I and nothing else.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Counters;
 
-namespace VSwitch.Dataplane.Overlay;
+namespace VSwitch.Dataplane.Protocols;
 
 public static class Vxlan
 {

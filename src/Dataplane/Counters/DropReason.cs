@@ -3,7 +3,7 @@
 // control socket ("drops": {"spoofed_ipv4_source": 3, ...}).
 using System.Text.Json;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Counters;
 
 public enum DropReason : byte
 {

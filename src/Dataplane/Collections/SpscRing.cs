@@ -1,7 +1,7 @@
 // A bounded single-producer single-consumer ring over a preallocated array: how the control side
 // and a worker hand each other small items without locks and without allocating (the Lamport
 // queue; head and tail are each written by one side only and published with Volatile.Write).
-namespace VSwitch.Dataplane.Overlay.Neighbours;
+namespace VSwitch.Dataplane.Collections;
 
 public sealed class SpscRing<T> where T : struct
 {

@@ -1,14 +1,15 @@
 using VSwitch.Dataplane.Switching;
 using Xunit;
+using VSwitch.Dataplane.Counters;
 
-namespace VSwitch.Tests.Unit.Switching;
+namespace VSwitch.Tests.Unit.Counters;
 
 public class DropReasonsTests
 {
     // The labels are an external interface (control socket and metrics): drop-reasons.txt pins
     // every one, in enum order, so renaming an enum member cannot silently rename a time series.
     private static readonly string[] s_pinned =
-        [.. File.ReadLines(Repository.PathOf("src", "Dataplane", "Switching", "drop-reasons.txt")).Where(line => line.Length > 0 && !line.StartsWith('#'))];
+        [.. File.ReadLines(Repository.PathOf("src", "Dataplane", "Counters", "drop-reasons.txt")).Where(line => line.Length > 0 && !line.StartsWith('#'))];
 
     [Fact]
     public void Labels_are_the_pinned_list_in_enum_order() =>

@@ -8,9 +8,10 @@
 // the frame whether or not the C flag says so, because the C flag is only a hint that one is present.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Collections;
+using VSwitch.Dataplane.Counters;
 
-namespace VSwitch.Dataplane.Overlay;
+namespace VSwitch.Dataplane.Protocols;
 
 public static class Geneve
 {

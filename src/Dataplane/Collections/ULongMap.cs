@@ -5,7 +5,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Collections;
 
 public sealed class ULongMap<TValue>
 {
