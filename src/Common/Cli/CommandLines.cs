@@ -19,7 +19,7 @@ public static class CommandLines
         ParseResult parse = root.Parse(args, Parsing);
         if (parse.Errors.Count > 0)
             return ReportUsageErrors(program, parse, stderr);
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct).ConfigureAwait(false);
+        return await parse.InvokeAsync(Invocation(stdout, stderr), ct).ConfigureAwait(false);
     }
 
     /// <inheritdoc cref="InvokeAsync"/>
@@ -28,7 +28,7 @@ public static class CommandLines
         ParseResult parse = root.Parse(args, Parsing);
         if (parse.Errors.Count > 0)
             return ReportUsageErrors(program, parse, stderr);
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return parse.Invoke(Invocation(stdout, stderr));
     }
 
     /// <summary>"vswitchd ctl" for the ctl verb of vswitchd: the program, then the verbs the user typed.</summary>
@@ -44,6 +44,15 @@ public static class CommandLines
         verbs.Reverse();
         return string.Join(' ', verbs);
     }
+
+    /// <summary>
+    /// No process-termination handling of System.CommandLine's own: it would answer SIGTERM and
+    /// SIGINT itself and end the process with 143 or 130 two seconds later, while the daemons
+    /// register their own handlers and stop in order (vswitchd drains its workers and prints its
+    /// counters, vmm stops its vCPUs), then exit with their own status.
+    /// </summary>
+    private static InvocationConfiguration Invocation(TextWriter stdout, TextWriter stderr) =>
+        new() { Output = stdout, Error = stderr, ProcessTerminationTimeout = null };
 
     private static int ReportUsageErrors(string program, ParseResult parse, TextWriter stderr)
     {
