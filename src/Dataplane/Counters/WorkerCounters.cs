@@ -45,12 +45,14 @@ public sealed class WorkerCounters
     private static readonly FieldInfo[] s_scalars = Fields(typeof(ulong));
     private static readonly FieldInfo[] s_arrays = Fields(typeof(ulong[]));
 
+    private static readonly FieldInfo[] s_outcomes = [.. s_scalars.Where(f => f.GetCustomAttribute<PerWorkerAttribute>() is null)];
+
     /// <summary>The ulong fields that count what happened to frames: all but the [PerWorker] ones.</summary>
-    internal static IEnumerable<FieldInfo> Outcomes => s_scalars.Where(f => f.GetCustomAttribute<PerWorkerAttribute>() is null);
+    internal static IReadOnlyList<FieldInfo> Outcomes => s_outcomes;
 
     /// <summary>
-    /// A new WorkerCounters holding the sum of every worker's counters, field by field, read with
-    /// Volatile.Read while the workers run. Epoch and AllocatedBytes are per worker and not summed.
+    /// A new WorkerCounters holding the sum of every worker's counters, field by field, read while
+    /// the workers run (each a whole 64-bit load). Epoch and AllocatedBytes are per worker and not summed.
     /// </summary>
     public static WorkerCounters Sum(IEnumerable<WorkerCounters> workers)
     {
