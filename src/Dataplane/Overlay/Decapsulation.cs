@@ -11,8 +11,9 @@
 //   -> source not a remote host
 //   -> port not that host's tunnel type -> tunnel header (VXLAN I flag; GENEVE version, protocol,
 //   option lengths, control flag, unknown critical options) -> VNI unknown -> inner runt
-//   -> inner source MAC not a remote VM of the tenant at that host -> inner VLAN tag -> inner L3
-//   (malformed, then source not bound to that VM, then Switching/TenantGuard.cs) -> destination (local VM / flood local /
+//   -> inner source MAC not a remote VM of the tenant at that host -> the sender checks a local
+//   VM's frame goes through (Switching/TenantGuard.cs: VLAN tag; inner L3 malformed, then source
+//   not bound to that VM, then the first-hop checks) -> destination (local VM / flood local /
 //   egress MTU / unknown). Tunnel traffic is never sent back into the tunnel (split horizon).
 //
 // One lookup stands for the three checks "source is a remote host, on its tunnel type, with a
@@ -173,7 +174,7 @@ public static class Decapsulation
         return payload.Length - tunnelLength < Ethernet.HeaderLength ? DropReason.MalformedInner : DropReason.SpoofedInnerSource;
     }
 
-    /// <summary>The tenant checks of L2Switch, with the remote VM's binding standing in for the ingress port's.</summary>
+    /// <summary>The tenant checks of L2Switch (TenantGuard.CheckSender), with the remote VM standing in for the ingress port's binding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason CheckInner(SwitchTables tables, OverlayTables overlay, ReadOnlySpan<byte> inner, TunnelEndpoint tunnel, ref Decapsulated result)
     {
@@ -186,37 +187,10 @@ public static class Decapsulation
             || !ReferenceEquals(sender.Endpoint, tunnel))
             return DropReason.SpoofedInnerSource;
 
-        ReadOnlySpan<byte> l3 = inner.Slice(Ethernet.HeaderLength);
-        switch (BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset)))
-        {
-            case Ethernet.TypeIpv4:
-                int ipv4Header = Ipv4.ValidHeaderLength(l3, out int ipv4Length);
-                if (ipv4Header == 0)
-                    return DropReason.MalformedIpv4;
-                if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Ipv4.SourceOffset, 4))))
-                    return DropReason.SpoofedIpv4Source;
-                DropReason ipv4 = TenantGuard.CheckIpv4(l3.Slice(0, Ipv4.MinHeaderLength), l3, ipv4Header, ipv4Length);
-                if (ipv4 != DropReason.None)
-                    return ipv4;
-                break;
-            case Ethernet.TypeArp:
-                if (!Arp.IsWellFormed(l3))
-                    return DropReason.MalformedArp;
-                if (MacAddress.Read(l3.Slice(Arp.SenderMacOffset, 6)) != source
-                    || !sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Arp.SenderIpOffset))))
-                    return DropReason.SpoofedArpSender;
-                break;
-            case Ethernet.TypeIpv6:
-                // Remote VMs carry no IPv6 bindings here; their own host's switch checks their sources.
-                if (!Ipv6.IsValidHeader(l3))
-                    return DropReason.MalformedIpv6;
-                DropReason ipv6 = TenantGuard.CheckIpv6(l3, source, sender.AllowRouting, local: null);
-                if (ipv6 != DropReason.None)
-                    return ipv6;
-                break;
-            case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
-                return DropReason.VlanTagged;
-        }
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset));
+        DropReason checks = TenantGuard.CheckSender(new RemoteSender(sender), etherType, inner.Slice(Ethernet.HeaderLength));
+        if (checks != DropReason.None)
+            return checks;
 
         ulong destination = MacAddress.Read(ethernet);
         if (MacAddress.IsGroup(destination))
@@ -232,4 +206,23 @@ public static class Decapsulation
         result.Egress = egress;
         return DropReason.None;
     }
+}
+
+/// <summary>
+/// A VM on another host, as the tenant checks see a frame decapsulated from it. Its IPv6
+/// addresses are not configured here: its own host's switch checks its IPv6 sources, so only the
+/// link-layer address of its Neighbor Advertisements is checked here.
+/// </summary>
+public readonly struct RemoteSender(RemoteVm vm) : ITenantSender
+{
+    public ulong Mac => vm.Mac;
+
+    public bool AllowRouting => vm.AllowRouting;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasIpv4(uint address) => vm.HasIpv4(address);
+
+    public bool MaySendFromIpv6(UInt128 address) => true;
+
+    public bool MayAdvertiseIpv6(UInt128 target) => true;
 }

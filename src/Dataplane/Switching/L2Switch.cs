@@ -3,9 +3,10 @@
 // only reach ports of its own tenant, because every lookup key carries the tenant.
 //
 // Checks run in a fixed order, and the first failure is the frame's one drop reason:
-//   runt -> oversize (ingress MTU) -> source MAC -> VLAN tag -> L3 header (IPv4, ARP, IPv6:
-//   malformed, then spoofed source, then the first-hop checks of TenantGuard.cs: DHCP server
-//   replies, Neighbor Advertisements, Router Advertisements, Redirects) -> destination lookup (local VM, then remote VM of the
+//   runt -> oversize (ingress MTU) -> source MAC -> the sender checks of TenantGuard.cs, which
+//   decapsulated frames go through too (VLAN tag; L3 header of IPv4, ARP, IPv6: malformed, then
+//   spoofed source, then DHCP server replies, Neighbor Advertisements, Router Advertisements,
+//   Redirects) -> the ARP responder -> destination lookup (local VM, then remote VM of the
 //   tenant, whose frames are encapsulated toward its host: Overlay/Encapsulation.cs; broadcast
 //   and multicast flood to the tenant's local ports and remote hosts, unknown unicast to its
 //   local ports only).
@@ -65,33 +66,11 @@ public static class L2Switch
 
         ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(ethernet.Slice(Ethernet.EtherTypeOffset));
         Span<byte> payload = frame.Slice(Ethernet.HeaderLength);
-        switch (etherType)
-        {
-            case Ethernet.TypeIpv4:
-                int ipv4Header = Ipv4.ValidHeaderLength(payload, out int ipv4Length);
-                if (ipv4Header == 0)
-                    return DropReason.MalformedIpv4;
-                // Of constant length, as the Ethernet header: its fixed-offset reads need no bounds checks.
-                ReadOnlySpan<byte> ipv4Fixed = payload.Slice(0, Ipv4.MinHeaderLength);
-                if (!ingress.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(ipv4Fixed.Slice(Ipv4.SourceOffset, 4))))
-                    return DropReason.SpoofedIpv4Source;
-                DropReason ipv4 = TenantGuard.CheckIpv4(ipv4Fixed, payload, ipv4Header, ipv4Length);
-                if (ipv4 != DropReason.None)
-                    return ipv4;
-                break;
-            case Ethernet.TypeArp:
-                DropReason arp = CheckArp(tables, ingress, frame, payload, ref forwarding);
-                if (arp != DropReason.None || forwarding.Action == ForwardAction.ReplyToSender)
-                    return arp;
-                break;
-            case Ethernet.TypeIpv6:
-                DropReason ipv6 = CheckIpv6(ingress, payload);
-                if (ipv6 != DropReason.None)
-                    return ipv6;
-                break;
-            case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
-                return DropReason.VlanTagged;
-        }
+        DropReason sender = TenantGuard.CheckSender(new LocalSender(ingress), etherType, payload);
+        if (sender != DropReason.None)
+            return sender;
+        if (etherType == Ethernet.TypeArp && AnswerArp(tables, ingress, frame, payload, ref forwarding))
+            return DropReason.None;
 
         ulong destination = MacAddress.Read(ethernet);
         if (MacAddress.IsGroup(destination))
@@ -121,43 +100,22 @@ public static class L2Switch
     }
 
     /// <summary>
-    /// The IPv6 checks: header, source bound to the port (or the VM's link-local address), then
-    /// the first-hop checks. One call out of line: IPv4 is the common case, and every call site
-    /// in Classify costs its hot path registers.
+    /// The ARP responder, for a request TenantGuard has checked: one for an address the tenant
+    /// owns is answered here with the owner's MAC, so ARP never has to be broadcast to the
+    /// tenant's VMs. Gratuitous ARP (sender address = target address) is switched, not answered.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DropReason CheckIpv6(PortBinding ingress, ReadOnlySpan<byte> packet)
+    private static bool AnswerArp(SwitchTables tables, PortBinding ingress, Span<byte> frame, ReadOnlySpan<byte> arp, ref Forwarding forwarding)
     {
-        if (!Ipv6.IsValidHeader(packet))
-            return DropReason.MalformedIpv6;
-        if (!ingress.HasIpv6(Ipv6.ReadAddress(packet.Slice(Ipv6.SourceOffset, 16))))
-            return DropReason.SpoofedIpv6Source;
-        return TenantGuard.CheckIpv6(packet, ingress.Mac, ingress.AllowRouting, ingress);
-    }
-
-    /// <summary>
-    /// RFC 826 checks, and the responder: a request for an address the tenant owns is answered
-    /// here with the owner's MAC, so ARP never has to be broadcast to the tenant's VMs.
-    /// Gratuitous ARP (sender address = target address) is switched, not answered.
-    /// </summary>
-    private static DropReason CheckArp(SwitchTables tables, PortBinding ingress, Span<byte> frame, Span<byte> arp, ref Forwarding forwarding)
-    {
-        if (!Arp.IsWellFormed(arp))
-            return DropReason.MalformedArp;
-        ulong senderMac = MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6));
         uint senderIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset));
-        if (senderMac != ingress.Mac || !ingress.HasIpv4(senderIp))
-            return DropReason.SpoofedArpSender;
-
         uint targetIp = BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.TargetIpOffset));
         if (BinaryPrimitives.ReadUInt16BigEndian(arp.Slice(Arp.OperOffset)) != Arp.OpRequest
             || targetIp == senderIp
             || !tables.ArpTable.TryGetValue(SwitchTables.ArpKey(ingress.TenantIndex, targetIp), out ulong targetMac))
-            return DropReason.None;
+            return false;
 
         Arp.RewriteAsReply(frame, targetMac, targetIp);
         forwarding.Action = ForwardAction.ReplyToSender;
         forwarding.Egress = ingress;
-        return DropReason.None;
+        return true;
     }
 }
