@@ -1,13 +1,13 @@
 // The control socket's request path without the socket: the bytes a client sends are split into
 // frames by the server's FrameReader, each message goes through the server's envelope checks
 // (a JSON object with a string "op", its "id" echoed back), and the change ops read their fields
-// with the daemon's SpecJson readers and validate the resulting spec, as Vswitchd.Change does
+// with the daemon's ControlRequests readers (the config file's) and validate the resulting spec, as Vswitchd.Change does
 // before it touches DPDK. The input is the byte stream of one connection.
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using VSwitch.Common.Control;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.ControlSocket;
 using VSwitch.Dataplane.Daemon;
 using VSwitch.Dataplane.Switching;
 
@@ -59,10 +59,10 @@ public static class ControlMessageTarget
             Change(opValue.GetValue<string>(), request);
             ControlEnvelope.Success(id, new JsonObject());
         }
-        catch (ControlException e)
+        catch (Exception e) when (e is ControlException or ConfigException)
         {
-            // The documented refusal: its message goes to the client as the reply's "error".
-            Invariants.Check(!string.IsNullOrWhiteSpace(e.Message), "a ControlException without a message");
+            // The documented refusals: the message goes to the client as the reply's "error".
+            Invariants.Check(!string.IsNullOrWhiteSpace(e.Message), $"a {e.GetType().Name} without a message");
             ControlEnvelope.Failure(id, e.Message);
         }
     }
@@ -73,20 +73,17 @@ public static class ControlMessageTarget
         switch (op)
         {
             case "add-port":
-                Validate(s_spec with { Ports = s_spec.Ports.Add(SpecJson.ReadPort(request)) });
+                Validate(s_spec with { Ports = s_spec.Ports.Add(ControlRequests.Port(request)) });
                 break;
             case "add-vm":
-                VmSpec vm = SpecJson.ReadVm(request);
-                SwitchSpec next = s_spec with { Vms = s_spec.Vms.Add(vm) };
-                if (!s_spec.Tenants.Any(t => t.Name == vm.Tenant))
-                    next = next with { Tenants = next.Tenants.Add(new TenantSpec(vm.Tenant, SpecJson.OptionalVni(request))) };
-                Validate(next);
+                (VmSpec vm, uint? vni) = ControlRequests.Vm(request);
+                Validate(SpecChanges.AddVm(s_spec, vm, vni));
                 break;
             case "add-remote-vm":
-                Validate(s_spec with { RemoteVms = s_spec.RemoteVms.Add(SpecJson.ReadRemoteVm(request)) });
+                Validate(s_spec with { RemoteVms = s_spec.RemoteVms.Add(ControlRequests.RemoteVm(request)) });
                 break;
             case "remove-port" or "remove-vm" or "remove-remote-vm":
-                SpecJson.RequiredString(request, "name");
+                ControlRequests.Name(request);
                 break;
         }
     }

@@ -8,24 +8,28 @@ namespace VSwitch.Common.Sockets;
 
 public sealed class MessageClock(ConnectionLimits limits)
 {
-    private long _messageStart = -1;
+    /// <summary>When the current wait (between messages, or for the rest of one) began; -1 before the first read of it.</summary>
+    private long _start = -1;
+    private bool _midMessage;
 
     /// <summary>
-    /// The wait for the next read: the idle timeout when no part of a message is buffered, else
-    /// what is left of the message's time, counted from the first read that found it incomplete.
-    /// Zero or less: the time is up.
+    /// What is left of the current wait: of the idle timeout while no part of a message is
+    /// buffered, else of the frame timeout, counted from the first read that found the message
+    /// incomplete. Zero or less: the time is up. Asking again after a read that brought no whole
+    /// message gives what is left of the same wait.
     /// </summary>
     public TimeSpan NextWait(bool midMessage)
     {
-        if (!midMessage)
+        if (_start < 0 || midMessage != _midMessage)
         {
-            _messageStart = -1;
-            return limits.IdleTimeout;
+            _start = Stopwatch.GetTimestamp();
+            _midMessage = midMessage;
         }
-        if (_messageStart < 0)
-            _messageStart = Stopwatch.GetTimestamp();
-        return limits.FrameTimeout - Stopwatch.GetElapsedTime(_messageStart);
+        return (midMessage ? limits.FrameTimeout : limits.IdleTimeout) - Stopwatch.GetElapsedTime(_start);
     }
+
+    /// <summary>A whole message was taken: the next wait starts afresh.</summary>
+    public void MessageTaken() => _start = -1;
 
     /// <summary>What the server logs (and tells the client, if it still can) when a wait ran out.</summary>
     public string Expired(bool midMessage, long bufferedBytes) => midMessage

@@ -7,7 +7,8 @@
 using System.CommandLine;
 using VSwitch.Common.Cli;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
+using VSwitch.Dataplane.Cli;
 using VSwitch.Dataplane.Daemon;
 using VSwitch.Dataplane.Ports;
 

@@ -6,7 +6,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
@@ -21,40 +21,44 @@ namespace VSwitch.Dataplane.Daemon;
 
 public sealed partial class Vswitchd
 {
-    private sealed class Handler(Vswitchd daemon) : IControlHandler
+    /// <summary>The control socket's ops, in the order docs/control-socket.md lists them.</summary>
+    private ControlOperations ControlOps()
     {
-        public async ValueTask<JsonObject> HandleAsync(string op, JsonObject request, CancellationToken ct)
+        var ops = new ControlOperations()
+            .Add("status", (_, ct) => UnderChangesLock(StatusReport, ct))
+            .Add("counters", (_, ct) => UnderChangesLock(CountersReport, ct))
+            .Add("list", (_, ct) => UnderChangesLock(() => SpecJson.Write(Tables.Spec), ct))
+            .Add("neighbours", NeighboursReport);
+        foreach (string op in (string[])["add-port", "remove-port", "add-vm", "remove-vm", "add-remote-vm", "remove-remote-vm"])
+            ops.Add(op, (request, ct) => ChangeAsync(op, request, ct));
+        return ops.Add("shutdown", () =>
         {
-            switch (op)
+            // Answer first; the daemon stops after the reply has gone out.
+            _ = Task.Delay(100, CancellationToken.None).ContinueWith(_ => _shutdown.Cancel(), TaskScheduler.Default);
+            return new JsonObject();
+        });
+    }
+
+    private async ValueTask<JsonObject> ChangeAsync(string op, JsonObject request, CancellationToken ct)
+    {
+        await _changes.WaitAsync(ct);
+        try
+        {
+            if (_state != DaemonState.Running)
+                throw new ControlException($"{op}: vswitchd is {_state.ToString().ToLowerInvariant()}, not running");
+            try
             {
-                case "status":
-                    return await daemon.UnderChangesLock(daemon.StatusReport, ct);
-                case "counters":
-                    return await daemon.UnderChangesLock(daemon.CountersReport, ct);
-                case "list":
-                    return await daemon.UnderChangesLock(() => SpecJson.Write(daemon.Tables.Spec), ct);
-                case "neighbours":
-                    return daemon.NeighboursReport();
-                case "shutdown":
-                    // Answer first; the daemon stops after the reply has gone out.
-                    _ = Task.Delay(100, CancellationToken.None).ContinueWith(_ => daemon._shutdown.Cancel(), TaskScheduler.Default);
-                    return new JsonObject();
-                case "add-port" or "remove-port" or "add-vm" or "remove-vm" or "add-remote-vm" or "remove-remote-vm":
-                    await daemon._changes.WaitAsync(ct);
-                    try
-                    {
-                        if (daemon._state != DaemonState.Running)
-                            throw new ControlException($"{op}: vswitchd is {daemon._state.ToString().ToLowerInvariant()}, not running");
-                        daemon.Change(op, request);
-                        return new JsonObject { ["generation"] = Interlocked.Read(ref daemon._generation) };
-                    }
-                    finally
-                    {
-                        daemon._changes.Release();
-                    }
-                default:
-                    throw new ControlException($"unknown op '{op}' (expected status, counters, list, neighbours, add-port, remove-port, add-vm, remove-vm, add-remote-vm, remove-remote-vm, shutdown)");
+                Change(op, request);
             }
+            catch (ConfigException e)
+            {
+                throw new ControlException(string.Join("; ", e.Errors));
+            }
+            return new JsonObject { ["generation"] = Interlocked.Read(ref _generation) };
+        }
+        finally
+        {
+            _changes.Release();
         }
     }
 
@@ -79,7 +83,7 @@ public sealed partial class Vswitchd
         {
             case "add-port":
             {
-                PortSpec port = AllowedAtRunTime(SpecJson.ReadPort(request), spec);
+                PortSpec port = AllowedAtRunTime(ControlRequests.Port(request), spec);
                 SwitchSpec next = spec with { Ports = spec.Ports.Add(port) };
                 Validate(next);
                 if (MbufBudget.Shortfall(next.Ports, _config.Mbufs, _workers.Length) is { } shortfall)
@@ -100,7 +104,7 @@ public sealed partial class Vswitchd
             }
             case "remove-port":
             {
-                string name = SpecJson.RequiredString(request, "name");
+                string name = ControlRequests.Name(request);
                 PortSpec port = spec.Ports.FirstOrDefault(p => p.Name == name)
                     ?? throw new ControlException($"remove-port: name: no port named '{name}'");
                 if (spec.Vms.FirstOrDefault(vm => vm.Port == name) is { } bound)
@@ -114,14 +118,15 @@ public sealed partial class Vswitchd
             }
             case "add-vm":
             {
-                SwitchSpec next = SpecChanges.AddVm(spec, SpecJson.ReadVm(request), SpecJson.OptionalVni(request));
+                (VmSpec vm, uint? vni) = ControlRequests.Vm(request);
+                SwitchSpec next = SpecChanges.AddVm(spec, vm, vni);
                 Validate(next);
                 Publish(next);
                 break;
             }
             case "add-remote-vm":
             {
-                RemoteVmSpec vm = SpecJson.ReadRemoteVm(request);
+                RemoteVmSpec vm = ControlRequests.RemoteVm(request);
                 if (!spec.Tenants.Any(t => t.Name == vm.Tenant))
                     throw new ControlException($"add-remote-vm: tenant: '{vm.Tenant}' is not a configured tenant (add a local VM with its vni first)");
                 SwitchSpec next = spec with { RemoteVms = spec.RemoteVms.Add(vm) };
@@ -131,7 +136,7 @@ public sealed partial class Vswitchd
             }
             case "remove-remote-vm":
             {
-                string name = SpecJson.RequiredString(request, "name");
+                string name = ControlRequests.Name(request);
                 RemoteVmSpec vm = spec.RemoteVms.FirstOrDefault(v => v.Name == name)
                     ?? throw new ControlException($"remove-remote-vm: name: no remote VM named '{name}'");
                 Publish(spec with { RemoteVms = spec.RemoteVms.Remove(vm) });
@@ -139,7 +144,7 @@ public sealed partial class Vswitchd
             }
             case "remove-vm":
             {
-                string name = SpecJson.RequiredString(request, "name");
+                string name = ControlRequests.Name(request);
                 VmSpec vm = spec.Vms.FirstOrDefault(v => v.Name == name)
                     ?? throw new ControlException($"remove-vm: name: no VM named '{name}'");
                 Publish(SpecChanges.RemoveVm(spec, vm));
@@ -274,97 +279,9 @@ public sealed partial class Vswitchd
     }
 }
 
-/// <summary>Spec records to and from the control socket's JSON (same field names as the config file).</summary>
+/// <summary>The spec as "list" answers it: the add ops' requests, flat lists with each VM naming its tenant (ControlRequests reads them back).</summary>
 internal static class SpecJson
 {
-    public static string RequiredString(JsonObject o, string field) =>
-        o[field] is JsonValue v && v.TryGetValue(out string? s) && !string.IsNullOrEmpty(s)
-            ? s
-            : throw new ControlException($"{field}: required (a non-empty string)");
-
-    private static int OptionalInt(JsonObject o, string field, int fallback)
-    {
-        if (o[field] is null)
-            return fallback;
-        if (o[field] is JsonValue v && (v.TryGetValue(out int i) || (v.TryGetValue(out string? s) && int.TryParse(s, out i))))
-            return i;
-        throw new ControlException($"{field}: '{o[field]!.ToJsonString()}' is not an integer");
-    }
-
-    private static IEnumerable<string> StringList(JsonObject o, string field) => o[field] switch
-    {
-        null => [],
-        JsonArray a => a.Select(x => x is JsonValue v && v.TryGetValue(out string? s) ? s : throw new ControlException($"{field}: every entry must be a string")),
-        JsonValue v when v.TryGetValue(out string? s) => [s],
-        _ => throw new ControlException($"{field}: expected a list of strings"),
-    };
-
-    public static PortSpec ReadPort(JsonObject o)
-    {
-        string role = o["role"] is null ? "vm" : RequiredString(o, "role");
-        return new PortSpec(RequiredString(o, "name"), RequiredString(o, "devargs"),
-            role switch
-            {
-                "vm" => PortRole.Vm,
-                "uplink" => PortRole.Uplink,
-                _ => throw new ControlException($"role: '{role}' is not a port role (vm or uplink)"),
-            },
-            OptionalInt(o, "mtu", PortSpec.DefaultMtu), OptionalInt(o, "queues", 1));
-    }
-
-    /// <summary>The "vni" of an add-vm that creates its tenant; null when not given.</summary>
-    public static uint? OptionalVni(JsonObject o)
-    {
-        if (o["vni"] is null)
-            return null;
-        int vni = OptionalInt(o, "vni", 0);
-        return vni >= 0 ? (uint)vni : throw new ControlException($"vni: {vni} is out of range (1..16777215)");
-    }
-
-    public static RemoteVmSpec ReadRemoteVm(JsonObject o) =>
-        new(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "host"), ReadMac(o),
-            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))])
-        {
-            AllowRouting = OptionalBool(o, "allow_routing"),
-        };
-
-    private static bool OptionalBool(JsonObject o, string field) =>
-        o[field] is null ? false
-        : o[field] is JsonValue v && v.TryGetValue(out bool b) ? b
-        : throw new ControlException($"{field}: '{o[field]!.ToJsonString()}' is not true or false");
-
-    private static ulong ReadMac(JsonObject o)
-    {
-        string macText = RequiredString(o, "mac");
-        return MacAddress.TryParse(macText, out ulong mac)
-            ? mac
-            : throw new ControlException($"mac: '{macText}' is not a MAC address (six hex octets such as 02:00:00:00:00:01)");
-    }
-
-    public static VmSpec ReadVm(JsonObject o)
-    {
-        return new VmSpec(RequiredString(o, "name"), RequiredString(o, "tenant"), RequiredString(o, "port"), ReadMac(o),
-            [.. StringList(o, "ipv4").Select((s, i) => Parse(() => Ipv4.ParseAddress(s), $"ipv4[{i}]"))],
-            [.. StringList(o, "ipv6").Select((s, i) => Parse(() => Ipv6.ParseAddress(s), $"ipv6[{i}]"))])
-        {
-            AllowRouting = OptionalBool(o, "allow_routing"),
-            FloodRatePps = OptionalInt(o, "flood_rate_pps", VmSpec.DefaultFloodRatePps),
-            FloodBurst = OptionalInt(o, "flood_burst", VmSpec.DefaultFloodBurst),
-        };
-    }
-
-    private static T Parse<T>(Func<T> parse, string field)
-    {
-        try
-        {
-            return parse();
-        }
-        catch (FormatException e)
-        {
-            throw new ControlException($"{field}: {e.Message}");
-        }
-    }
-
     /// <summary>The spec in the shape the add ops take: flat lists, each VM naming its tenant.</summary>
     public static JsonObject Write(SwitchSpec spec) => new()
     {

@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay.Neighbours;
@@ -48,7 +48,7 @@ public sealed partial class Vswitchd : ITableSource
     public SwitchTables Tables => Volatile.Read(ref _tables);
 
     /// <summary>The handler the control socket serves; tests call it directly.</summary>
-    internal IControlHandler ControlHandler => new Handler(this);
+    internal IControlHandler ControlHandler => ControlOps();
 
     /// <summary>Held by every change and every read of ports; tests hold it to stand for a change in progress.</summary>
     internal SemaphoreSlim ChangesLock => _changes;
@@ -97,7 +97,7 @@ public sealed partial class Vswitchd : ITableSource
         }
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
 
-        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, new Handler(this), Log, _config.ControlLimits);
+        await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, ControlOps(), new ControlServerOptions("vswitchd") { Log = Log, Limits = _config.ControlLimits });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _state = DaemonState.Running;

@@ -1,8 +1,10 @@
 // The vmm program's command line (docs/vmm.md): `vmm run` boots one VM and lives as long as it
-// does; `vmm kvm-info` reports what /dev/kvm offers. Exit codes: Machine/StopReason.cs ExitCodes.
+// does; `vmm ctl` sends one request to a running VMM's API socket; `vmm kvm-info` reports what
+// /dev/kvm offers. Exit codes: Machine/StopReason.cs ExitCodes.
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using VSwitch.Common.Cli;
+using VSwitch.Common.Control;
 using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Kvm;
@@ -16,6 +18,14 @@ public static class VmmCommandLine
 {
     private const int ErrnoNoEntry = 2;
     private const int ErrnoAccess = 13;
+
+    private static readonly ControlCommand s_ctl = new(new ControlTarget(
+        Program: "vmm",
+        Daemon: "the VMM",
+        Ops: "state pause resume shutdown (docs/vmm.md, \"API\")",
+        SocketEnvironmentVariable: null,
+        DefaultSocketPath: null,
+        DefaultTimeout: TimeSpan.FromSeconds(10)));
 
     /// <summary>Runs the program with <paramref name="args"/>; messages go to the writers, guest serial output to the process's stdout or a file.</summary>
     public static int Invoke(string[] args, TextWriter stdout, TextWriter stderr)
@@ -55,7 +65,7 @@ public static class VmmCommandLine
         var kvmInfo = new Command("kvm-info", "Show the KVM API version and the capabilities the VMM uses");
         kvmInfo.SetAction(_ => KvmInfo(stdout, stderr));
 
-        var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM") { run, kvmInfo };
+        var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM") { run, s_ctl.CreateCommand(stdout, stderr), kvmInfo };
         return CommandLines.Invoke("vmm", root, args, stdout, stderr);
     }
 

@@ -4,7 +4,7 @@
 // unicast, flood, ARP responder, a spoofed source, and frames for a VM that is added later.
 using System.Text.Json.Nodes;
 using PacketDotNet;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 

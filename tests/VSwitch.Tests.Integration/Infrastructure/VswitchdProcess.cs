@@ -10,7 +10,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 
 namespace VSwitch.Tests.Integration.Infrastructure;
 

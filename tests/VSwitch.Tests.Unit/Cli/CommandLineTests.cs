@@ -84,7 +84,7 @@ public sealed class CommandLineTests
     {
         Assert.Equal((ExitStatus.Ok, ExitStatus.Failed, ExitStatus.BadInput), (ExitCodes.PowerOff, ExitCodes.VmmError, ExitCodes.BadInput));
         Assert.Equal((ExitStatus.Ok, ExitStatus.Failed, ExitStatus.BadInput),
-            (Dataplane.ControlSocket.ControlCli.ExitOk, Dataplane.ControlSocket.ControlCli.ExitRefused, Dataplane.ControlSocket.ControlCli.ExitUsage));
+            (Dataplane.Cli.ControlCli.ExitOk, Dataplane.Cli.ControlCli.ExitRefused, Dataplane.Cli.ControlCli.ExitUsage));
     }
 
     private static async Task<(int Exit, string Stdout, string Stderr)> VswitchdAsync(string[] args)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
+using VSwitch.Dataplane.Cli;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.ControlSocket;
@@ -37,7 +38,7 @@ public sealed class ControlCliTests
     [InlineData("\"unterminated")]
     public void Value_that_starts_like_JSON_but_is_not_is_a_usage_error(string text)
     {
-        var error = Assert.Throws<ControlCli.UsageException>(() => ControlCli.ParseValue("ipv4", text));
+        var error = Assert.Throws<ControlCommand.UsageException>(() => ControlCli.ParseValue("ipv4", text));
 
         Assert.StartsWith($"ipv4={text} looks like JSON but is not", error.Message);
     }
@@ -45,7 +46,7 @@ public sealed class ControlCliTests
     [Fact]
     public void Op_and_pairs_make_the_request()
     {
-        ControlCli.Invocation invocation = ControlCli.Parse(
+        ControlCommand.Invocation invocation = ControlCli.Parse(
             ["--socket", "/run/x.sock", "add-vm", "tenant=acme", "name=vm-a", "port=vhost0", "mac=52:54:00:00:00:01", """ipv4=["10.0.0.5"]"""],
             environmentSocket: null);
 
@@ -69,7 +70,7 @@ public sealed class ControlCliTests
     [Fact]
     public void Json_option_is_the_whole_request()
     {
-        ControlCli.Invocation invocation = ControlCli.Parse(["--json", """{"op":"add-port","name":"p0","mtu":9000}""", "--timeout", "2.5"], null);
+        ControlCommand.Invocation invocation = ControlCli.Parse(["--json", """{"op":"add-port","name":"p0","mtu":9000}""", "--timeout", "2.5"], null);
 
         Assert.Equal("""{"op":"add-port","name":"p0","mtu":9000}""", invocation.Request.ToJsonString());
         Assert.Equal(TimeSpan.FromSeconds(2.5), invocation.Timeout);
@@ -92,7 +93,7 @@ public sealed class ControlCliTests
     [InlineData(new[] { "--json", "{\"op\":\"status\"}", "extra" }, "--json is the whole request; unexpected \"extra\"")]
     public void Bad_arguments_are_usage_errors(string[] args, string message)
     {
-        var error = Assert.Throws<ControlCli.UsageException>(() => ControlCli.Parse(args, null));
+        var error = Assert.Throws<ControlCommand.UsageException>(() => ControlCli.Parse(args, null));
 
         Assert.StartsWith(message, error.Message);
     }

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.ControlSocket;

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json.Nodes;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.ControlSocket;

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using VSwitch.Common.Sockets;
 using Xunit;
 
@@ -29,7 +29,7 @@ public sealed class SocketPathTests
     {
         await using var test = TestServer.Start();
 
-        var error = Assert.Throws<IOException>(() => ControlServer.Start(test.SocketPath, new FakeHandler()));
+        var error = Assert.Throws<IOException>(() => ControlServer.Start(test.SocketPath, new FakeHandler(), new ControlServerOptions("vswitchd")));
 
         Assert.Equal($"another vswitchd is listening on {test.SocketPath}", error.Message);
         await using ControlClient client = await test.ConnectAsync();
@@ -55,7 +55,7 @@ public sealed class SocketPathTests
         await using var test = TestServer.Prepare();
         string nested = Path.Combine(Path.GetDirectoryName(test.SocketPath)!, "run", "vswitchd", "vswitchd.sock");
 
-        await using ControlServer server = ControlServer.Start(nested, new FakeHandler());
+        await using ControlServer server = ControlServer.Start(nested, new FakeHandler(), new ControlServerOptions("vswitchd"));
 
         Assert.Equal(nested, server.SocketPath);
         Assert.Equal(

@@ -9,7 +9,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using VSwitch.Common.Sockets;
-using VSwitch.Dataplane.ControlSocket;
+using VSwitch.Common.Control;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.ControlSocket;
@@ -110,7 +110,7 @@ internal sealed class TestServer : IAsyncDisposable
         File.Move(staging, SocketPath);
     }
 
-    public ControlServer StartServer(ConnectionLimits? limits = null) => Server = ControlServer.Start(SocketPath, Handler, Log.Enqueue, limits);
+    public ControlServer StartServer(ConnectionLimits? limits = null) => Server = ControlServer.Start(SocketPath, Handler, new ControlServerOptions("vswitchd") { Log = Log.Enqueue, Limits = limits ?? ConnectionLimits.Default });
 
     public string Folder => _directory.FullName;
 

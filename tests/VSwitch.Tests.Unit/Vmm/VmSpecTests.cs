@@ -58,35 +58,4 @@ public class VmSpecTests
         VmSpecException e = Assert.Throws<VmSpecException>(() => VmSpec.Parse(json, "vm.json", "/"));
         Assert.StartsWith(expected, e.Message);
     }
-
-    [Theory]
-    [InlineData("""{"op":"state"}""", ApiOperation.State)]
-    [InlineData("""{"op":"pause"}""", ApiOperation.Pause)]
-    [InlineData("""{"op":"resume"}""", ApiOperation.Resume)]
-    [InlineData("""{"op":"shutdown"}""", ApiOperation.Shutdown)]
-    public void Api_requests_parse(string line, ApiOperation expected)
-    {
-        Assert.True(ApiProtocol.TryParseRequest(Encoding.UTF8.GetBytes(line), out ApiOperation op, out string error), error);
-        Assert.Equal(expected, op);
-    }
-
-    [Theory]
-    [InlineData("""{}""", "op: missing")]
-    [InlineData("""{"op":1}""", "op: must be a string")]
-    [InlineData("""{"op":"pause","force":true}""", "force: unknown field")]
-    [InlineData("""{"op":"reboot"}""", "op: 'reboot' is not one of state, pause, resume, shutdown")]
-    [InlineData("""not json""", "request: not valid JSON")]
-    public void Bad_api_requests_name_the_field(string line, string expected)
-    {
-        Assert.False(ApiProtocol.TryParseRequest(Encoding.UTF8.GetBytes(line), out _, out string error));
-        Assert.StartsWith(expected, error);
-    }
-
-    [Fact]
-    public void Api_responses_are_one_json_line()
-    {
-        Assert.Equal("""{"ok":true,"state":"paused"}""" + "\n", Encoding.UTF8.GetString(ApiProtocol.Ok(MachineState.Paused)));
-        Assert.Equal("""{"ok":false,"error":"op: x","state":"running"}""" + "\n",
-            Encoding.UTF8.GetString(ApiProtocol.Error("op: x", MachineState.Running)));
-    }
 }

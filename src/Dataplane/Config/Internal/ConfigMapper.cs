@@ -143,22 +143,14 @@ internal static class ConfigMapper
 
     private static (SwitchSpec, SpecPaths) MapSpec(ConfigDocument document, ConfigErrors errors)
     {
-        ImmutableArray<PortSpec> ports =
-            [.. document.Ports.Select(p => new PortSpec(p.Name ?? "", p.Devargs ?? "", MapRole(p, errors), p.Mtu ?? PortSpec.DefaultMtu, p.Queues ?? DefaultQueues))];
+        ImmutableArray<PortSpec> ports = [.. document.Ports.Select(p => MapPort(p, errors))];
         var vms = new List<VmSpec>();
         var vmPaths = new List<string>();
         foreach (TenantEntry tenant in document.Tenants)
         {
             foreach (VmEntry vm in tenant.Vms)
             {
-                vms.Add(new VmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Port ?? "", MapMac(vm, errors),
-                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors),
-                    MapAddresses(vm.Ipv6, $"{vm.Path}.ipv6", Ipv6.ParseAddress, "is not an IPv6 address (such as fd00::1)", errors))
-                {
-                    AllowRouting = vm.AllowRouting ?? false,
-                    FloodRatePps = vm.FloodRatePps ?? VmSpec.DefaultFloodRatePps,
-                    FloodBurst = vm.FloodBurst ?? VmSpec.DefaultFloodBurst,
-                });
+                vms.Add(MapVm(vm, tenant.Name ?? "", errors));
                 vmPaths.Add(vm.Path);
             }
         }
@@ -169,11 +161,7 @@ internal static class ConfigMapper
         {
             foreach (RemoteVmEntry vm in tenant.RemoteVms)
             {
-                remoteVms.Add(new RemoteVmSpec(vm.Name ?? "", tenant.Name ?? "", vm.Host ?? "", ParseMac(vm.Mac, $"{vm.Path}.mac", errors),
-                    MapAddresses(vm.Ipv4, $"{vm.Path}.ipv4", Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors))
-                {
-                    AllowRouting = vm.AllowRouting ?? false,
-                });
+                remoteVms.Add(MapRemoteVm(vm, tenant.Name ?? "", errors));
                 remoteVmPaths.Add(vm.Path);
             }
         }
@@ -189,6 +177,32 @@ internal static class ConfigMapper
         var paths = new SpecPaths(document.Tenants.Select(t => t.Path).ToArray(), document.Ports.Select(p => p.Path).ToArray(), vmPaths, remoteVmPaths);
         return (spec, paths);
     }
+
+    // One port, VM or remote VM: the file's entries and the control socket's add requests
+    // (ControlRequests) both map through these, so their defaults and messages are the same.
+
+    public static PortSpec MapPort(PortEntry port, ConfigErrors errors) =>
+        new(port.Name ?? "", port.Devargs ?? "", MapRole(port, errors), port.Mtu ?? PortSpec.DefaultMtu, port.Queues ?? DefaultQueues);
+
+    public static VmSpec MapVm(VmEntry vm, string tenant, ConfigErrors errors) =>
+        new(vm.Name ?? "", tenant, vm.Port ?? "", ParseMac(vm.Mac, PathOf(vm.Path, "mac"), errors),
+            MapAddresses(vm.Ipv4, PathOf(vm.Path, "ipv4"), Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors),
+            MapAddresses(vm.Ipv6, PathOf(vm.Path, "ipv6"), Ipv6.ParseAddress, "is not an IPv6 address (such as fd00::1)", errors))
+        {
+            AllowRouting = vm.AllowRouting ?? false,
+            FloodRatePps = vm.FloodRatePps ?? VmSpec.DefaultFloodRatePps,
+            FloodBurst = vm.FloodBurst ?? VmSpec.DefaultFloodBurst,
+        };
+
+    public static RemoteVmSpec MapRemoteVm(RemoteVmEntry vm, string tenant, ConfigErrors errors) =>
+        new(vm.Name ?? "", tenant, vm.Host ?? "", ParseMac(vm.Mac, PathOf(vm.Path, "mac"), errors),
+            MapAddresses(vm.Ipv4, PathOf(vm.Path, "ipv4"), Ipv4.ParseAddress, "is not an IPv4 address (four decimal octets such as 10.0.0.1)", errors))
+        {
+            AllowRouting = vm.AllowRouting ?? false,
+        };
+
+    /// <summary>A field of the entry at <paramref name="entry"/>; a request is an entry at the top level, "".</summary>
+    private static string PathOf(string entry, string field) => entry.Length == 0 ? field : $"{entry}.{field}";
 
     /// <summary>Parses the overlay's text fields; what the values must satisfy is SpecValidator's.</summary>
     private static OverlaySpec MapOverlay(OverlaySection overlay, ConfigErrors errors)
@@ -310,12 +324,10 @@ internal static class ConfigMapper
             case "uplink":
                 return PortRole.Uplink;
             default:
-                errors.Add($"{port.Path}.role", $"'{port.Role}' is not a port role (vm or uplink)");
+                errors.Add(PathOf(port.Path, "role"), $"'{port.Role}' is not a port role (vm or uplink)");
                 return PortRole.Vm;
         }
     }
-
-    private static ulong MapMac(VmEntry vm, ConfigErrors errors) => ParseMac(vm.Mac, $"{vm.Path}.mac", errors);
 
     private static ImmutableArray<T> MapAddresses<T>(IReadOnlyList<string?> texts, string path, Func<string, T> parse, string notAnAddress, ConfigErrors errors)
         where T : struct

@@ -40,6 +40,13 @@ internal sealed class FieldReader
         return value;
     }
 
+    /// <summary>Takes <paramref name="keys"/> as known without reading them (a request's "op" and "id", which the server reads).</summary>
+    public void Accept(params ReadOnlySpan<string> keys)
+    {
+        foreach (string key in keys)
+            _known.Add(key);
+    }
+
     public string PathOf(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
 
     public string? String(string key) => Field(key) is { } node ? AsString(node, PathOf(key)) : null;

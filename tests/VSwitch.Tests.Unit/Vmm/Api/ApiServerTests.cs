@@ -1,10 +1,12 @@
-// vmm's API socket served in-process on a stand-in machine (no KVM needed): its file mode, the
-// socket of another VMM at the same path, the cap on connections (one thread each) and the
-// timeouts, which ConnectionGate shares with vswitchd's control socket.
+// vmm's API socket served in-process on a stand-in machine (no KVM needed): its ops and their
+// errors, the socket's file mode, the socket of another VMM at the same path, and the shared
+// control server's limits as the API applies them. The wire is the framed JSON of
+// docs/control-socket.md, spoken here by the control socket tests' raw client and by `vmm ctl`.
 using System.Net.Sockets;
 using System.Runtime.Versioning;
-using System.Text;
+using System.Text.Json.Nodes;
 using VSwitch.Common.Sockets;
+using VSwitch.Tests.Unit.ControlSocket;
 using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Cli;
 using VSwitch.Vmm.Machine;
@@ -15,7 +17,7 @@ namespace VSwitch.Tests.Unit.Vmm.Api;
 [SupportedOSPlatform("linux")]
 public sealed class ApiServerTests : IDisposable
 {
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+    private const string Running = """{"ok":true,"state":"running"}""";
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("vsw-api-");
     private readonly string _path;
 
@@ -25,66 +27,118 @@ public sealed class ApiServerTests : IDisposable
 
     private sealed class StandIn : IApiMachine
     {
-        public MachineState State { get; private set; } = MachineState.Running;
-        public bool Pause() => (State = MachineState.Paused) == MachineState.Paused;
-        public bool Resume() => (State = MachineState.Running) == MachineState.Running;
-        public void RequestStop(VmOutcome outcome) => State = MachineState.Stopped;
-    }
+        public MachineState State { get; set; } = MachineState.Running;
+        public int Stops { get; private set; }
+        public bool Pause() => Become(MachineState.Paused);
+        public bool Resume() => Become(MachineState.Running);
 
-    private static Socket Connect(string path)
-    {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = (int)Limit.TotalMilliseconds };
-        socket.Connect(new UnixDomainSocketEndPoint(path));
-        return socket;
-    }
-
-    /// <summary>The next response line, or null when the server closed the connection.</summary>
-    private static string? ReadLine(Socket socket)
-    {
-        var line = new List<byte>();
-        var one = new byte[1];
-        while (socket.Receive(one) == 1)
+        private bool Become(MachineState next)
         {
-            if (one[0] == '\n')
-                return Encoding.UTF8.GetString([.. line]);
-            line.Add(one[0]);
+            if (State is not (MachineState.Running or MachineState.Paused))
+                return false;
+            State = next;
+            return true;
         }
-        return line.Count == 0 ? null : throw new Xunit.Sdk.XunitException($"cut line: {Encoding.UTF8.GetString([.. line])}");
+        public void RequestStop(VmOutcome outcome) => Stops++;
     }
 
-    private static string Ask(Socket socket, string request)
-    {
-        socket.Send(Encoding.UTF8.GetBytes(request + "\n"));
-        return ReadLine(socket) ?? throw new Xunit.Sdk.XunitException("closed without a response");
-    }
+    private static async Task<string> AskAsync(RawConnection client, string request) =>
+        (await client.RoundTripAsync(request)).ToJsonString();
+
+    private Task<RawConnection> ConnectAsync() => RawConnection.ConnectAsync(_path);
 
     private static ConnectionLimits Limits(int maxConnections = 64, double frameSeconds = 10) =>
         new(null, maxConnections, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(frameSeconds));
 
     [Fact]
-    public void The_socket_is_0600_whatever_the_umask()
+    public async Task Ops_change_the_vm_and_answer_with_its_state()
+    {
+        var machine = new StandIn();
+        using ApiServer server = ApiServer.Start(machine, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
+        Assert.Equal("""{"ok":true,"id":7,"state":"paused"}""", await AskAsync(client, """{"op":"pause","id":7}"""));
+        Assert.Equal(MachineState.Paused, machine.State);
+        Assert.Equal(Running, await AskAsync(client, """{"op":"resume"}"""));
+        Assert.Equal("""{"ok":true,"state":"stopped"}""", await AskAsync(client, """{"op":"shutdown"}"""));
+        Assert.Equal(1, machine.Stops);
+    }
+
+    [Theory]
+    [InlineData("""{}""", "request has no string field \"op\"")]
+    [InlineData("""{"op":1}""", "request has no string field \"op\"")]
+    [InlineData("""{"op":"pause","force":true}""", "force: unknown field; pause takes only \"op\" and \"id\"")]
+    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown)")]
+    [InlineData("""not json""", "invalid JSON: ")]
+    public async Task Bad_requests_are_refused_naming_the_field_and_change_nothing(string request, string expected)
+    {
+        var machine = new StandIn();
+        using ApiServer server = ApiServer.Start(machine, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        JsonObject reply = await client.RoundTripAsync(request);
+
+        Assert.False((bool)reply["ok"]!);
+        Assert.StartsWith(expected, (string)reply["error"]!);
+        Assert.Equal(MachineState.Running, machine.State);
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
+    }
+
+    [Fact]
+    public async Task Pausing_a_stopped_vm_is_refused()
+    {
+        using ApiServer server = ApiServer.Start(new StandIn { State = MachineState.Stopped }, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        Assert.Equal("""{"ok":false,"error":"op: cannot pause a VM that is stopped"}""", await AskAsync(client, """{"op":"pause"}"""));
+    }
+
+    [Fact]
+    public void Vmm_ctl_sends_one_request_and_prints_the_reply()
+    {
+        var machine = new StandIn();
+        using ApiServer server = ApiServer.Start(machine, _path);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        Assert.Equal(ExitCodes.PowerOff, VmmCommandLine.Invoke(["ctl", "--socket", _path, "pause"], stdout, stderr));
+        Assert.Equal("paused", (string)JsonNode.Parse(stdout.ToString())!["state"]!);
+        Assert.Equal(MachineState.Paused, machine.State);
+
+        machine.State = MachineState.Stopped;
+        Assert.Equal(ExitCodes.VmmError, VmmCommandLine.Invoke(["ctl", "--socket", _path, "resume"], stdout, stderr));
+        Assert.Equal("vmm ctl: resume: op: cannot resume a VM that is stopped", stderr.ToString().Trim());
+
+        var usage = new StringWriter();
+        Assert.Equal(ExitCodes.BadInput, VmmCommandLine.Invoke(["ctl", "state"], stdout, usage));
+        Assert.StartsWith("vmm ctl: --socket: required; the path of the VMM's socket", usage.ToString());
+    }
+
+    [Fact]
+    public async Task The_socket_is_0600_whatever_the_umask()
     {
         using ApiServer server = ApiServer.Start(new StandIn(), _path);
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_path));
-        using Socket client = Connect(_path);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(client, """{"op":"state"}"""));
+        await using RawConnection client = await ConnectAsync();
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
     }
 
     [Fact]
-    public void A_live_socket_of_another_vmm_is_left_alone()
+    public async Task A_live_socket_of_another_vmm_is_left_alone()
     {
         using ApiServer first = ApiServer.Start(new StandIn(), _path);
 
         var refused = Assert.Throws<IOException>(() => ApiServer.Start(new StandIn(), _path));
 
         Assert.Equal($"another process is listening on {_path}; not replacing it (is another VMM using this --api-socket?)", refused.Message);
-        using Socket client = Connect(_path);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(client, """{"op":"state"}"""));
+        await using RawConnection client = await ConnectAsync();
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
     }
 
     [Fact]
-    public void Vmm_run_on_a_live_socket_exits_2_before_touching_kvm()
+    public async Task Vmm_run_on_a_live_socket_exits_2_before_touching_kvm()
     {
         using ApiServer first = ApiServer.Start(new StandIn(), _path);
         var stdout = new StringWriter();
@@ -95,12 +149,12 @@ public sealed class ApiServerTests : IDisposable
         Assert.Equal(ExitCodes.BadInput, exit);
         Assert.Equal($"vmm: --api-socket: another process is listening on {_path}; not replacing it (is another VMM using this --api-socket?)",
             stderr.ToString().Trim());
-        using Socket client = Connect(_path);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(client, """{"op":"state"}"""));
+        await using RawConnection client = await ConnectAsync();
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
     }
 
     [Fact]
-    public void A_stale_socket_is_replaced_and_a_file_that_is_not_a_socket_is_not()
+    public async Task A_stale_socket_is_replaced_and_a_file_that_is_not_a_socket_is_not()
     {
         // A socket nobody listens on, as a killed VMM leaves (bound elsewhere: Dispose unlinks what it bound).
         using (var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
@@ -110,8 +164,8 @@ public sealed class ApiServerTests : IDisposable
         }
         using (ApiServer server = ApiServer.Start(new StandIn(), _path))
         {
-            using Socket client = Connect(_path);
-            Assert.Equal("""{"ok":true,"state":"running"}""", Ask(client, """{"op":"state"}"""));
+            await using RawConnection client = await ConnectAsync();
+            Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
         }
         Assert.False(File.Exists(_path));
 
@@ -122,7 +176,7 @@ public sealed class ApiServerTests : IDisposable
     }
 
     [Fact]
-    public void Stopping_leaves_a_socket_that_replaced_ours()
+    public async Task Stopping_leaves_a_socket_that_replaced_ours()
     {
         ApiServer server = ApiServer.Start(new StandIn(), _path);
         File.Delete(_path);
@@ -130,37 +184,37 @@ public sealed class ApiServerTests : IDisposable
 
         server.Dispose();
 
-        using Socket client = Connect(_path);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(client, """{"op":"state"}"""));
+        await using RawConnection client = await ConnectAsync();
+        Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
     }
 
     [Fact]
-    public void The_connection_past_the_cap_is_told_and_closed()
+    public async Task The_connection_past_the_cap_is_told_and_closed()
     {
         using ApiServer server = ApiServer.Start(new StandIn(), _path, Limits(maxConnections: 2));
-        using Socket first = Connect(_path), second = Connect(_path);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(first, """{"op":"state"}"""));
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(second, """{"op":"state"}"""));
+        await using RawConnection first = await ConnectAsync(), second = await ConnectAsync();
+        Assert.Equal(Running, await AskAsync(first, """{"op":"state"}"""));
+        Assert.Equal(Running, await AskAsync(second, """{"op":"state"}"""));
 
-        using Socket third = Connect(_path);
+        await using RawConnection third = await ConnectAsync();
 
-        Assert.Equal("""{"ok":false,"error":"too many connections: 2 already open (the limit); try again later","state":"running"}""", ReadLine(third));
-        Assert.Null(ReadLine(third));
+        Assert.Equal("""{"ok":false,"error":"too many connections: 2 already open (the limit); try again later"}""", (await third.ReadReplyAsync())!.ToJsonString());
+        Assert.Null(await third.ReadReplyAsync());
         Assert.Equal(2, server.Connections);
-        Assert.Equal("""{"ok":true,"state":"running"}""", Ask(first, """{"op":"state"}"""));
+        Assert.Equal(Running, await AskAsync(first, """{"op":"state"}"""));
     }
 
     [Fact]
-    public void A_stalled_half_request_is_closed_after_the_frame_timeout()
+    public async Task A_stalled_half_request_is_closed_after_the_frame_timeout()
     {
         using ApiServer server = ApiServer.Start(new StandIn(), _path, Limits(frameSeconds: 0.3));
-        using Socket client = Connect(_path);
+        await using RawConnection client = await ConnectAsync();
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        client.Send("{\"op\":"u8.ToArray());
+        await client.SendAsync(RawConnection.Frame("""{"op":"state"}""")[..6]);
 
-        Assert.Equal("""{"ok":false,"error":"timed out: 6 bytes of a message and no more for 0.3 s (frame timeout)","state":"running"}""", ReadLine(client));
-        Assert.Null(ReadLine(client));
+        Assert.Equal("""{"ok":false,"error":"timed out: 6 bytes of a message and no more for 0.3 s (frame timeout)"}""", (await client.ReadReplyAsync())!.ToJsonString());
+        Assert.Null(await client.ReadReplyAsync());
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.3), $"closed after {clock.Elapsed}");
     }
 }

@@ -1,10 +1,11 @@
-// A connection to vswitchd's control socket, for vswitchd ctl, the host agent and tests.
+// A connection to a daemon's control socket (vswitchd's or a VMM's), for vswitchd ctl, the host
+// agent and tests.
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 /// <summary>
 /// One connection; requests are sent one at a time (concurrent callers queue). A request that is
@@ -51,7 +52,7 @@ public sealed class ControlClient : IAsyncDisposable
 
     /// <summary>Sends <paramref name="request"/> and returns the reply if it has "ok": true.</summary>
     /// <exception cref="ControlRequestFailedException">The reply has "ok": false.</exception>
-    /// <exception cref="ControlProtocolException">The reply is not a framed JSON object with a boolean "ok", or vswitchd closed the connection.</exception>
+    /// <exception cref="ControlProtocolException">The reply is not a framed JSON object with a boolean "ok", or the daemon closed the connection.</exception>
     public async Task<JsonObject> RequestAsync(JsonObject request, CancellationToken ct = default)
     {
         JsonObject reply = await RequestRawAsync(request, ct).ConfigureAwait(false);
@@ -61,7 +62,7 @@ public sealed class ControlClient : IAsyncDisposable
     }
 
     /// <summary>Sends <paramref name="request"/> and returns the reply whatever its "ok".</summary>
-    /// <exception cref="ControlProtocolException">The reply is not a framed JSON object with a boolean "ok", or vswitchd closed the connection.</exception>
+    /// <exception cref="ControlProtocolException">The reply is not a framed JSON object with a boolean "ok", or the daemon closed the connection.</exception>
     /// <exception cref="ArgumentException">The request serializes to more than <see cref="ControlFraming.MaxMessageLength"/> bytes.</exception>
     public async Task<JsonObject> RequestRawAsync(JsonObject request, CancellationToken ct = default)
     {
@@ -83,7 +84,7 @@ public sealed class ControlClient : IAsyncDisposable
             {
                 { Kind: FrameKind.Message, Message: JsonObject message } when message["ok"] is JsonValue ok && ok.GetValueKind() is JsonValueKind.True or JsonValueKind.False => message,
                 { Kind: FrameKind.Message } => throw new ControlProtocolException($"reply from {SocketPath} is not a JSON object with a boolean \"ok\""),
-                { Kind: FrameKind.End } => throw new ControlProtocolException($"vswitchd closed the connection on {SocketPath} without replying"),
+                { Kind: FrameKind.End } => throw new ControlProtocolException($"the daemon on {SocketPath} closed the connection without replying"),
                 _ => throw new ControlProtocolException($"bad reply from {SocketPath}: {frame.Error}"),
             };
             _outOfStep = false;
@@ -125,5 +126,5 @@ public sealed class ControlClient : IAsyncDisposable
     internal static string ErrorText(JsonObject reply) =>
         reply["error"] is JsonValue text && text.GetValueKind() == JsonValueKind.String
             ? text.GetValue<string>()
-            : "vswitchd refused the request without saying why";
+            : "the daemon refused the request without saying why";
 }

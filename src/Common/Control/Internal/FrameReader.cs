@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using VSwitch.Common.Sockets;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 internal enum FrameKind
 {
@@ -45,6 +45,7 @@ internal sealed class FrameReader(PipeReader input, MessageClock? clock = null)
                     Frame frame = Parse(payload);
                     input.AdvanceTo(buffer.Start);
                     _partial = 0;
+                    clock?.MessageTaken();
                     return frame;
                 case FrameStatus.Oversize:
                     input.AdvanceTo(buffer.Start);
@@ -69,18 +70,23 @@ internal sealed class FrameReader(PipeReader input, MessageClock? clock = null)
     {
         if (clock is null)
             return await input.ReadAsync(ct).ConfigureAwait(false);
-        TimeSpan wait = clock.NextWait(midMessage: _partial > 0);
-        if (wait <= TimeSpan.Zero)
-            return null;
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timer.CancelAfter(wait);
-        try
+        while (true)
         {
-            return await input.ReadAsync(timer.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return null;
+            TimeSpan wait = clock.NextWait(midMessage: _partial > 0);
+            if (wait <= TimeSpan.Zero)
+                return null;
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timer.CancelAfter(wait);
+            try
+            {
+                return await input.ReadAsync(timer.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // Timers run on a coarse clock (Environment.TickCount64, a few ms a step on
+                // Linux) and may fire before the clock's Stopwatch says the time is up; the loop
+                // waits out the rest, so no client is cut off before its timeout.
+            }
         }
     }
 

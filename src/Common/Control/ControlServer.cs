@@ -1,8 +1,9 @@
-// vswitchd's control socket: a Unix stream socket on which the operator (vswitchd ctl) and the
-// host agent send framed JSON requests (ControlFraming) while the switch runs. Each connection
-// is served on its own task and answers its requests in order; nothing a client sends can stop
-// the server or another client's connection. Who may connect, how many at once and for how long
-// is ConnectionGate's (shared with vmm's API socket).
+// A daemon's control socket (docs/control-socket.md, "Framing" and "Envelope"): a Unix stream socket on
+// which operators, the host agent and tests send framed JSON requests (ControlFraming) while the
+// daemon runs. vswitchd serves its control socket through it and vmm its API socket. Each
+// connection is served on its own task and answers its requests in order; nothing a client sends
+// can stop the server or another client's connection. Who may connect, how many at once and for
+// how long is ConnectionGate's.
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -10,13 +11,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using VSwitch.Common.Sockets;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 public sealed class ControlServer : IAsyncDisposable
 {
-    /// <summary>rw for owner and group: the host agent gets access through the socket's group, nobody else connects.</summary>
-    private const UnixFileMode SocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
-
     /// <summary>0755: access is controlled by the socket's own mode, the directory only has to be traversable.</summary>
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
@@ -25,7 +23,7 @@ public sealed class ControlServer : IAsyncDisposable
 
     /// <summary>How long an accept failure (EMFILE, ENFILE) pauses the accept loop; those last
     /// until some descriptor is closed, and retrying at once would spin a core. The loop never
-    /// gives up: a control socket that stopped accepting would leave vswitchd unmanageable.</summary>
+    /// gives up: a control socket that stopped accepting would leave its daemon unmanageable.</summary>
     private static readonly TimeSpan s_acceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long disposal waits for requests in flight (a "shutdown" reply among them)
@@ -35,6 +33,7 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Socket _listener;
     private readonly FileId _socketFile;
     private readonly IControlHandler _handler;
+    private readonly string _daemon;
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly HashSet<Connection> _connections = [];
@@ -42,30 +41,32 @@ public sealed class ControlServer : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private int _disposed;
 
-    private ControlServer(string socketPath, Socket listener, FileId socketFile, IControlHandler handler, ConnectionLimits limits, Action<string>? log)
+    private ControlServer(string socketPath, Socket listener, FileId socketFile, IControlHandler handler, ControlServerOptions options)
     {
-        _gate = new ConnectionGate(limits);
+        _gate = new ConnectionGate(options.Limits);
         SocketPath = socketPath;
         _listener = listener;
         _socketFile = socketFile;
         _handler = handler;
-        _log = log;
+        _daemon = options.Daemon;
+        _log = options.Log;
     }
+
+    /// <summary>Connections being served now.</summary>
+    public int Connections => _gate.Open;
 
     /// <summary>The absolute path of the socket.</summary>
     public string SocketPath { get; }
 
     /// <summary>
     /// Listens on <paramref name="socketPath"/> (creating its directory, replacing a stale socket
-    /// left by a dead vswitchd) and starts accepting clients.
+    /// left by a dead daemon) and starts accepting clients.
     /// </summary>
-    /// <param name="limits">Who may connect, how many at once, and the idle and frame timeouts; <see cref="ConnectionLimits.Default"/> if null.</param>
-    /// <param name="log">Receives one line per unusual event: protocol violations, refused
-    /// clients, timeouts, handler failures (with the exception), accept failures. Never called per request.</param>
-    /// <exception cref="IOException">Another vswitchd is listening on the path, the path is not a
+    /// <exception cref="IOException">Another daemon is listening on the path, the path is not a
     /// socket, or binding fails.</exception>
-    public static ControlServer Start(string socketPath, IControlHandler handler, Action<string>? log = null, ConnectionLimits? limits = null)
+    public static ControlServer Start(string socketPath, IControlHandler handler, ControlServerOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         ArgumentNullException.ThrowIfNull(handler);
         if (!OperatingSystem.IsLinux())
@@ -75,19 +76,19 @@ public sealed class ControlServer : IAsyncDisposable
         if (directory is not null)
             Directory.CreateDirectory(directory, DirectoryMode);
         if (Common.Sockets.SocketPath.Probe(path) == SocketPathState.Listening)
-            throw new IOException($"another vswitchd is listening on {path}");
+            throw new IOException($"another {options.Daemon} is listening on {path}");
 
-        Socket listener = Common.Sockets.SocketPath.Listen(path, SocketMode, ListenBacklog);
+        Socket listener = Common.Sockets.SocketPath.Listen(path, options.SocketMode, ListenBacklog);
         // Taken right after the rename: ours, unless another server replaced it in between, and
         // then DisposeAsync leaves that one alone anyway.
         FileId identity = Common.Sockets.SocketPath.Identity(path) ?? default;
-        var server = new ControlServer(path, listener, identity, handler, limits ?? ConnectionLimits.Default, log);
+        var server = new ControlServer(path, listener, identity, handler, options);
         server._acceptLoop = Task.Run(server.AcceptLoopAsync);
         return server;
     }
 
     /// <summary>
-    /// Removes the socket file (unless another vswitchd has replaced it since), stops accepting,
+    /// Removes the socket file (unless another daemon has replaced it since), stops accepting,
     /// lets requests in flight finish (up to 2 s), then closes every connection. Handlers see
     /// their token cancelled.
     /// </summary>
@@ -312,7 +313,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return ControlEnvelope.Failure(id, "vswitchd is shutting down");
+            return ControlEnvelope.Failure(id, $"{_daemon} is shutting down");
         }
         catch (Exception ex)
         {

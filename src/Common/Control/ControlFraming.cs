@@ -1,11 +1,12 @@
-// Wire format of the control socket: each message is a 4-byte big-endian unsigned length, then
-// that many bytes of UTF-8 JSON holding one JSON object. Both directions use it.
+// Wire format of the control sockets (docs/control-socket.md, "Framing" and "Envelope"): each message is a
+// 4-byte big-endian unsigned length, then that many bytes of UTF-8 JSON holding one JSON object.
+// Both directions use it.
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 public enum FrameStatus
 {
@@ -21,7 +22,7 @@ public static class ControlFraming
     public const int HeaderLength = 4;
 
     /// <summary>1 MiB: a full "list" of a large host is tens of KiB, so this only stops a broken
-    /// or hostile peer from making vswitchd buffer gigabytes.</summary>
+    /// or hostile peer from making a daemon buffer gigabytes.</summary>
     public const int MaxMessageLength = 1 << 20;
 
     /// <summary>

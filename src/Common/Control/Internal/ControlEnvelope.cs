@@ -5,7 +5,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 internal static class ControlEnvelope
 {

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 /// <summary>
 /// Carries out control requests for <see cref="ControlServer"/>. The ops and their fields are

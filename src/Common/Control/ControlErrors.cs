@@ -3,7 +3,7 @@
 // ControlProtocolException when the bytes themselves were wrong.
 using System.Text.Json.Nodes;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
 /// <summary>
 /// Thrown by an <see cref="IControlHandler"/> for a request it refuses (unknown op, missing or

@@ -1,6 +1,7 @@
-// `vswitchd ctl`: one request to a running vswitchd from a shell, the reply printed as JSON.
-// Exit status: 0 the request succeeded, 1 vswitchd refused it, 2 it never got there (usage error,
-// no socket, no reply).
+// The `ctl` verb of a daemon's command line (`vswitchd ctl`, `vmm ctl`): one request to the
+// daemon's control socket from a shell, the reply printed as JSON. Exit status (ExitStatus):
+// 0 the request succeeded, 1 the daemon refused it, 2 it never got there (usage error, no
+// socket, no reply).
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
@@ -10,20 +11,19 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using VSwitch.Common.Cli;
 
-namespace VSwitch.Dataplane.ControlSocket;
+namespace VSwitch.Common.Control;
 
-public static partial class ControlCli
+/// <summary>Whose socket a ctl verb talks to, and how its help names things.</summary>
+/// <param name="Program">The command before "ctl" ("vswitchd").</param>
+/// <param name="Daemon">What listens on the socket, in messages ("vswitchd", "the VMM").</param>
+/// <param name="Ops">The ops, for --help, as one or more lines.</param>
+/// <param name="SocketEnvironmentVariable">Where the socket path comes from without --socket, if anywhere.</param>
+/// <param name="DefaultSocketPath">The socket without --socket or the variable; null makes --socket required.</param>
+/// <param name="DefaultTimeout">How long to wait for a reply without --timeout.</param>
+public sealed record ControlTarget(string Program, string Daemon, string Ops, string? SocketEnvironmentVariable, string? DefaultSocketPath, TimeSpan DefaultTimeout);
+
+public sealed partial class ControlCommand(ControlTarget target)
 {
-    public const string SocketEnvironmentVariable = "VSWITCHD_SOCKET";
-    public const string DefaultSocketPath = "/run/vswitchd/vswitchd.sock";
-
-    public const int ExitOk = ExitStatus.Ok;
-    public const int ExitRefused = ExitStatus.Failed;
-    public const int ExitUsage = ExitStatus.BadInput;
-
-    /// <summary>Long enough for add-port, which probes and starts a DPDK device.</summary>
-    private static readonly TimeSpan s_defaultTimeout = TimeSpan.FromSeconds(30);
-
     private static readonly JsonSerializerOptions s_printOptions = new()
     {
         WriteIndented = true,
@@ -31,34 +31,43 @@ public static partial class ControlCli
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private const string Synopsis = """
-        usage: vswitchd ctl [--socket PATH] [--timeout SECONDS] <op> [key=value ...]
-               vswitchd ctl [--socket PATH] [--timeout SECONDS] --json '{"op": ...}'
-        see 'vswitchd ctl --help'
+    private string Name => $"{target.Program} ctl";
+
+    private string Synopsis => $$"""
+        usage: {{Name}} [--socket PATH] [--timeout SECONDS] <op> [key=value ...]
+               {{Name}} [--socket PATH] [--timeout SECONDS] --json '{"op": ...}'
+        see '{{Name}} --help'
 
         """;
 
-    private const string Description = """
-        Sends one request to vswitchd's control socket and prints the reply as JSON.
+    private string Description => $"""
+        Sends one request to {target.Daemon}'s control socket and prints the reply as JSON.
         A key=value pair becomes a field of the request. A value that is a JSON number, array or
         object (mtu=1500, ipv4='["10.0.0.1"]') is sent as JSON, anything else as a string; quote
         it as JSON to force a string (name='"42"').
-        ops: status counters list neighbours add-port remove-port add-vm remove-vm
-             add-remote-vm remove-remote-vm shutdown (fields: docs/control-socket.md)
-        exit status: 0 done, 1 refused by vswitchd, 2 usage error or vswitchd not reachable
+        ops: {target.Ops}
+        exit status: 0 done, 1 refused by {target.Daemon}, 2 usage error or {target.Daemon} not reachable
         """;
 
-    /// <summary>The options and arguments of <c>vswitchd ctl</c>, one set per parser.</summary>
-    private sealed class Syntax
+    private string SocketHelp => (target.SocketEnvironmentVariable, target.DefaultSocketPath) switch
+    {
+        (null, null) => "the socket (required)",
+        (null, { } path) => $"the socket (default: {path})",
+        ({ } variable, null) => $"the socket (default: ${variable})",
+        ({ } variable, { } path) => $"the socket (default: ${variable}, else {path})",
+    };
+
+    /// <summary>The options and arguments of a ctl verb, one set per parser.</summary>
+    private sealed class Syntax(ControlCommand owner)
     {
         public readonly Option<string> Socket = new("--socket")
         {
-            Description = $"the socket (default: ${SocketEnvironmentVariable}, else {DefaultSocketPath})",
+            Description = owner.SocketHelp,
             HelpName = "PATH",
         };
         public readonly Option<string> Timeout = new("--timeout")
         {
-            Description = $"how long to wait for the reply (default: {s_defaultTimeout.TotalSeconds:0})",
+            Description = $"how long to wait for the reply (default: {owner.DefaultTimeoutSeconds})",
             HelpName = "SECONDS",
         };
         public readonly Option<string> Json = new("--json")
@@ -74,25 +83,25 @@ public static partial class ControlCli
 
         public Command Command()
         {
-            var ctl = new Command("ctl", Description) { Socket, Timeout, Json, Words };
+            var ctl = new Command("ctl", owner.Description) { Socket, Timeout, Json, Words };
             return ctl;
         }
     }
 
     /// <summary>
-    /// The <c>ctl</c> verb for vswitchd's command line: its action sends the request and prints
+    /// The <c>ctl</c> verb for the daemon's command line: its action sends the request and prints
     /// the reply to <paramref name="stdout"/> (<paramref name="stderr"/> for errors).
     /// </summary>
-    internal static Command CreateCommand(TextWriter stdout, TextWriter stderr)
+    public Command CreateCommand(TextWriter stdout, TextWriter stderr)
     {
-        var syntax = new Syntax();
+        var syntax = new Syntax(this);
         Command ctl = syntax.Command();
         ctl.SetAction(async (parse, ct) =>
         {
             Invocation invocation;
             try
             {
-                invocation = Read(syntax, parse, Environment.GetEnvironmentVariable(SocketEnvironmentVariable));
+                invocation = Read(syntax, parse, target.SocketEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null);
             }
             catch (UsageException ex)
             {
@@ -103,20 +112,18 @@ public static partial class ControlCli
         return ctl;
     }
 
-    /// <summary>Runs <c>vswitchd ctl</c>; <paramref name="args"/> are the words after "ctl".</summary>
-    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error);
+    /// <summary>Runs the ctl verb; <paramref name="args"/> are the words after "ctl".</summary>
+    public Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default) =>
+        CommandLines.InvokeAsync(target.Program, new RootCommand { CreateCommand(stdout, stderr) }, ["ctl", .. args], stdout, stderr, ct);
 
-    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default) =>
-        CommandLines.InvokeAsync("vswitchd", new RootCommand { CreateCommand(stdout, stderr) }, ["ctl", .. args], stdout, stderr, ct);
-
-    internal static async Task<int> UsageErrorAsync(TextWriter stderr, string message)
+    private async Task<int> UsageErrorAsync(TextWriter stderr, string message)
     {
-        await stderr.WriteLineAsync($"vswitchd ctl: {message}").ConfigureAwait(false);
+        await stderr.WriteLineAsync($"{Name}: {message}").ConfigureAwait(false);
         await stderr.WriteAsync(Synopsis).ConfigureAwait(false);
-        return ExitUsage;
+        return ExitStatus.BadInput;
     }
 
-    private static async Task<int> SendAsync(Invocation invocation, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    private async Task<int> SendAsync(Invocation invocation, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         string path = invocation.SocketPath;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -128,20 +135,20 @@ public static partial class ControlCli
         }
         catch (SocketException ex)
         {
-            await stderr.WriteLineAsync($"vswitchd ctl: cannot connect to {path}: {DescribeConnectError(path, ex)}").ConfigureAwait(false);
-            return ExitUsage;
+            await stderr.WriteLineAsync($"{Name}: cannot connect to {path}: {DescribeConnectError(path, ex)}").ConfigureAwait(false);
+            return ExitStatus.BadInput;
         }
         catch (ArgumentException ex)
         {
             // UnixDomainSocketEndPoint refuses a path over 107 bytes.
-            await stderr.WriteLineAsync($"vswitchd ctl: cannot connect to {path}: {ex.Message}").ConfigureAwait(false);
-            return ExitUsage;
+            await stderr.WriteLineAsync($"{Name}: cannot connect to {path}: {ex.Message}").ConfigureAwait(false);
+            return ExitStatus.BadInput;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            // A listener whose backlog is full: vswitchd is alive but not accepting.
-            await stderr.WriteLineAsync($"vswitchd ctl: cannot connect to {path}: no answer within {Seconds(invocation.Timeout)} s").ConfigureAwait(false);
-            return ExitUsage;
+            // A listener whose backlog is full: the daemon is alive but not accepting.
+            await stderr.WriteLineAsync($"{Name}: cannot connect to {path}: no answer within {Seconds(invocation.Timeout)} s").ConfigureAwait(false);
+            return ExitStatus.BadInput;
         }
 
         JsonObject reply;
@@ -153,50 +160,51 @@ public static partial class ControlCli
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                await stderr.WriteLineAsync($"vswitchd ctl: no reply from {path} within {Seconds(invocation.Timeout)} s").ConfigureAwait(false);
-                return ExitUsage;
+                await stderr.WriteLineAsync($"{Name}: no reply from {path} within {Seconds(invocation.Timeout)} s").ConfigureAwait(false);
+                return ExitStatus.BadInput;
             }
             catch (Exception ex) when (ex is IOException or SocketException or ArgumentException)
             {
-                await stderr.WriteLineAsync($"vswitchd ctl: request to {path} failed: {ex.Message}").ConfigureAwait(false);
-                return ExitUsage;
+                await stderr.WriteLineAsync($"{Name}: request to {path} failed: {ex.Message}").ConfigureAwait(false);
+                return ExitStatus.BadInput;
             }
         }
 
         await stdout.WriteLineAsync(reply.ToJsonString(s_printOptions)).ConfigureAwait(false);
         if (ControlClient.IsOk(reply))
-            return ExitOk;
+            return ExitStatus.Ok;
         string op = invocation.Request["op"] is JsonValue opValue && opValue.GetValueKind() == JsonValueKind.String ? opValue.GetValue<string>() : "request";
-        await stderr.WriteLineAsync($"vswitchd ctl: {op}: {ControlClient.ErrorText(reply)}").ConfigureAwait(false);
-        return ExitRefused;
+        await stderr.WriteLineAsync($"{Name}: {op}: {ControlClient.ErrorText(reply)}").ConfigureAwait(false);
+        return ExitStatus.Failed;
     }
 
-    internal sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout);
+    public sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout);
 
-    internal sealed class UsageException(string message) : Exception(message);
+    public sealed class UsageException(string message) : Exception(message);
 
     /// <summary>Parses the words after "ctl" as the command line does.</summary>
-    /// <param name="environmentSocket">The value of VSWITCHD_SOCKET, if set.</param>
+    /// <param name="environmentSocket">The value of the target's socket variable, if set.</param>
     /// <exception cref="UsageException">The arguments do not make a request.</exception>
-    internal static Invocation Parse(IReadOnlyList<string> args, string? environmentSocket)
+    public Invocation Parse(IReadOnlyList<string> args, string? environmentSocket)
     {
-        var syntax = new Syntax();
+        var syntax = new Syntax(this);
         ParseResult parse = new RootCommand { syntax.Command() }.Parse(["ctl", .. args], CommandLines.Parsing);
         if (parse.Errors.Count > 0)
             throw new UsageException(parse.Errors[0].Message);
         return Read(syntax, parse, environmentSocket);
     }
 
-    private static Invocation Read(Syntax syntax, ParseResult parse, string? environmentSocket)
+    private Invocation Read(Syntax syntax, ParseResult parse, string? environmentSocket)
     {
-        TimeSpan timeout = s_defaultTimeout;
+        TimeSpan timeout = target.DefaultTimeout;
         if (parse.GetValue(syntax.Timeout) is { } seconds)
         {
             if (!double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value > 0 && value <= int.MaxValue / 1000))
                 throw new UsageException($"--timeout takes a positive number of seconds, not \"{seconds}\"");
             timeout = TimeSpan.FromSeconds(value);
         }
-        string socket = parse.GetValue(syntax.Socket) ?? (string.IsNullOrEmpty(environmentSocket) ? DefaultSocketPath : environmentSocket);
+        string socket = parse.GetValue(syntax.Socket) ?? (string.IsNullOrEmpty(environmentSocket) ? target.DefaultSocketPath : environmentSocket)
+            ?? throw new UsageException("--socket: required; the path of " + target.Daemon + "'s socket");
         if (socket.Length == 0)
             throw new UsageException("--socket needs a path");
         List<string> words = [.. parse.GetValue(syntax.Words) ?? []];
@@ -247,7 +255,7 @@ public static partial class ControlCli
     /// is a JSON number, else the text as a string. Text starting with [ { " that does not parse
     /// is an error rather than a string, since it was surely meant as JSON.
     /// </summary>
-    internal static JsonNode? ParseValue(string key, string text)
+    public static JsonNode? ParseValue(string key, string text)
     {
         if (!text.StartsWith('[') && !text.StartsWith('{') && !text.StartsWith('"') && !JsonNumber().IsMatch(text))
             return JsonValue.Create(text);
@@ -267,15 +275,17 @@ public static partial class ControlCli
 
     private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
-    private static string DescribeConnectError(string path, SocketException ex)
+    private string DefaultTimeoutSeconds => Seconds(target.DefaultTimeout);
+
+    private string DescribeConnectError(string path, SocketException ex)
     {
         // .NET reports ENOENT on a Unix socket path as AddressNotAvailable ("Cannot assign
         // requested address"), which would send the operator looking in the wrong place.
         if (!Path.Exists(path))
-            return "No such file or directory — is vswitchd running?";
+            return $"No such file or directory — is {target.Daemon} running?";
         return ex.SocketErrorCode switch
         {
-            SocketError.ConnectionRefused => "Connection refused — is vswitchd running?",
+            SocketError.ConnectionRefused => $"Connection refused — is {target.Daemon} running?",
             SocketError.AccessDenied => "Permission denied — run as root or as a member of the socket's group",
             _ => ex.Message,
         };
