@@ -20,31 +20,22 @@ using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
 
 namespace VSwitch.Tests.Integration.Dataplane;
 
-/// <summary>Shared by both classes below: a tenant with one remote VM on a VXLAN host, and its YAML.</summary>
+/// <summary>Shared by both classes below: a tenant with one remote VM on a VXLAN host.</summary>
 internal static class RareDropTopology
 {
     public const string MacE = "02:00:00:00:00:05";
 
-    public static string Yaml(string prefix, string socket, int mbufs, string ports, string vms) => $$"""
-        dpdk: { eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{prefix}}"], mbufs: {{mbufs}} }
-        workers: { cores: [1], idle_sleep_us: 0 }
-        control_socket: "{{socket}}"
-        ports:
-        {{ports}}
-          - { name: up0, devargs: "net_null9,no-rx=1", role: uplink, mtu: 2034 }
-        overlay:
-          uplink: up0
-          vtep: {{Vtep}}/24
-          mac: "{{OurMac}}"
-          static_neighbours: [{ ip: {{HostB}}, mac: "02:bb:00:00:00:02" }]
-          remote_hosts: [{ name: host-b, vtep: {{HostB}}, tunnel: vxlan }]
-        tenants:
-          - name: red
-            vni: 5001
-            vms:
-        {{vms}}
-            remote_vms: [{ name: e, host: host-b, mac: "{{MacE}}", ipv4: ["10.0.0.5"] }]
-        """;
+    public static VswitchdConfig Config(string prefix, int mbufs, IReadOnlyList<VswitchdPort> ports, IReadOnlyList<VswitchdVm> vms) =>
+        new(prefix, [.. ports, new("up0", "net_null9,no-rx=1", Role: "uplink", Mtu: 2034)],
+            [new("red", vms, Vni: 5001, RemoteVms: [new("e", "host-b", MacE, ["10.0.0.5"])])],
+            IdleSleepMicroseconds: 0)
+        {
+            Mbufs = mbufs,
+            Overlay = new VswitchdOverlay("up0", $"{Vtep}/24", OurMac, [new("host-b", HostB, "vxlan")])
+            {
+                StaticNeighbours = [(HostB, "02:bb:00:00:00:02")],
+            },
+        };
 }
 
 public sealed class ChainedAndReplicaDropTests() : RunningVswitchd("chained", TimeSpan.FromSeconds(60))
@@ -58,17 +49,9 @@ public sealed class ChainedAndReplicaDropTests() : RunningVswitchd("chained", Ti
         byte[] jumbo = Udp(MacA, MacB, "10.0.0.1", "10.0.0.2", 1, payload: 3000 - 42);
         byte[] broadcast = Udp(MacA, "ff:ff:ff:ff:ff:ff", "10.0.0.1", "10.0.0.255", 2, payload: 2040 - 42);
         PcapFile.Write(input, [.. Enumerable.Repeat(jumbo, Chained), .. Enumerable.Repeat(broadcast, TooLongToReplicate)]);
-        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
-        await File.WriteAllTextAsync(config, RareDropTopology.Yaml(_prefix, socket, 8191,
-            ports: $$"""
-                  - { name: vm-a, devargs: "net_pcap0,rx_pcap={{input}}", mtu: 2034 }
-                  - { name: vm-b, devargs: "net_null0,no-rx=1", mtu: 2034 }
-                """,
-            vms: $$"""
-                      - { name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
-                      - { name: b, port: vm-b, mac: "{{MacB}}", ipv4: ["10.0.0.2"] }
-                """));
-        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+        await StartAsync(RareDropTopology.Config(_prefix, 8191,
+            [new("vm-a", $"net_pcap0,rx_pcap={input}", Mtu: 2034), new("vm-b", "net_null0,no-rx=1", Mtu: 2034)],
+            [new("a", "vm-a", MacA, ["10.0.0.1"]), new("b", "vm-b", MacB, ["10.0.0.2"])]));
     }
 
     [Fact]
@@ -99,19 +82,17 @@ public abstract class RingDropTests(string name, int mbufs) : RunningVswitchd(na
         string fromC = Path.Combine(_dir, "vm-c.pcap"), fromD = Path.Combine(_dir, "vm-d.pcap");
         PcapFile.Write(fromC, [Udp(MacC, "ff:ff:ff:ff:ff:ff", "10.0.0.3", "10.0.0.255", 1)]);
         PcapFile.Write(fromD, [Udp(MacD, "ff:ff:ff:ff:ff:ff", "10.0.0.4", "10.0.0.255", 2)]);
-        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
-        await File.WriteAllTextAsync(config, RareDropTopology.Yaml(_prefix, socket, mbufs,
-            ports: $$"""
-                  - { name: vm-c, devargs: "net_pcap0,rx_pcap={{fromC}},infinite_rx=1" }
-                  - { name: vm-d, devargs: "net_pcap1,rx_pcap={{fromD}},infinite_rx=1" }
-                  - { name: vm-r, devargs: "net_ring0" }
-                """,
-            vms: $$"""
-                      - { name: c, port: vm-c, mac: "{{MacC}}", ipv4: ["10.0.0.3"], flood_rate_pps: {{VswitchdVm.LineRate}}, flood_burst: {{VswitchdVm.LineRateBurst}} }
-                      - { name: d, port: vm-d, mac: "{{MacD}}", ipv4: ["10.0.0.4"], flood_rate_pps: {{VswitchdVm.LineRate}}, flood_burst: {{VswitchdVm.LineRateBurst}} }
-                      - { name: r, port: vm-r, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
-                """));
-        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+        await StartAsync(RareDropTopology.Config(_prefix, mbufs,
+            [
+                new("vm-c", $"net_pcap0,rx_pcap={fromC},infinite_rx=1"),
+                new("vm-d", $"net_pcap1,rx_pcap={fromD},infinite_rx=1"),
+                new("vm-r", "net_ring0"),
+            ],
+            [
+                new("c", "vm-c", MacC, ["10.0.0.3"], FloodRatePps: VswitchdVm.LineRate),
+                new("d", "vm-d", MacD, ["10.0.0.4"], FloodRatePps: VswitchdVm.LineRate),
+                new("r", "vm-r", MacA, ["10.0.0.1"]),
+            ]));
     }
 
     /// <summary>The reason's count keeps growing while the switch runs on and allocates nothing.</summary>

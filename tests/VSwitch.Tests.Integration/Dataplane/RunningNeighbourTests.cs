@@ -25,30 +25,17 @@ public sealed class RunningNeighbourTests() : RunningVswitchd("neighbour", TimeS
             PayloadPacket = new ArpPacket(ArpOperation.Response, Mac(OurMac), System.Net.IPAddress.Parse(Vtep), Mac(HostBMac), System.Net.IPAddress.Parse(HostB)),
         };
         PcapFile.Write(fromUplink, [reply.Bytes]);
-        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
         // idle_sleep_us keeps the worker from taking a whole core: the uplink's input is one frame.
-        await File.WriteAllTextAsync(config, $$"""
-            dpdk: { eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{_prefix}}"] }
-            workers: { cores: [1], idle_sleep_us: 100 }
-            control_socket: "{{socket}}"
-            ports:
-              - { name: vm-a, devargs: "net_pcap0,rx_pcap={{fromVm}},infinite_rx=1", mtu: 1450 }
-              - { name: up0, devargs: "net_pcap1,rx_pcap={{fromUplink}},infinite_rx=1,tx_pcap=/dev/null", role: uplink }
-            overlay:
-              uplink: up0
-              vtep: {{Vtep}}/24
-              mac: "{{OurMac}}"
-              remote_hosts:
-                - { name: host-b, vtep: {{HostB}}, tunnel: vxlan }
-            tenants:
-              - name: red
-                vni: 5001
-                vms:
-                  - { name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"] }
-                remote_vms:
-                  - { name: c, host: host-b, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
-            """);
-        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+        await StartAsync(new VswitchdConfig(_prefix,
+            [
+                new("vm-a", $"net_pcap0,rx_pcap={fromVm},infinite_rx=1", Mtu: 1450),
+                new("up0", $"net_pcap1,rx_pcap={fromUplink},infinite_rx=1,tx_pcap=/dev/null", Role: "uplink"),
+            ],
+            [new("red", [new("a", "vm-a", MacA, ["10.0.0.1"])], Vni: 5001, RemoteVms: [new("c", "host-b", MacC, ["10.0.0.3"])])],
+            IdleSleepMicroseconds: 100)
+        {
+            Overlay = new VswitchdOverlay("up0", $"{Vtep}/24", OurMac, [new("host-b", HostB, "vxlan")]),
+        });
     }
 
     [Fact]

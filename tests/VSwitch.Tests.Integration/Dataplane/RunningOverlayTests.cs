@@ -34,37 +34,30 @@ public sealed class RunningOverlayTests() : RunningVswitchd("overlay", TimeSpan.
             Outer(HostB, 4789, [0x08, 0, 0, 0, 0, 0x13, 0x89, 0, .. Udp(MacC, "ff:ff:ff:ff:ff:ff", "10.0.0.3", "10.0.0.255", 7)]),
             Outer(HostB, 4789, [0x08, 0, 0, 0, 0, 0x00, 0x77, 0, .. Udp(MacC, MacA, "10.0.0.3", "10.0.0.1", 8)]), // unknown VNI
         ]);
-        string config = Path.Combine(_dir, "vswitchd.yaml"), socket = Path.Combine(_dir, "vswitchd.sock");
-        await File.WriteAllTextAsync(config, $$"""
-            dpdk: { eal_args: ["--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", "{{_prefix}}"] }
-            workers: { cores: [1], idle_sleep_us: 0 }
-            control_socket: "{{socket}}"
-            ports:
-              - { name: vm-a, devargs: "net_pcap0,rx_pcap={{fromVm}},infinite_rx=1", mtu: 1450 }
-              - { name: vm-b, devargs: "net_null0,no-rx=1", mtu: 1450 }
-              - { name: up0, devargs: "net_pcap1,rx_pcap={{fromUplink}},infinite_rx=1,tx_pcap=/dev/null", role: uplink }
-            overlay:
-              uplink: up0
-              vtep: {{Vtep}}/24
-              mac: "{{OurMac}}"
-              static_neighbours:
-                - { ip: {{HostB}}, mac: "02:bb:00:00:00:02" }
-                - { ip: {{HostC}}, mac: "02:bb:00:00:00:03" }
-              remote_hosts:
-                - { name: host-b, vtep: {{HostB}}, tunnel: vxlan }
-                - { name: host-c, vtep: {{HostC}}, tunnel: geneve, geneve_options: [{ class: 0x0102, type: 0x80, data: "0011223344556677" }] }
-            tenants:
-              - name: red
-                vni: 5001
-                vms:
-                  # a floods at line rate here: the limit would hide the replica paths under test
-                  - { name: a, port: vm-a, mac: "{{MacA}}", ipv4: ["10.0.0.1"], flood_rate_pps: {{VswitchdVm.LineRate}}, flood_burst: {{VswitchdVm.LineRateBurst}} }
-                  - { name: b, port: vm-b, mac: "{{MacB}}", ipv4: ["10.0.0.2"] }
-                remote_vms:
-                  - { name: c, host: host-b, mac: "{{MacC}}", ipv4: ["10.0.0.3"] }
-                  - { name: d, host: host-c, mac: "{{MacD}}", ipv4: ["10.0.0.4"] }
-            """);
-        _vswitchd = await VswitchdProcess.StartAsync(config, _prefix, socket, VswitchdReady.ControlSocket);
+        await StartAsync(new VswitchdConfig(_prefix,
+            [
+                new("vm-a", $"net_pcap0,rx_pcap={fromVm},infinite_rx=1", Mtu: 1450),
+                new("vm-b", "net_null0,no-rx=1", Mtu: 1450),
+                new("up0", $"net_pcap1,rx_pcap={fromUplink},infinite_rx=1,tx_pcap=/dev/null", Role: "uplink"),
+            ],
+            [
+                new("red",
+                    [
+                        // a floods at line rate here: the limit would hide the replica paths under test
+                        new("a", "vm-a", MacA, ["10.0.0.1"], FloodRatePps: VswitchdVm.LineRate),
+                        new("b", "vm-b", MacB, ["10.0.0.2"]),
+                    ],
+                    Vni: 5001,
+                    RemoteVms: [new("c", "host-b", MacC, ["10.0.0.3"]), new("d", "host-c", MacD, ["10.0.0.4"])]),
+            ],
+            IdleSleepMicroseconds: 0)
+        {
+            Overlay = new VswitchdOverlay("up0", $"{Vtep}/24", OurMac,
+                [new("host-b", HostB, "vxlan"), new("host-c", HostC, "geneve", [new VswitchdGeneveOption(0x0102, 0x80, "0011223344556677")])])
+            {
+                StaticNeighbours = [(HostB, "02:bb:00:00:00:02"), (HostC, "02:bb:00:00:00:03")],
+            },
+        });
     }
 
     [Fact]

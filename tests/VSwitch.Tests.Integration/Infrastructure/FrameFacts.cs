@@ -1,10 +1,12 @@
-// What a test needs to know about a captured Ethernet frame, decoded independently of the
-// dataplane's own parsers (a system test must not trust the code it tests): addresses,
-// EtherType after any VLAN tags, ARP fields, IPv4/ICMP/UDP basics, and a test marker
-// ("VSWT[label]") searched anywhere in the frame.
-using System.Buffers.Binary;
+// What a test needs to know about a captured Ethernet frame, decoded by PacketDotNet,
+// independently of the dataplane's own parsers (a system test must not trust the code it
+// tests): addresses, EtherType after any VLAN tags, ARP fields, IPv4/ICMP/UDP basics, and a test
+// marker ("VSWT[label]") searched anywhere in the frame.
 using System.Net;
+using System.Net.NetworkInformation;
 using System.Text;
+using PacketDotNet;
+using PacketDotNet.Utils;
 
 namespace VSwitch.Tests.Integration.Infrastructure;
 
@@ -69,68 +71,79 @@ public sealed record FrameFacts
         return s.Append($" ({Data.Length} bytes)").ToString();
     }
 
+    /// <summary>
+    /// Decodes <paramref name="frame"/> with PacketDotNet as far as its headers are whole; what
+    /// lies beyond a cut or malformed header stays null, as a test that looks for it should see.
+    /// </summary>
     public static FrameFacts Parse(byte[] frame)
     {
-        if (frame.Length < 14)
-            return new FrameFacts { Data = frame, Destination = "", Source = "", OuterType = 0, Vlans = [], EtherType = 0, Marker = FindMarker(frame) };
-        ushort outer = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12));
-        ushort type = outer;
-        int offset = 14;
-        var vlans = new List<int>();
-        while ((type == TypeVlan || type == TypeQinQ) && frame.Length >= offset + 4)
+        var facts = new FrameFacts { Data = frame, Destination = "", Source = "", OuterType = 0, Vlans = [], EtherType = 0, Marker = FindMarker(frame) };
+        if (frame.Length < EthernetFields.HeaderLength)
+            return facts;
+        EthernetPacket ethernet;
+        try
         {
-            vlans.Add(BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(offset)) & 0x0FFF);
-            type = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(offset + 2));
-            offset += 4;
+            ethernet = new EthernetPacket(new ByteArraySegment(frame));
         }
-
-        var facts = new FrameFacts
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException)
         {
-            Data = frame,
-            Destination = Mac(frame, 0),
-            Source = Mac(frame, 6),
-            OuterType = outer,
-            Vlans = vlans,
-            EtherType = type,
-            Marker = FindMarker(frame),
+            return facts;
+        }
+        facts = facts with
+        {
+            Destination = Mac(ethernet.DestinationHardwareAddress),
+            Source = Mac(ethernet.SourceHardwareAddress),
+            OuterType = (ushort)ethernet.Type,
+            EtherType = (ushort)ethernet.Type,
         };
-        ReadOnlySpan<byte> l3 = frame.AsSpan(offset);
-        if (type == TypeArp && l3.Length >= 28)
+        try
         {
-            return facts with
-            {
-                ArpOperation = BinaryPrimitives.ReadUInt16BigEndian(l3.Slice(6)),
-                ArpSenderMac = Mac(frame, offset + 8),
-                ArpSenderIp = new IPAddress(l3.Slice(14, 4)),
-                ArpTargetMac = Mac(frame, offset + 18),
-                ArpTargetIp = new IPAddress(l3.Slice(24, 4)),
-            };
+            return Inner(facts, ethernet.PayloadPacket);
         }
-        if (type == TypeIpv4 && l3.Length >= 20 && l3[0] >> 4 == 4)
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException)
         {
-            int ihl = (l3[0] & 0x0F) * 4;
-            byte protocol = l3[9];
-            facts = facts with
-            {
-                Ipv4Source = new IPAddress(l3.Slice(12, 4)),
-                Ipv4Destination = new IPAddress(l3.Slice(16, 4)),
-                IpProtocol = protocol,
-            };
-            if (l3.Length < ihl + 8)
+            // A header PacketDotNet cannot read: the facts up to it stand.
+            return facts;
+        }
+    }
+
+    private static FrameFacts Inner(FrameFacts facts, Packet? payload)
+    {
+        var vlans = new List<int>();
+        while (payload is Ieee8021QPacket tag)
+        {
+            vlans.Add(tag.VlanIdentifier);
+            facts = facts with { EtherType = (ushort)tag.Type, Vlans = [.. vlans] };
+            payload = tag.PayloadPacket;
+        }
+        switch (payload)
+        {
+            case ArpPacket arp:
+                return facts with
+                {
+                    ArpOperation = (int)arp.Operation,
+                    ArpSenderMac = Mac(arp.SenderHardwareAddress),
+                    ArpSenderIp = arp.SenderProtocolAddress,
+                    ArpTargetMac = Mac(arp.TargetHardwareAddress),
+                    ArpTargetIp = arp.TargetProtocolAddress,
+                };
+            case IPv4Packet ip:
+                facts = facts with { Ipv4Source = ip.SourceAddress, Ipv4Destination = ip.DestinationAddress, IpProtocol = (byte)ip.Protocol };
+                return ip.PayloadPacket switch
+                {
+                    IcmpV4Packet icmp => facts with { IcmpType = (int)icmp.TypeCode >> 8, IcmpPayload = icmp.PayloadData ?? [] },
+                    UdpPacket udp => facts with { UdpDestinationPort = udp.DestinationPort },
+                    _ => facts,
+                };
+            default:
                 return facts;
-            ReadOnlySpan<byte> l4 = l3.Slice(ihl);
-            if (protocol == ProtocolIcmp)
-                return facts with { IcmpType = l4[0], IcmpPayload = l4.Slice(8).ToArray() };
-            if (protocol == ProtocolUdp)
-                return facts with { UdpDestinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4.Slice(2)) };
         }
-        return facts;
     }
 
     public static FrameFacts Parse(PcapFrame frame) => Parse(frame.Data);
 
-    private static string Mac(byte[] frame, int offset) => Convert.ToHexString(frame, offset, 6).ToLowerInvariant()
-        .Chunk(2).Select(c => new string(c)).Aggregate((a, b) => $"{a}:{b}");
+    private static string Mac(PhysicalAddress address) =>
+        string.Join(':', address.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 
     private static string? FindMarker(byte[] frame)
     {

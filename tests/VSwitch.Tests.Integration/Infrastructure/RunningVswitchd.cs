@@ -25,6 +25,14 @@ public abstract class RunningVswitchd(string name, TimeSpan countersTimeout) : I
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Writes <paramref name="config"/> (with this run's file prefix and control socket) into _dir and starts _vswitchd on it.</summary>
+    protected async Task StartAsync(VswitchdConfig config)
+    {
+        string socket = Path.Combine(_dir, "vswitchd.sock");
+        string path = await (config with { FilePrefix = _prefix, ControlSocket = socket }).WriteAsync(Path.Combine(_dir, "vswitchd.json"));
+        _vswitchd = await VswitchdProcess.StartAsync(path, _prefix, socket, VswitchdReady.ControlSocket);
+    }
+
     protected Task<JsonObject> Request(string op, JsonObject? fields = null) =>
         _vswitchd!.OpAsync(op, fields, TestContext.Current.CancellationToken);
 

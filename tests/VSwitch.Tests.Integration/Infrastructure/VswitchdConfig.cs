@@ -1,5 +1,7 @@
 // A vswitchd configuration built in code (the pcap lane's scenarios bring their own YAML) and
 // the counters object vswitchd reports, on its control socket and on stdout when it exits.
+// The keys are the configuration file's (docs/configuration.md); a test states only what its
+// scenario needs, the rest takes the defaults below.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -14,11 +16,76 @@ public sealed record VswitchdVm(string Name, string Port, string Mac, IReadOnlyL
     /// measure something else (allocation, shares of paths): the highest the config accepts.
     /// </summary>
     public const int LineRate = 10_000_000, LineRateBurst = 1_000_000;
+
+    public JsonObject ToJson()
+    {
+        var vm = new JsonObject
+        {
+            ["name"] = Name,
+            ["port"] = Port,
+            ["mac"] = Mac,
+            ["ipv4"] = Strings(Ipv4),
+            ["ipv6"] = Strings(Ipv6 ?? []),
+        };
+        if (FloodRatePps is { } rate)
+        {
+            vm["flood_rate_pps"] = rate;
+            vm["flood_burst"] = rate == LineRate ? LineRateBurst : rate;
+        }
+        return vm;
+    }
+
+    internal static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
 }
 
-public sealed record VswitchdTenant(string Name, IReadOnlyList<VswitchdVm> Vms);
+/// <summary>A VM on another host, reached through <paramref name="Host"/> (a name in the overlay's remote hosts).</summary>
+public sealed record VswitchdRemoteVm(string Name, string Host, string Mac, IReadOnlyList<string> Ipv4);
 
-/// <summary>A vswitchd configuration file's content (JSON now; the YAML loader takes the same keys).</summary>
+public sealed record VswitchdTenant(string Name, IReadOnlyList<VswitchdVm> Vms, int? Vni = null, IReadOnlyList<VswitchdRemoteVm>? RemoteVms = null);
+
+public sealed record VswitchdGeneveOption(int Class, int Type, string Data);
+
+/// <param name="Tunnel">"vxlan" or "geneve".</param>
+public sealed record VswitchdRemoteHost(string Name, string Vtep, string Tunnel, IReadOnlyList<VswitchdGeneveOption>? GeneveOptions = null);
+
+/// <param name="Vtep">The VTEP address with its prefix length, e.g. "192.168.50.1/24".</param>
+public sealed record VswitchdOverlay(string Uplink, string Vtep, string Mac, IReadOnlyList<VswitchdRemoteHost> RemoteHosts)
+{
+    /// <summary>(ip, mac) pairs the switch need not ARP for.</summary>
+    public IReadOnlyList<(string Ip, string Mac)> StaticNeighbours { get; init; } = [];
+    public int? Ttl { get; init; }
+    public int? NeighbourTimeoutSeconds { get; init; }
+
+    public JsonObject ToJson()
+    {
+        var overlay = new JsonObject
+        {
+            ["uplink"] = Uplink,
+            ["vtep"] = Vtep,
+            ["mac"] = Mac,
+            ["static_neighbours"] = new JsonArray([.. StaticNeighbours.Select(n => (JsonNode)new JsonObject { ["ip"] = n.Ip, ["mac"] = n.Mac })]),
+            ["remote_hosts"] = new JsonArray([.. RemoteHosts.Select(h => (JsonNode)new JsonObject
+            {
+                ["name"] = h.Name,
+                ["vtep"] = h.Vtep,
+                ["tunnel"] = h.Tunnel,
+                ["geneve_options"] = new JsonArray([.. (h.GeneveOptions ?? []).Select(o => (JsonNode)new JsonObject
+                {
+                    ["class"] = o.Class,
+                    ["type"] = o.Type,
+                    ["data"] = o.Data,
+                })]),
+            })]),
+        };
+        if (Ttl is { } ttl)
+            overlay["ttl"] = ttl;
+        if (NeighbourTimeoutSeconds is { } timeout)
+            overlay["neighbour_timeout_s"] = timeout;
+        return overlay;
+    }
+}
+
+/// <summary>A vswitchd configuration file's content (JSON; the YAML loader takes the same keys).</summary>
 public sealed record VswitchdConfig(
     string FilePrefix,
     IReadOnlyList<VswitchdPort> Ports,
@@ -30,6 +97,11 @@ public sealed record VswitchdConfig(
     string EalCores = "0,1",
     string? PcapDir = null)
 {
+    public VswitchdOverlay? Overlay { get; init; }
+
+    /// <summary>dpdk.mbufs; vswitchd's default when null.</summary>
+    public int? Mbufs { get; init; }
+
     /// <summary>
     /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
     /// sleeps when a poll finds nothing so the test's own processes get CPU. (The KVM sandbox
@@ -37,12 +109,15 @@ public sealed record VswitchdConfig(
     /// </summary>
     public JsonObject ToJson()
     {
+        var dpdk = new JsonObject
+        {
+            ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", EalCores, "--file-prefix", FilePrefix),
+        };
+        if (Mbufs is { } mbufs)
+            dpdk["mbufs"] = mbufs;
         var json = new JsonObject
         {
-            ["dpdk"] = new JsonObject
-            {
-                ["eal_args"] = new JsonArray("--no-huge", "-m", MemoryMegabytes.ToString(), "--no-pci", "-l", EalCores, "--file-prefix", FilePrefix),
-            },
+            ["dpdk"] = dpdk,
             ["workers"] = new JsonObject
             {
                 ["cores"] = new JsonArray([.. (WorkerCores ?? [1]).Select(c => (JsonNode)c)]),
@@ -56,24 +131,44 @@ public sealed record VswitchdConfig(
                 ["mtu"] = p.Mtu,
                 ["queues"] = p.Queues,
             })]),
-            ["tenants"] = new JsonArray([.. Tenants.Select(t => (JsonNode)new JsonObject
-            {
-                ["name"] = t.Name,
-                ["vms"] = new JsonArray([.. t.Vms.Select(vm => (JsonNode)new JsonObject
-                {
-                    ["name"] = vm.Name,
-                    ["port"] = vm.Port,
-                    ["mac"] = vm.Mac,
-                    ["ipv4"] = new JsonArray([.. vm.Ipv4.Select(ip => (JsonNode)ip)]),
-                    ["ipv6"] = new JsonArray([.. (vm.Ipv6 ?? []).Select(ip => (JsonNode)ip)]),
-                }.WithFloodLimit(vm.FloodRatePps))]),
-            })]),
+            ["tenants"] = new JsonArray([.. Tenants.Select(TenantJson)]),
         };
         if (ControlSocket is not null)
             json["control_socket"] = ControlSocket;
         if (PcapDir is not null)
             json["control"] = new JsonObject { ["pcap_dir"] = PcapDir };
+        if (Overlay is not null)
+            json["overlay"] = Overlay.ToJson();
         return json;
+    }
+
+    /// <summary>Writes the configuration to <paramref name="path"/> (a .json file) and returns the path.</summary>
+    public async Task<string> WriteAsync(string path)
+    {
+        await File.WriteAllTextAsync(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return path;
+    }
+
+    private static JsonNode TenantJson(VswitchdTenant t)
+    {
+        var tenant = new JsonObject
+        {
+            ["name"] = t.Name,
+            ["vms"] = new JsonArray([.. t.Vms.Select(vm => (JsonNode)vm.ToJson())]),
+        };
+        if (t.Vni is { } vni)
+            tenant["vni"] = vni;
+        if (t.RemoteVms is { } remote)
+        {
+            tenant["remote_vms"] = new JsonArray([.. remote.Select(vm => (JsonNode)new JsonObject
+            {
+                ["name"] = vm.Name,
+                ["host"] = vm.Host,
+                ["mac"] = vm.Mac,
+                ["ipv4"] = VswitchdVm.Strings(vm.Ipv4),
+            })]);
+        }
+        return tenant;
     }
 }
 
@@ -117,17 +212,4 @@ public sealed record VswitchdCounters(
     }
 
     public override string ToString() => Raw.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-}
-
-internal static class VswitchdVmJson
-{
-    public static JsonObject WithFloodLimit(this JsonObject vm, int? floodRatePps)
-    {
-        if (floodRatePps is { } rate)
-        {
-            vm["flood_rate_pps"] = rate;
-            vm["flood_burst"] = rate == VswitchdVm.LineRate ? VswitchdVm.LineRateBurst : rate;
-        }
-        return vm;
-    }
 }

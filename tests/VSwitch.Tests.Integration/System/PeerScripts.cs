@@ -1,5 +1,6 @@
-// The program the test runs inside a VM namespace (with /usr/bin/python3, which has scapy).
-// Frames are crafted by scapy, an implementation independent of vswitchd's own parsers.
+// The system tests' one program (peer.py, run with /usr/bin/python3, which has scapy), inside a
+// VM namespace or, for the overlay tests, the underlay's. Frames are crafted by scapy, an
+// implementation independent of vswitchd's own parsers.
 //
 //   peer.py agent PLAN.json         bind a UDP sink, build the plan's frames, print "ready N",
 //                                   wait for "go" on stdin, sendp() them, print "sent N", then
@@ -16,6 +17,14 @@
 //                                   MAC -> PEER_MAC, EtherType 0x88b5 (IEEE local experimental),
 //                                   marker "NAME:sentinel"; then an ARP request for PEER_IP,
 //                                   unicast to PEER_MAC, marker "NAME:sentinel-arp" in its trailer
+//   peer.py sentinel IFACE SRC DST LABEL
+//                                   one frame SRC -> DST, EtherType 0x88b5, marker "LABEL", through
+//                                   a raw socket (the overlay runs' sentinels, OverlayRun.cs)
+//   peer.py inject PLAN.json        from the underlay namespace: build tunnelled frames (VXLAN,
+//                                   RFC 7348 section 5; GENEVE, RFC 8926 section 3, with options)
+//                                   around an inner UDP frame, sendp() them on PLAN's iface, print
+//                                   "sent N". The injector stands for anyone on the underlay: it
+//                                   forges VTEP addresses and VNIs.
 //
 // Each crafted frame carries the marker "VSWT[<label>]<seq>": captures are tallied by label.
 // The UDP sink exists so that unicast UDP to the namespace's address is swallowed silently: an
@@ -145,24 +154,68 @@ public static class PeerScripts
             return bytes.fromhex(mac.replace(":", ""))
 
 
+        def send_raw(iface, frames):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((iface, 0))
+            for frame in frames:
+                s.send(frame)
+            s.close()
+            print("sent %d" % len(frames), flush=True)
+            return 0
+
+
+        def experimental(src, dst, label):
+            return mac_bytes(dst) + mac_bytes(src) + b"\x88\xb5" + marker(label, 0)
+
+
         def sentinels(iface, mac, ip, peer_mac, peer_ip, name):
-            unicast = mac_bytes(peer_mac) + mac_bytes(mac) + b"\x88\xb5" + marker(name + ":sentinel", 0)
             arp = (mac_bytes(peer_mac) + mac_bytes(mac) + b"\x08\x06"
                    + b"\x00\x01\x08\x00\x06\x04\x00\x01"  # Ethernet/IPv4, request
                    + mac_bytes(mac) + socket.inet_aton(ip) + bytes(6) + socket.inet_aton(peer_ip)
                    + marker(name + ":sentinel-arp", 0))
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-            s.bind((iface, 0))
-            s.send(unicast)
-            s.send(arp)
-            s.close()
-            print("sent 2", flush=True)
+            return send_raw(iface, [experimental(mac, peer_mac, name + ":sentinel"), arp])
+
+
+        def sentinel(iface, src, dst, label):
+            return send_raw(iface, [experimental(src, dst, label)])
+
+
+        def build_tunnelled(spec, seq):
+            from scapy.all import IP, UDP, Ether, Raw
+            from scapy.layers.vxlan import VXLAN
+            from scapy.contrib.geneve import GENEVE, GeneveOptions
+
+            inner = (Ether(src=spec["inner_src_mac"], dst=spec["inner_dst_mac"])
+                     / IP(src=spec["inner_src_ip"], dst=spec["inner_dst_ip"])
+                     / UDP(sport=spec["sink_port"], dport=spec["sink_port"]) / Raw(marker(spec["label"], seq)))
+            if spec["tunnel"] == "vxlan":
+                port, header = 4789, VXLAN(flags=0x08, vni=spec["vni"])
+            else:
+                options = [GeneveOptions(classid=o["class"], type=o["type"], data=bytes.fromhex(o["data"]))
+                           for o in spec.get("geneve_options", [])]
+                # C flag: some option has the critical bit, the type's high bit (RFC 8926 section 3.4).
+                critical = int(any(o["type"] & 0x80 for o in spec.get("geneve_options", [])))
+                port, header = 6081, GENEVE(vni=spec["vni"], proto=0x6558, critical=critical, options=options)
+            return (Ether(src=spec["outer_src_mac"], dst=spec["outer_dst_mac"])
+                    / IP(src=spec["outer_src_ip"], dst=spec["outer_dst_ip"], ttl=64, flags="DF")
+                    / UDP(sport=49152 + seq, dport=port) / header / inner)
+
+
+        def inject(plan_path):
+            with open(plan_path) as f:
+                plan = json.load(f)
+            from scapy.all import conf, sendp
+            conf.verb = 0
+            frames = [build_tunnelled(spec, seq) for spec in plan["frames"] for seq in range(spec["count"])]
+            sendp(frames, iface=plan["iface"], inter=0.001, verbose=False)
+            print("sent %d" % len(frames), flush=True)
             return 0
 
 
         if __name__ == "__main__":
             command, args = sys.argv[1], sys.argv[2:]
-            commands = {"agent": agent, "tcp-server": tcp_server, "tcp-client": tcp_client, "sentinels": sentinels}
+            commands = {"agent": agent, "tcp-server": tcp_server, "tcp-client": tcp_client, "sentinels": sentinels,
+                        "sentinel": sentinel, "inject": inject}
             sys.exit(commands[command](*args))
         """;
 }

@@ -175,8 +175,7 @@ public sealed class RunResult(SystemTopology topology, string name, VswitchdCoun
     public int DeliveredWithMarker(Endpoint e, string label) => Delivered[e].Count(f => f.Marker == label);
 
     public string Headline() =>
-        $"unicast {Counters.Unicast}, flooded {Counters.Flooded}, arp_replies {Counters.ArpReplies}, drops {Counters.TotalDrops} " +
-        $"({string.Join(", ", Counters.Drops.Where(d => d.Value != 0).Select(d => $"{d.Key} {d.Value}"))}); " +
+        RunChecks.Headline(Counters) + "; " +
         string.Join("; ", topology.Endpoints.Select(e => $"{e.Name} sent {Sent[e].Count} got {Delivered[e].Count}")) +
         $"; workers {Counters.Raw["workers"]?.ToJsonString()}";
 
@@ -204,27 +203,14 @@ public sealed class RunResult(SystemTopology topology, string name, VswitchdCoun
                     Delivered[e].Count(f => f.Marker == SystemRun.SentinelArpLabel(from) && f.IsArpReply));
             }
             PortCounters p = Counters.Port(e.PortName);
-            expect.Equal($"{e.PortName}.rx == frames {e.Name} sent (capture)", Sent[e].Count, p.Rx);
-            expect.Equal($"{e.PortName}.tx == frames {e.Name} got (capture)", Delivered[e].Count, p.Tx);
-            expect.Equal($"{e.PortName}.ipackets == rx", p.Rx, p.Ipackets);
-            expect.Equal($"{e.PortName}.opackets == tx", p.Tx, p.Opackets);
-            expect.Equal($"{e.PortName}.imissed", 0, p.Imissed);
-            expect.Equal($"{e.PortName}.ierrors", 0, p.Ierrors);
-            expect.Equal($"{e.PortName}.oerrors", 0, p.Oerrors);
-            expect.Equal($"{e.PortName}.rx_nombuf", 0, p.RxNoMbuf);
+            RunChecks.PortLedger(expect, e.PortName, p, framesInto: Sent[e].Count, framesOutOf: Delivered[e].Count);
             expect.True(p.Vm == e.Name, $"{e.PortName}.vm is '{p.Vm}', expected '{e.Name}'");
         }
     }
 
     /// <summary>Every drop reason is 0 except those named, which have exactly the given counts.</summary>
-    public void CheckDrops(ExpectedCounts expect, IReadOnlyDictionary<string, long>? expected = null)
-    {
-        expected ??= new Dictionary<string, long>();
-        foreach (string reason in expected.Keys)
-            expect.True(Counters.Drops.ContainsKey(reason), $"vswitchd reports no drop reason '{reason}' (has: {string.Join(", ", Counters.Drops.Keys)})");
-        foreach ((string reason, long count) in Counters.Drops)
-            expect.Equal($"drops.{reason}", expected.GetValueOrDefault(reason), count);
-    }
+    public void CheckDrops(ExpectedCounts expect, IReadOnlyDictionary<string, long>? expected = null) =>
+        RunChecks.Drops(expect, "", Counters, expected);
 
     /// <summary>Counters and a per-endpoint frame listing, for failure messages.</summary>
     public string Describe()
@@ -233,12 +219,8 @@ public sealed class RunResult(SystemTopology topology, string name, VswitchdCoun
         text.Append("counters: ").Append(Counters.Raw.ToJsonString()).Append('\n');
         foreach (Endpoint e in topology.Endpoints)
         {
-            foreach ((string what, IReadOnlyList<FrameFacts> frames) in new[] { ("sent", Sent[e]), ("got", Delivered[e]) })
-            {
-                text.Append($"{e.Name} {what} {frames.Count} frame(s):\n");
-                foreach (var group in frames.GroupBy(f => f.Marker is null ? f.ToString() : $"marker {f.Marker} {f.EtherTypeName()}"))
-                    text.Append($"  {group.Count(),4} x {group.Key}\n");
-            }
+            RunChecks.AppendFrames(text, $"{e.Name} sent", Sent[e]);
+            RunChecks.AppendFrames(text, $"{e.Name} got", Delivered[e]);
         }
         return text.ToString();
     }

@@ -1,6 +1,5 @@
-// vswitchd's configuration for each host of the overlay topology: the VM ports and tenants as
-// VswitchdConfig writes them, plus the uplink port, the overlay section and each tenant's VNI
-// and remote VMs. Keys follow the overlay schema (docs/configuration.md, "overlay").
+// vswitchd's configuration for each host of the overlay topology, through VswitchdConfig: the VM
+// ports and tenants, the uplink port, the overlay section and each tenant's VNI and remote VMs.
 using System.Text.Json.Nodes;
 using VSwitch.Tests.Integration.Infrastructure;
 
@@ -18,51 +17,27 @@ public static class OverlayConfigs
         var ports = new List<VswitchdPort> { new(UplinkPort, $"net_af_packet0,iface={host.UplinkInterface}", "uplink", OverlayTopology.UnderlayMtu) };
         ports.AddRange(host.Vms.Select(e => new VswitchdPort(e.PortName, e.Devargs, "vm", OverlayTopology.TenantMtu)));
         var tenants = host.Vms.GroupBy(e => e.Tenant)
-            .Select(g => new VswitchdTenant(g.Key, [.. g.Select(e => new VswitchdVm(e.Name, e.PortName, e.Mac, [e.Ipv4]))])).ToList();
-        JsonObject json = new VswitchdConfig(host.FilePrefix, ports, tenants, ControlSocket: host.ControlSocket).ToJson();
+            .Select(g => new VswitchdTenant(g.Key, [.. g.Select(e => new VswitchdVm(e.Name, e.PortName, e.Mac, [e.Ipv4]))],
+                Vni: g.Key == "red" ? OverlayTopology.RedVni : OverlayTopology.BlueVni,
+                RemoteVms: [.. RemoteVmsOf(t, host).Where(e => e.Tenant == g.Key).Select(e => new VswitchdRemoteVm(e.Name, RemoteHostName(t, e), e.Mac, [e.Ipv4]))]))
+            .ToList();
 
         OverlayHost peer = host == t.A ? t.B : t.A;
-        var remoteHosts = new JsonArray
+        var remoteHosts = new List<VswitchdRemoteHost>
         {
-            new JsonObject
-            {
-                ["name"] = peer.Name,
-                ["vtep"] = peer.Vtep,
-                ["tunnel"] = "geneve",
-                ["geneve_options"] = new JsonArray(new JsonObject
-                {
-                    ["class"] = OverlayTopology.GeneveOptionClass,
-                    ["type"] = OverlayTopology.GeneveOptionType,
-                    ["data"] = OverlayTopology.GeneveOptionData,
-                }),
-            },
+            new(peer.Name, peer.Vtep, "geneve",
+                [new VswitchdGeneveOption(OverlayTopology.GeneveOptionClass, OverlayTopology.GeneveOptionType, OverlayTopology.GeneveOptionData)]),
         };
         if (host == t.A)
-            remoteHosts.Add(new JsonObject { ["name"] = KernelHost, ["vtep"] = OverlayTopology.KernelVtep, ["tunnel"] = "vxlan" });
-        json["overlay"] = new JsonObject
+            remoteHosts.Add(new VswitchdRemoteHost(KernelHost, OverlayTopology.KernelVtep, "vxlan"));
+        return new VswitchdConfig(host.FilePrefix, ports, tenants, ControlSocket: host.ControlSocket)
         {
-            ["uplink"] = UplinkPort,
-            ["vtep"] = $"{host.Vtep}/{OverlayTopology.UnderlayPrefixLength}",
-            ["mac"] = host.OverlayMac,
-            ["ttl"] = Ttl,
-            ["neighbour_timeout_s"] = NeighbourTimeoutSeconds,
-            ["remote_hosts"] = remoteHosts,
-        };
-        foreach (JsonNode? node in json["tenants"]!.AsArray())
-        {
-            JsonObject tenant = node!.AsObject();
-            string name = (string)tenant["name"]!;
-            tenant["vni"] = name == "red" ? OverlayTopology.RedVni : OverlayTopology.BlueVni;
-            tenant["remote_vms"] = new JsonArray([.. RemoteVmsOf(t, host).Where(e => e.Tenant == name)
-                .Select(e => (JsonNode)new JsonObject
-                {
-                    ["name"] = e.Name,
-                    ["host"] = RemoteHostName(t, e),
-                    ["mac"] = e.Mac,
-                    ["ipv4"] = new JsonArray(e.Ipv4),
-                })]);
-        }
-        return json;
+            Overlay = new VswitchdOverlay(UplinkPort, $"{host.Vtep}/{OverlayTopology.UnderlayPrefixLength}", host.OverlayMac, remoteHosts)
+            {
+                Ttl = Ttl,
+                NeighbourTimeoutSeconds = NeighbourTimeoutSeconds,
+            },
+        }.ToJson();
     }
 
     /// <summary>The VMs of other hosts that <paramref name="host"/>'s vswitchd knows: all of the peer vswitchd's, and (on A) K's.</summary>

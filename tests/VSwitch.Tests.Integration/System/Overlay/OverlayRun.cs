@@ -121,7 +121,7 @@ public sealed class OverlayRun : IAsyncDisposable
             ["iface"] = OverlayTopology.Bridge,
             ["frames"] = new JsonArray([.. frames.Select(f => (JsonNode)f.DeepClone())]),
         }.ToJsonString());
-        (await _t.Underlay.RunAsync(Prerequisites.SystemPython, [_t.UnderlayScript, "inject", plan], TimeSpan.FromSeconds(60))).EnsureSuccess();
+        (await _t.Underlay.RunAsync(Prerequisites.SystemPython, [_t.PeerScript, "inject", plan], TimeSpan.FromSeconds(60))).EnsureSuccess();
         _t.Log($"[{Name}] injected {frames.Sum(f => (int)f["count"]!)} frame(s) from the underlay");
     }
 
@@ -242,7 +242,7 @@ public sealed class OverlayRun : IAsyncDisposable
         foreach ((Endpoint from, Endpoint to) in SentinelPairs())
         {
             (await from.Ns.RunAsync(Prerequisites.SystemPython,
-                [_t.UnderlayScript, "sentinel", from.VmInterface, from.Mac, to.Mac, SentinelLabel(from, to)])).EnsureSuccess();
+                [_t.PeerScript, "sentinel", from.VmInterface, from.Mac, to.Mac, SentinelLabel(from, to)])).EnsureSuccess();
         }
         while (true)
         {
@@ -318,8 +318,7 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
     public int DeliveredWithMarker(Endpoint e, string label) => Delivered(e).Count(f => f.Marker == label);
 
     public string Headline() =>
-        string.Join("; ", Counters.Select(kv => $"{kv.Key.Name}: unicast {kv.Value.Unicast}, flooded {kv.Value.Flooded}, arp_replies {kv.Value.ArpReplies}, " +
-            $"drops {kv.Value.TotalDrops} ({string.Join(", ", kv.Value.Drops.Where(d => d.Value != 0).Select(d => $"{d.Key} {d.Value}"))})")) +
+        string.Join("; ", Counters.Select(kv => $"{kv.Key.Name}: {RunChecks.Headline(kv.Value)}")) +
         "; " + string.Join("; ", t.Endpoints.Select(e => $"{e.Name} sent {Sent(e).Count} got {Delivered(e).Count}"));
 
     /// <summary>Every sentinel arrived exactly once, at its addressee only.</summary>
@@ -351,14 +350,7 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
                 var early = into.Take(beforeRx).Where(f => !(f.IsArpRequest && f.Source == other.OverlayMac)).ToList();
                 expect.True(early.Count == 0, $"{n}: before vswitchd ran, only the other switch's ARP requests may arrive: {string.Join("; ", early)}");
                 expect.Equal($"{n}: frames out of it before the baseline, not counted", 0, beforeTx);
-                expect.Equal($"{n}.rx == frames into it (capture, after start)", into.Count - beforeRx, p.Rx);
-                expect.Equal($"{n}.tx == frames out of it (capture)", outOf.Count - beforeTx, p.Tx);
-                expect.Equal($"{n}.ipackets == rx", p.Rx, p.Ipackets);
-                expect.Equal($"{n}.opackets == tx", p.Tx, p.Opackets);
-                expect.Equal($"{n}.imissed", 0, p.Imissed);
-                expect.Equal($"{n}.ierrors", 0, p.Ierrors);
-                expect.Equal($"{n}.oerrors", 0, p.Oerrors);
-                expect.Equal($"{n}.rx_nombuf", 0, p.RxNoMbuf);
+                RunChecks.PortLedger(expect, n, p, framesInto: into.Count - beforeRx, framesOutOf: outOf.Count - beforeTx);
             }
         }
     }
@@ -379,15 +371,8 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
     }
 
     /// <summary>Every drop reason of host h is 0 except those named, which have exactly the given counts.</summary>
-    public void CheckDrops(ExpectedCounts expect, OverlayHost h, IReadOnlyDictionary<string, long>? expected = null)
-    {
-        expected ??= new Dictionary<string, long>();
-        VswitchdCounters c = Counters[h];
-        foreach (string reason in expected.Keys)
-            expect.True(c.Drops.ContainsKey(reason), $"{h.Name} reports no drop reason '{reason}' (has: {string.Join(", ", c.Drops.Keys)})");
-        foreach ((string reason, long count) in c.Drops)
-            expect.Equal($"{h.Name} drops.{reason}", expected.GetValueOrDefault(reason), count);
-    }
+    public void CheckDrops(ExpectedCounts expect, OverlayHost h, IReadOnlyDictionary<string, long>? expected = null) =>
+        RunChecks.Drops(expect, h.Name, Counters[h], expected);
 
     public string Describe()
     {
@@ -395,11 +380,7 @@ public sealed class OverlayResult(OverlayTopology t, string name, IReadOnlyDicti
         foreach ((OverlayHost h, VswitchdCounters c) in Counters)
             text.Append($"{h.Name} counters: ").Append(c.Raw.ToJsonString()).Append('\n');
         foreach ((string key, IReadOnlyList<FrameFacts> frames) in Frames.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            text.Append($"{key}: {frames.Count} frame(s)\n");
-            foreach (var group in frames.GroupBy(f => f.Marker is null ? f.ToString() : $"marker {f.Marker} {f.EtherTypeName()}"))
-                text.Append($"  {group.Count(),4} x {group.Key}\n");
-        }
+            RunChecks.AppendFrames(text, $"{key}:", frames);
         return text.ToString();
     }
 }

@@ -107,8 +107,8 @@ public sealed class OverlayTopology : IAsyncLifetime
     private readonly TopologyWorkspace _workspace = new("/tmp/vswitch-overlaytest", "vso");
     public string Prefix => _workspace.Prefix;
     public string WorkDir => _workspace.WorkDir;
+    /// <summary>peer.py (PeerScripts): the VMs' agents and helpers, the sentinels, and the underlay's injector.</summary>
     public string PeerScript => _workspace.PathOf("peer.py");
-    public string UnderlayScript => _workspace.PathOf("underlay.py");
 
     public OverlayTopology()
     {
@@ -137,7 +137,6 @@ public sealed class OverlayTopology : IAsyncLifetime
         RepoPaths.Vswitchd();
         await _workspace.ClaimAsync(line => Log($"overlay system test: {line}"));
         await File.WriteAllTextAsync(PeerScript, PeerScripts.Python);
-        await File.WriteAllTextAsync(UnderlayScript, OverlayScripts.Python);
         foreach (OverlayHost h in Hosts)
         {
             h.FilePrefix = Prefix + h.Short;
