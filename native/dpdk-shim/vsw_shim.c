@@ -53,6 +53,13 @@ struct vsw_layout {
 	uint32_t max_ethports;
 };
 
+/* The size of struct vsw_layout as this build compiled it: the C# side checks it against its own
+ * copy of the struct before it lets vsw_layout write into one. */
+VSW_EXPORT uint32_t vsw_layout_size(void)
+{
+	return sizeof(struct vsw_layout);
+}
+
 VSW_EXPORT void vsw_layout(struct vsw_layout *l)
 {
 	l->version = VSW_LAYOUT_VERSION;

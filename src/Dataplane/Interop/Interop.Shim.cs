@@ -7,6 +7,9 @@ namespace VSwitch.Dataplane.Interop;
 internal static unsafe partial class Interop
 {
     [LibraryImport(ShimLibrary)]
+    internal static partial uint vsw_layout_size();
+
+    [LibraryImport(ShimLibrary)]
     internal static partial void vsw_layout(NativeLayout* layout);
 
     [LibraryImport(ShimLibrary)]

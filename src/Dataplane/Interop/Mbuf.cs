@@ -24,7 +24,12 @@ internal static unsafe class Mbuf
     private static NativeLayout LoadLayout()
     {
         Interop.InstallResolver();
+        // Checked first: vsw_layout writes a whole C struct into the managed one.
+        if (Interop.vsw_layout_size() != sizeof(NativeLayout))
+            throw new InvalidOperationException(
+                $"libvswshim.so's struct vsw_layout is {Interop.vsw_layout_size()} bytes, vswitchd's NativeLayout {sizeof(NativeLayout)}: rebuild native/dpdk-shim");
         NativeLayout layout;
+        // SAFETY: layout is a local of the size the shim just reported it writes.
         Interop.vsw_layout(&layout);
         if (layout.Version != NativeLayout.ExpectedVersion)
             throw new InvalidOperationException(
