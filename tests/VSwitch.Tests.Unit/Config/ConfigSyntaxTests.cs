@@ -148,6 +148,10 @@ public class ConfigSyntaxTests
     [Theory]
     [InlineData("%YAML 1.2\n---\ndpdk: {eal_args: []}\n", "line 1: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
     [InlineData("dpdk: {eal_args: []}\n%TAG ! tag:x,2026:", "line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    [InlineData("dpdk: {eal_args: []}\r%TAG ! tag:x,2026:", "line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    [InlineData("dpdk: {eal_args: []}\r\n\r\n%TAG ! tag:x,2026:", "line 3: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    [InlineData("dpdk: {eal_args: []}\u0085%YAML 1.2", "line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
+    [InlineData("dpdk: {eal_args: []}\u2028%YAML 1.2", "line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none")]
     public void Yaml_directive_is_refused_before_the_parser_reads_it(string text, string expected) // found by fuzz/run config-yaml
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -156,6 +160,9 @@ public class ConfigSyntaxTests
         // The directive that ended the fuzzer's input kept YamlDotNet's scanner busy for 40-60 s.
         Assert.Equal("line 20: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none",
             Assert.Single(ErrorsOf(System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(Repository.PathOf("fuzz", "crashes-fixed", "config-yaml", "directive-at-end-of-input"))))));
+        // The second one hid its '%' behind a lone CR (a line break to YAML) and took 72 s.
+        Assert.Equal("line 2: syntax error: a YAML directive ('%' at the start of a line); the configuration takes none",
+            Assert.Single(ErrorsOf(System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(Repository.PathOf("fuzz", "crashes-fixed", "config-yaml", "directive-after-a-lone-cr"))))));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed.TotalSeconds:F1} s");
     }
 

@@ -59,17 +59,23 @@ internal static class YamlTreeReader
     /// <summary>
     /// The first line that starts with '%', a YAML directive (%YAML, %TAG: YAML 1.2 section 6.8),
     /// or null. A configuration has no use for one, and YamlDotNet 16.3's scanner can spin for a
-    /// minute on a directive that ends the input (found by `fuzz/run config-yaml`; the input is in
-    /// fuzz/crashes-fixed/config-yaml/), so they are refused before it reads the text.
+    /// minute on a directive that ends the input (found by `fuzz/run config-yaml`; the inputs are
+    /// in fuzz/crashes-fixed/config-yaml/), so they are refused before it reads the text. A line
+    /// starts after any break YamlDotNet's scanner takes for one: LF, CR (alone or before LF),
+    /// and the YAML 1.1 breaks NEL, LS and PS; the second fuzzed hang hid its '%' behind a lone CR.
     /// </summary>
     private static int? DirectiveLine(string text)
     {
         int line = 1;
+        bool lineStart = true;
         for (int i = 0; i < text.Length; i++)
         {
-            if (text[i] == '%' && (i == 0 || text[i - 1] == '\n'))
+            char c = text[i];
+            if (c == '%' && lineStart)
                 return line;
-            if (text[i] == '\n')
+            bool crBeforeLf = c == '\r' && i + 1 < text.Length && text[i + 1] == '\n';
+            lineStart = c is '\n' or '\r' or '\u0085' or '\u2028' or '\u2029';
+            if (lineStart && !crBeforeLf)
                 line++;
         }
         return null;
