@@ -11,11 +11,11 @@ namespace VSwitch.Tests.Integration.Dataplane;
 public class NativeLayoutTests
 {
     [Fact]
-    public void ManagedLayoutStructIsTheSizeTheShimCompiled() =>
+    public void Managed_layout_struct_is_the_size_the_shim_compiled() =>
         Assert.Equal(Interop.vsw_layout_size(), (uint)Unsafe.SizeOf<NativeLayout>());
 
     [Fact]
-    public void MbufFieldsAreWhereDpdk2211PutsThem()
+    public void Mbuf_fields_are_where_DPDK_22_11_puts_them()
     {
         NativeLayout l = Mbuf.Layout;
         Assert.Equal(NativeLayout.ExpectedVersion, l.Version);
@@ -26,7 +26,7 @@ public class NativeLayoutTests
     }
 
     [Fact]
-    public void EthdevStructsAreWhereDpdk2211PutsThem()
+    public void Ethdev_structs_are_where_DPDK_22_11_puts_them()
     {
         NativeLayout l = Mbuf.Layout;
         Assert.Equal((2272u, 376u, 44u, 46u, 22u), (l.EthConfSize, l.EthDevInfoSize, l.DevInfoMaxRxQueues, l.DevInfoMaxTxQueues, l.DevInfoMaxMtu));
@@ -35,6 +35,6 @@ public class NativeLayoutTests
     }
 
     [Fact]
-    public void PortArraysAreSizedForEveryPortDpdkCanCreate() =>
+    public void Port_arrays_are_sized_for_every_port_DPDK_can_create() =>
         Assert.Equal((uint)SwitchTables.MaxPorts, Mbuf.Layout.MaxEthPorts);
 }

@@ -30,7 +30,7 @@ public sealed class QueueTests : IDisposable
         System.Net.NetworkInformation.PhysicalAddress.Parse(mac.Replace(':', '-').ToUpperInvariant());
 
     [Fact]
-    public async Task EachFlowStaysOnOneQueueAndFlowsSpreadOverTheVmsQueues()
+    public async Task Each_flow_stays_on_one_queue_and_flows_spread_over_the_VMs_queues()
     {
         // 64 flows (UDP source ports), 4 frames each, interleaved so that a queue choice made
         // per frame rather than per flow would scatter a flow.
@@ -71,7 +71,7 @@ public sealed class QueueTests : IDisposable
     }
 
     [Fact]
-    public async Task TwoWorkersForwardOnTheirOwnTxQueuesWithoutAllocating()
+    public async Task Two_workers_forward_on_their_own_tx_queues_without_allocating()
     {
         string input = Path.Combine(_dir, "in.pcap");
         PcapFile.Write(input, Enumerable.Range(0, 256).Select(flow => Udp((ushort)(2000 + flow), 0)));

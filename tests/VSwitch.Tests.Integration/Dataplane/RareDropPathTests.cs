@@ -55,7 +55,7 @@ public sealed class ChainedAndReplicaDropTests() : RunningVswitchd("chained", Ti
     }
 
     [Fact]
-    public async Task ChainedFramesAndReplicasWithoutRoomAreCountedOncePerFrame()
+    public async Task Chained_frames_and_replicas_without_room_are_counted_once_per_frame()
     {
         // The worker publishes its packet count after the burst's outcomes: once it has all five, they are final.
         JsonObject counters = await CountersAfter(Chained + TooLongToReplicate);
@@ -111,5 +111,5 @@ public abstract class RingDropTests(string name, int mbufs) : RunningVswitchd(na
 public sealed class TxQueueFullTests() : RingDropTests("txfull", mbufs: 8191)
 {
     [Fact]
-    public Task FramesTheTxRingDoesNotTakeAreCounted() => AssertCountedAndRunning("tx_queue_full");
+    public Task Frames_the_tx_ring_does_not_take_are_counted() => AssertCountedAndRunning("tx_queue_full");
 }

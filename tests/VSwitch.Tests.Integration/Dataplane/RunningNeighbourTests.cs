@@ -39,7 +39,7 @@ public sealed class RunningNeighbourTests() : RunningVswitchd("neighbour", TimeS
     }
 
     [Fact]
-    public async Task TheNextHopIsAskedForLearnedAndUsed()
+    public async Task The_next_hop_is_asked_for_learned_and_used()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         var clock = Stopwatch.StartNew();

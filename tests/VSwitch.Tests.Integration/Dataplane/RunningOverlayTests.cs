@@ -61,7 +61,7 @@ public sealed class RunningOverlayTests() : RunningVswitchd("overlay", TimeSpan.
     }
 
     [Fact]
-    public async Task EncapsulationAndDecapsulationAllocateNothingOnTheWorker()
+    public async Task Encapsulation_and_decapsulation_allocate_nothing_on_the_worker()
     {
         JsonObject counters = await CountersAfter(2_000_000);
         Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
@@ -86,7 +86,7 @@ public sealed class RunningOverlayTests() : RunningVswitchd("overlay", TimeSpan.
     }
 
     [Fact]
-    public async Task RemoteVmsChangeWhileTrafficFlows()
+    public async Task Remote_VMs_change_while_traffic_flows()
     {
         await CountersAfter(100_000);
         // Without red-c, frames to it flood (vm-b and both hosts); with it back, they are unicast again.

@@ -37,7 +37,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     private static ulong Tx(JsonObject counters, string port) => (ulong)counters["ports"]![port]!["tx"]!;
 
     [Fact]
-    public async Task AMillionFramesThroughDpdkAllocateNothingOnTheWorker()
+    public async Task A_million_frames_through_DPDK_allocate_nothing_on_the_worker()
     {
         JsonObject counters = await CountersAfter(3_000_000);
         Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
@@ -57,7 +57,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     }
 
     [Fact]
-    public async Task VmsAndPortsChangeWhileTrafficFlows()
+    public async Task VMs_and_ports_change_while_traffic_flows()
     {
         await CountersAfter(100_000);
 
@@ -97,7 +97,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     }
 
     [Fact]
-    public async Task AddPortRefusesDevargsThatReachOutsideAVmPort()
+    public async Task Add_port_refuses_devargs_that_reach_outside_a_VM_port()
     {
         // Over the socket, net_pcap may only write under control.pcap_dir: root would otherwise
         // create (or truncate) any file, and iface= would hand a host interface to a VM.
@@ -115,7 +115,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     }
 
     [Fact]
-    public async Task ReadsRacingAddAndRemovePortAlwaysAnswer()
+    public async Task Reads_racing_add_and_remove_port_always_answer()
     {
         // counters reads each port's DPDK stats and status/list its tables while remove-port
         // stops and detaches a port: on its own connection (one connection's requests are
@@ -155,7 +155,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     }
 
     [Fact]
-    public async Task PathsFirstTakenLongAfterStartAllocateNothing()
+    public async Task Paths_first_taken_long_after_start_allocate_nothing()
     {
         // The baseline is taken after the first bursts; a drop reason, the responder or a flood
         // first hit minutes later must not allocate either (first-call binding, JIT, class init).
@@ -180,7 +180,7 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
     }
 
     [Fact]
-    public async Task AddPortRefusesAJumboMtu()
+    public async Task Add_port_refuses_a_jumbo_MTU()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         // 9000 + 14 bytes cannot fit one 2048-byte mbuf: every such frame would be dropped as multi_segment.

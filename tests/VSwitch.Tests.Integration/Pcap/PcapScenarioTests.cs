@@ -15,7 +15,7 @@ public sealed class PcapScenarioTests
     public static TheoryData<string> Scenarios => new(PcapScenario.Discover());
 
     [Fact]
-    public void EveryRequiredScenarioIsPresent()
+    public void Every_required_scenario_is_present()
     {
         IReadOnlyList<string> present = PcapScenario.Discover();
         string[] missing = PcapScenario.Required.Except(present).ToArray();
@@ -24,7 +24,7 @@ public sealed class PcapScenarioTests
 
     /// <summary>The committed files are exactly what the generator produces (it must be deterministic).</summary>
     [Fact]
-    public async Task GeneratorReproducesCommittedFiles()
+    public async Task Generator_reproduces_committed_files()
     {
         const string python = Prerequisites.SystemPython;
         Assert.True(File.Exists(python), $"{python} is missing: the generator needs Debian's python3 with python3-scapy");
@@ -40,7 +40,7 @@ public sealed class PcapScenarioTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Scenarios))]
-    public async Task ScenarioFilesAreConsistent(string scenario)
+    public async Task Scenario_files_are_consistent(string scenario)
     {
         PcapScenario s = PcapScenario.Load(scenario);
         var problems = new List<string>();
@@ -74,7 +74,7 @@ public sealed class PcapScenarioTests
     /// each reported. Needs no vswitchd.
     /// </summary>
     [Fact]
-    public async Task TunnelChecksCatchAWrongVniAndBadChecksums()
+    public async Task Tunnel_checks_catch_a_wrong_VNI_and_bad_checksums()
     {
         PcapScenario s = PcapScenario.Load("overlay-encap");
         byte[] good = PcapFile.Read(s.ExpectedPath("up0")).Select(f => f.Data).First(d => FrameComparison.TunnelInnerOffset(d) == 50);

@@ -40,7 +40,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
     // 1. Same-tenant traffic arrives; ARP is answered by the switch, never broadcast to VMs.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task SameTenant_PingAndTcpArrive_ArpAnsweredByResponder()
+    public async Task Same_tenant_ping_and_TCP_arrive_ARP_answered_by_responder()
     {
         await Guard(async () =>
         {
@@ -71,7 +71,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
     // 2. Isolation: every endpoint sends every kind of frame to everyone; exact tallies everywhere.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task Isolation_CraftedFramesStayInsideTheirTenant()
+    public async Task Isolation_crafted_frames_stay_inside_their_tenant()
     {
         await Guard(async () =>
         {
@@ -159,7 +159,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
     // 3. Spoofing from a real endpoint: dropped, counted by reason, delivered nowhere.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task Spoofing_FromRedA_IsDroppedAndCountedByReason()
+    public async Task Spoofing_from_red_a_is_dropped_and_counted_by_reason()
     {
         await Guard(async () =>
         {
@@ -220,7 +220,7 @@ public sealed class DataplaneSystemTests(SystemTopology topology) : IClassFixtur
     // 4. Known unicast never floods: a run with only resolved unicast leaves "flooded" at 0.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task FloodCounter_StaysZeroWhileOnlyKnownUnicastFlows()
+    public async Task Flood_counter_stays_zero_while_only_known_unicast_flows()
     {
         await Guard(async () =>
         {

@@ -23,7 +23,7 @@ public sealed class PcapInputsTests : IDisposable
     }
 
     [Fact]
-    public void CountsEveryRecordOfEveryRxCapture()
+    public void Counts_every_record_of_every_rx_capture()
     {
         string a = Capture("a.pcap", 60, 1514, 42);
         string b = Capture("b.pcap", 64);
@@ -32,18 +32,18 @@ public sealed class PcapInputsTests : IDisposable
     }
 
     [Fact]
-    public void APortWithoutCaptureInputExpectsNothing() =>
+    public void A_port_without_capture_input_expects_nothing() =>
         Assert.Equal(0, PcapInputs.ExpectedFrames("net_null0,no-rx=1"));
 
     [Theory]
     [InlineData("net_pcap0,rx_pcap=X,infinite_rx=1")]
     [InlineData("net_af_packet0,iface=veth0")]
     [InlineData("net_pcap0,rx_iface=eth0")]
-    public void EndlessInputsNeverDrain(string devargs) =>
+    public void Endless_inputs_never_drain(string devargs) =>
         Assert.Null(PcapInputs.ExpectedFrames(devargs.Replace("X", Capture("x.pcap", 60))));
 
     [Fact]
-    public void PcapngAndTruncatedFilesAreRejectedByName()
+    public void Pcapng_and_truncated_files_are_rejected_by_name()
     {
         string ng = Path.Combine(_dir, "ng.pcap");
         File.WriteAllBytes(ng, [0x0A, 0x0D, 0x0D, 0x0A, .. new byte[28]]);

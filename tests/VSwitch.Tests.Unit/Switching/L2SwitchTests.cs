@@ -36,10 +36,10 @@ public class L2SwitchTests
     private void AssertDrop(ushort ingress, byte[] frame, DropReason expected) => Assert.Equal(expected, Classify(ingress, frame).Reason);
 
     [Fact]
-    public void KnownUnicastGoesToTheOwnersPort() => AssertUnicast(0, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 1);
+    public void Known_unicast_goes_to_the_owners_port() => AssertUnicast(0, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 1);
 
     [Fact]
-    public void OverlappingTenantsResolveTheSameMacToTheirOwnPort()
+    public void Overlapping_tenants_resolve_the_same_MAC_to_their_own_port()
     {
         AssertUnicast(0, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 1); // red-a -> red-b
         AssertUnicast(3, Frames.Udp4(MacA, MacB, IpA, IpB), egress: 4); // blue-a -> blue-b
@@ -50,22 +50,22 @@ public class L2SwitchTests
     [InlineData("ff:ff:ff:ff:ff:ff")]
     [InlineData("01:00:5e:00:00:01")]
     [InlineData("33:33:00:00:00:01")]
-    public void BroadcastAndMulticastFlood(string destination) =>
+    public void Broadcast_and_multicast_flood(string destination) =>
         AssertFlood(0, Frames.Udp4(MacA, destination, IpA, "10.0.0.99"));
 
     [Fact]
-    public void UnknownUnicastFloodsToLocalPortsOnly() =>
+    public void Unknown_unicast_floods_to_local_ports_only() =>
         AssertFlood(0, Frames.Udp4(MacA, "02:00:00:00:00:99", IpA, "10.0.0.99"), ForwardAction.FloodLocal);
 
     [Fact]
-    public void FloodListsHoldOnlyTheTenantsOwnPorts()
+    public void Flood_lists_hold_only_the_tenants_own_ports()
     {
         Assert.Equal([0, 1, 2], _tables.FloodPorts[0].Select(p => (int)p.PortId));
         Assert.Equal([3, 4], _tables.FloodPorts[1].Select(p => (int)p.PortId));
     }
 
     [Fact]
-    public void ArpRequestForATenantAddressIsAnsweredInPlace()
+    public void ARP_request_for_a_tenant_address_is_answered_in_place()
     {
         byte[] frame = Frames.ArpRequest(MacA, IpA, IpB);
         Assert.Equal(42, frame.Length); // a short but valid ARP frame is not malformed
@@ -86,47 +86,47 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void ArpForAnotherTenantsAddressIsFloodedNotAnswered() => AssertFlood(3, Frames.ArpRequest(MacA, IpA, IpC));
+    public void ARP_for_another_tenants_address_is_flooded_not_answered() => AssertFlood(3, Frames.ArpRequest(MacA, IpA, IpC));
 
     [Fact]
-    public void GratuitousArpIsFloodedNotAnswered() => AssertFlood(0, Frames.ArpRequest(MacA, IpA, IpA));
+    public void Gratuitous_ARP_is_flooded_not_answered() => AssertFlood(0, Frames.ArpRequest(MacA, IpA, IpA));
 
     [Fact]
-    public void SpoofedSourceMacIsDropped() => AssertDrop(0, Frames.Udp4(MacB, MacC, IpA, IpC), DropReason.SpoofedSourceMac);
+    public void Spoofed_source_MAC_is_dropped() => AssertDrop(0, Frames.Udp4(MacB, MacC, IpA, IpC), DropReason.SpoofedSourceMac);
 
     [Fact]
-    public void SpoofedIpv4SourceIsDropped() => AssertDrop(0, Frames.Udp4(MacA, MacB, IpC, IpB), DropReason.SpoofedIpv4Source);
+    public void Spoofed_IPv4_source_is_dropped() => AssertDrop(0, Frames.Udp4(MacA, MacB, IpC, IpB), DropReason.SpoofedIpv4Source);
 
     [Fact]
-    public void ArpWithAForgedSenderMacIsDropped() =>
+    public void ARP_with_a_forged_sender_MAC_is_dropped() =>
         AssertDrop(0, Frames.ArpRequest(MacC, IpA, IpB, ethSrc: MacA), DropReason.SpoofedArpSender);
 
     [Fact]
-    public void ArpWithAForgedSenderIpIsDropped() => AssertDrop(0, Frames.ArpRequest(MacA, IpC, IpB), DropReason.SpoofedArpSender);
+    public void ARP_with_a_forged_sender_IP_is_dropped() => AssertDrop(0, Frames.ArpRequest(MacA, IpC, IpB), DropReason.SpoofedArpSender);
 
     [Theory]
     [InlineData("fd00::a", DropReason.None)]
     [InlineData("fe80::ff:fe00:a", DropReason.None)] // modified EUI-64 of 02:00:00:00:00:0a
     [InlineData("fe80::1", DropReason.SpoofedIpv6Source)]
     [InlineData("fd00::b", DropReason.SpoofedIpv6Source)]
-    public void Ipv6SourceMustBeBoundOrTheVmsLinkLocal(string source, DropReason expected) =>
+    public void IPv6_source_must_be_bound_or_the_VMs_link_local(string source, DropReason expected) =>
         AssertDrop(0, Frames.Udp6(MacA, MacB, source, "fd00::b"), expected);
 
     [Theory]
     [InlineData(0x8100)]
     [InlineData(0x88A8)]
     [InlineData(0x9100)]
-    public void VlanTaggedFramesAreDropped(int tpid) => AssertDrop(0, Frames.Raw(MacA, MacB, (ushort)tpid, 46), DropReason.VlanTagged);
+    public void VLAN_tagged_frames_are_dropped(int tpid) => AssertDrop(0, Frames.Raw(MacA, MacB, (ushort)tpid, 46), DropReason.VlanTagged);
 
     [Fact]
-    public void OtherEtherTypesAreSwitchedAfterTheSourceCheck()
+    public void Other_ether_types_are_switched_after_the_source_check()
     {
         AssertUnicast(0, Frames.Raw(MacA, MacB, 0x88B5, 46), egress: 1);
         AssertDrop(0, Frames.Raw(MacC, MacB, 0x88B5, 46), DropReason.SpoofedSourceMac);
     }
 
     [Fact]
-    public void RuntFramesAreDropped() => AssertDrop(0, new byte[13], DropReason.RuntFrame);
+    public void Runt_frames_are_dropped() => AssertDrop(0, new byte[13], DropReason.RuntFrame);
 
     public static TheoryData<string, int, int> MalformedIpv4Cases => new()
     {
@@ -141,7 +141,7 @@ public class L2SwitchTests
 
     [Theory]
     [MemberData(nameof(MalformedIpv4Cases))]
-    public void MalformedIpv4IsDropped(string name, int offset, int value)
+    public void Malformed_IPv4_is_dropped(string name, int offset, int value)
     {
         byte[] frame = Frames.Udp4(MacA, MacB, IpA, IpB, payload: 0);
         if (offset < 0)
@@ -154,7 +154,7 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void PaddedIpv4ShorterThanTheFrameIsValid()
+    public void Padded_IPv4_shorter_than_the_frame_is_valid()
     {
         byte[] frame = Frames.Udp4(MacA, MacB, IpA, IpB, payload: 0); // 42 bytes
         Array.Resize(ref frame, 60); // Ethernet minimum with padding
@@ -162,7 +162,7 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void MalformedArpIsDropped()
+    public void Malformed_ARP_is_dropped()
     {
         byte[] frame = Frames.ArpRequest(MacA, IpA, IpB);
         AssertDrop(0, frame[..(14 + 7)], DropReason.MalformedArp);
@@ -173,7 +173,7 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void MalformedIpv6IsDropped()
+    public void Malformed_IPv6_is_dropped()
     {
         byte[] frame = Frames.Udp6(MacA, MacB, "fd00::a", "fd00::b");
         AssertDrop(0, frame[..(14 + 39)], DropReason.MalformedIpv6);
@@ -183,14 +183,14 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void FramesLongerThanTheIngressMtuAreDropped()
+    public void Frames_longer_than_the_ingress_MTU_are_dropped()
     {
         AssertUnicast(0, Frames.Udp4(MacA, MacB, IpA, IpB, payload: 1500 - 28), egress: 1); // 1514 bytes
         AssertDrop(0, Frames.Udp4(MacA, MacB, IpA, IpB, payload: 1500 - 27), DropReason.Oversize); // 1515 bytes
     }
 
     [Fact]
-    public void FramesLongerThanTheEgressMtuAreDropped()
+    public void Frames_longer_than_the_egress_MTU_are_dropped()
     {
         SwitchTables tables = Build(redBMtu: 1400);
         byte[] frame = Frames.Udp4(MacA, MacB, IpA, IpB, payload: 1401 - 28);
@@ -198,10 +198,10 @@ public class L2SwitchTests
     }
 
     [Fact]
-    public void UnicastToTheSendersOwnMacIsAHairpinDrop() => AssertDrop(0, Frames.Udp4(MacA, MacA, IpA, IpA), DropReason.Hairpin);
+    public void Unicast_to_the_senders_own_MAC_is_a_hairpin_drop() => AssertDrop(0, Frames.Udp4(MacA, MacA, IpA, IpA), DropReason.Hairpin);
 
     [Fact]
-    public void ClassifyingAllocatesNothing()
+    public void Classifying_allocates_nothing()
     {
         byte[][] frames =
         [

@@ -7,7 +7,7 @@ namespace VSwitch.Tests.Unit.Switching;
 public class TablesTests
 {
     [Fact]
-    public void PortsWithoutAVmAndTheUplinkAreNotInAnyTenant()
+    public void Ports_without_a_VM_and_the_uplink_are_not_in_any_tenant()
     {
         SwitchTables tables = TestTopology.Build();
         Assert.Equal(PortRole.Uplink, tables.Ports[5]!.Role);
@@ -19,7 +19,7 @@ public class TablesTests
     }
 
     [Fact]
-    public void RxQueuesAreDealtToWorkersRoundRobinAndEachPolledOnce()
+    public void Rx_queues_are_dealt_to_workers_round_robin_and_each_polled_once()
     {
         SwitchTables tables = TestTopology.Build(redBQueues: 4, workers: 2);
         var all = tables.RxByWorker.SelectMany(w => w).ToList();
@@ -31,7 +31,7 @@ public class TablesTests
     }
 
     [Fact]
-    public void MapFindsEveryKeyAndNothingElse()
+    public void Map_finds_every_key_and_nothing_else()
     {
         var random = new Random(7);
         var keys = Enumerable.Range(0, 5000).Select(_ => (ulong)random.NextInt64(1, long.MaxValue)).Distinct().ToList();
@@ -51,14 +51,14 @@ public class TablesTests
     }
 
     [Fact]
-    public void MapRejectsTheReservedKeyAndDuplicates()
+    public void Map_rejects_the_reserved_key_and_duplicates()
     {
         Assert.Throws<ArgumentException>(() => new ULongMap<int>([KeyValuePair.Create(0UL, 1)]));
         Assert.Throws<ArgumentException>(() => new ULongMap<int>([KeyValuePair.Create(5UL, 1), KeyValuePair.Create(5UL, 2)]));
     }
 
     [Fact]
-    public void FlowHashKeepsAFlowOnOneQueueAndSpreadsFlows()
+    public void Flow_hash_keeps_a_flow_on_one_queue_and_spreads_flows()
     {
         byte[] a = Frames.Udp4(TestTopology.MacA, TestTopology.MacB, "10.0.0.1", "10.0.0.2", srcPort: 1234);
         byte[] b = Frames.Udp4(TestTopology.MacA, TestTopology.MacB, "10.0.0.1", "10.0.0.2", srcPort: 1234);

@@ -37,7 +37,7 @@ public sealed class KernelGeneveTests(KernelGeneveTopology t) : IClassFixture<Ke
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(120);
 
     [Fact]
-    public async Task KernelGeneve_ResolvesPingsAndTcpBothWays_FullSizeFrames_WireDissectedByTshark()
+    public async Task Kernel_GENEVE_resolves_pings_and_TCP_both_ways_full_size_frames_wire_dissected_by_tshark()
     {
         try
         {

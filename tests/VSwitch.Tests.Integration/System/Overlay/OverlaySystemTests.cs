@@ -53,7 +53,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     // 1. Interop with the Linux kernel's VXLAN: ping and TCP both ways, both sides resolve by ARP.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task KernelVxlan_PingAndTcpBothWays_VtepsResolvedByArp()
+    public async Task Kernel_VXLAN_ping_and_TCP_both_ways_VTEPs_resolved_by_ARP()
     {
         await Guard(async () =>
         {
@@ -141,7 +141,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     //    underlay to its last byte.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task TwoHosts_Geneve_PingAndTcpPerTenant_WireDissectedByTshark()
+    public async Task Two_hosts_GENEVE_ping_and_TCP_per_tenant_wire_dissected_by_tshark()
     {
         await Guard(async () =>
         {
@@ -220,7 +220,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     //    injector forges tunnel frames; exact tallies at every endpoint and in both switches.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task Isolation_EveryPairAndForgedTunnelFrames_StayInsideTheirTenant()
+    public async Task Isolation_every_pair_and_forged_tunnel_frames_stay_inside_their_tenant()
     {
         await Guard(async () =>
         {
@@ -303,7 +303,7 @@ public sealed class OverlaySystemTests(OverlayTopology topology) : IClassFixture
     //    neighbour learning, and the drops of forged tunnel frames.
     // ---------------------------------------------------------------------------------------
     [Fact]
-    public async Task Workers_AllocateNothing_OnEveryOverlayPath()
+    public async Task Workers_allocate_nothing_on_every_overlay_path()
     {
         await Guard(async () =>
         {
