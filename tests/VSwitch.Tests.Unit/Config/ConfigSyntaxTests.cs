@@ -166,6 +166,20 @@ public class ConfigSyntaxTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed.TotalSeconds:F1} s");
     }
 
+    [Theory]
+    [InlineData(64, null)]
+    [InlineData(65, "line 1, column 65: syntax error: lists and mappings nest deeper than 64 levels")]
+    [InlineData(28871, "line 1, column 65: syntax error: lists and mappings nest deeper than 64 levels")] // found by fuzz/run config-yaml: a stack overflow
+    public void Yaml_nesting_is_bounded_as_JSON_nesting_is(int depth, string? expected)
+    {
+        string text = new string('[', depth) + new string(']', depth);
+        IReadOnlyList<string> errors = ErrorsOf(text);
+        if (expected is null)
+            Assert.DoesNotContain(errors, e => e.Contains("nest", StringComparison.Ordinal));
+        else
+            Assert.Equal(expected, errors[0]);
+    }
+
     [Fact]
     public void Json_escaped_surrogate_without_its_pair_is_a_syntax_error() // found by fuzz/run config-json
     {

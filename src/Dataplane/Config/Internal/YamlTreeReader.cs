@@ -28,7 +28,7 @@ internal static class YamlTreeReader
                 return null;
             }
             parser.Consume<DocumentStart>();
-            ConfigNode root = ReadNode(parser, new Dictionary<AnchorName, ConfigNode>());
+            ConfigNode root = ReadNode(parser, new Dictionary<AnchorName, ConfigNode>(), depth: 1);
             parser.Consume<DocumentEnd>();
             if (parser.Accept<DocumentStart>(out DocumentStart? second))
             {
@@ -81,7 +81,14 @@ internal static class YamlTreeReader
         return null;
     }
 
-    private static ConfigNode ReadNode(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    /// <summary>
+    /// How deep lists and mappings may nest: a configuration needs four levels, and JSON's reader
+    /// stops at the same 64. The tree is read by recursion, so without a bound 29 KB of '{' (found
+    /// by `fuzz/run config-yaml`) overflowed the stack and killed the process.
+    /// </summary>
+    public const int MaxDepth = 64;
+
+    private static ConfigNode ReadNode(IParser parser, Dictionary<AnchorName, ConfigNode> anchors, int depth)
     {
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
@@ -92,11 +99,13 @@ internal static class YamlTreeReader
         }
 
         NodeEvent start = parser.Consume<NodeEvent>();
+        if (depth > MaxDepth && start is SequenceStart or MappingStart)
+            throw new YamlException(start.Start, start.End, $"lists and mappings nest deeper than {MaxDepth} levels");
         ConfigNode node = start switch
         {
             Scalar scalar => ReadScalar(scalar),
-            SequenceStart => ReadList(parser, anchors),
-            MappingStart => ReadMap(parser, anchors),
+            SequenceStart => ReadList(parser, anchors, depth),
+            MappingStart => ReadMap(parser, anchors, depth),
             _ => throw new YamlException(start.Start, start.End, $"unexpected {start.GetType().Name}"),
         };
         if (!start.Anchor.IsEmpty)
@@ -114,23 +123,23 @@ internal static class YamlTreeReader
             : new ScalarNode(scalar.Value, ScalarKind.Plain);
     }
 
-    private static ListNode ReadList(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    private static ListNode ReadList(IParser parser, Dictionary<AnchorName, ConfigNode> anchors, int depth)
     {
         var items = new List<ConfigNode>();
         while (!parser.TryConsume<SequenceEnd>(out _))
-            items.Add(ReadNode(parser, anchors));
+            items.Add(ReadNode(parser, anchors, depth + 1));
         return new ListNode(items);
     }
 
-    private static MapNode ReadMap(IParser parser, Dictionary<AnchorName, ConfigNode> anchors)
+    private static MapNode ReadMap(IParser parser, Dictionary<AnchorName, ConfigNode> anchors, int depth)
     {
         var fields = new List<KeyValuePair<string, ConfigNode>>();
         while (!parser.TryConsume<MappingEnd>(out _))
         {
             ParsingEvent keyStart = parser.Current!;
-            if (ReadNode(parser, anchors) is not ScalarNode { Kind: not ScalarKind.Null } key)
+            if (ReadNode(parser, anchors, depth + 1) is not ScalarNode { Kind: not ScalarKind.Null } key)
                 throw new YamlException(keyStart.Start, keyStart.End, "a key must be plain text");
-            fields.Add(KeyValuePair.Create(key.Text, ReadNode(parser, anchors)));
+            fields.Add(KeyValuePair.Create(key.Text, ReadNode(parser, anchors, depth + 1)));
         }
         return new MapNode(fields);
     }
