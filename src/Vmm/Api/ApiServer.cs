@@ -34,7 +34,7 @@ public sealed class ApiServer : IDisposable
     public static ApiServer Start(IApiMachine machine, string path, ConnectionLimits? limits = null)
     {
         ThrowIfInUse(path);
-        var options = new ControlServerOptions("the VMM")
+        var options = new ControlServerOptions("vmm")
         {
             SocketMode = ControlServerOptions.OwnerOnly,
             Limits = limits ?? ConnectionLimits.Default,
