@@ -21,6 +21,9 @@ public enum SocketPathState
 
 public static partial class SocketPath
 {
+    /// <summary>sun_path in struct sockaddr_un is 108 bytes, the terminating NUL included (unix(7)).</summary>
+    public const int MaxPathBytes = 107;
+
     private const int ErrnoNoEntry = 2;
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;

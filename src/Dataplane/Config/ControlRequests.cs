@@ -16,7 +16,9 @@ public static class ControlRequests
     /// <exception cref="ConfigException">One line per bad field.</exception>
     public static PortSpec Port(JsonObject request) => Read(request, PortEntry.Bind, (entry, errors) =>
     {
-        Require(errors, ("name", entry.Name), ("devargs", entry.Devargs));
+        Require(errors, ("name", entry.Name));
+        if (entry.Devargs is null && entry.VhostUser is null)
+            errors.Required("devargs");
         return ConfigMapper.MapPort(entry, errors);
     });
 

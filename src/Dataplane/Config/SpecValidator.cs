@@ -4,6 +4,7 @@
 // would ("tenants[0].vms[1].mac: ...").
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
+using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Config.Internal;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Ports;
@@ -41,11 +42,15 @@ public static partial class SpecValidator
 
     private static void CheckPorts(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)
     {
-        if (spec.Ports.Length > SwitchTables.MaxPorts)
-            errors.Add("ports", $"{spec.Ports.Length} ports configured; at most {SwitchTables.MaxPorts} (RTE_MAX_ETHPORTS)");
+        int vhostPorts = spec.Ports.Count(p => p.VhostUser is not null), ethPorts = spec.Ports.Length - vhostPorts;
+        if (ethPorts > SwitchTables.MaxEthPorts)
+            errors.Add("ports", $"{ethPorts} DPDK device ports configured; at most {SwitchTables.MaxEthPorts} (RTE_MAX_ETHPORTS; VM ports over vhost_user do not count)");
+        if (vhostPorts > SwitchTables.MaxVhostPorts)
+            errors.Add("ports", $"{vhostPorts} vhost_user ports configured; at most {SwitchTables.MaxVhostPorts}");
 
         var names = new UniqueValues<string>(errors);
         var devices = new UniqueValues<string>(errors);
+        var sockets = new UniqueValues<string>(errors);
         string? uplink = null;
         for (int i = 0; i < spec.Ports.Length; i++)
         {
@@ -54,7 +59,9 @@ public static partial class SpecValidator
             if (IsValidName(port.Name, $"{path}.name", errors))
                 names.Claim(port.Name, $"{path}.name", $"'{port.Name}'");
 
-            if (port.Devargs.Length == 0)
+            if (port.VhostUser is { } vhost)
+                CheckVhostUser(port, vhost, path, sockets, errors);
+            else if (port.Devargs.Length == 0)
                 errors.Required($"{path}.devargs");
             else if (port.DeviceName.Length == 0)
                 errors.Add($"{path}.devargs", $"'{port.Devargs}' has no device name before its first comma");
@@ -75,6 +82,26 @@ public static partial class SpecValidator
                 errors.InRange($"{path}.mtu", port.Mtu, MinMtu, MaxMtu);
             errors.InRange($"{path}.queues", port.Queues, MinQueues, MaxQueues);
         }
+    }
+
+    /// <summary>A vhost-user port: a VM port with an absolute socket path of its own, and no devargs beside it.</summary>
+    private static void CheckVhostUser(PortSpec port, VhostUserSpec vhost, string path, UniqueValues<string> sockets, ConfigErrors errors)
+    {
+        if (port.Devargs.Length != 0)
+            errors.Add($"{path}.devargs", "a port has devargs (a DPDK device) or vhost_user (a VM's vhost-user socket), not both");
+        if (port.Role != PortRole.Vm)
+            errors.Add($"{path}.role", "a vhost_user port is a VM's port (role vm); the uplink is a DPDK device");
+        if (!Enum.IsDefined(vhost.Mode))
+            errors.Add($"{path}.vhost_user.mode", $"{(int)vhost.Mode} is not a vhost-user mode (server or client)");
+        string socket = vhost.Socket;
+        if (socket.Length == 0)
+            errors.Required($"{path}.vhost_user.socket");
+        else if (!Path.IsPathFullyQualified(socket))
+            errors.Add($"{path}.vhost_user.socket", $"'{socket}' is not an absolute path");
+        else if (System.Text.Encoding.UTF8.GetByteCount(socket) > SocketPath.MaxPathBytes)
+            errors.Add($"{path}.vhost_user.socket", $"'{socket}' is {System.Text.Encoding.UTF8.GetByteCount(socket)} bytes long; a unix socket path holds at most {SocketPath.MaxPathBytes}");
+        else
+            sockets.Claim(Path.GetFullPath(socket), $"{path}.vhost_user.socket", $"socket '{socket}'");
     }
 
     private static void CheckTenants(SwitchSpec spec, SpecPaths paths, ConfigErrors errors)

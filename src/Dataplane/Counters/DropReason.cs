@@ -101,6 +101,12 @@ public enum DropReason : byte
     RogueRedirect,
     /// <summary>DHCP server reply from a VM: UDP 67 to 68 over IPv4, or 547 to 546 over IPv6.</summary>
     RogueDhcpServer,
+
+    // vhost-user VM ports (Vhost/):
+    /// <summary>To a vhost-user port with no frontend connected, or whose guest has no receive vring enabled.</summary>
+    VhostNotReady,
+    /// <summary>The guest's receive vring had no room: the VM stopped draining it (only its own frames are lost).</summary>
+    GuestRxRingFull,
 }
 
 public static class DropReasons

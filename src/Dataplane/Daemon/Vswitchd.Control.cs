@@ -14,6 +14,7 @@ using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Vhost;
 using VSwitch.Dataplane.Workers;
 using static VSwitch.Dataplane.Interop.Interop;
 
@@ -27,7 +28,7 @@ public sealed partial class Vswitchd
         var ops = new ControlOperations()
             .Add("status", (_, ct) => UnderChangesLock(StatusReport, ct))
             .Add("counters", (_, ct) => UnderChangesLock(CountersReport, ct))
-            .Add("list", (_, ct) => UnderChangesLock(() => SpecJson.Write(Tables.Spec), ct))
+            .Add("list", (_, ct) => UnderChangesLock(ListReport, ct))
             .Add("neighbours", NeighboursReport);
         foreach (string op in (string[])["add-port", "remove-port", "add-vm", "remove-vm", "add-remote-vm", "remove-remote-vm"])
             ops.Add(op, (request, ct) => ChangeAsync(op, request, ct));
@@ -88,7 +89,7 @@ public sealed partial class Vswitchd
                 Validate(next);
                 if (MbufBudget.Shortfall(next.Ports, _config.Mbufs, _workers.Length) is { } shortfall)
                     throw new ControlException($"add-port: dpdk.mbufs: {shortfall}");
-                if (rte_dev_probe(port.Devargs) < 0)
+                if (port.VhostUser is null && rte_dev_probe(port.Devargs) < 0)
                     throw new ControlException($"add-port: devargs: DPDK could not create '{port.Devargs}': {RteStrError(RteErrno)}");
                 try
                 {
@@ -96,7 +97,8 @@ public sealed partial class Vswitchd
                 }
                 catch (PortSetupException e)
                 {
-                    _ = rte_eal_hotplug_remove("vdev", port.DeviceName);
+                    if (port.VhostUser is null)
+                        _ = rte_eal_hotplug_remove("vdev", port.DeviceName);
                     throw new ControlException($"add-port: {e.Message}");
                 }
                 Publish(next);
@@ -158,7 +160,9 @@ public sealed partial class Vswitchd
     {
         try
         {
-            return port with { Devargs = _config.RuntimePorts.Check(port, spec) };
+            return port.VhostUser is { } vhost
+                ? port with { VhostUser = vhost with { Socket = _config.RuntimePorts.CheckVhostSocket(vhost.Socket) } }
+                : port with { Devargs = _config.RuntimePorts.Check(port, spec) };
         }
         catch (PortPolicyException e)
         {
@@ -201,6 +205,33 @@ public sealed partial class Vswitchd
         return new JsonObject { ["neighbours"] = entries };
     }
 
+    /// <summary>The spec as the add ops take it, and beside it the state of every vhost-user port's frontend.</summary>
+    private JsonObject ListReport()
+    {
+        JsonObject list = SpecJson.Write(Tables.Spec);
+        var vhost = new JsonObject();
+        foreach ((string name, VhostPort port) in _vhostPorts.OrderBy(p => p.Key, StringComparer.Ordinal))
+            vhost[name] = VhostStateJson(port);
+        list["vhost_user"] = vhost;
+        return list;
+    }
+
+    private static JsonObject VhostStateJson(VhostPort port)
+    {
+        VhostPortState state = port.State();
+        return new JsonObject
+        {
+            ["socket"] = port.Socket,
+            ["mode"] = port.Mode.ToString().ToLowerInvariant(),
+            ["connected"] = state.Connected,
+            ["features"] = $"0x{state.Features:x}",
+            ["queue_pairs"] = state.QueuePairs,
+            ["guest_rx_queues"] = new JsonArray([.. state.GuestRxQueues.Select(q => (JsonNode)q)]),
+            ["guest_tx_queues"] = new JsonArray([.. state.GuestTxQueues.Select(q => (JsonNode)q)]),
+            ["connections"] = state.Connections,
+        };
+    }
+
     /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
     public JsonObject CountersReport()
     {
@@ -225,8 +256,7 @@ public sealed partial class Vswitchd
         {
             if (!_portIds.TryGetValue(port.Name, out ushort id))
                 continue;
-            EthStats stats = StatsOf(port.Name);
-            ports[port.Name] = new JsonObject
+            var entry = new JsonObject
             {
                 ["port_id"] = id,
                 ["role"] = port.Role.ToString().ToLowerInvariant(),
@@ -234,13 +264,24 @@ public sealed partial class Vswitchd
                 ["rx"] = sum.PortRx[id],
                 ["tx"] = sum.PortTx[id],
                 ["drops"] = sum.PortDrops[id],
-                ["ipackets"] = stats.Ipackets,
-                ["opackets"] = stats.Opackets,
-                ["imissed"] = stats.Imissed,
-                ["ierrors"] = stats.Ierrors,
-                ["oerrors"] = stats.Oerrors,
-                ["rx_nombuf"] = stats.RxNoMbuf,
             };
+            if (port.VhostUser is not null)
+            {
+                // No ethdev behind it: the workers' own counts are the port's.
+                if (_vhostPorts.TryGetValue(port.Name, out VhostPort? vhost))
+                    entry["vhost_user"] = VhostStateJson(vhost);
+            }
+            else
+            {
+                EthStats stats = StatsOf(port.Name);
+                entry["ipackets"] = stats.Ipackets;
+                entry["opackets"] = stats.Opackets;
+                entry["imissed"] = stats.Imissed;
+                entry["ierrors"] = stats.Ierrors;
+                entry["oerrors"] = stats.Oerrors;
+                entry["rx_nombuf"] = stats.RxNoMbuf;
+            }
+            ports[port.Name] = entry;
         }
         var drops = new JsonObject();
         foreach (DropReason reason in Enum.GetValues<DropReason>().Where(r => r != DropReason.None))
@@ -282,18 +323,25 @@ public sealed partial class Vswitchd
 /// <summary>The spec as "list" answers it: the add ops' requests, flat lists with each VM naming its tenant (ControlRequests reads them back).</summary>
 internal static class SpecJson
 {
+    /// <summary>A port as add-port takes it: devargs for a DPDK device, vhost_user for a VM's socket.</summary>
+    private static JsonNode PortJson(PortSpec port)
+    {
+        var json = new JsonObject { ["name"] = port.Name };
+        if (port.VhostUser is { } vhost)
+            json["vhost_user"] = new JsonObject { ["socket"] = vhost.Socket, ["mode"] = vhost.Mode.ToString().ToLowerInvariant() };
+        else
+            json["devargs"] = port.Devargs;
+        json["role"] = port.Role.ToString().ToLowerInvariant();
+        json["mtu"] = port.Mtu;
+        json["queues"] = port.Queues;
+        return json;
+    }
+
     /// <summary>The spec in the shape the add ops take: flat lists, each VM naming its tenant.</summary>
     public static JsonObject Write(SwitchSpec spec) => new()
     {
         ["tenants"] = new JsonArray([.. spec.Tenants.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name, ["vni"] = t.Vni })]),
-        ["ports"] = new JsonArray([.. spec.Ports.Select(p => (JsonNode)new JsonObject
-        {
-            ["name"] = p.Name,
-            ["devargs"] = p.Devargs,
-            ["role"] = p.Role.ToString().ToLowerInvariant(),
-            ["mtu"] = p.Mtu,
-            ["queues"] = p.Queues,
-        })]),
+        ["ports"] = new JsonArray([.. spec.Ports.Select(PortJson)]),
         ["vms"] = new JsonArray([.. spec.Vms.Select(vm => (JsonNode)new JsonObject
         {
             ["name"] = vm.Name,

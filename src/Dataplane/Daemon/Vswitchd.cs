@@ -12,6 +12,7 @@ using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Vhost;
 using VSwitch.Dataplane.Workers;
 using static VSwitch.Dataplane.Interop.Interop;
 
@@ -31,6 +32,9 @@ public sealed partial class Vswitchd : ITableSource
     private readonly bool _offline;
     private readonly int _workerCount;
     private readonly Dictionary<string, ushort> _portIds = new(StringComparer.Ordinal);
+    /// <summary>The vhost-user ports among _portIds, by name; their ids start at SwitchTables.MaxEthPorts.</summary>
+    private readonly Dictionary<string, VhostPort> _vhostPorts = new(StringComparer.Ordinal);
+    private VhostPorts? _vhost;
     private readonly Dictionary<string, EthStats> _stoppedStats = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
@@ -72,6 +76,7 @@ public sealed partial class Vswitchd : ITableSource
     {
         Eal.Init(Eal.Arguments(_config));
         _mempool = Eal.CreateMbufPool(_config.Mbufs);
+        _vhost = new VhostPorts(WaitForWorkers, Log);
         foreach (PortSpec port in _config.Spec.Ports)
             AttachPort(port);
         if (_config.Spec.Overlay is { } overlay)
@@ -161,10 +166,10 @@ public sealed partial class Vswitchd : ITableSource
         var expected = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (PortSpec port in _config.Spec.Ports)
         {
-            long? frames = PcapInputs.ExpectedFrames(port.Devargs);
+            long? frames = port.VhostUser is null ? PcapInputs.ExpectedFrames(port.Devargs) : null;
             if (frames is null)
             {
-                Log($"offline mode: port '{port.Name}' has an endless input (infinite_rx or a live interface); it can never drain");
+                Log($"offline mode: port '{port.Name}' has an endless input (infinite_rx, a live interface or a VM over vhost-user); it can never drain");
                 return 2;
             }
             expected[port.Name] = frames.Value;
@@ -208,13 +213,40 @@ public sealed partial class Vswitchd : ITableSource
 
     private void AttachPort(PortSpec port)
     {
+        if (port.VhostUser is { } vhost)
+        {
+            ushort vhostId = FreeVhostPortId();
+            _vhostPorts[port.Name] = _vhost!.Start(port, vhostId);
+            _portIds[port.Name] = vhostId;
+            Log($"port '{port.Name}' up as vhost-user {vhost.Mode.ToString().ToLowerInvariant()} on {vhost.Socket}, port {vhostId}, mtu {port.Mtu}, {port.Queues} queue pair(s)");
+            return;
+        }
         ushort id = EthPort.Start(port, _workerCount, _mempool);
         _portIds[port.Name] = id;
         Log($"port '{port.Name}' ({port.DeviceName}) up as DPDK port {id}, role {port.Role.ToString().ToLowerInvariant()}, mtu {port.Mtu}, {port.Queues} queue(s)");
     }
 
+    /// <summary>The lowest port id from SwitchTables.MaxEthPorts up that no port holds (the validator caps their number).</summary>
+    private ushort FreeVhostPortId()
+    {
+        var taken = _vhostPorts.Values.Select(p => p.PortId).ToHashSet();
+        for (int id = SwitchTables.MaxEthPorts; id < SwitchTables.MaxPorts; id++)
+        {
+            if (!taken.Contains((ushort)id))
+                return (ushort)id;
+        }
+        throw new PortSetupException($"all {SwitchTables.MaxVhostPorts} vhost-user port ids are taken");
+    }
+
     private void DetachPort(PortSpec port)
     {
+        if (_vhostPorts.Remove(port.Name, out VhostPort? vhost))
+        {
+            _vhost!.Stop(vhost);
+            _portIds.Remove(port.Name);
+            Log($"port '{port.Name}' removed");
+            return;
+        }
         ushort id = _portIds[port.Name];
         _stoppedStats.Remove(port.Name);
         EthPort.Stop(id);
@@ -233,7 +265,7 @@ public sealed partial class Vswitchd : ITableSource
     private void Publish(SwitchSpec spec)
     {
         SwitchTables previous = Tables;
-        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs));
+        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs, _vhostPorts));
         Interlocked.Increment(ref _generation);
         try
         {
@@ -278,9 +310,12 @@ public sealed partial class Vswitchd : ITableSource
     /// <summary>Stops every port (net_pcap closes and flushes its output captures here), keeping final stats.</summary>
     private void StopPorts()
     {
+        foreach (VhostPort vhost in _vhostPorts.Values)
+            _vhost!.Stop(vhost);
+        _vhostPorts.Clear();
         foreach ((string name, ushort id) in _portIds)
         {
-            if (_stoppedStats.ContainsKey(name))
+            if (_stoppedStats.ContainsKey(name) || id >= SwitchTables.MaxEthPorts)
                 continue;
             _stoppedStats[name] = EthDev.Stats(id);
             EthPort.Stop(id);

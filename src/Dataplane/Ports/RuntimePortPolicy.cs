@@ -11,7 +11,7 @@ using VSwitch.Dataplane.Switching;
 namespace VSwitch.Dataplane.Ports;
 
 /// <param name="PcapDir">The directory (and its subdirectories) net_pcap's rx_pcap/tx_pcap files must be in.</param>
-/// <param name="VhostDir">The directory (and its subdirectories) net_vhost's sockets must be in.</param>
+/// <param name="VhostDir">The directory (and its subdirectories) vhost-user sockets (vhost_user.socket, net_vhost's iface) must be in.</param>
 public sealed partial record RuntimePortPolicy(string PcapDir, string VhostDir)
 {
     public const string DefaultPcapDir = "/var/lib/vswitchd/pcap";
@@ -79,6 +79,13 @@ public sealed partial record RuntimePortPolicy(string PcapDir, string VhostDir)
         return string.Join(',', checkedParts);
     }
 
+    /// <summary>
+    /// A vhost_user port's socket, which must lie in <see cref="VhostDir"/> as net_vhost's iface
+    /// must: returned with every symlink of its directory resolved.
+    /// </summary>
+    /// <exception cref="PortPolicyException">The socket is elsewhere; the message names vhost_user.socket.</exception>
+    public string CheckVhostSocket(string socket) => InDirectory("vhost_user.socket", socket, VhostDir, "control.vhost_dir");
+
     private string CheckValue(string key, string value, ValueKind kind, SwitchSpec spec)
     {
         switch (kind)
@@ -93,9 +100,9 @@ public sealed partial record RuntimePortPolicy(string PcapDir, string VhostDir)
             case ValueKind.Interface:
                 return CheckInterface(key, value, spec);
             case ValueKind.PcapFile:
-                return InDirectory(key, value, PcapDir, "control.pcap_dir");
+                return InDirectory($"devargs: {key}", value, PcapDir, "control.pcap_dir");
             default:
-                return InDirectory(key, value, VhostDir, "control.vhost_dir");
+                return InDirectory($"devargs: {key}", value, VhostDir, "control.vhost_dir");
         }
     }
 
@@ -126,21 +133,21 @@ public sealed partial record RuntimePortPolicy(string PcapDir, string VhostDir)
     private static string InDirectory(string key, string path, string directory, string field)
     {
         if (!Path.IsPathRooted(path))
-            throw new PortPolicyException($"devargs: {key}: '{path}' is not an absolute path");
+            throw new PortPolicyException($"{key}: '{path}' is not an absolute path");
         if (path.Split('/').Any(component => component is ".." or "."))
-            throw new PortPolicyException($"devargs: {key}: '{path}' has a '.' or '..' component");
+            throw new PortPolicyException($"{key}: '{path}' has a '.' or '..' component");
         if (path.Any(char.IsControl) || path.IndexOfAny(['[', ']']) >= 0)
-            throw new PortPolicyException($"devargs: {key}: '{path}' has a control character or a bracket");
+            throw new PortPolicyException($"{key}: '{path}' has a control character or a bracket");
         string name = Path.GetFileName(path);
         if (name.Length == 0)
-            throw new PortPolicyException($"devargs: {key}: '{path}' names a directory, not a file");
+            throw new PortPolicyException($"{key}: '{path}' names a directory, not a file");
         string? parent = Resolve(Path.GetDirectoryName(path)!);
         string root = Resolve(directory) ?? Path.TrimEndingDirectorySeparator(directory);
         if (parent is null || !(parent == root || parent.StartsWith(root + "/", StringComparison.Ordinal)))
-            throw new PortPolicyException($"devargs: {key}: '{path}' is not in {root} ({field})");
+            throw new PortPolicyException($"{key}: '{path}' is not in {root} ({field})");
         string resolved = Path.Join(parent, name);
         if (new FileInfo(resolved).LinkTarget is not null)
-            throw new PortPolicyException($"devargs: {key}: '{path}' is a symbolic link");
+            throw new PortPolicyException($"{key}: '{path}' is a symbolic link");
         return resolved;
     }
 

@@ -17,15 +17,29 @@ public enum PortRole
 /// <param name="Vni">The tenant's 24-bit VXLAN/GENEVE network identifier; required once an overlay is configured.</param>
 public sealed record TenantSpec(string Name, uint? Vni = null);
 
-/// <param name="Devargs">A DPDK vdev string such as "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap".</param>
+/// <param name="Devargs">A DPDK vdev string such as "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap"; empty for a vhost-user port.</param>
 /// <param name="Queues">VM queue pairs; a frame to the VM goes to queue (flow hash mod Queues).</param>
 public sealed record PortSpec(string Name, string Devargs, PortRole Role, int Mtu, int Queues)
 {
     public const int DefaultMtu = 1500;
 
+    /// <summary>Set for a VM port served over vhost-user (Vhost/): the VM's virtio rings, no DPDK ethdev. Devargs is then empty.</summary>
+    public VhostUserSpec? VhostUser { get; init; }
+
     /// <summary>The DPDK device name: the devargs up to the first comma.</summary>
     public string DeviceName => Devargs.Split(',', 2)[0];
 }
+
+public enum VhostUserMode
+{
+    /// <summary>vswitchd listens on the socket; the VM's frontend connects (and reconnects).</summary>
+    Server,
+    /// <summary>The VM's VMM listens; vswitchd connects, and reconnects by itself whenever either side restarts.</summary>
+    Client,
+}
+
+/// <param name="Socket">The vhost-user Unix socket's absolute path.</param>
+public sealed record VhostUserSpec(string Socket, VhostUserMode Mode);
 
 public sealed record VmSpec(string Name, string Tenant, string Port, ulong Mac, ImmutableArray<uint> Ipv4, ImmutableArray<UInt128> Ipv6)
 {

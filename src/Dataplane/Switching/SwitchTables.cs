@@ -6,6 +6,7 @@ using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Collections;
+using VSwitch.Dataplane.Vhost;
 
 namespace VSwitch.Dataplane.Switching;
 
@@ -27,6 +28,8 @@ public sealed class PortBinding
     public required ushort Queues { get; init; }
     /// <summary>The VM may send Router Advertisements and Redirects (vms[].allow_routing).</summary>
     public bool AllowRouting { get; init; }
+    /// <summary>The vhost-user device behind a vhost port; null for an ethdev port.</summary>
+    public VhostPort? Vhost { get; init; }
 
     public bool IsBoundVm => Role == PortRole.Vm && TenantIndex >= 0;
 
@@ -46,12 +49,17 @@ public sealed class PortBinding
     }
 }
 
-public readonly record struct RxQueue(ushort Port, ushort Queue);
+/// <param name="Vhost">The vhost-user device of a vhost port (polled through the vhost library); null for an ethdev.</param>
+public readonly record struct RxQueue(ushort Port, ushort Queue, VhostPort? Vhost);
 
 public sealed class SwitchTables
 {
-    /// <summary>RTE_MAX_ETHPORTS of Debian's DPDK 22.11 build (the shim reports it; a test pins it): port ids index arrays of this size.</summary>
-    public const int MaxPorts = 32;
+    /// <summary>RTE_MAX_ETHPORTS of Debian's DPDK 22.11 build (the shim reports it; a test pins it): ethdev ports take ids below it.</summary>
+    public const int MaxEthPorts = 32;
+    /// <summary>vhost-user ports, which are no ethdevs: they take the ids from MaxEthPorts up.</summary>
+    public const int MaxVhostPorts = 1024;
+    /// <summary>Port ids index arrays of this size (tables, flood limits, per-port counters).</summary>
+    public const int MaxPorts = MaxEthPorts + MaxVhostPorts;
 
     /// <summary>
     /// Tenants a snapshot can hold: MacKey keeps (tenant index + 1) in the 16 bits above a 48-bit
@@ -106,8 +114,9 @@ public sealed class SwitchTables
     /// given) and <paramref name="neighbourMacs"/> the neighbour table's published MACs, one per
     /// next hop (OverlaySpec.NextHops); without it the static neighbours alone are resolved.
     /// </summary>
+    /// <param name="vhostPorts">The vhost-user devices of the vhost ports among <paramref name="portIds"/>, by port name.</param>
     public static SwitchTables Build(SwitchSpec spec, IReadOnlyDictionary<string, ushort> portIds, int workerCount,
-        ulong uplinkMac = 0, ulong[]? neighbourMacs = null)
+        ulong uplinkMac = 0, ulong[]? neighbourMacs = null, IReadOnlyDictionary<string, VhostPort>? vhostPorts = null)
     {
         if (spec.Tenants.Length > MaxTenants)
             throw new ArgumentException($"{spec.Tenants.Length} tenants; a snapshot holds at most {MaxTenants}", nameof(spec));
@@ -142,6 +151,7 @@ public sealed class SwitchTables
                 MaxFrameLength = port.Mtu + Ethernet.HeaderLength,
                 Queues = (ushort)port.Queues,
                 AllowRouting = tenant >= 0 && vm!.AllowRouting,
+                Vhost = vhostPorts is not null && vhostPorts.TryGetValue(port.Name, out VhostPort? vhost) ? vhost : null,
             };
             ports[portId] = binding;
             if (tenant < 0)
@@ -166,7 +176,7 @@ public sealed class SwitchTables
         foreach (PortBinding port in ports.OfType<PortBinding>())
         {
             for (ushort q = 0; q < port.Queues; q++)
-                rx[next++ % workerCount].Add(new RxQueue(port.PortId, q));
+                rx[next++ % workerCount].Add(new RxQueue(port.PortId, q, port.Vhost));
         }
         var floodLimits = new FloodLimit?[MaxPorts];
         foreach (VmSpec vm in spec.Vms)

@@ -11,6 +11,7 @@ using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Vhost;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Workers;
@@ -152,7 +153,7 @@ internal sealed unsafe class PollWorker : IDisposable
             for (int i = 0; i < queues.Length; i++)
             {
                 RxQueue q = queues[i];
-                int n = vsw_rx_burst(q.Port, q.Queue, _rx, BurstSize);
+                int n = q.Vhost is null ? vsw_rx_burst(q.Port, q.Queue, _rx, BurstSize) : ReceiveFromGuest(q.Vhost, q.Queue);
                 if (n == 0)
                     continue;
                 idle = false;
@@ -477,7 +478,7 @@ internal sealed unsafe class PollWorker : IDisposable
         if (fill == BurstSize)
         {
             // Head-end replicas can put more than a burst on the uplink: send what is staged first.
-            Transmit(slot, egress.Queues, fill);
+            Transmit(slot, egress, fill);
             fill = 0; // still on the dirty list
         }
         else if (fill == 0)
@@ -499,28 +500,72 @@ internal sealed unsafe class PollWorker : IDisposable
             int slot = _dirty[d];
             int fill = _slotFill[slot];
             if (fill != 0)
-                Transmit(slot, tables.Ports[slot / MaxQueues]!.Queues, fill);
+                Transmit(slot, tables.Ports[slot / MaxQueues]!, fill);
         }
         _dirtyCount = 0;
     }
 
-    /// <summary>Sends one slot's staged frames on its port's tx queue and empties it.</summary>
-    private void Transmit(int slot, ushort queues, int fill)
+    /// <summary>Sends one slot's staged frames on its port's tx queue (or into the guest's rx vring) and empties it.</summary>
+    private void Transmit(int slot, PortBinding egress, int fill)
     {
         WorkerCounters counters = Counters;
         ushort port = (ushort)(slot / MaxQueues);
         int queue = slot % MaxQueues;
         _slotFill[slot] = 0;
         IntPtr* frames = _slots + slot * BurstSize;
-        ushort txQueue = (ushort)(_index * queues + queue);
-        int sent = vsw_tx_burst(port, txQueue, frames, (ushort)fill);
+        int sent;
+        DropReason unsent;
+        if (egress.Vhost is { } vhost)
+        {
+            sent = SendToGuest(vhost, queue, frames, fill, out unsent);
+        }
+        else
+        {
+            sent = vsw_tx_burst(port, (ushort)(_index * egress.Queues + queue), frames, (ushort)fill);
+            unsent = DropReason.TxQueueFull;
+        }
         counters.PortTx[port] += (uint)sent;
         if (sent < fill)
         {
             rte_pktmbuf_free_bulk(frames + sent, (uint)(fill - sent));
-            counters.Drops[(int)DropReason.TxQueueFull] += (uint)(fill - sent);
+            counters.Drops[(int)unsent] += (uint)(fill - sent);
             counters.PortDrops[port] += (uint)(fill - sent);
         }
+    }
+
+    /// <summary>
+    /// The VM's frames from the guest transmit vring of <paramref name="queue"/>, copied into
+    /// fresh mbufs; none while no frontend is connected or the vring is disabled.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ReceiveFromGuest(VhostPort vhost, ushort queue)
+    {
+        int vid = vhost.Vid;
+        if (vid < 0 || !vhost.GuestTxEnabled(queue))
+            return 0;
+        return rte_vhost_dequeue_burst(vid, (ushort)(2 * queue + 1), _mempool, _rx, BurstSize);
+    }
+
+    /// <summary>
+    /// Copies the frames into the guest receive vring that configured queue <paramref name="queue"/>
+    /// maps to. The library copies, so the frames it took are freed here; the caller frees the
+    /// rest, dropped for <paramref name="unsent"/>: no device or vring to take them, or a guest
+    /// that does not drain its ring (its frames only: no other port waits for it).
+    /// </summary>
+    private static int SendToGuest(VhostPort vhost, int queue, IntPtr* frames, int fill, out DropReason unsent)
+    {
+        int vid = vhost.Vid;
+        int vring = vid < 0 ? -1 : vhost.GuestRxVring(queue);
+        if (vring < 0)
+        {
+            unsent = DropReason.VhostNotReady;
+            return 0;
+        }
+        unsent = DropReason.GuestRxRingFull;
+        int sent = rte_vhost_enqueue_burst(vid, (ushort)vring, frames, (ushort)fill);
+        if (sent != 0)
+            rte_pktmbuf_free_bulk(frames, (uint)sent);
+        return sent;
     }
 
     private void DropBurst(ushort port, int n, DropReason reason)

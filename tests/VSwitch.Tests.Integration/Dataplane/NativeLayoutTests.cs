@@ -36,5 +36,5 @@ public class NativeLayoutTests
 
     [Fact]
     public void Port_arrays_are_sized_for_every_port_DPDK_can_create() =>
-        Assert.Equal((uint)SwitchTables.MaxPorts, Mbuf.Layout.MaxEthPorts);
+        Assert.Equal((uint)SwitchTables.MaxEthPorts, Mbuf.Layout.MaxEthPorts);
 }

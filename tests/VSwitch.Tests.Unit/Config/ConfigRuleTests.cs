@@ -151,7 +151,7 @@ public class ConfigRuleTests
     public void At_most_32_ports()
     {
         string ports = string.Concat(Enumerable.Range(10, 29).Select(i => $"  - name: p{i}\n    devargs: net_null{i}\n"));
-        Assert.Equal(["ports: 33 ports configured; at most 32 (RTE_MAX_ETHPORTS)"], ErrorsOf(Yaml.With("tenants:\n", ports + "tenants:\n")));
+        Assert.Equal(["ports: 33 DPDK device ports configured; at most 32 (RTE_MAX_ETHPORTS; VM ports over vhost_user do not count)"], ErrorsOf(Yaml.With("tenants:\n", ports + "tenants:\n")));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public class ConfigSyntaxTests
         "control_sockets: unknown field (expected one of: dpdk, workers, control_socket, ports, overlay, tenants, control)")]
     [InlineData("  mbufs: 4095\n", "  mbufs: 4095\n  mbuf_cache: 256\n", "dpdk.mbuf_cache: unknown field (expected one of: eal_args, pmd_dir, mbufs)")]
     [InlineData("  idle_sleep_us: 50\n", "  idle_sleep_ms: 1\n", "workers.idle_sleep_ms: unknown field (expected one of: cores, idle_sleep_us)")]
-    [InlineData("    queues: 2\n", "    queue: 2\n", "ports[0].queue: unknown field (expected one of: name, devargs, role, mtu, queues)")]
+    [InlineData("    queues: 2\n", "    queue: 2\n", "ports[0].queue: unknown field (expected one of: name, devargs, role, mtu, queues, vhost_user)")]
     [InlineData("  - name: blue\n", "  - name: blue\n    vlan: 7\n", "tenants[1].vlan: unknown field (expected one of: name, vni, vms, remote_vms)")]
     public void Unknown_fields_are_rejected_in_every_section(string find, string replacement, string expected) =>
         Assert.Equal([expected], ErrorsOf(Yaml.With(find, replacement)));
@@ -29,9 +29,9 @@ public class ConfigSyntaxTests
     public void Unknown_keys_that_look_like_paths_are_reported_as_written() =>
         Assert.Equal(
             [
-                "ports[0].a[b]: unknown field (expected one of: name, devargs, role, mtu, queues)",
-                "ports[0].c[: unknown field (expected one of: name, devargs, role, mtu, queues)",
-                "ports[0].d.e[9]: unknown field (expected one of: name, devargs, role, mtu, queues)",
+                "ports[0].a[b]: unknown field (expected one of: name, devargs, role, mtu, queues, vhost_user)",
+                "ports[0].c[: unknown field (expected one of: name, devargs, role, mtu, queues, vhost_user)",
+                "ports[0].d.e[9]: unknown field (expected one of: name, devargs, role, mtu, queues, vhost_user)",
                 "tenants[0].vms[1].mac: 'x' is not a MAC address (six hex octets such as 02:00:00:00:00:01)",
             ],
             ErrorsOf(Yaml.With("    queues: 2\n", "    queues: 2\n    \"a[b]\": 1\n    \"c[\": 1\n    d.e[9]: 1\n").With("\"02:00:00:00:00:0b\"", "x")));
@@ -93,7 +93,7 @@ public class ConfigSyntaxTests
             "dpdk.eal_args[3]: '--vdev=net_null9' is not allowed: vswitchd adds one --vdev per port, from ports[].devargs",
             "workers.cores[1]: core 1 is already used by workers.cores[0]",
             "ports[0].mtu: 67 is out of range (68..2034)",
-            "ports[0].speed: unknown field (expected one of: name, devargs, role, mtu, queues)",
+            "ports[0].speed: unknown field (expected one of: name, devargs, role, mtu, queues, vhost_user)",
             "tenants[0].vms[1].mac: '02:00:00:00:00:0g' is not a MAC address (six hex octets such as 02:00:00:00:00:01)",
             "tenants[1].vms[0].name: 'red-a' is already used by tenants[0].vms[0].name",
             "tenants[1].vms[0].ipv6[0]: 'ff02::1' is a multicast address (ff00::/8)",

@@ -44,7 +44,7 @@ public class ControlRequestsTests
     [InlineData("""{"op":"add-port","devargs":"net_null0"}""", "name: is required")]
     [InlineData("""{"op":"add-port","name":"p","devargs":"net_null0","mtu":"big"}""", "mtu: expected an integer, got 'big'")]
     [InlineData("""{"op":"add-port","name":"p","devargs":"net_null0","role":"trunk"}""", "role: 'trunk' is not a port role (vm or uplink)")]
-    [InlineData("""{"op":"add-port","name":"p","devargs":"net_null0","colour":"red"}""", "colour: unknown field (expected one of: op, id, name, devargs, role, mtu, queues)")]
+    [InlineData("""{"op":"add-port","name":"p","devargs":"net_null0","colour":"red"}""", "colour: unknown field (expected one of: op, id, name, devargs, role, mtu, queues, vhost_user)")]
     [InlineData("""{"op":"add-port","name":7,"devargs":"net_null0","id":3}""", "name: expected a string, got 7")]
     public void A_bad_add_port_is_refused_naming_the_field_as_the_config_file_would(string request, string expected) =>
         Assert.Equal(expected, Assert.Throws<ConfigException>(() => ControlRequests.Port(JsonNode.Parse(request)!.AsObject())).Message);

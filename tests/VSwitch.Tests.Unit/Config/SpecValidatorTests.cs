@@ -85,8 +85,8 @@ public class SpecValidatorTests
     [Fact]
     public void Ports_beyond_rte_max_ethports_are_refused()
     {
-        var ports = Enumerable.Range(0, SwitchTables.MaxPorts + 1).Select(i => new PortSpec($"p{i}", $"net_null{i}", PortRole.Vm, 1500, 1));
-        Assert.Equal(["ports: 33 ports configured; at most 32 (RTE_MAX_ETHPORTS)"],
+        var ports = Enumerable.Range(0, SwitchTables.MaxEthPorts + 1).Select(i => new PortSpec($"p{i}", $"net_null{i}", PortRole.Vm, 1500, 1));
+        Assert.Equal(["ports: 33 DPDK device ports configured; at most 32 (RTE_MAX_ETHPORTS; VM ports over vhost_user do not count)"],
             SpecValidator.Validate(SwitchSpec.Empty with { Ports = [.. ports] }));
     }
 }

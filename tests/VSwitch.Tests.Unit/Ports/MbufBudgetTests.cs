@@ -61,7 +61,7 @@ public class MbufBudgetTests
     [Fact]
     public void The_default_pool_serves_32_copying_ports_but_not_16_workers_caches()
     {
-        PortSpec[] ports = [.. Enumerable.Range(0, SwitchTables.MaxPorts).Select(i => Port($"net_null{i}", queues: 8))];
+        PortSpec[] ports = [.. Enumerable.Range(0, SwitchTables.MaxEthPorts).Select(i => Port($"net_null{i}", queues: 8))];
         Assert.Null(MbufBudget.Shortfall(ports, DaemonConfig.DefaultMbufs, 2));
         // 17 lcore caches of up to 384 and 16 workers' bursts: 8576 > 8191.
         Assert.Equal(8576, MbufBudget.Required(ports, DaemonConfig.DefaultMbufs, DaemonConfig.MaxWorkerCores));

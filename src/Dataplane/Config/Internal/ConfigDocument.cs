@@ -47,8 +47,18 @@ internal sealed record ControlSection(string? Group, int? MaxConnections, int? I
 /// <param name="Path">Where the entry is in the file, e.g. "ports[2]"; entries that are not mappings are left out, so it is not always the list index.</param>
 internal sealed record PortEntry(string Path, string? Name, string? Devargs, string? Role, int? Mtu, int? Queues)
 {
+    public VhostUserEntry? VhostUser { get; init; }
+
     public static PortEntry Bind(FieldReader port) =>
-        new(port.Path, port.String("name"), port.String("devargs"), port.String("role"), port.Int("mtu"), port.Int("queues"));
+        new(port.Path, port.String("name"), port.String("devargs"), port.String("role"), port.Int("mtu"), port.Int("queues"))
+        {
+            VhostUser = port.Mapping("vhost_user", VhostUserEntry.Bind),
+        };
+}
+
+internal sealed record VhostUserEntry(string Path, string? Socket, string? Mode)
+{
+    public static VhostUserEntry Bind(FieldReader vhost) => new(vhost.Path, vhost.String("socket"), vhost.String("mode"));
 }
 
 internal sealed record TenantEntry(string Path, string? Name, IReadOnlyList<VmEntry> Vms, int? Vni, IReadOnlyList<RemoteVmEntry> RemoteVms)

@@ -15,9 +15,6 @@ internal static class ConfigMapper
 {
     private const int DefaultQueues = 1;
 
-    /// <summary>sun_path in struct sockaddr_un is 108 bytes, the terminating NUL included.</summary>
-    private const int MaxSocketPathBytes = 107;
-
     /// <summary>
     /// Maps everything, reporting what cannot be mapped. A value that cannot be parsed becomes a
     /// placeholder that SpecValidator rejects at the same path (see ConfigErrors.AddFollowUps), so
@@ -88,10 +85,10 @@ internal static class ConfigMapper
     private static string? MapControlSocket(string? socket, ConfigErrors errors)
     {
         socket = NotEmpty(socket, "control_socket", errors);
-        if (socket is not null && Encoding.UTF8.GetByteCount(socket) > MaxSocketPathBytes)
+        if (socket is not null && Encoding.UTF8.GetByteCount(socket) > SocketPath.MaxPathBytes)
         {
             errors.Add("control_socket",
-                $"'{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes long; a unix socket path holds at most {MaxSocketPathBytes}");
+                $"'{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes long; a unix socket path holds at most {SocketPath.MaxPathBytes}");
         }
         return socket;
     }
@@ -182,7 +179,29 @@ internal static class ConfigMapper
     // (ControlRequests) both map through these, so their defaults and messages are the same.
 
     public static PortSpec MapPort(PortEntry port, ConfigErrors errors) =>
-        new(port.Name ?? "", port.Devargs ?? "", MapRole(port, errors), port.Mtu ?? PortSpec.DefaultMtu, port.Queues ?? DefaultQueues);
+        new(port.Name ?? "", port.Devargs ?? "", MapRole(port, errors), port.Mtu ?? PortSpec.DefaultMtu, port.Queues ?? DefaultQueues)
+        {
+            VhostUser = port.VhostUser is { } vhost ? MapVhostUser(vhost, errors) : null,
+        };
+
+    private static VhostUserSpec MapVhostUser(VhostUserEntry vhost, ConfigErrors errors)
+    {
+        VhostUserMode mode = VhostUserMode.Server;
+        switch (vhost.Mode)
+        {
+            case null or "server":
+                break;
+            case "client":
+                mode = VhostUserMode.Client;
+                break;
+            default:
+                errors.Add(PathOf(vhost.Path, "mode"), $"'{vhost.Mode}' is not a vhost-user mode (server: vswitchd listens; client: vswitchd connects to the VMM's socket)");
+                break;
+        }
+        if (vhost.Socket is null)
+            errors.Required(PathOf(vhost.Path, "socket"));
+        return new VhostUserSpec(vhost.Socket ?? "", mode);
+    }
 
     public static VmSpec MapVm(VmEntry vm, string tenant, ConfigErrors errors) =>
         new(vm.Name ?? "", tenant, vm.Port ?? "", ParseMac(vm.Mac, PathOf(vm.Path, "mac"), errors),

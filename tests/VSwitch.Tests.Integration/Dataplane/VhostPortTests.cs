@@ -1,0 +1,127 @@
+// vhost-user VM ports against real virtio-net frontends: each VM is a dpdk-testpmd process with
+// one net_virtio_user port on its own vswitchd socket (Infrastructure/TestpmdVm.cs), exchanging
+// UDP frames from its own MAC and address. Counts are exact at both ends: what a VM's port sent,
+// what vswitchd counted in and out and dropped by reason, what the other VM's port received.
+//
+//   red  (VNI 5001): a 02:..:01 10.0.0.1 (vh-a), b 02:..:02 10.0.0.2 (vh-b), d 02:..:04 (vh-d,
+//                    no frontend ever), e 02:..:05 on host-b (VXLAN, 192.168.50.2)
+//   blue (VNI 5002): c 02:..:02 10.0.0.2 (vh-c): b's MAC and address in another tenant
+using System.Text.Json.Nodes;
+using VSwitch.Tests.Integration.Infrastructure;
+using Xunit;
+using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
+
+namespace VSwitch.Tests.Integration.Dataplane;
+
+public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSeconds(60))
+{
+    private const string IpA = "10.0.0.1", IpB = "10.0.0.2", MacE = "02:00:00:00:00:05";
+    private const int Burst = 32;
+    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
+
+    private string Socket(string port) => Path.Combine(_dir, $"{port}.sock");
+
+    public override async ValueTask InitializeAsync()
+    {
+        string empty = Path.Combine(_dir, "uplink-in.pcap");
+        PcapFile.Write(empty, []);
+        await StartAsync(new VswitchdConfig(_prefix,
+            [
+                VswitchdPort.Vhost("vh-a", Socket("vh-a")),
+                VswitchdPort.Vhost("vh-b", Socket("vh-b")),
+                VswitchdPort.Vhost("vh-c", Socket("vh-c")),
+                VswitchdPort.Vhost("vh-d", Socket("vh-d")),
+                new("up0", $"net_pcap9,rx_pcap={empty},tx_pcap={Path.Combine(_dir, "uplink-out.pcap")}", Role: "uplink"),
+            ],
+            [
+                new("red",
+                    [new("a", "vh-a", MacA, [IpA]), new("b", "vh-b", MacB, [IpB]), new("d", "vh-d", MacD, ["10.0.0.4"])],
+                    Vni: 5001, RemoteVms: [new("e", "host-b", MacE, ["10.0.0.5"])]),
+                new("blue", [new("c", "vh-c", MacB, [IpB])], Vni: 5002),
+            ])
+        {
+            Overlay = new VswitchdOverlay("up0", $"{Vtep}/24", OurMac, [new("host-b", HostB, "vxlan")])
+            {
+                StaticNeighbours = [(HostB, "02:bb:00:00:00:02")],
+            },
+        });
+    }
+
+    [Fact]
+    public async Task VMs_exchange_frames_over_vhost_user_and_another_tenant_with_the_same_addresses_sees_none()
+    {
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
+        await using TestpmdVm c = await TestpmdVm.StartAsync("c", Socket("vh-c"), MacB, IpB, MacA, IpA);
+        await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
+        JsonObject list = await WaitForConnectedAsync("vh-a", "vh-b", "vh-c");
+        Assert.False((bool)list["vhost_user"]!["vh-d"]!["connected"]!);
+
+        // a -> b: 4 bursts; b -> a: 1 burst. c (b's MAC and address, other tenant) gets none of either.
+        await a.SendBurstsAsync(4);
+        await b.SendBurstsAsync(1);
+        await CountersAfter(5 * Burst);
+        await b.DrainAsync(DrainTime);
+        await a.DrainAsync(DrainTime);
+        await c.DrainAsync(DrainTime);
+        // a -> d, whose VM has no frontend: dropped as vhost_not_ready. a -> e on host-b: encapsulated.
+        await a.SetPeerAsync(MacD);
+        await a.SendBurstsAsync(1);
+        await a.SetPeerAsync(MacE);
+        await a.SendBurstsAsync(2);
+        JsonObject counters = await CountersAfter(8 * Burst);
+
+        var stats = new Dictionary<string, (long Rx, long Tx, long TxErrors)>
+        {
+            ["a"] = await a.PortStatsAsync(),
+            ["b"] = await b.PortStatsAsync(),
+            ["c"] = await c.PortStatsAsync(),
+        };
+        string Facts() => $"testpmd ports (rx, tx, tx errors): {string.Join(", ", stats.Select(s => $"{s.Key} {s.Value}"))}\n" +
+            $"vswitchd: {counters.ToJsonString()}";
+        Assert.True(stats["a"] == (Burst, 7 * Burst, 0), Facts());
+        Assert.True(stats["b"] == (4 * Burst, Burst, 0), Facts());
+        Assert.True(stats["c"] == (0, 0, 0), Facts());
+
+        JsonObject ports = counters["ports"]!.AsObject();
+        Assert.Equal((ulong)(7 * Burst), (ulong)ports["vh-a"]!["rx"]!);
+        Assert.Equal((ulong)Burst, (ulong)ports["vh-a"]!["tx"]!);
+        Assert.Equal((ulong)(4 * Burst), (ulong)ports["vh-b"]!["tx"]!);
+        Assert.Equal(0UL, (ulong)ports["vh-c"]!["tx"]!);
+        Assert.Equal((ulong)Burst, (ulong)counters["drops"]!["vhost_not_ready"]!);
+        Assert.Equal((ulong)Burst, counters["drops"]!.AsObject().Aggregate(0UL, (sum, d) => sum + (ulong)d.Value!));
+        Assert.Equal((ulong)(2 * Burst), (ulong)counters["tunnels"]!["host-b"]!["encap"]!);
+        Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+        JsonObject state = counters["ports"]!["vh-a"]!["vhost_user"]!.AsObject();
+        Assert.Equal(1, (long)state["connections"]!);
+        Assert.Equal([0], state["guest_rx_queues"]!.AsArray().Select(q => (int)q!));
+
+        // The uplink's capture, complete once vswitchd has stopped: a's frames to e in VXLAN to host-b.
+        await _vswitchd!.StopAsync(VswitchdStop.Sigterm, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        var tunnelled = PcapFile.Read(Path.Combine(_dir, "uplink-out.pcap")).Select(FrameFacts.Parse).ToList();
+        Assert.Equal(2 * Burst, tunnelled.Count);
+        Assert.All(tunnelled, f =>
+        {
+            Assert.Equal(HostB, f.Ipv4Destination?.ToString());
+            Assert.Equal(4789, f.UdpDestinationPort);
+            FrameFacts inner = FrameFacts.Parse(f.Data[50..]);
+            Assert.Equal((MacA, MacE, IpA), (inner.Source, inner.Destination, inner.Ipv4Source?.ToString()));
+        });
+    }
+
+    /// <summary>Polls list until every named vhost port has a frontend with queue pair 0 enabled both ways.</summary>
+    private async Task<JsonObject> WaitForConnectedAsync(params string[] ports)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            JsonObject list = await Request("list");
+            JsonObject vhost = list["vhost_user"]!.AsObject();
+            if (ports.All(p => (bool)vhost[p]!["connected"]! && vhost[p]!["guest_rx_queues"]!.AsArray().Count > 0
+                    && vhost[p]!["guest_tx_queues"]!.AsArray().Count > 0))
+                return list;
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+                throw new TimeoutException($"vhost ports {string.Join(", ", ports)} not all connected within 30 s: {vhost.ToJsonString()}");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+}
