@@ -16,7 +16,7 @@ internal static class Eal
         args.AddRange(config.EalArgs);
         if (!config.EalArgs.Contains("-d"))
             args.AddRange(["-d", config.PmdDir]);
-        foreach (var port in config.Spec.Ports)
+        foreach (var port in config.Spec.Ports.Where(p => p.VhostUser is null))
             args.AddRange(["--vdev", port.Devargs]);
         return args;
     }
@@ -26,6 +26,9 @@ internal static class Eal
         InstallResolver();
         if (EalInit(args) < 0)
             throw new InvalidOperationException($"rte_eal_init failed: {RteStrError(RteErrno)} (EAL args: {string.Join(' ', args.Skip(1))})");
+        // Every native function bound here, on the main thread: a P/Invoke binds its target on
+        // its first call, and binding allocates, which a worker must never do in its loop.
+        BindAll();
     }
 
     public static IntPtr CreateMbufPool(int mbufs)

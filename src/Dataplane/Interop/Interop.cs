@@ -28,6 +28,9 @@ internal static unsafe partial class Interop
         NativeLibrary.SetDllImportResolver(typeof(Interop).Assembly, Resolve);
     }
 
+    /// <summary>Binds every function of this class to its library now (the libraries must load: EAL is up).</summary>
+    internal static void BindAll() => Marshal.PrelinkAll(typeof(Interop));
+
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
         string[] candidates = name switch

@@ -108,7 +108,7 @@ internal sealed unsafe class PollWorker : IDisposable
             PinCurrentThread(Core);
             if (rte_thread_register() != 0)
                 throw new InvalidOperationException($"rte_thread_register failed: {RteStrError(RteErrno)}");
-            WarmUpNativeCalls();
+            // Every native call of the loop is bound already (Eal.Init): none binds, and allocates, here.
             Poll();
         }
         catch (Exception e)
@@ -120,25 +120,6 @@ internal sealed unsafe class PollWorker : IDisposable
         {
             rte_thread_unregister();
         }
-    }
-
-    /// <summary>
-    /// Calls every native function of the loop once. A P/Invoke binds its target on first call,
-    /// and the library resolver allocates while it does; binding here keeps that out of the
-    /// loop's allocation count and its first bursts.
-    /// </summary>
-    private void WarmUpNativeCalls()
-    {
-        IntPtr m;
-        if (vsw_pktmbuf_alloc_bulk(_mempool, &m, 1) != 0)
-            throw new InvalidOperationException("mbuf pool exhausted before the first burst");
-        vsw_mbuf_refcnt_update(m, 0);
-        rte_pktmbuf_free_bulk(&m, 1);
-        // A zero-frame burst on a started port binds tx; with no port yet, the first real burst does.
-        if (_source.Tables.Ports.FirstOrDefault(p => p is not null) is { } port)
-            _ = vsw_tx_burst(port.PortId, (ushort)(_index * port.Queues), _rx, 0);
-        if (_idleSleepMicroseconds != 0)
-            usleep(0);
     }
 
     private void Poll()

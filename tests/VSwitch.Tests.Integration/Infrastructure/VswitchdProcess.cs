@@ -267,6 +267,16 @@ public sealed class VswitchdProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL, as a crash or the OOM killer ends it: no goodbye to its ports' peers, its sockets left behind.</summary>
+    public async Task KillAsync()
+    {
+        _stopped = true;
+        _process.Signal(Signals.SIGKILL);
+        await _process.WaitForExitAsync(TimeSpan.FromSeconds(10), throwOnTimeout: false);
+        await DropConnectionAsync();
+        SaveLog();
+    }
+
     /// <summary>The last JSON object on stdout that starts at the beginning of a line (the exit report).</summary>
     private static JsonObject? LastJsonObject(string text)
     {
