@@ -53,8 +53,7 @@ public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSec
         await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
         await using TestpmdVm c = await TestpmdVm.StartAsync("c", Socket("vh-c"), MacB, IpB, MacA, IpA);
         await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
-        JsonObject list = await WaitForConnectedAsync("vh-a", "vh-b", "vh-c");
-        Assert.False((bool)list["vhost_user"]!["vh-d"]!["connected"]!);
+        await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1), ("vh-c", 1), ("vh-d", 0));
 
         // a -> b: 4 bursts; b -> a: 1 burst. c (b's MAC and address, other tenant) gets none of either.
         await a.SendBurstsAsync(4);
@@ -107,23 +106,6 @@ public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSec
             Assert.Equal((MacA, MacE, IpA), (inner.Source, inner.Destination, inner.Ipv4Source?.ToString()));
         });
     }
-
-    /// <summary>Polls list until every named vhost port has a frontend with queue pair 0 enabled both ways.</summary>
-    private async Task<JsonObject> WaitForConnectedAsync(params string[] ports)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            JsonObject list = await Request("list");
-            JsonObject vhost = list["vhost_user"]!.AsObject();
-            if (ports.All(p => (bool)vhost[p]!["connected"]! && vhost[p]!["guest_rx_queues"]!.AsArray().Count > 0
-                    && vhost[p]!["guest_tx_queues"]!.AsArray().Count > 0))
-                return list;
-            if (clock.Elapsed > TimeSpan.FromSeconds(30))
-                throw new TimeoutException($"vhost ports {string.Join(", ", ports)} not all connected within 30 s: {vhost.ToJsonString()}");
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
 }
 
 /// <summary>
@@ -158,7 +140,7 @@ public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.
         TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
         try
         {
-            await WaitForVhostAsync(("vh-a", 1), ("vh-b", 1), ("vh-c", 1));
+            await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1), ("vh-c", 1));
             await a.SendBurstsAsync(2);
             await CountersAfter(2 * Burst);
 
@@ -166,11 +148,11 @@ public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.
             // as vhost_not_ready while it is gone, and it comes back on the same socket.
             await a.KillAsync();
             await a.DisposeAsync();
-            await WaitForVhostAsync(("vh-a", 0));
+            await VhostState.WaitAsync(Request, ("vh-a", 0));
             await b.SendBurstsAsync(1);
             await CountersAfter(3 * Burst);
             a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
-            await WaitForVhostAsync(("vh-a", 2));
+            await VhostState.WaitAsync(Request, ("vh-a", 2));
             await a.SendBurstsAsync(2);
             await b.SendBurstsAsync(1);
             JsonObject before = await CountersAfter(6 * Burst);
@@ -185,7 +167,7 @@ public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.
             await _vswitchd.DisposeAsync();
             _vswitchd = null;
             await StartAsync(Config);
-            await WaitForVhostAsync(("vh-b", 1), ("vh-c", 1));
+            await VhostState.WaitAsync(Request, ("vh-b", 1), ("vh-c", 1));
             await c.SendBurstsAsync(3);
             JsonObject after = await CountersAfter(3 * Burst);
             Assert.Equal((ulong)(3 * Burst), (ulong)after["ports"]!["vh-b"]!["tx"]!);
@@ -202,20 +184,120 @@ public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.
         Assert.Equal(sentToB, (await b.PortStatsAsync()).Rx);
         Assert.Equal(0, (await c.PortStatsAsync()).Rx);
     }
+}
 
-    /// <summary>Waits until each port has had <c>connections</c> frontend connections (its count restarts with vswitchd), with queues enabled when connected.</summary>
-    private async Task WaitForVhostAsync(params (string Port, int Connections)[] expected)
+/// <summary>
+/// A guest that stops draining its receive ring, and vhost ports added and removed over the
+/// control socket while other VMs' traffic flows.
+/// </summary>
+public sealed class VhostRunTimeTests() : RunningVswitchd("vhostrt", TimeSpan.FromSeconds(60))
+{
+    private const string IpA = "10.0.0.1", IpB = "10.0.0.2", IpX = "10.0.0.9", MacX = "02:00:00:00:00:09";
+    private const int Burst = 32;
+    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
+
+    private string VhostDir => Path.Combine(_dir, "vhost");
+    private string Socket(string port) => Path.Combine(VhostDir, $"{port}.sock");
+
+    public override async ValueTask InitializeAsync()
+    {
+        Directory.CreateDirectory(VhostDir);
+        await StartAsync(new VswitchdConfig(_prefix,
+            [VswitchdPort.Vhost("vh-a", Socket("vh-a")), VswitchdPort.Vhost("vh-b", Socket("vh-b"))],
+            [new("red", [new("a", "vh-a", MacA, [IpA]), new("b", "vh-b", MacB, [IpB])])],
+            VhostDir: VhostDir));
+    }
+
+    [Fact]
+    public async Task A_guest_that_stops_draining_its_ring_loses_only_its_own_frames_counted()
+    {
+        await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
+        await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1));
+
+        // b never polls: its receive ring (virtio-user's 256 descriptors) fills, the rest is refused.
+        // a sends 4 bursts at a time, which its own 256-descriptor transmit ring always holds.
+        const int Sent = 16 * Burst;
+        for (int sent = 4 * Burst; sent <= Sent; sent += 4 * Burst)
+        {
+            await a.SendBurstsAsync(4);
+            await CountersAfter((ulong)sent);
+        }
+        JsonObject counters = await CountersAfter(Sent);
+        ulong delivered = (ulong)counters["ports"]!["vh-b"]!["tx"]!, ringFull = (ulong)counters["drops"]!["guest_rx_ring_full"]!;
+        Assert.Equal((ulong)Sent, delivered + ringFull);
+        Assert.InRange(delivered, 1UL, 256UL);
+        Assert.Equal(ringFull, (ulong)counters["ports"]!["vh-b"]!["drops"]!);
+        // The stalled guest cost a nothing: b's frames still reach it.
+        await b.SendBurstsAsync(2);
+        await CountersAfter(Sent + 2 * Burst);
+        await a.DrainAsync(DrainTime);
+        await b.DrainAsync(DrainTime);
+        Assert.Equal((2 * Burst, (long)Sent, 0L), await a.PortStatsAsync());
+        Assert.Equal((long)delivered, (await b.PortStatsAsync()).Rx);
+    }
+
+    [Fact]
+    public async Task Vhost_ports_are_added_and_removed_at_run_time_beside_running_VMs()
+    {
+        await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
+        await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1));
+
+        // Over the socket, a vhost-user socket must lie in control.vhost_dir.
+        JsonObject outside = await _vswitchd!.RequestRawAsync(new JsonObject
+        {
+            ["op"] = "add-port", ["name"] = "vh-x", ["vhost_user"] = new JsonObject { ["socket"] = Path.Combine(_dir, "vh-x.sock") },
+        }, ct: TestContext.Current.CancellationToken);
+        Assert.False((bool)outside["ok"]!);
+        Assert.Contains($"vhost_user.socket: '{Path.Combine(_dir, "vh-x.sock")}' is not in", (string)outside["error"]!);
+
+        await Request("add-port", new JsonObject { ["name"] = "vh-x", ["vhost_user"] = new JsonObject { ["socket"] = Socket("vh-x") } });
+        await Request("add-vm", new JsonObject { ["name"] = "x", ["tenant"] = "red", ["port"] = "vh-x", ["mac"] = MacX, ["ipv4"] = new JsonArray(IpX) });
+        await using (TestpmdVm x = await TestpmdVm.StartAsync("x", Socket("vh-x"), MacX, IpX, MacB, IpB))
+        {
+            await VhostState.WaitAsync(Request, ("vh-x", 1));
+            await a.SendBurstsAsync(1);
+            await x.SendBurstsAsync(2);
+            await CountersAfter(3 * Burst);
+            await b.DrainAsync(DrainTime);
+            Assert.Equal(3 * Burst, (await b.PortStatsAsync()).Rx);
+
+            await Request("remove-vm", new JsonObject { ["name"] = "x" });
+            await Request("remove-port", new JsonObject { ["name"] = "vh-x" });
+            JsonObject list = await Request("list");
+            Assert.DoesNotContain("vh-x", list.ToJsonString());
+        }
+        // a and b carry on after the change.
+        await a.SendBurstsAsync(1);
+        JsonObject counters = await CountersAfter(4 * Burst);
+        await b.DrainAsync(DrainTime);
+        Assert.Equal(4 * Burst, (await b.PortStatsAsync()).Rx);
+        Assert.Equal(0, counters["drops"]!.AsObject().Sum(d => (long)d.Value!));
+        Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+    }
+}
+
+/// <summary>Waits on list's vhost_user state.</summary>
+internal static class VhostState
+{
+    /// <summary>
+    /// Until each port has had <c>Connections</c> frontend connections and is connected with a
+    /// receive queue enabled (0: until it is not connected). The count restarts with vswitchd.
+    /// </summary>
+    public static async Task WaitAsync(Func<string, JsonObject?, Task<JsonObject>> request, params (string Port, int Connections)[] expected)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            JsonObject vhost = (await Request("list"))["vhost_user"]!.AsObject();
+            JsonObject vhost = (await request("list", null))["vhost_user"]!.AsObject();
             bool Holds((string Port, int Connections) e)
             {
                 JsonNode state = vhost[e.Port]!;
                 bool connected = (bool)state["connected"]!;
                 return e.Connections == 0 ? !connected
-                    : connected && (long)state["connections"]! == e.Connections && state["guest_rx_queues"]!.AsArray().Count > 0;
+                    : connected && (long)state["connections"]! == e.Connections
+                        && state["guest_rx_queues"]!.AsArray().Count > 0 && state["guest_tx_queues"]!.AsArray().Count > 0;
             }
             if (expected.All(Holds))
                 return;

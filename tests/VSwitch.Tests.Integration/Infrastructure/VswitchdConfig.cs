@@ -118,7 +118,8 @@ public sealed record VswitchdConfig(
     string? ControlSocket = null,
     int MemoryMegabytes = 512,
     string EalCores = "0,1",
-    string? PcapDir = null)
+    string? PcapDir = null,
+    string? VhostDir = null)
 {
     public VswitchdOverlay? Overlay { get; init; }
 
@@ -151,8 +152,15 @@ public sealed record VswitchdConfig(
         };
         if (ControlSocket is not null)
             json["control_socket"] = ControlSocket;
-        if (PcapDir is not null)
-            json["control"] = new JsonObject { ["pcap_dir"] = PcapDir };
+        if (PcapDir is not null || VhostDir is not null)
+        {
+            var control = new JsonObject();
+            if (PcapDir is not null)
+                control["pcap_dir"] = PcapDir;
+            if (VhostDir is not null)
+                control["vhost_dir"] = VhostDir;
+            json["control"] = control;
+        }
         if (Overlay is not null)
             json["overlay"] = Overlay.ToJson();
         return json;
