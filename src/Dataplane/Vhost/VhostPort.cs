@@ -90,7 +90,7 @@ public sealed class VhostPort
         Volatile.Write(ref _guestRxVring, MapGuestRxVrings(mask, Queues));
     }
 
-    /// <summary>Configured queue i goes to guest receive queue i when enabled, else to the enabled ones in turn.</summary>
+    /// <summary>Configured queue i goes to guest receive queue i when enabled; the others are dealt over the enabled ones in turn.</summary>
     internal static int[] MapGuestRxVrings(long enabledVrings, int queues)
     {
         var enabled = new List<int>();
@@ -100,8 +100,9 @@ public sealed class VhostPort
                 enabled.Add(2 * q);
         }
         var map = new int[queues];
+        int next = 0;
         for (int i = 0; i < queues; i++)
-            map[i] = enabled.Count == 0 ? -1 : enabled.Contains(2 * i) ? 2 * i : enabled[i % enabled.Count];
+            map[i] = enabled.Count == 0 ? -1 : enabled.Contains(2 * i) ? 2 * i : enabled[next++ % enabled.Count];
         return map;
     }
 
