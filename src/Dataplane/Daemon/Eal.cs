@@ -26,9 +26,6 @@ internal static class Eal
         InstallResolver();
         if (EalInit(args) < 0)
             throw new InvalidOperationException($"rte_eal_init failed: {RteStrError(RteErrno)} (EAL args: {string.Join(' ', args.Skip(1))})");
-        // Every native function bound here, on the main thread: a P/Invoke binds its target on
-        // its first call, and binding allocates, which a worker must never do in its loop.
-        BindAll();
     }
 
     public static IntPtr CreateMbufPool(int mbufs)
@@ -39,6 +36,7 @@ internal static class Eal
         IntPtr pool = rte_pktmbuf_pool_create("vsw_mbufs", (uint)mbufs, cache, 0, dataRoom, rte_socket_id());
         if (pool == IntPtr.Zero)
             throw new InvalidOperationException($"rte_pktmbuf_pool_create({mbufs} mbufs) failed: {RteStrError(RteErrno)}; give EAL more memory (-m) or fewer mbufs");
+        BindMbufCalls(pool);
         return pool;
     }
 }

@@ -76,7 +76,7 @@ public sealed partial class Vswitchd : ITableSource
     {
         Eal.Init(Eal.Arguments(_config));
         _mempool = Eal.CreateMbufPool(_config.Mbufs);
-        _vhost = new VhostPorts(WaitForWorkers, Log);
+        _vhost = new VhostPorts(_mempool, WaitForWorkers, Log);
         foreach (PortSpec port in _config.Spec.Ports)
             AttachPort(port);
         if (_config.Spec.Overlay is { } overlay)

@@ -28,8 +28,40 @@ internal static unsafe partial class Interop
         NativeLibrary.SetDllImportResolver(typeof(Interop).Assembly, Resolve);
     }
 
-    /// <summary>Binds every function of this class to its library now (the libraries must load: EAL is up).</summary>
-    internal static void BindAll() => Marshal.PrelinkAll(typeof(Interop));
+    // The first call of a P/Invoke binds it, and binding allocates on the calling thread (40 to
+    // 90 bytes, Marshal.Prelink or not). A worker must never allocate, so the control side makes
+    // the first call of every function of the packet loop, harmlessly, before any worker can.
+
+    /// <summary>First calls of the mbuf functions and of usleep, with the packet pool just created.</summary>
+    internal static void BindMbufCalls(IntPtr pool)
+    {
+        IntPtr m;
+        // SAFETY: one mbuf into a local, released at once; usleep(0) returns at once.
+        if (vsw_pktmbuf_alloc_bulk(pool, &m, 1) == 0)
+        {
+            vsw_mbuf_refcnt_update(m, 0);
+            rte_pktmbuf_free_bulk(&m, 1);
+        }
+        _ = usleep(0);
+    }
+
+    /// <summary>First calls of the burst functions: zero-frame bursts on a started ethdev.</summary>
+    internal static void BindEthdevBursts(ushort port)
+    {
+        IntPtr none = IntPtr.Zero;
+        // SAFETY: a burst of 0 frames reads and writes no element of the array.
+        _ = vsw_rx_burst(port, 0, &none, 0);
+        _ = vsw_tx_burst(port, 0, &none, 0);
+    }
+
+    /// <summary>First calls of the vhost burst functions: zero-frame bursts on a device that is ready, before the workers may use it.</summary>
+    internal static void BindVhostBursts(int vid, IntPtr pool)
+    {
+        IntPtr none = IntPtr.Zero;
+        // SAFETY: a burst of 0 frames reads and writes no element of the array.
+        _ = rte_vhost_dequeue_burst(vid, 1, pool, &none, 0);
+        _ = rte_vhost_enqueue_burst(vid, 0, &none, 0);
+    }
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {

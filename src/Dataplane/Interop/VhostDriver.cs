@@ -96,6 +96,9 @@ public static unsafe class VhostDriver
     /// <summary>The vrings the frontend of <paramref name="vid"/> set up (two per queue pair).</summary>
     public static int VringCount(int vid) => rte_vhost_get_vring_num(vid);
 
+    /// <summary>Makes the first calls of the burst functions on <paramref name="vid"/> here, so that no worker binds (and allocates) them.</summary>
+    public static void BindBursts(int vid, IntPtr mempool) => BindVhostBursts(vid, mempool);
+
     /// <summary>Stops the guest from kicking vring <paramref name="vring"/>: the workers poll it anyway.</summary>
     public static void DisableGuestKicks(int vid, int vring) => _ = rte_vhost_enable_guest_notification(vid, (ushort)vring, 0);
 

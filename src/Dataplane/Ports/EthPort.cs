@@ -37,6 +37,7 @@ internal static class EthPort
         _ = rte_eth_dev_set_mtu(portId, (ushort)port.Mtu);
         Check(port, "rte_eth_dev_start", rte_eth_dev_start(portId));
         _ = rte_eth_promiscuous_enable(portId);
+        BindEthdevBursts(portId);
         return portId;
     }
 

@@ -14,12 +14,15 @@ namespace VSwitch.Dataplane.Vhost;
 public sealed class VhostPorts : IVhostEvents
 {
     private readonly ConcurrentDictionary<string, VhostPort> _bySocket = new(StringComparer.Ordinal);
+    private readonly IntPtr _mempool;
     private readonly Action _waitForWorkers;
     private readonly Action<string> _log;
 
+    /// <param name="mempool">The packet pool the workers dequeue into.</param>
     /// <param name="waitForWorkers">Returns once every running worker has completed a poll loop begun after the call.</param>
-    public VhostPorts(Action waitForWorkers, Action<string> log)
+    public VhostPorts(IntPtr mempool, Action waitForWorkers, Action<string> log)
     {
+        _mempool = mempool;
         _waitForWorkers = waitForWorkers;
         _log = log;
         VhostDriver.SetEvents(this);
@@ -92,6 +95,7 @@ public sealed class VhostPorts : IVhostEvents
         for (int vring = 0; vring < vrings; vring++)
             VhostDriver.DisableGuestKicks(vid, vring);
         ulong features = VhostDriver.NegotiatedFeatures(vid);
+        VhostDriver.BindBursts(vid, _mempool);
         port.Connected(vid, features, vrings);
         string extra = vrings / 2 > port.Queues
             ? $"; the frontend has {vrings / 2} queue pairs, only the first {port.Queues} configured are polled"

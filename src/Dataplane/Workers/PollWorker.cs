@@ -108,7 +108,8 @@ internal sealed unsafe class PollWorker : IDisposable
             PinCurrentThread(Core);
             if (rte_thread_register() != 0)
                 throw new InvalidOperationException($"rte_thread_register failed: {RteStrError(RteErrno)}");
-            // Every native call of the loop is bound already (Eal.Init): none binds, and allocates, here.
+            // Every native call of the loop was first made on the control side (Interop.Bind*), so
+            // none binds, and allocates, here.
             Poll();
         }
         catch (Exception e)

@@ -307,3 +307,142 @@ internal static class VhostState
         }
     }
 }
+
+/// <summary>
+/// A VM with four queue pairs: frames to it are spread by flow hash, and one flow always lands on
+/// one queue. The flows come from a net_pcap VM, one UDP source port and one frame length per
+/// flow, so the length testpmd prints for each frame names its flow.
+/// </summary>
+public sealed class VhostMultiqueueTests() : RunningVswitchd("vhostmq", TimeSpan.FromSeconds(60))
+{
+    private const string IpA = "10.0.0.1", IpB = "10.0.0.2";
+    private const int Flows = 64, Queues = 4;
+
+    private string Socket => Path.Combine(_dir, "vh-b.sock");
+
+    public override async ValueTask InitializeAsync()
+    {
+        string flows = Path.Combine(_dir, "flows.pcap");
+        // Flow i: UDP source port 1000 + i, a frame of 60 + i bytes.
+        PcapFile.Write(flows, Enumerable.Range(0, Flows).Select(i => Udp(MacA, MacB, IpA, IpB, (ushort)(1000 + i), payload: 18 + i)));
+        await StartAsync(new VswitchdConfig(_prefix,
+            [new("vm-a", $"net_pcap0,rx_pcap={flows},infinite_rx=1"), VswitchdPort.Vhost("vh-b", Socket, queues: Queues)],
+            [new("red", [new("a", "vm-a", MacA, [IpA]), new("b", "vh-b", MacB, [IpB])])]));
+    }
+
+    [Fact]
+    public async Task Every_flow_lands_on_exactly_one_queue_and_every_queue_gets_flows()
+    {
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket, MacB, IpB, MacA, IpA, queues: Queues);
+        await VhostState.WaitAsync(Request, ("vh-b", 1));
+        JsonObject state = (await Request("list"))["vhost_user"]!["vh-b"]!.AsObject();
+        Assert.Equal([0, 1, 2, 3], state["guest_rx_queues"]!.AsArray().Select(q => (int)q!));
+        Assert.Equal(Queues, (int)state["queue_pairs"]!);
+
+        // Until the guest had enabled all four, frames of the queues it had not went to those it had
+        // (a flow moves once, as the guest brings its queues up): those are drained unread first.
+        await b.DrainAsync(TimeSpan.FromMilliseconds(300));
+        IReadOnlyList<(int Queue, int Length)> frames = await b.ReceiveFramesAsync(TimeSpan.FromMilliseconds(300));
+        var queuesOfFlow = frames.GroupBy(f => f.Length).ToDictionary(g => g.Key - 60, g => g.Select(f => f.Queue).Distinct().Order().ToArray());
+        string facts = string.Join(", ", queuesOfFlow.OrderBy(f => f.Key).Select(f => $"flow {f.Key}: queue(s) {string.Join('+', f.Value)}"));
+        Assert.True(queuesOfFlow.Count == Flows, $"{queuesOfFlow.Count} of {Flows} flows seen in {frames.Count} frames: {facts}");
+        Assert.All(queuesOfFlow, f => Assert.True(f.Value.Length == 1, $"flow {f.Key} on more than one queue: {facts}"));
+        Assert.Equal([0, 1, 2, 3], queuesOfFlow.Values.Select(q => q[0]).Distinct().Order());
+        Assert.Equal(0, (long)(await Request("counters"))["workers"]![0]!["allocated_bytes"]!);
+    }
+}
+
+/// <summary>
+/// 256 VMs on vhost-user ports in one vswitchd, every one with a connected frontend: eight
+/// testpmd processes of 32 virtio-user ports each (RTE_MAX_ETHPORTS applies to them too). Traffic
+/// between VMs at the start, middle and end of the table, and 100 ports added and removed while
+/// it flows.
+/// </summary>
+public sealed class VhostScaleTests() : RunningVswitchd("vhostscale", TimeSpan.FromSeconds(120))
+{
+    private const int Vms = 256, PerProcess = 32, Extra = 100, Burst = 32;
+    private const int First = 0, Middle = 128, Last = Vms - 1;
+    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
+
+    private static string Mac(int vm) => $"02:00:00:01:{vm >> 8:x2}:{vm & 0xFF:x2}";
+    private static string Ip(int vm) => $"10.1.{vm}.1";
+    private static string Name(int vm) => $"vm{vm}";
+    private string Socket(string port) => Path.Combine(_dir, $"{port}.sock");
+
+    public override async ValueTask InitializeAsync() => await StartAsync(new VswitchdConfig(_prefix,
+        [.. Enumerable.Range(0, Vms).Select(vm => VswitchdPort.Vhost($"vh{vm}", Socket($"vh{vm}")))],
+        [new("red", [.. Enumerable.Range(0, Vms).Select(vm => new VswitchdVm(Name(vm), $"vh{vm}", Mac(vm), [Ip(vm)]))])],
+        VhostDir: _dir));
+
+    [Fact]
+    public async Task Two_hundred_fifty_six_VMs_connect_talk_across_the_table_and_ports_come_and_go_beside_them()
+    {
+        // Process k holds VMs 32k..32k+31; its port 0 is the one that sends and drains. Process 7
+        // lists its VMs from the last down, so VM 255 is its port 0.
+        var processes = new List<TestpmdVm>();
+        try
+        {
+            for (int k = 0; k < Vms / PerProcess; k++)
+            {
+                int[] vms = [.. Enumerable.Range(k * PerProcess, PerProcess)];
+                if (k == Vms / PerProcess - 1)
+                    Array.Reverse(vms);
+                int peer = vms[0] switch { First => Last, Middle => First, Last => Middle, _ => First };
+                processes.Add(await TestpmdVm.StartAsync($"s{k}", [.. vms.Select(vm => new VirtioPort(Socket($"vh{vm}"), Mac(vm)))],
+                    Ip(vms[0]), Mac(peer), Ip(peer)));
+            }
+            await VhostState.WaitAsync(Request, [.. Enumerable.Range(0, Vms).Select(vm => ($"vh{vm}", 1))]);
+            TestpmdVm first = processes[0], middle = processes[Middle / PerProcess], last = processes[^1];
+
+            // first -> last, middle -> first, last -> middle.
+            await first.SendBurstsAsync(2);
+            await middle.SendBurstsAsync(2);
+            await last.SendBurstsAsync(2);
+            await CountersAfter(6 * Burst);
+
+            // 100 ports (each with a VM) come and go while first keeps sending to last.
+            int sent = 2 * Burst;
+            for (int round = 0; round < 10; round++)
+            {
+                for (int i = round * 10; i < round * 10 + 10; i++)
+                {
+                    await Request("add-port", new JsonObject { ["name"] = $"x{i}", ["vhost_user"] = new JsonObject { ["socket"] = Socket($"x{i}") } });
+                    await Request("add-vm", new JsonObject { ["name"] = $"x{i}", ["tenant"] = "red", ["port"] = $"x{i}", ["mac"] = $"02:00:00:02:00:{i:x2}" });
+                }
+                await first.SendBurstsAsync(1);
+                sent += Burst;
+                await CountersAfter((ulong)(6 * Burst + (round + 1) * Burst));
+                if (round % 4 == 3)
+                    await last.DrainAsync(DrainTime); // its receive ring holds 256 frames
+            }
+            JsonObject full = await Request("list");
+            Assert.Equal(Vms + Extra, full["ports"]!.AsArray().Count);
+            Assert.Equal(Vms, full["vhost_user"]!.AsObject().Count(p => (bool)p.Value!["connected"]!));
+            for (int i = 0; i < Extra; i++)
+            {
+                await Request("remove-vm", new JsonObject { ["name"] = $"x{i}" });
+                await Request("remove-port", new JsonObject { ["name"] = $"x{i}" });
+            }
+            await first.SendBurstsAsync(1);
+            sent += Burst;
+            JsonObject counters = await CountersAfter((ulong)(4 * Burst + sent));
+
+            await first.DrainAsync(DrainTime);
+            await middle.DrainAsync(DrainTime);
+            await last.DrainAsync(DrainTime);
+            Assert.Equal(2 * Burst, (await first.PortStatsAsync()).Rx);
+            Assert.Equal(sent, (await last.PortStatsAsync()).Rx);
+            Assert.Equal(2 * Burst, (await middle.PortStatsAsync()).Rx);
+            Assert.Equal(0, counters["drops"]!.AsObject().Sum(d => (long)d.Value!));
+            Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+            JsonObject list = await Request("list");
+            Assert.Equal(Vms, list["ports"]!.AsArray().Count);
+            Assert.Equal(Vms, list["vhost_user"]!.AsObject().Count(p => (bool)p.Value!["connected"]!));
+        }
+        finally
+        {
+            foreach (TestpmdVm process in processes)
+                await process.DisposeAsync();
+        }
+    }
+}

@@ -8,6 +8,9 @@ using System.Text.RegularExpressions;
 
 namespace VSwitch.Tests.Integration.Infrastructure;
 
+/// <summary>One virtio-user port: vswitchd's socket (or with <paramref name="Server"/> the port's own), its MAC, its queue pairs.</summary>
+public sealed record VirtioPort(string Socket, string Mac, bool Server = false, int Queues = 1);
+
 public sealed partial class TestpmdVm : IAsyncDisposable
 {
     private const string PmdDir = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0";
@@ -30,23 +33,37 @@ public sealed partial class TestpmdVm : IAsyncDisposable
     /// <paramref name="mac"/> as the port's MAC and <paramref name="ip"/> as the frames' source.
     /// Returns once the port is up.
     /// </summary>
-    public static async Task<TestpmdVm> StartAsync(string name, string socket, string mac, string ip, string peerMac, string peerIp,
-        bool server = false, int queues = 1)
+    public static Task<TestpmdVm> StartAsync(string name, string socket, string mac, string ip, string peerMac, string peerIp,
+        bool server = false, int queues = 1) =>
+        StartAsync(name, [new VirtioPort(socket, mac, server, queues)], ip, peerMac, peerIp);
+
+    /// <summary>
+    /// One testpmd with several virtio-user ports (at most 32: RTE_MAX_ETHPORTS), VMs that share a
+    /// process and its memory. Only port 0 sends (from <paramref name="ip"/> to <paramref name="peerMac"/>) and drains.
+    /// </summary>
+    public static async Task<TestpmdVm> StartAsync(string name, IReadOnlyList<VirtioPort> ports, string ip, string peerMac, string peerIp)
     {
-        string devargs = $"net_virtio_user0,path={socket},queues={queues},mac={mac}" + (server ? ",server=1" : "");
-        string[] args =
-        [
+        int queues = ports.Max(p => p.Queues);
+        var args = new List<string>
+        {
             "-oL", "-eL", "dpdk-testpmd",
-            "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", $"tpmd{name}{Environment.ProcessId}",
-            "-d", PmdDir, "--vdev", devargs, "--log-level", "pmd.net.virtio.*:error",
-            "--", "-i", "--forward-mode=rxonly", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}", "--total-num-mbufs=4096",
-            $"--eth-peer=0,{peerMac}", $"--tx-ip={ip},{peerIp}", "--txpkts=64",
-        ];
+            "-l", "0,1", "--no-huge", "-m", ports.Count > 1 ? "512" : "256", "--no-pci", "--file-prefix", $"tpmd{name}{Environment.ProcessId}",
+            "-d", PmdDir, "--log-level", "pmd.net.virtio.*:error",
+        };
+        for (int i = 0; i < ports.Count; i++)
+        {
+            VirtioPort port = ports[i];
+            args.AddRange(["--vdev", $"net_virtio_user{i},path={port.Socket},queues={port.Queues},mac={port.Mac}" + (port.Server ? ",server=1" : "")]);
+        }
+        args.AddRange(["--", "-i", "--forward-mode=rxonly", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}",
+            $"--total-num-mbufs={Math.Max(4096, ports.Count * 512)}", $"--eth-peer=0,{peerMac}", $"--tx-ip={ip},{peerIp}", "--txpkts=64"]);
         var process = BackgroundProcess.Start($"testpmd-{name}", "stdbuf", args, redirectStdin: true);
         var vm = new TestpmdVm(name, process);
         try
         {
             await vm.RunAsync("show port info 0", "Link status:");
+            if (ports.Count > 1)
+                await vm.RunAsync("set portlist 0", "", optional: true);
         }
         catch
         {
@@ -74,6 +91,28 @@ public sealed partial class TestpmdVm : IAsyncDisposable
         await RunAsync("start", "rxonly packet forwarding", optional: true);
         await Task.Delay(time);
         await RunAsync("stop", "Done.");
+    }
+
+    /// <summary>
+    /// Drains the receive queues for <paramref name="time"/> with testpmd printing every frame,
+    /// and returns (queue, frame length) of each, in order.
+    /// </summary>
+    public async Task<IReadOnlyList<(int Queue, int Length)>> ReceiveFramesAsync(TimeSpan time)
+    {
+        await RunAsync("set verbose 1", "", optional: true);
+        int before = _process.Stdout.Length;
+        await DrainAsync(time);
+        await RunAsync("set verbose 0", "", optional: true);
+        var frames = new List<(int, int)>();
+        int queue = -1;
+        foreach (string line in _process.Stdout[before..].Split('\n'))
+        {
+            if (ReceivedOnQueue().Match(line) is { Success: true } header)
+                queue = int.Parse(header.Groups[1].Value);
+            else if (queue >= 0 && FrameLength().Match(line) is { Success: true } frame)
+                frames.Add((queue, int.Parse(frame.Groups[1].Value)));
+        }
+        return frames;
     }
 
     /// <summary>The port's counters since testpmd started: what the guest received and sent.</summary>
@@ -116,6 +155,12 @@ public sealed partial class TestpmdVm : IAsyncDisposable
             throw new InvalidOperationException($"{Name}: '{command}' did not print '{expect}':\n{output}\n{Describe()}");
         return output;
     }
+
+    [GeneratedRegex(@"port 0/queue (\d+): received \d+ packets")]
+    private static partial Regex ReceivedOnQueue();
+
+    [GeneratedRegex(@"^\s+src=.* - length=(\d+) - ")]
+    private static partial Regex FrameLength();
 
     [GeneratedRegex("Command not found")]
     private static partial Regex CommandNotFound();
