@@ -34,14 +34,16 @@ public sealed partial class TestpmdVm : IAsyncDisposable
     /// Returns once the port is up.
     /// </summary>
     public static Task<TestpmdVm> StartAsync(string name, string socket, string mac, string ip, string peerMac, string peerIp,
-        bool server = false, int queues = 1) =>
-        StartAsync(name, [new VirtioPort(socket, mac, server, queues)], ip, peerMac, peerIp);
+        bool server = false, int queues = 1, string forwardMode = "rxonly") =>
+        StartAsync(name, [new VirtioPort(socket, mac, server, queues)], ip, peerMac, peerIp, forwardMode);
 
     /// <summary>
     /// One testpmd with several virtio-user ports (at most 32: RTE_MAX_ETHPORTS), VMs that share a
     /// process and its memory. Only port 0 sends (from <paramref name="ip"/> to <paramref name="peerMac"/>) and drains.
     /// </summary>
-    public static async Task<TestpmdVm> StartAsync(string name, IReadOnlyList<VirtioPort> ports, string ip, string peerMac, string peerIp)
+    /// <param name="forwardMode">testpmd's forwarding mode: rxonly (the default), or icmpecho for a VM that answers pings.</param>
+    public static async Task<TestpmdVm> StartAsync(string name, IReadOnlyList<VirtioPort> ports, string ip, string peerMac, string peerIp,
+        string forwardMode = "rxonly")
     {
         int queues = ports.Max(p => p.Queues);
         var args = new List<string>
@@ -55,7 +57,7 @@ public sealed partial class TestpmdVm : IAsyncDisposable
             VirtioPort port = ports[i];
             args.AddRange(["--vdev", $"net_virtio_user{i},path={port.Socket},queues={port.Queues},mac={port.Mac}" + (port.Server ? ",server=1" : "")]);
         }
-        args.AddRange(["--", "-i", "--forward-mode=rxonly", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}",
+        args.AddRange(["--", "-i", $"--forward-mode={forwardMode}", "--nb-cores=1", $"--rxq={queues}", $"--txq={queues}",
             $"--total-num-mbufs={Math.Max(4096, ports.Count * 512)}", $"--eth-peer=0,{peerMac}", $"--tx-ip={ip},{peerIp}", "--txpkts=64"]);
         var process = BackgroundProcess.Start($"testpmd-{name}", "stdbuf", args, redirectStdin: true);
         var vm = new TestpmdVm(name, process);
@@ -81,6 +83,9 @@ public sealed partial class TestpmdVm : IAsyncDisposable
         await RunAsync($"start tx_first {bursts}", "Press enter to exit", optional: true);
         await RunAsync("stop", "Done.");
     }
+
+    /// <summary>Forwards in its mode until stopped (an icmpecho VM answering pings meanwhile).</summary>
+    public Task StartForwardingAsync() => RunAsync("start", "", optional: true);
 
     /// <summary>Points the frames at another MAC.</summary>
     public Task SetPeerAsync(string mac) => _process.WriteLineAsync($"set eth-peer 0 {mac}");
