@@ -41,12 +41,17 @@ internal static unsafe partial class Interop
     [LibraryImport(VhostLibrary)]
     internal static partial int rte_vhost_enable_guest_notification(int vid, ushort queueId, int enable);
 
+    // The two burst calls are the workers' and, like the ethdev bursts (Interop.Shim.cs), never
+    // block: they copy at most a burst and at most write the guest's call eventfd.
+
     /// <summary>Copies frames into the guest's rx vring <paramref name="queueId"/> (even ids); the mbufs stay the caller's to free.</summary>
     [LibraryImport(VhostLibrary)]
+    [SuppressGCTransition]
     internal static partial ushort rte_vhost_enqueue_burst(int vid, ushort queueId, IntPtr* pkts, ushort count);
 
     /// <summary>Copies frames out of the guest's tx vring <paramref name="queueId"/> (odd ids) into fresh mbufs from <paramref name="mempool"/>.</summary>
     [LibraryImport(VhostLibrary)]
+    [SuppressGCTransition]
     internal static partial ushort rte_vhost_dequeue_burst(int vid, ushort queueId, IntPtr mempool, IntPtr* pkts, ushort count);
 }
 

@@ -515,11 +515,14 @@ internal sealed unsafe class PollWorker : IDisposable
         }
     }
 
+    // ReceiveFromGuest and SendToGuest stay out of line: inlined into Poll and Transmit, their
+    // calls made the ethdev path pay too (2 ports, 42.5 against 44.8 Mpps in an A/B).
+
     /// <summary>
     /// The VM's frames from the guest transmit vring of <paramref name="queue"/>, copied into
     /// fresh mbufs; none while no frontend is connected or the vring is disabled.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private int ReceiveFromGuest(VhostPort vhost, ushort queue)
     {
         int vid = vhost.Vid;
@@ -534,6 +537,7 @@ internal sealed unsafe class PollWorker : IDisposable
     /// rest, dropped for <paramref name="unsent"/>: no device or vring to take them, or a guest
     /// that does not drain its ring (its frames only: no other port waits for it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int SendToGuest(VhostPort vhost, int queue, IntPtr* frames, int fill, out DropReason unsent)
     {
         int vid = vhost.Vid;
