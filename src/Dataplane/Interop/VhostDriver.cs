@@ -2,7 +2,6 @@
 // and start a socket, unregister it, read what a connected frontend negotiated, and receive the
 // library's device events. The events run on DPDK's vhost-events thread; they reach C# through
 // one table of unmanaged function pointers shared by every socket.
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using static VSwitch.Dataplane.Interop.Interop;
 
@@ -122,16 +121,14 @@ public static unsafe class VhostDriver
     private static int OnNewDevice(int vid) => Dispatch(vid, "new_device", (events, socket) => events.DeviceReady(socket, vid)) ? 0 : -1;
 
     [UnmanagedCallersOnly]
-    private static void OnDestroyDevice(int vid) => Dispatch(vid, "destroy_device", (events, socket) =>
-    {
-        events.DeviceGone(socket, vid);
-        return true;
-    });
+    private static void OnDestroyDevice(int vid) => Gone(vid, "destroy_device");
 
     // A connection can close before its device ever became ready (no destroy_device then), and
     // the vrings it enabled must not outlive it; the library calls this first on every close.
     [UnmanagedCallersOnly]
-    private static void OnDestroyConnection(int vid) => Dispatch(vid, "destroy_connection", (events, socket) =>
+    private static void OnDestroyConnection(int vid) => Gone(vid, "destroy_connection");
+
+    private static void Gone(int vid, string callback) => Dispatch(vid, callback, (events, socket) =>
     {
         events.DeviceGone(socket, vid);
         return true;
