@@ -2,7 +2,7 @@
  * vsw_shim: the few DPDK entry points that P/Invoke cannot reach.
  *
  * DPDK defines its fast-path API (rte_eth_rx_burst, rte_eth_tx_burst, rte_pktmbuf_alloc_bulk,
- * rte_lcore_id, mbuf reference counting) as static inline functions in its headers, so no
+ * rte_lcore_id, mbuf reference counting, rte_rdtsc) as static inline functions in its headers, so no
  * symbol exists for C# to bind to. This file gives each of them an exported name and does
  * nothing else. Everything DPDK exports itself is called from C# directly (see
  * src/Dataplane/Interop). Struct sizes and field offsets are compile-time facts of the DPDK
@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -115,4 +116,10 @@ VSW_EXPORT unsigned int vsw_lcore_id(void)
 VSW_EXPORT void vsw_mbuf_refcnt_update(struct rte_mbuf *m, int16_t delta)
 {
 	rte_mbuf_refcnt_update(m, delta);
+}
+
+/* The time-stamp counter, as DPDK's own cycle accounting reads it (rte_get_tsc_hz gives its rate). */
+VSW_EXPORT uint64_t vsw_rdtsc(void)
+{
+	return rte_rdtsc();
 }

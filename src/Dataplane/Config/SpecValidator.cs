@@ -21,7 +21,7 @@ public static partial class SpecValidator
     public const int MaxMtu = MbufBudget.MaxMtu;
 
     public const int MinQueues = 1;
-    public const int MaxQueues = 8;
+    public const int MaxQueues = SwitchTables.MaxQueues;
 
     private const string NameRule = "1 to 32 of a-z 0-9 _ . -, starting with a letter or digit";
 

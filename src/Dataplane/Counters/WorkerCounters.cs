@@ -12,10 +12,13 @@ namespace VSwitch.Dataplane.Counters;
 public sealed class WorkerCounters
 {
     public readonly ulong[] Drops = new ulong[DropReasons.Count];
-    public readonly ulong[] PortRx = new ulong[SwitchTables.MaxPorts];
-    public readonly ulong[] PortTx = new ulong[SwitchTables.MaxPorts];
-    /// <summary>Drops charged to a port: at ingress for a classified drop, at egress for tx_queue_full.</summary>
-    public readonly ulong[] PortDrops = new ulong[SwitchTables.MaxPorts];
+    // Per (port, queue), indexed by SwitchTables.QueueSlot; a port's counts are the sums over its queues.
+    /// <summary>Frames received on a port's rx queue (from a VM's transmit vring for a vhost port).</summary>
+    public readonly ulong[] QueueRx = new ulong[SwitchTables.MaxQueueSlots];
+    /// <summary>Frames sent on a port's queue (into a VM's receive vring for a vhost port).</summary>
+    public readonly ulong[] QueueTx = new ulong[SwitchTables.MaxQueueSlots];
+    /// <summary>Drops charged to a queue: the rx queue for a classified drop, the tx queue for a frame the queue did not take.</summary>
+    public readonly ulong[] QueueDrops = new ulong[SwitchTables.MaxQueueSlots];
     public ulong Unicast;
     /// <summary>Frames flooded, once per frame however many copies went out.</summary>
     public ulong Flooded;
@@ -37,6 +40,12 @@ public sealed class WorkerCounters
     public ulong Polls;
     [PerWorker]
     public ulong Packets;
+    /// <summary>TSC cycles of poll loops that received frames, as DPDK and OVS count busy cycles: over Packets, the work per frame.</summary>
+    [PerWorker]
+    public ulong BusyCycles;
+    /// <summary>TSC cycles of poll loops that found every queue empty, idle sleeps included.</summary>
+    [PerWorker]
+    public ulong IdleCycles;
     /// <summary>Managed bytes this worker thread allocated since its first burst (GC.GetAllocatedBytesForCurrentThread); -1 before.</summary>
     public long AllocatedBytes = -1;
     /// <summary>Poll loops completed; the control side waits on it to know a table swap has been seen.</summary>

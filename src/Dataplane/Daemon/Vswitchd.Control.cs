@@ -216,6 +216,25 @@ public sealed partial class Vswitchd
         return list;
     }
 
+    /// <summary>A port's rx, tx and drops, and the same per queue (a VM's queue pairs), from the per-queue counters.</summary>
+    private static void AddQueueCounters(JsonObject entry, WorkerCounters sum, ushort port, int queueCount)
+    {
+        var queues = new JsonArray();
+        ulong rx = 0, tx = 0, drops = 0;
+        for (int q = 0; q < queueCount; q++)
+        {
+            int slot = SwitchTables.QueueSlot(port, q);
+            rx += sum.QueueRx[slot];
+            tx += sum.QueueTx[slot];
+            drops += sum.QueueDrops[slot];
+            queues.Add(new JsonObject { ["rx"] = sum.QueueRx[slot], ["tx"] = sum.QueueTx[slot], ["drops"] = sum.QueueDrops[slot] });
+        }
+        entry["rx"] = rx;
+        entry["tx"] = tx;
+        entry["drops"] = drops;
+        entry["queues"] = queues;
+    }
+
     private static JsonObject VhostStateJson(VhostPort port)
     {
         VhostPortState state = port.State();
@@ -247,6 +266,8 @@ public sealed partial class Vswitchd
                 ["polls"] = Volatile.Read(ref w.Counters.Polls),
                 ["packets"] = Volatile.Read(ref w.Counters.Packets),
                 ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
+                ["busy_cycles"] = Volatile.Read(ref w.Counters.BusyCycles),
+                ["idle_cycles"] = Volatile.Read(ref w.Counters.IdleCycles),
             });
         }
         WorkerCounters sum = WorkerCounters.Sum(_workers.Select(w => w.Counters));
@@ -261,10 +282,8 @@ public sealed partial class Vswitchd
                 ["port_id"] = id,
                 ["role"] = port.Role.ToString().ToLowerInvariant(),
                 ["vm"] = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name)?.Name,
-                ["rx"] = sum.PortRx[id],
-                ["tx"] = sum.PortTx[id],
-                ["drops"] = sum.PortDrops[id],
             };
+            AddQueueCounters(entry, sum, id, port.Queues);
             if (port.VhostUser is not null)
             {
                 // No ethdev behind it: the workers' own counts are the port's.
@@ -309,6 +328,8 @@ public sealed partial class Vswitchd
         report["decapsulated"] = decapsulated;
         report["tunnels"] = tunnels;
         report["workers"] = workers;
+        // The rate of the workers' busy_cycles and idle_cycles.
+        report["tsc_hz"] = rte_get_tsc_hz();
         // A collection suspends the workers too, even though they never allocate: report it.
         report["gc"] = new JsonObject
         {

@@ -31,6 +31,10 @@ internal static unsafe partial class Interop
     [LibraryImport(ShimLibrary)]
     [SuppressGCTransition]
     internal static partial void vsw_mbuf_refcnt_update(IntPtr mbuf, short delta);
+
+    [LibraryImport(ShimLibrary)]
+    [SuppressGCTransition]
+    internal static partial ulong vsw_rdtsc();
 }
 
 /// <summary>struct vsw_layout of native/dpdk-shim/vsw_shim.c, field for field.</summary>

@@ -32,7 +32,7 @@ internal static unsafe partial class Interop
     // 90 bytes, Marshal.Prelink or not). A worker must never allocate, so the control side makes
     // the first call of every function of the packet loop, harmlessly, before any worker can.
 
-    /// <summary>First calls of the mbuf functions and of usleep, with the packet pool just created.</summary>
+    /// <summary>First calls of the mbuf functions, of usleep and of the TSC read, with the packet pool just created.</summary>
     internal static void BindMbufCalls(IntPtr pool)
     {
         IntPtr m;
@@ -43,6 +43,7 @@ internal static unsafe partial class Interop
             rte_pktmbuf_free_bulk(&m, 1);
         }
         _ = usleep(0);
+        _ = vsw_rdtsc();
     }
 
     /// <summary>First calls of the burst functions: zero-frame bursts on a started ethdev.</summary>

@@ -60,6 +60,13 @@ public sealed class SwitchTables
     public const int MaxVhostPorts = 1024;
     /// <summary>Port ids index arrays of this size (tables, flood limits, per-port counters).</summary>
     public const int MaxPorts = MaxEthPorts + MaxVhostPorts;
+    /// <summary>Queues a port may have (a VM's queue pairs; ports[].queues in the config).</summary>
+    public const int MaxQueues = 8;
+    /// <summary>(port, queue) pairs index arrays of this size: the workers' tx staging and the per-queue counters.</summary>
+    public const int MaxQueueSlots = MaxPorts * MaxQueues;
+
+    /// <summary>The index of queue <paramref name="queue"/> of port <paramref name="port"/> in arrays of MaxQueueSlots.</summary>
+    public static int QueueSlot(int port, int queue) => port * MaxQueues + queue;
 
     /// <summary>
     /// Tenants a snapshot can hold: MacKey keeps (tenant index + 1) in the 16 bits above a 48-bit

@@ -25,9 +25,7 @@ public interface ITableSource
 internal sealed unsafe class PollWorker : IDisposable
 {
     public const int BurstSize = 32;
-    /// <summary>Queues per port that a VM may have (config allows 1..8).</summary>
-    public const int MaxQueues = 8;
-    private const int SlotCount = SwitchTables.MaxPorts * MaxQueues;
+    private const int SlotCount = SwitchTables.MaxQueueSlots;
     // GC.GetAllocatedBytesForCurrentThread is cheap but not free: sample it every 1024 loops.
     private const int AllocationSampleMask = 1023;
 
@@ -127,6 +125,7 @@ internal sealed unsafe class PollWorker : IDisposable
     {
         WorkerCounters counters = Counters;
         long loops = 0;
+        ulong loopStart = vsw_rdtsc();
         while (!_stop)
         {
             SwitchTables tables = _source.Tables;
@@ -139,7 +138,7 @@ internal sealed unsafe class PollWorker : IDisposable
                 if (n == 0)
                     continue;
                 idle = false;
-                ProcessBurst(tables, q.Port, n);
+                ProcessBurst(tables, q.Port, SwitchTables.QueueSlot(q.Port, q.Queue), n);
             }
             // Worker 0 sends what the neighbour resolver queued: ARP requests for unresolved next hops.
             if (_index == 0 && tables.Overlay is { } overlay && !_mailbox.Outbound.IsEmpty)
@@ -150,6 +149,14 @@ internal sealed unsafe class PollWorker : IDisposable
                 SampleAllocations();
             if (idle && _idleSleepMicroseconds != 0)
                 usleep(_idleSleepMicroseconds);
+            // Each loop's cycles, its sleep included, are busy or idle as a whole (OVS's pmd_perf
+            // model): busy cycles over packets is the work per frame, however fast frames arrive.
+            ulong now = vsw_rdtsc();
+            if (idle)
+                counters.IdleCycles += now - loopStart;
+            else
+                counters.BusyCycles += now - loopStart;
+            loopStart = now;
         }
     }
 
@@ -167,25 +174,26 @@ internal sealed unsafe class PollWorker : IDisposable
         Volatile.Write(ref Counters.AllocatedBytes, now - _allocationBaseline);
     }
 
-    private void ProcessBurst(SwitchTables tables, ushort port, int n)
+    /// <summary>A burst of <paramref name="n"/> frames in _rx from port <paramref name="port"/>, rx queue slot <paramref name="rxSlot"/> (SwitchTables.QueueSlot).</summary>
+    private void ProcessBurst(SwitchTables tables, ushort port, int rxSlot, int n)
     {
         WorkerCounters counters = Counters;
-        counters.PortRx[port] += (uint)n;
+        counters.QueueRx[rxSlot] += (uint)n;
         counters.Packets += (uint)n;
         PortBinding? ingress = tables.Ports[port];
         OverlayTables? overlay = tables.Overlay;
         bool fromUplink = overlay is not null && ReferenceEquals(ingress, overlay.Uplink);
         if (!fromUplink && (ingress is null || !ingress.IsBoundVm))
         {
-            DropBurst(port, n, ingress?.Role == PortRole.Uplink ? DropReason.UplinkNoOverlay : DropReason.UnboundPort);
+            DropBurst(rxSlot, n, ingress?.Role == PortRole.Uplink ? DropReason.UplinkNoOverlay : DropReason.UnboundPort);
             return;
         }
 
         _dropCount = 0;
         if (fromUplink)
-            DecapsulateBurst(tables, overlay!, port, n);
+            DecapsulateBurst(tables, overlay!, rxSlot, n);
         else
-            SwitchBurst(tables, ingress!, port, n);
+            SwitchBurst(tables, ingress!, rxSlot, n);
         if (_dropCount != 0)
             rte_pktmbuf_free_bulk(_drops, (uint)_dropCount);
         Flush(tables);
@@ -196,27 +204,27 @@ internal sealed unsafe class PollWorker : IDisposable
 
     /// <summary>A burst from a VM port: switched, answered (ARP) or encapsulated.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SwitchBurst(SwitchTables tables, PortBinding ingress, ushort port, int n)
+    private void SwitchBurst(SwitchTables tables, PortBinding ingress, int rxSlot, int n)
     {
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Switch(tables, ingress, m);
             if (reason != DropReason.None)
-                Drop(port, m, reason);
+                Drop(rxSlot, m, reason);
         }
     }
 
     /// <summary>A burst from the uplink: decapsulated, or the VTEP's own ARP.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DecapsulateBurst(SwitchTables tables, OverlayTables overlay, ushort port, int n)
+    private void DecapsulateBurst(SwitchTables tables, OverlayTables overlay, int rxSlot, int n)
     {
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Decapsulate(tables, overlay, m);
             if (reason != DropReason.None)
-                Drop(port, m, reason);
+                Drop(rxSlot, m, reason);
         }
     }
 
@@ -230,10 +238,10 @@ internal sealed unsafe class PollWorker : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Drop(ushort port, IntPtr m, DropReason reason)
+    private void Drop(int rxSlot, IntPtr m, DropReason reason)
     {
         Counters.Drops[(int)reason]++;
-        Counters.PortDrops[port]++;
+        Counters.QueueDrops[rxSlot]++;
         _drops[_dropCount++] = m;
     }
 
@@ -455,7 +463,7 @@ internal sealed unsafe class PollWorker : IDisposable
     private void Stage(PortBinding egress, IntPtr m)
     {
         int queue = egress.Queues == 1 ? 0 : (int)(FlowHash.Compute(Mbuf.Frame(m)) % egress.Queues);
-        int slot = egress.PortId * MaxQueues + queue;
+        int slot = SwitchTables.QueueSlot(egress.PortId, queue);
         int fill = _slotFill[slot];
         if (fill == BurstSize)
         {
@@ -482,7 +490,7 @@ internal sealed unsafe class PollWorker : IDisposable
             int slot = _dirty[d];
             int fill = _slotFill[slot];
             if (fill != 0)
-                Transmit(slot, tables.Ports[slot / MaxQueues]!, fill);
+                Transmit(slot, tables.Ports[slot / SwitchTables.MaxQueues]!, fill);
         }
         _dirtyCount = 0;
     }
@@ -491,8 +499,8 @@ internal sealed unsafe class PollWorker : IDisposable
     private void Transmit(int slot, PortBinding egress, int fill)
     {
         WorkerCounters counters = Counters;
-        ushort port = (ushort)(slot / MaxQueues);
-        int queue = slot % MaxQueues;
+        ushort port = (ushort)(slot / SwitchTables.MaxQueues);
+        int queue = slot % SwitchTables.MaxQueues;
         _slotFill[slot] = 0;
         IntPtr* frames = _slots + slot * BurstSize;
         int sent;
@@ -506,12 +514,12 @@ internal sealed unsafe class PollWorker : IDisposable
             sent = vsw_tx_burst(port, (ushort)(_index * egress.Queues + queue), frames, (ushort)fill);
             unsent = DropReason.TxQueueFull;
         }
-        counters.PortTx[port] += (uint)sent;
+        counters.QueueTx[slot] += (uint)sent;
         if (sent < fill)
         {
             rte_pktmbuf_free_bulk(frames + sent, (uint)(fill - sent));
             counters.Drops[(int)unsent] += (uint)(fill - sent);
-            counters.PortDrops[port] += (uint)(fill - sent);
+            counters.QueueDrops[slot] += (uint)(fill - sent);
         }
     }
 
@@ -554,10 +562,10 @@ internal sealed unsafe class PollWorker : IDisposable
         return sent;
     }
 
-    private void DropBurst(ushort port, int n, DropReason reason)
+    private void DropBurst(int rxSlot, int n, DropReason reason)
     {
         Counters.Drops[(int)reason] += (uint)n;
-        Counters.PortDrops[port] += (uint)n;
+        Counters.QueueDrops[rxSlot] += (uint)n;
         rte_pktmbuf_free_bulk(_rx, (uint)n);
     }
 }

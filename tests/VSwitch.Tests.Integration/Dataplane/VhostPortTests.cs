@@ -54,6 +54,10 @@ public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSec
         await using TestpmdVm c = await TestpmdVm.StartAsync("c", Socket("vh-c"), MacB, IpB, MacA, IpA);
         await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
         await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1), ("vh-c", 1), ("vh-d", 0));
+        // No frame yet: every poll loop so far was idle.
+        JsonObject idle = (await Request("counters"))["workers"]![0]!.AsObject();
+        Assert.Equal(0UL, (ulong)idle["busy_cycles"]!);
+        Assert.True((ulong)idle["idle_cycles"]! > 0, idle.ToJsonString());
 
         // a -> b: 4 bursts; b -> a: 1 burst. c (b's MAC and address, other tenant) gets none of either.
         await a.SendBurstsAsync(4);
@@ -89,7 +93,13 @@ public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSec
         Assert.Equal((ulong)Burst, (ulong)counters["drops"]!["vhost_not_ready"]!);
         Assert.Equal((ulong)Burst, counters["drops"]!.AsObject().Aggregate(0UL, (sum, d) => sum + (ulong)d.Value!));
         Assert.Equal((ulong)(2 * Burst), (ulong)counters["tunnels"]!["host-b"]!["encap"]!);
-        Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+        // The same per queue (one queue pair each): d's frames are charged to the queue that refused them.
+        Assert.Equal((7 * Burst, Burst, 0), VhostState.QueueCounters(ports["vh-a"]!, 0));
+        Assert.Equal((0, 0, Burst), VhostState.QueueCounters(ports["vh-d"]!, 0));
+        JsonObject worker = counters["workers"]![0]!.AsObject();
+        Assert.Equal(0, (long)worker["allocated_bytes"]!);
+        // Busy loops carried all 8 bursts: some cycles, and fewer than 10 ms of them per frame.
+        Assert.InRange((ulong)worker["busy_cycles"]!, 1UL, 8 * Burst * (ulong)counters["tsc_hz"]! / 100);
         JsonObject state = counters["ports"]!["vh-a"]!["vhost_user"]!.AsObject();
         Assert.Equal(1, (long)state["connections"]!);
         Assert.Equal([0], state["guest_rx_queues"]!.AsArray().Select(q => (int)q!));
@@ -281,6 +291,13 @@ public sealed class VhostRunTimeTests() : RunningVswitchd("vhostrt", TimeSpan.Fr
 /// <summary>Waits on list's vhost_user state.</summary>
 internal static class VhostState
 {
+    /// <summary>One queue's (rx, tx, drops) from a port of the counters report.</summary>
+    public static (long Rx, long Tx, long Drops) QueueCounters(JsonNode port, int queue)
+    {
+        JsonNode q = port["queues"]![queue]!;
+        return ((long)q["rx"]!, (long)q["tx"]!, (long)q["drops"]!);
+    }
+
     /// <summary>
     /// Until each port has had <c>Connections</c> frontend connections and is connected with a
     /// receive queue enabled (0: until it is not connected). The count restarts with vswitchd.
@@ -348,7 +365,13 @@ public sealed class VhostMultiqueueTests() : RunningVswitchd("vhostmq", TimeSpan
         Assert.True(queuesOfFlow.Count == Flows, $"{queuesOfFlow.Count} of {Flows} flows seen in {frames.Count} frames: {facts}");
         Assert.All(queuesOfFlow, f => Assert.True(f.Value.Length == 1, $"flow {f.Key} on more than one queue: {facts}"));
         Assert.Equal([0, 1, 2, 3], queuesOfFlow.Values.Select(q => q[0]).Distinct().Order());
-        Assert.Equal(0, (long)(await Request("counters"))["workers"]![0]!["allocated_bytes"]!);
+        JsonObject counters = await Request("counters");
+        Assert.Equal(0, (long)counters["workers"]![0]!["allocated_bytes"]!);
+        // vswitchd's own per-queue counts agree: b's four receive queues all took frames, and b sent none.
+        JsonNode portB = counters["ports"]!["vh-b"]!;
+        var queues = Enumerable.Range(0, Queues).Select(q => VhostState.QueueCounters(portB, q)).ToArray();
+        Assert.All(queues, q => Assert.True(q.Tx > 0 && q.Rx == 0, portB.ToJsonString()));
+        Assert.Single(counters["ports"]!["vm-a"]!["queues"]!.AsArray());
     }
 }
 
