@@ -131,7 +131,19 @@ def vsw_probe(work):
     c = control(f"{work}/vswitchd.sock", "counters")
     w = c["workers"][0]
     return {"busy": w["busy_cycles"], "packets": w["packets"], "drops": dict(c["drops"]), "connected": connected(work),
-            "loop_drops": c["ports"]["vh0"]["drops"] + c["ports"]["vh1"]["drops"]}
+            "loop_drops": c["ports"]["vh0"]["drops"] + c["ports"]["vh1"]["drops"],
+            "loop_ports": {p: [c["ports"][p][k] for k in ("rx", "tx", "drops")] for p in ("vh0", "vh1")}}
+
+
+def cmd_idle_cost(work, out):
+    """With only the idle frontends connected: the worker's cycles per poll loop over 2 s."""
+    def probe():
+        w = control(f"{work}/vswitchd.sock", "counters")["workers"][0]
+        return w["polls"], w["busy_cycles"] + w["idle_cycles"]
+    p0, c0 = probe()
+    time.sleep(2)
+    p1, c1 = probe()
+    json.dump({"loop_cycles": (c1 - c0) / max(1, p1 - p0), "idle_ports": connected(work)}, open(out, "w"))
 
 
 def ovs_appctl(work, *args):
@@ -168,6 +180,8 @@ def cmd_sample(variant, vm_pid, work, out):
         result["busy_cyc_pkt"] = (vb["busy"] - va["busy"]) / max(1, vb["packets"] - va["packets"])
         result["window_drops"] = {k: vb["drops"][k] - va["drops"][k] for k in vb["drops"] if vb["drops"][k] != va["drops"][k]}
         result["connected"] = [va["connected"], vb["connected"]]
+        result["drops"] = {k: n for k, n in vb["drops"].items() if n}
+        result["loop_ports"] = vb["loop_ports"]
         # Frames of the loop that vswitchd dropped for good (port 1's first bursts, spoofed) are not in flight.
         result["in_flight_0"] -= va["loop_drops"]
         result["in_flight_1"] -= vb["loop_drops"]
@@ -203,8 +217,12 @@ def cmd_report(work, rounds, mhz, bursts, variants):
     notes = []
     if "vsw-128" in runs:
         conn = min(min(x["connected"]) for x in runs["vsw-128"])
-        notes.append(f"vsw-128: at least {conn} of 128 vhost ports connected at both ends of every window; "
-                     f"{med['vsw-128'] / med['vsw']:.2f}x the 2-VM figure." if "vsw" in med else "")
+        idle = [json.load(open(f"{work}/vsw-128-{r}.idle.json")) for r in range(1, rounds + 1)]
+        loop = statistics.median(x["loop_cycles"] for x in idle)
+        notes.append(f"vsw-128: at least {conn} of 128 vhost ports connected at both ends of every window"
+                     + (f"; {med['vsw-128'] / med['vsw']:.2f}x the 2-VM figure" if "vsw" in med else "")
+                     + f". Before the loop started, with only the {idle[0]['idle_ports']} idle frontends connected, a poll loop took "
+                     f"{loop:.0f} cycles (median), {loop / idle[0]['idle_ports']:.1f} per idle port.")
     if "vsw-stall" in runs and "vsw-stall-base" in runs:
         full = statistics.median(x["window_drops"].get("guest_rx_ring_full", 0) / 10 for x in runs["vsw-stall"])
         notes.append(f"vsw-stall: the loop at {med['vsw-stall'] / med['vsw-stall-base']:.3f}x the same run without the stalled VM; "
@@ -245,6 +263,8 @@ def main(argv):
             print(sock, mac)
     elif cmd == "connected":
         print(connected(argv[2]))
+    elif cmd == "idle-cost":
+        cmd_idle_cost(argv[2], argv[3])
     elif cmd == "sample":
         cmd_sample(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "report":

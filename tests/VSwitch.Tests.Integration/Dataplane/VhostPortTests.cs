@@ -10,14 +10,13 @@ using System.Text.Json.Nodes;
 using VSwitch.Tests.Integration.Infrastructure;
 using Xunit;
 using static VSwitch.Tests.Integration.Dataplane.RunningOverlayTests;
+using static VSwitch.Tests.Integration.Infrastructure.TestpmdVm;
 
 namespace VSwitch.Tests.Integration.Dataplane;
 
 public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSeconds(60))
 {
     private const string IpA = "10.0.0.1", IpB = "10.0.0.2", MacE = "02:00:00:00:00:05";
-    private const int Burst = 32;
-    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
 
     private string Socket(string port) => Path.Combine(_dir, $"{port}.sock");
 
@@ -126,8 +125,6 @@ public sealed class VhostPortTests() : RunningVswitchd("vhost", TimeSpan.FromSec
 public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.FromSeconds(60))
 {
     private const string IpA = "10.0.0.1", IpB = "10.0.0.2", IpC = "10.0.0.3";
-    private const int Burst = 32;
-    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
 
     private string Socket(string port) => Path.Combine(_dir, $"{port}.sock");
 
@@ -203,8 +200,6 @@ public sealed class VhostReconnectTests() : RunningVswitchd("vhostre", TimeSpan.
 public sealed class VhostRunTimeTests() : RunningVswitchd("vhostrt", TimeSpan.FromSeconds(60))
 {
     private const string IpA = "10.0.0.1", IpB = "10.0.0.2", IpX = "10.0.0.9", MacX = "02:00:00:00:00:09";
-    private const int Burst = 32;
-    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
 
     private string VhostDir => Path.Combine(_dir, "vhost");
     private string Socket(string port) => Path.Combine(VhostDir, $"{port}.sock");
@@ -245,6 +240,32 @@ public sealed class VhostRunTimeTests() : RunningVswitchd("vhostrt", TimeSpan.Fr
         await b.DrainAsync(DrainTime);
         Assert.Equal((2 * Burst, (long)Sent, 0L), await a.PortStatsAsync());
         Assert.Equal((long)delivered, (await b.PortStatsAsync()).Rx);
+    }
+
+    [Fact]
+    public async Task A_frame_in_any_descriptor_layout_passes_and_one_over_the_MTU_is_counted()
+    {
+        await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
+        await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1));
+        JsonObject before = await Request("counters");
+
+        // 60 bytes over three descriptors, the Ethernet and IPv4 headers split between them.
+        await a.SetTxSegmentsAsync(14, 20, 26);
+        await a.SendBurstsAsync(1);
+        // 1600 bytes over two: one mbuf holds it, but it is longer than the port's MTU (1500) allows.
+        await a.SetTxSegmentsAsync(1000, 600);
+        await a.SendBurstsAsync(1);
+        // 2100 bytes: more than an mbuf's 2048, so the library hands it over chained.
+        await a.SetTxSegmentsAsync(1100, 1000);
+        await a.SendBurstsAsync(1);
+        JsonObject after = await CountersAfter((ulong)before["workers"]![0]!["packets"]! + 3 * Burst);
+        IReadOnlyList<(int Queue, int Length)> received = await b.ReceiveFramesAsync(DrainTime);
+
+        ulong Delta(string reason) => (ulong)after["drops"]![reason]! - (ulong)before["drops"]![reason]!;
+        Assert.Equal(Enumerable.Repeat((0, 60), Burst), received);
+        Assert.Equal((ulong)Burst, Delta("oversize"));
+        Assert.Equal((ulong)Burst, Delta("multi_segment"));
     }
 
     [Fact]
@@ -383,9 +404,8 @@ public sealed class VhostMultiqueueTests() : RunningVswitchd("vhostmq", TimeSpan
 /// </summary>
 public sealed class VhostScaleTests() : RunningVswitchd("vhostscale", TimeSpan.FromSeconds(120))
 {
-    private const int Vms = 256, PerProcess = 32, Extra = 100, Burst = 32;
+    private const int Vms = 256, PerProcess = 32, Extra = 100;
     private const int First = 0, Middle = 128, Last = Vms - 1;
-    private static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
 
     private static string Mac(int vm) => $"02:00:00:01:{vm >> 8:x2}:{vm & 0xFF:x2}";
     private static string Ip(int vm) => $"10.1.{vm}.1";

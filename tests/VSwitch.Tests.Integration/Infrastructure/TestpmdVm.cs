@@ -75,6 +75,12 @@ public sealed partial class TestpmdVm : IAsyncDisposable
         return vm;
     }
 
+    /// <summary>Frames per burst that <see cref="SendBurstsAsync"/> sends (testpmd's default burst).</summary>
+    public const int Burst = 32;
+
+    /// <summary>Long enough for a drain to empty a 256-descriptor ring many times over.</summary>
+    public static readonly TimeSpan DrainTime = TimeSpan.FromMilliseconds(500);
+
     public int Pid => _process.Pid;
 
     /// <summary>Sends <paramref name="bursts"/> bursts of 32 frames to the peer MAC and stops: testpmd's tx_first.</summary>
@@ -86,6 +92,12 @@ public sealed partial class TestpmdVm : IAsyncDisposable
 
     /// <summary>Forwards in its mode until stopped (an icmpecho VM answering pings meanwhile).</summary>
     public Task StartForwardingAsync() => RunAsync("start", "", optional: true);
+
+    /// <summary>
+    /// The layout of the frames it sends from now on: one mbuf segment, and so one virtio
+    /// descriptor, per length (testpmd's <c>set txpkts</c>); the frame is their sum.
+    /// </summary>
+    public Task SetTxSegmentsAsync(params int[] lengths) => RunAsync($"set txpkts {string.Join(',', lengths)}", "", optional: true);
 
     /// <summary>Points the frames at another MAC.</summary>
     public Task SetPeerAsync(string mac) => _process.WriteLineAsync($"set eth-peer 0 {mac}");
