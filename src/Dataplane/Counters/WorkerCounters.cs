@@ -3,33 +3,35 @@
 // across workers; a 64-bit aligned load on x64 never tears, so a read is at worst one burst old.
 // Each counter is declared here once: Sum adds every ulong and ulong[] field, and the counters
 // report names each scalar outcome counter by its field name in snake_case (Counters/CounterReport.cs).
+// The tables' and the overlay's limits size the arrays: the owner passes them in, so this folder
+// depends on neither.
 using System.Reflection;
-using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Switching;
 
 namespace VSwitch.Dataplane.Counters;
 
-public sealed class WorkerCounters
+/// <param name="queueSlots">Entries of the per-queue arrays: every (port, queue) pair, as SwitchTables.QueueSlot indexes them.</param>
+/// <param name="remoteHosts">Entries of the per-remote-host arrays, indexed by RemoteHost.Index.</param>
+public sealed class WorkerCounters(int queueSlots, int remoteHosts)
 {
     public readonly ulong[] Drops = new ulong[DropReasons.Count];
-    // Per (port, queue), indexed by SwitchTables.QueueSlot; a port's counts are the sums over its queues.
+    // Per (port, queue); a port's counts are the sums over its queues.
     /// <summary>Frames received on a port's rx queue (from a VM's transmit vring for a vhost port).</summary>
-    public readonly ulong[] QueueRx = new ulong[SwitchTables.MaxQueueSlots];
+    public readonly ulong[] QueueRx = new ulong[queueSlots];
     /// <summary>Frames sent on a port's queue (into a VM's receive vring for a vhost port).</summary>
-    public readonly ulong[] QueueTx = new ulong[SwitchTables.MaxQueueSlots];
+    public readonly ulong[] QueueTx = new ulong[queueSlots];
     /// <summary>Drops charged to a queue: the rx queue for a classified drop, the tx queue for a frame the queue did not take.</summary>
-    public readonly ulong[] QueueDrops = new ulong[SwitchTables.MaxQueueSlots];
+    public readonly ulong[] QueueDrops = new ulong[queueSlots];
     public ulong Unicast;
     /// <summary>Frames flooded, once per frame however many copies went out.</summary>
     public ulong Flooded;
     public ulong ArpReplies;
     /// <summary>Per remote host (RemoteHost.Index): frames encapsulated toward it, head-end replicas included.</summary>
-    public readonly ulong[] TunnelEncap = new ulong[OverlaySpec.MaxRemoteHosts];
+    public readonly ulong[] TunnelEncap = new ulong[remoteHosts];
     /// <summary>Per remote host: frames from it decapsulated and passed to the tenant checks' destination stage.</summary>
-    public readonly ulong[] TunnelDecap = new ulong[OverlaySpec.MaxRemoteHosts];
+    public readonly ulong[] TunnelDecap = new ulong[remoteHosts];
     /// <summary>Per remote host: GENEVE options carried by decapsulated frames, and how many of them were critical (and understood).</summary>
-    public readonly ulong[] TunnelGeneveOptions = new ulong[OverlaySpec.MaxRemoteHosts];
-    public readonly ulong[] TunnelGeneveCriticalOptions = new ulong[OverlaySpec.MaxRemoteHosts];
+    public readonly ulong[] TunnelGeneveOptions = new ulong[remoteHosts];
+    public readonly ulong[] TunnelGeneveCriticalOptions = new ulong[remoteHosts];
     /// <summary>ARP requests for our VTEP address answered on the uplink.</summary>
     public ulong VtepArpReplies;
     /// <summary>ARP replies from a next hop, learned and consumed.</summary>
@@ -63,9 +65,9 @@ public sealed class WorkerCounters
     /// A new WorkerCounters holding the sum of every worker's counters, field by field, read while
     /// the workers run (each a whole 64-bit load). Epoch and AllocatedBytes are per worker and not summed.
     /// </summary>
-    public static WorkerCounters Sum(IEnumerable<WorkerCounters> workers)
+    public static WorkerCounters Sum(IReadOnlyList<WorkerCounters> workers)
     {
-        var sum = new WorkerCounters();
+        var sum = workers.Count == 0 ? new WorkerCounters(0, 0) : new WorkerCounters(workers[0].QueueRx.Length, workers[0].TunnelEncap.Length);
         foreach (WorkerCounters w in workers)
         {
             foreach (FieldInfo field in s_scalars)

@@ -270,7 +270,7 @@ public sealed partial class Vswitchd
                 ["idle_cycles"] = Volatile.Read(ref w.Counters.IdleCycles),
             });
         }
-        WorkerCounters sum = WorkerCounters.Sum(_workers.Select(w => w.Counters));
+        WorkerCounters sum = WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]);
         SwitchTables tables = Tables;
         var ports = new JsonObject();
         foreach (PortSpec port in tables.Spec.Ports)

@@ -69,7 +69,7 @@ internal sealed unsafe class PollWorker : IDisposable
 
     public int Index => _index;
     public int Core { get; }
-    public WorkerCounters Counters { get; } = new();
+    public WorkerCounters Counters { get; } = new(SwitchTables.MaxQueueSlots, OverlaySpec.MaxRemoteHosts);
     /// <summary>Set when the worker died; the daemon stops with an error.</summary>
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;

@@ -47,7 +47,7 @@ public sealed partial class CounterReportTests
         var documented = TableKey().Matches(counters).Select(m => m.Groups[1].Value).ToHashSet();
         var report = new JsonObject();
 
-        CounterReport.AddTotals(report, new WorkerCounters());
+        CounterReport.AddTotals(report, new WorkerCounters(queueSlots: 16, remoteHosts: 4));
 
         Assert.All(report.Select(p => p.Key), key => Assert.Contains(key, documented));
     }
@@ -55,7 +55,7 @@ public sealed partial class CounterReportTests
     /// <summary>Every scalar counter set to a distinct multiple of <paramref name="unit"/>, every array slot i to i * unit.</summary>
     private static WorkerCounters Filled(ulong unit)
     {
-        var counters = new WorkerCounters();
+        var counters = new WorkerCounters(queueSlots: 16, remoteHosts: 4);
         ulong next = 1;
         foreach (FieldInfo field in typeof(WorkerCounters).GetFields())
         {
