@@ -243,6 +243,27 @@ public sealed class VhostRunTimeTests() : RunningVswitchd("vhostrt", TimeSpan.Fr
     }
 
     [Fact]
+    public async Task A_million_frames_through_guest_vrings_allocate_nothing_on_the_worker()
+    {
+        await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);
+        await using TestpmdVm b = await TestpmdVm.StartAsync("b", Socket("vh-b"), MacB, IpB, MacA, IpA);
+        await VhostState.WaitAsync(Request, ("vh-a", 1), ("vh-b", 1));
+        ulong start = (ulong)(await Request("counters"))["workers"]![0]!["packets"]!;
+
+        // a sends as fast as it can (dequeue path), b takes every frame it can (enqueue path).
+        await b.StartForwardingAsync("rxonly");
+        await a.StartForwardingAsync("txonly");
+        JsonObject counters = await CountersAfter(start + 1_000_000);
+        await a.StopForwardingAsync();
+        await b.StopForwardingAsync();
+
+        JsonObject worker = counters["workers"]![0]!.AsObject();
+        Assert.True((long)worker["allocated_bytes"]! == 0, counters.ToJsonString());
+        // Most went all the way into b's ring (the rest, if any, as guest_rx_ring_full).
+        Assert.True((ulong)counters["ports"]!["vh-b"]!["tx"]! >= 500_000, counters.ToJsonString());
+    }
+
+    [Fact]
     public async Task A_frame_in_any_descriptor_layout_passes_and_one_over_the_MTU_is_counted()
     {
         await using TestpmdVm a = await TestpmdVm.StartAsync("a", Socket("vh-a"), MacA, IpA, MacB, IpB);

@@ -93,6 +93,16 @@ public sealed partial class TestpmdVm : IAsyncDisposable
     /// <summary>Forwards in its mode until stopped (an icmpecho VM answering pings meanwhile).</summary>
     public Task StartForwardingAsync() => RunAsync("start", "", optional: true);
 
+    /// <summary>Switches to forwarding mode <paramref name="mode"/> (txonly: sends to the peer as fast as it can) and starts.</summary>
+    public async Task StartForwardingAsync(string mode)
+    {
+        await RunAsync($"set fwd {mode}", "", optional: true);
+        await StartForwardingAsync();
+    }
+
+    /// <summary>Stops forwarding.</summary>
+    public Task StopForwardingAsync() => RunAsync("stop", "Done.");
+
     /// <summary>
     /// The layout of the frames it sends from now on: one mbuf segment, and so one virtio
     /// descriptor, per length (testpmd's <c>set txpkts</c>); the frame is their sum.
