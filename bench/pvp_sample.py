@@ -85,22 +85,10 @@ def config(variant, work):
 
 
 def stalled_pcap(path):
-    """64-byte UDP frames from the pcap VM s to the stalled VM c, 32 flows."""
-    def frame(i):
-        mac = lambda m: bytes.fromhex(m.replace(":", ""))
-        ip = lambda a: bytes(int(x) for x in a.split("."))
-        udp = struct.pack("!HHHH", 1024 + i, 4000, 8 + 18, 0) + bytes(18)
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, ip(SENDER_IP), ip(STALLED_IP))
-        csum = sum(struct.unpack("!10H", hdr))
-        csum = (csum & 0xFFFF) + (csum >> 16)
-        csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
-        hdr = hdr[:10] + struct.pack("!H", csum) + hdr[12:]
-        return mac(STALLED_MAC) + mac(SENDER_MAC) + b"\x08\x00" + hdr + udp
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i in range(32):
-            data = frame(i)
-            f.write(struct.pack("<IIII", 0, 0, len(data), len(data)) + data)
+    """The pcap VM s's frames to the stalled VM c: mkpcap's 60-byte UDP workload, 32 flows."""
+    from mkpcap import frames
+    from scapy.utils import wrpcap
+    wrpcap(path, list(frames(32, SENDER_MAC, STALLED_MAC, SENDER_IP, STALLED_IP)))
 
 
 def control(path, op):
@@ -127,23 +115,21 @@ def connected(work):
 
 
 def vsw_probe(work):
-    """vswitchd's worker cycles, packets and drops, and how many vhost ports are connected."""
+    """vswitchd's worker polls, cycles, packets and drops (all, and the looping VMs' ports'), and how many vhost ports are connected."""
     c = control(f"{work}/vswitchd.sock", "counters")
     w = c["workers"][0]
-    return {"busy": w["busy_cycles"], "packets": w["packets"], "drops": dict(c["drops"]), "connected": connected(work),
-            "loop_drops": c["ports"]["vh0"]["drops"] + c["ports"]["vh1"]["drops"],
-            "loop_ports": {p: [c["ports"][p][k] for k in ("rx", "tx", "drops")] for p in ("vh0", "vh1")}}
+    return {"polls": w["polls"], "busy": w["busy_cycles"], "idle": w["idle_cycles"], "packets": w["packets"],
+            "drops": dict(c["drops"]), "connected": connected(work),
+            "loop_drops": c["ports"]["vh0"]["drops"] + c["ports"]["vh1"]["drops"]}
 
 
 def cmd_idle_cost(work, out):
     """With only the idle frontends connected: the worker's cycles per poll loop over 2 s."""
-    def probe():
-        w = control(f"{work}/vswitchd.sock", "counters")["workers"][0]
-        return w["polls"], w["busy_cycles"] + w["idle_cycles"]
-    p0, c0 = probe()
+    a = vsw_probe(work)
     time.sleep(2)
-    p1, c1 = probe()
-    json.dump({"loop_cycles": (c1 - c0) / max(1, p1 - p0), "idle_ports": connected(work)}, open(out, "w"))
+    b = vsw_probe(work)
+    cycles = b["busy"] + b["idle"] - a["busy"] - a["idle"]
+    json.dump({"loop_cycles": cycles / max(1, b["polls"] - a["polls"]), "idle_ports": b["connected"]}, open(out, "w"))
 
 
 def ovs_appctl(work, *args):
@@ -181,7 +167,6 @@ def cmd_sample(variant, vm_pid, work, out):
         result["window_drops"] = {k: vb["drops"][k] - va["drops"][k] for k in vb["drops"] if vb["drops"][k] != va["drops"][k]}
         result["connected"] = [va["connected"], vb["connected"]]
         result["drops"] = {k: n for k, n in vb["drops"].items() if n}
-        result["loop_ports"] = vb["loop_ports"]
         # Frames of the loop that vswitchd dropped for good (port 1's first bursts, spoofed) are not in flight.
         result["in_flight_0"] -= va["loop_drops"]
         result["in_flight_1"] -= vb["loop_drops"]
