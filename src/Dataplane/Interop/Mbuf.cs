@@ -6,6 +6,7 @@
 // field is read at the offsetof() the shim reports for this DPDK build, whose layout version
 // LoadLayout checks; lengths written stay within buf_len, which the callers check first.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace VSwitch.Dataplane.Interop;
 
@@ -123,6 +124,14 @@ internal static unsafe class Mbuf
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     // SAFETY: see the file header: an mbuf the worker owns, fields at the shim's offsets.
     internal static Span<byte> Buffer(IntPtr m, int length) => new(Data(m), length);
+
+    /// <summary>Asks for the first cache line of the frame, ahead of reading it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Prefetch(IntPtr m)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(Data(m));
+    }
 
     /// <summary>The frame as a span; valid until the mbuf is freed or transmitted.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

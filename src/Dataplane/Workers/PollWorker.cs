@@ -4,8 +4,6 @@
 // managed code on the frame's bytes. It allocates nothing, takes no locks and never throws on
 // frame contents: every outcome is a counter.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
@@ -22,7 +20,7 @@ public interface ITableSource
     SwitchTables Tables { get; }
 }
 
-internal sealed unsafe class PollWorker : IDisposable
+internal sealed class PollWorker : IDisposable
 {
     public const int BurstSize = 32;
     private const int SlotCount = SwitchTables.MaxQueueSlots;
@@ -53,17 +51,18 @@ internal sealed unsafe class PollWorker : IDisposable
     private readonly int[] _emptyPolls = new int[SwitchTables.MaxQueueSlots];
     private volatile bool _stop;
 
-    // Native scratch: tx staging per (egress port, queue), BurstSize frames each. A frame goes
-    // to any one (port, queue) at most once per burst, so a slot never holds more than a burst.
-    private readonly IntPtr* _rx;
-    private readonly IntPtr* _drops;
-    // Fresh mbufs for head-end replicas of one flooded frame: one per remote host at most.
-    private readonly IntPtr* _replicas;
-    private readonly IntPtr* _slots;
-    private readonly int* _slotFill;
-    private readonly int* _dirty;
-    private int _dirtyCount;
+    private readonly MbufArena _arena;
+    private readonly MbufArray _rx;
     // Frames of the current burst to free: drops, and frames consumed without being sent.
+    private readonly MbufArray _drops;
+    // Fresh mbufs for head-end replicas of one flooded frame: one per remote host at most.
+    private readonly MbufArray _replicas;
+    // Tx staging per (egress port, queue) slot, BurstSize frames each. A frame goes to any one
+    // (port, queue) at most once per burst, so a slot never holds more than a burst.
+    private readonly MbufArray _slots;
+    private readonly int[] _slotFill = new int[SlotCount];
+    private readonly int[] _dirty = new int[SlotCount];
+    private int _dirtyCount;
     private int _dropCount;
     private long _allocationBaseline = -1;
 
@@ -82,12 +81,11 @@ internal sealed unsafe class PollWorker : IDisposable
         Core = core;
         _source = source;
         _idleSleepMicroseconds = (uint)idleSleepMicroseconds;
-        _rx = (IntPtr*)NativeMemory.AlignedAlloc(BurstSize * (nuint)sizeof(IntPtr), 64);
-        _drops = (IntPtr*)NativeMemory.AlignedAlloc(BurstSize * (nuint)sizeof(IntPtr), 64);
-        _replicas = (IntPtr*)NativeMemory.AlignedAlloc(OverlaySpec.MaxRemoteHosts * (nuint)sizeof(IntPtr), 64);
-        _slots = (IntPtr*)NativeMemory.AlignedAlloc(SlotCount * BurstSize * (nuint)sizeof(IntPtr), 64);
-        _slotFill = (int*)NativeMemory.AllocZeroed(SlotCount, sizeof(int));
-        _dirty = (int*)NativeMemory.AllocZeroed(SlotCount, sizeof(int));
+        _arena = new MbufArena(BurstSize, BurstSize, OverlaySpec.MaxRemoteHosts, SlotCount * BurstSize);
+        _rx = _arena.Take(BurstSize);
+        _drops = _arena.Take(BurstSize);
+        _replicas = _arena.Take(OverlaySpec.MaxRemoteHosts);
+        _slots = _arena.Take(SlotCount * BurstSize);
         _thread = new Thread(Run) { IsBackground = true, Name = $"vsw-worker{index}" };
     }
 
@@ -103,12 +101,7 @@ internal sealed unsafe class PollWorker : IDisposable
     public void Dispose()
     {
         Stop();
-        NativeMemory.AlignedFree(_rx);
-        NativeMemory.AlignedFree(_drops);
-        NativeMemory.AlignedFree(_replicas);
-        NativeMemory.AlignedFree(_slots);
-        NativeMemory.Free(_slotFill);
-        NativeMemory.Free(_dirty);
+        _arena.Dispose();
     }
 
     private void Run()
@@ -150,7 +143,7 @@ internal sealed unsafe class PollWorker : IDisposable
                 int n;
                 if (q.Vhost is null)
                 {
-                    n = vsw_rx_burst(q.Port, q.Queue, _rx, BurstSize);
+                    n = _rx.RxBurst(q.Port, q.Queue);
                 }
                 else
                 {
@@ -220,7 +213,7 @@ internal sealed unsafe class PollWorker : IDisposable
         else
             SwitchBurst(tables, ingress!, rxSlot, n);
         if (_dropCount != 0)
-            rte_pktmbuf_free_bulk(_drops, (uint)_dropCount);
+            _drops.Slice(0, _dropCount).FreeBulk();
         Flush(tables);
     }
 
@@ -257,8 +250,8 @@ internal sealed unsafe class PollWorker : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private IntPtr PrefetchNext(int i, int n)
     {
-        if (i + 1 < n && Sse.IsSupported)
-            Sse.Prefetch0(Mbuf.Data(_rx[i + 1]));
+        if (i + 1 < n)
+            Mbuf.Prefetch(_rx[i + 1]);
         return _rx[i];
     }
 
@@ -429,7 +422,8 @@ internal sealed unsafe class PollWorker : IDisposable
     private int Replicate(OverlayTables overlay, TunnelEndpoint[] endpoints, IntPtr m, int length)
     {
         int n = endpoints.Length;
-        if (vsw_pktmbuf_alloc_bulk(_mempool, _replicas, (uint)n) != 0)
+        MbufArray replicas = _replicas.Slice(0, n);
+        if (!replicas.AllocBulk(_mempool))
         {
             Counters.Drops[(int)DropReason.MbufPoolExhausted] += (uint)n;
             return 0;
@@ -440,7 +434,7 @@ internal sealed unsafe class PollWorker : IDisposable
         for (int i = 0; i < n; i++)
         {
             TunnelEndpoint endpoint = endpoints[i];
-            IntPtr r = _replicas[i];
+            IntPtr r = replicas[i];
             int total = endpoint.HeaderLength + length;
             DropReason reason = Encapsulation.Check(overlay, endpoint, length, out ulong nextHop);
             if (reason == DropReason.None && Mbuf.Room(r) < total)
@@ -448,7 +442,7 @@ internal sealed unsafe class PollWorker : IDisposable
             if (reason != DropReason.None)
             {
                 Counters.Drops[(int)reason]++;
-                _replicas[unused++] = r; // unused <= i: slots already read
+                replicas[unused++] = r; // unused <= i: slots already read
                 continue;
             }
             Mbuf.SetLength(r, total);
@@ -460,7 +454,7 @@ internal sealed unsafe class PollWorker : IDisposable
             staged++;
         }
         if (unused != 0)
-            rte_pktmbuf_free_bulk(_replicas, (uint)unused);
+            replicas.Slice(0, unused).FreeBulk();
         return staged;
     }
 
@@ -470,12 +464,13 @@ internal sealed unsafe class PollWorker : IDisposable
     {
         while (_mailbox.Outbound.TryRead(out ArpFrame frame))
         {
-            IntPtr r;
-            if (vsw_pktmbuf_alloc_bulk(_mempool, &r, 1) != 0)
+            MbufArray one = _replicas.Slice(0, 1);
+            if (!one.AllocBulk(_mempool))
             {
                 Counters.Drops[(int)DropReason.MbufPoolExhausted]++;
                 continue;
             }
+            IntPtr r = one[0];
             Mbuf.SetLength(r, ArpFrame.Length);
             ((ReadOnlySpan<byte>)frame).CopyTo(Mbuf.Frame(r));
             Counters.ArpRequestsSent++;
@@ -527,22 +522,22 @@ internal sealed unsafe class PollWorker : IDisposable
         ushort port = (ushort)(slot / SwitchTables.MaxQueues);
         int queue = slot % SwitchTables.MaxQueues;
         _slotFill[slot] = 0;
-        IntPtr* frames = _slots + slot * BurstSize;
+        MbufArray frames = _slots.Slice(slot * BurstSize, fill);
         int sent;
         DropReason unsent;
         if (egress.Vhost is { } vhost)
         {
-            sent = SendToGuest(vhost, queue, frames, fill, out unsent);
+            sent = SendToGuest(vhost, queue, frames, out unsent);
         }
         else
         {
-            sent = vsw_tx_burst(port, (ushort)(_index * egress.Queues + queue), frames, (ushort)fill);
+            sent = frames.TxBurst(port, (ushort)(_index * egress.Queues + queue));
             unsent = DropReason.TxQueueFull;
         }
         counters.QueueTx[slot] += (uint)sent;
         if (sent < fill)
         {
-            rte_pktmbuf_free_bulk(frames + sent, (uint)(fill - sent));
+            frames.Slice(sent, fill - sent).FreeBulk();
             counters.Drops[(int)unsent] += (uint)(fill - sent);
             counters.QueueDrops[slot] += (uint)(fill - sent);
         }
@@ -561,7 +556,7 @@ internal sealed unsafe class PollWorker : IDisposable
         int vid = vhost.Vid;
         if (vid < 0 || !vhost.GuestTxEnabled(queue))
             return 0;
-        return rte_vhost_dequeue_burst(vid, (ushort)(2 * queue + 1), _mempool, _rx, BurstSize);
+        return _rx.VhostDequeueBurst(vid, (ushort)(2 * queue + 1), _mempool);
     }
 
     /// <summary>
@@ -571,7 +566,7 @@ internal sealed unsafe class PollWorker : IDisposable
     /// that does not drain its ring (its frames only: no other port waits for it).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int SendToGuest(VhostPort vhost, int queue, IntPtr* frames, int fill, out DropReason unsent)
+    private static int SendToGuest(VhostPort vhost, int queue, MbufArray frames, out DropReason unsent)
     {
         int vid = vhost.Vid;
         int vring = vid < 0 ? -1 : vhost.GuestRxVring(queue);
@@ -581,9 +576,9 @@ internal sealed unsafe class PollWorker : IDisposable
             return 0;
         }
         unsent = DropReason.GuestRxRingFull;
-        int sent = rte_vhost_enqueue_burst(vid, (ushort)vring, frames, (ushort)fill);
+        int sent = frames.VhostEnqueueBurst(vid, (ushort)vring);
         if (sent != 0)
-            rte_pktmbuf_free_bulk(frames, (uint)sent);
+            frames.Slice(0, sent).FreeBulk();
         return sent;
     }
 
@@ -591,6 +586,6 @@ internal sealed unsafe class PollWorker : IDisposable
     {
         Counters.Drops[(int)reason] += (uint)n;
         Counters.QueueDrops[rxSlot] += (uint)n;
-        rte_pktmbuf_free_bulk(_rx, (uint)n);
+        _rx.Slice(0, n).FreeBulk();
     }
 }

@@ -54,7 +54,7 @@ public sealed partial class VhostLinuxGuestTests() : RunningVswitchd("vhostlinux
                 "-device", $"virtio-net-pci,netdev=net0,mac={MacG},vectors=0,romfile=",
             ]);
             await guest.WaitForLineAsync(line => line.Contains("VSW-DONE"), GuestTimeout, "the guest's VSW-DONE");
-            await guest.WaitForExitAsync(TimeSpan.FromSeconds(30), throwOnTimeout: false);
+            await guest.WaitForExitAsync(TimeSpan.FromSeconds(30), throwOnTimeout: false, TestContext.Current.CancellationToken);
 
             string console = guest.Stdout;
             var pings = PingLine().Matches(console).ToDictionary(m => m.Groups[1].Value, m => (int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value)));
