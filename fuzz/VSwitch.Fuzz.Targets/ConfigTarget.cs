@@ -3,7 +3,8 @@
 // input is the file's bytes.
 using System.Text;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -9,7 +9,8 @@ using System.Text.Json.Nodes;
 using VSwitch.Common.Control;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Daemon;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -1,8 +1,8 @@
 // Decapsulation.Classify as PollWorker.Decapsulate calls it: one frame from the uplink, in a
 // buffer it may rewrite (the VTEP's ARP reply). The input is the whole frame.
 using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -1,4 +1,3 @@
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Fuzz.Targets;

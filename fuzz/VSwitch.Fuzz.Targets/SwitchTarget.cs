@@ -3,6 +3,7 @@
 // Topology.VmPorts, the rest is the frame.
 using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Fuzz.Targets;
 

@@ -3,8 +3,7 @@
 // red and blue bind the same MACs, IPv4 and IPv6 addresses on their local and remote VMs, so a
 // lookup that forgot the tenant would deliver across tenants and the checks would see it.
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Fuzz.Targets;
 

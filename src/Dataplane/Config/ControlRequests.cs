@@ -5,8 +5,8 @@
 // a request's error names the field as the request spells it ("mac: 'x' is not a MAC address").
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config.Internal;
-using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Config;
 

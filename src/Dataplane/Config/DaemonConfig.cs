@@ -3,7 +3,7 @@
 // spec changes, through the control socket.
 using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Ports;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Config;
 

@@ -2,9 +2,8 @@
 // prefix, the remote hosts and their tunnels, each tenant's VNI, and remote VMs. Like the rest of
 // SpecValidator they apply to the file and to every spec the control socket builds.
 using VSwitch.Dataplane.Config.Internal;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Config;
 

@@ -6,10 +6,10 @@ using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Config.Internal;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Config;
 

@@ -9,13 +9,13 @@ using VSwitch.Dataplane.Config;
 using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Vhost;
 using VSwitch.Dataplane.Workers;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Daemon;

@@ -27,6 +27,8 @@ using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Overlay;
 
@@ -128,7 +130,7 @@ public static class Decapsulation
             return header;
 
         result.Tunnel = endpoint;
-        result.InnerOffset = Encapsulation.OuterLength + tunnelLength;
+        result.InnerOffset = Udp.TunnelOuterLength + tunnelLength;
         result.InnerLength = payload.Length - tunnelLength;
         return CheckInner(tables, overlay, frame.Slice(result.InnerOffset, result.InnerLength), endpoint, ref result);
     }

@@ -13,15 +13,13 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Overlay;
 
 public static class Encapsulation
 {
-    /// <summary>Ethernet + IPv4 without options + UDP: the part of the outer headers before the tunnel header.</summary>
-    public const int OuterLength = Ethernet.HeaderLength + Ipv4.MinHeaderLength + Udp.HeaderLength;
     public const int SourcePortMin = 49152;
     public const int SourcePortCount = 65536 - SourcePortMin;
 
@@ -54,7 +52,7 @@ public static class Encapsulation
         endpoint.Template.CopyTo(packet);
         int ipLength = packet.Length - Ethernet.HeaderLength;
         // Of constant length: the patches below need no bounds checks.
-        Span<byte> outer = packet.Slice(0, OuterLength);
+        Span<byte> outer = packet.Slice(0, Udp.TunnelOuterLength);
         MacAddress.Write(outer, nextHopMac);
         Span<byte> ip = outer.Slice(Ethernet.HeaderLength);
         BinaryPrimitives.WriteUInt16BigEndian(ip.Slice(Ipv4.TotalLengthOffset), (ushort)ipLength);

@@ -2,7 +2,7 @@
 // pairs for rx and one tx queue set per worker, started, and read for its hardware counters.
 // Setup errors are fatal and name the port; nothing here runs per packet.
 using VSwitch.Dataplane.Interop;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Ports;

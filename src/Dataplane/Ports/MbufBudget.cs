@@ -18,10 +18,8 @@
 //     (CALC_CACHE_FLUSHTHRESH in rte_mempool.c).
 //   - per worker in flight: one rx burst, one staged burst of head-end replicas on the uplink,
 //     and the replicas of one flooded frame (one per remote host).
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
-using VSwitch.Dataplane.Workers;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Ports;
 
@@ -35,6 +33,8 @@ public static class MbufBudget
     public const int MaxMtu = DataRoom - Ethernet.HeaderLength;
     /// <summary>Descriptors per rx and per tx ring: DPDK's common default, enough for bursts of 32 at line rate.</summary>
     public const int RingSize = 1024;
+    /// <summary>Frames a worker takes from one rx queue, and stages for one tx queue, at a time (l2fwd's MAX_PKT_BURST).</summary>
+    public const int BurstSize = 32;
 
     /// <summary>Device-name prefixes of the drivers that copy frames in and out, keeping no mbuf in their rings.</summary>
     private static readonly string[] s_copyingDrivers = ["net_pcap", "net_null", "net_af_packet", "net_vhost"];
@@ -50,7 +50,7 @@ public static class MbufBudget
 
     /// <summary>Mbufs the lcore caches and the workers' bursts may hold, whatever the ports.</summary>
     public static int Overhead(int mbufs, int workers) =>
-        (workers + 1) * (CacheSize(mbufs) * 3 / 2) + workers * (2 * PollWorker.BurstSize + OverlaySpec.MaxRemoteHosts);
+        (workers + 1) * (CacheSize(mbufs) * 3 / 2) + workers * (2 * BurstSize + OverlaySpec.MaxRemoteHosts);
 
     /// <summary>Mbufs the pool needs for <paramref name="ports"/>: their rings, the caches and the bursts in flight.</summary>
     public static int Required(IEnumerable<PortSpec> ports, int mbufs, int workers) =>

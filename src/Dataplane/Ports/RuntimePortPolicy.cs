@@ -6,7 +6,7 @@
 // DPDK's devargs grammar: "<driver><suffix>,key=value,..." (rte_devargs_parse, rte_kvargs).
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Ports;
 

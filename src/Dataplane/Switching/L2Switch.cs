@@ -13,9 +13,9 @@
 // Other EtherTypes are switched like any frame once the source MAC has been checked.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Switching;
 

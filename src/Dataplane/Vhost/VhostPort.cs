@@ -8,7 +8,7 @@
 // without locks: the device id (vid) and the enabled vrings are single words, and the map from a
 // configured queue to an enabled guest receive queue is an immutable array swapped whole.
 using System.Runtime.CompilerServices;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Vhost;
 

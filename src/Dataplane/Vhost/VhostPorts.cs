@@ -7,7 +7,7 @@ using System.Collections.Concurrent;
 using VSwitch.Common.Sockets;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Ports;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Vhost;
 

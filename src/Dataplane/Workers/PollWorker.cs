@@ -8,8 +8,11 @@ using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
+using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Vhost;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using static VSwitch.Dataplane.Interop.Interop;
 
 namespace VSwitch.Dataplane.Workers;
@@ -22,7 +25,7 @@ public interface ITableSource
 
 internal sealed class PollWorker : IDisposable
 {
-    public const int BurstSize = 32;
+    public const int BurstSize = MbufBudget.BurstSize;
     private const int SlotCount = SwitchTables.MaxQueueSlots;
     // GC.GetAllocatedBytesForCurrentThread is cheap but not free: sample it every 1024 loops.
     private const int AllocationSampleMask = 1023;
@@ -292,7 +295,7 @@ internal sealed class PollWorker : IDisposable
 
     /// <summary>
     /// Broadcast, multicast (Flood) or unknown unicast (FloodLocal) from a VM: within the VM's
-    /// flood limit (Switching/FloodLimit.cs), flooded. Out of line, so known unicast pays nothing
+    /// flood limit (Switching/FloodLimiter.cs), flooded. Out of line, so known unicast pays nothing
     /// for the limit.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

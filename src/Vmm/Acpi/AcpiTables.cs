@@ -3,6 +3,8 @@
 // finds it on a 16-byte boundary in 0xE0000-0xFFFFF), then XSDT, FADT, FACS, MADT and DSDT.
 // Pointers in the tables are absolute guest-physical addresses, so the blob is built for its
 // address.
+using VSwitch.Vmm.Layout;
+
 namespace VSwitch.Vmm.Acpi;
 
 /// <summary>A virtio-mmio device to describe in the DSDT ("LNRO0005"): its MMIO window and GSI.</summary>
@@ -33,7 +35,7 @@ public sealed class AcpiTables
     }
 
     /// <summary>Builds the tables for guest-physical <paramref name="address"/> (16-byte aligned; the RSDP is first).</summary>
-    public static AcpiTables Build(AcpiConfig config, ulong address = Boot.MemoryLayout.AcpiTables)
+    public static AcpiTables Build(AcpiConfig config, ulong address = MemoryLayout.AcpiTables)
     {
         if (config.VcpuCount is < 1 or > MaxVcpus)
             throw new ArgumentException($"vcpu count: {config.VcpuCount} is outside [1, {MaxVcpus}]", nameof(config));

@@ -6,7 +6,7 @@
 //  - virtio-mmio devices ("LNRO0005", the ID Linux's virtio_mmio driver matches on ACPI), each
 //    with its MMIO window and edge-triggered GSI. The list comes from AcpiConfig; adding a device
 //    type means adding its Device() here.
-using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Layout;
 
 namespace VSwitch.Vmm.Acpi;
 

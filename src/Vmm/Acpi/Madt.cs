@@ -3,7 +3,7 @@
 // pins, a local APIC per vCPU). APIC ID and ACPI processor UID of vCPU i are both i, as the
 // per-vCPU CPUID says (CpuidTopology).
 using System.Buffers.Binary;
-using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Layout;
 
 namespace VSwitch.Vmm.Acpi;
 

@@ -4,6 +4,7 @@
 // Firecracker's arch/x86_64/regs.rs sets the same). The other vCPUs need nothing: they wait for
 // INIT/SIPI from the boot CPU through the in-kernel local APIC.
 using VSwitch.Vmm.Kvm.Uapi;
+using VSwitch.Vmm.Layout;
 
 namespace VSwitch.Vmm.Boot;
 

@@ -9,6 +9,8 @@
 //   [4 GiB, ...)              RAM          (whatever did not fit below the hole)
 // The hole is left out rather than marked reserved: Linux treats gaps in the map as the space
 // where device MMIO can live, and marks nothing busy there.
+using VSwitch.Vmm.Layout;
+
 namespace VSwitch.Vmm.Boot;
 
 /// <summary>Address range types (ACPI 6.4 table 15.4).</summary>

@@ -13,6 +13,7 @@ using System.Buffers.Binary;
 using System.Text;
 using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Layout;
 
 namespace VSwitch.Vmm.Boot;
 

@@ -4,6 +4,7 @@
 // The kernel replaces these tables in startup_64 before it touches anything else.
 using System.Buffers.Binary;
 using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Layout;
 
 namespace VSwitch.Vmm.Boot;
 

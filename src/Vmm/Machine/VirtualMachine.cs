@@ -9,7 +9,6 @@
 // them, whichever came first); every vCPU thread is then kicked out of KVM_RUN and joined, so a
 // stop never hangs on a vCPU.
 using VSwitch.Vmm.Acpi;
-using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Cpu;
 using VSwitch.Vmm.Devices.AcpiPm;

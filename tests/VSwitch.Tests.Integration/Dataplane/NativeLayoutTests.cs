@@ -3,7 +3,7 @@
 // rte_ethdev.h). A DPDK upgrade that moves a field fails here first, not in the packet path.
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Interop;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 
 namespace VSwitch.Tests.Integration.Dataplane;

@@ -1,6 +1,7 @@
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 using static VSwitch.Tests.Unit.Config.ConfigFixture;
 

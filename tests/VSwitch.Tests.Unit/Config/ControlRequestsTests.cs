@@ -3,7 +3,8 @@
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Daemon;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Config;

@@ -1,4 +1,3 @@
-using VSwitch.Dataplane.Switching;
 using Xunit;
 using VSwitch.Dataplane.Counters;
 

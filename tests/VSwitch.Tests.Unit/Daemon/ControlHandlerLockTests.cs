@@ -5,7 +5,7 @@ using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Daemon;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Daemon;

@@ -12,6 +12,7 @@ using VSwitch.Fuzz.Targets;
 using VSwitch.Tests.Unit.Overlay;
 using Xunit;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Fuzz;
 

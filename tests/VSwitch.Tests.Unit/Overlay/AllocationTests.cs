@@ -8,6 +8,7 @@ using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

@@ -6,6 +6,7 @@ using VSwitch.Tests.Unit.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

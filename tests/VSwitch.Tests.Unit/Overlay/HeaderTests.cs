@@ -1,5 +1,3 @@
-using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 using VSwitch.Dataplane.Protocols;

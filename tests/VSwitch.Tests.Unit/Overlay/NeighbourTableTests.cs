@@ -1,9 +1,9 @@
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 using VSwitch.Dataplane.Collections;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

@@ -3,11 +3,11 @@
 using System.Buffers.Binary;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Tests.Unit.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

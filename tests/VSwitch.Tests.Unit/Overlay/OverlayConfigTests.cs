@@ -1,8 +1,7 @@
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Tests.Unit.Config;
+using VSwitch.Dataplane.Spec;
 using Xunit;
 using static VSwitch.Tests.Unit.Overlay.OverlayTopology;
 

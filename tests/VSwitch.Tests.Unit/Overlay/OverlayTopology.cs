@@ -3,8 +3,9 @@
 // gateway whose next hop is unresolved (host-d); blue (VNI 5002) with the same addresses as red.
 using System.Buffers.Binary;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Protocols;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Overlay;
 

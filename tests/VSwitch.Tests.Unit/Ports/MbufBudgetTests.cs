@@ -3,7 +3,8 @@
 // guards add-port (Vswitchd.Control; its integration test is RunningSwitchTests).
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Ports;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 using static VSwitch.Tests.Unit.Config.ConfigFixture;
 

@@ -3,7 +3,7 @@
 // host interface, and the error that names the key.
 using System.Collections.Immutable;
 using VSwitch.Dataplane.Ports;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Ports;

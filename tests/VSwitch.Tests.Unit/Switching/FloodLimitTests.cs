@@ -4,6 +4,8 @@ using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Switching;
 

@@ -3,6 +3,7 @@ using VSwitch.Dataplane.Switching;
 using Xunit;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Switching;
 

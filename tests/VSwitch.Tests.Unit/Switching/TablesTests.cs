@@ -1,6 +1,8 @@
 using VSwitch.Dataplane.Switching;
 using Xunit;
 using VSwitch.Dataplane.Collections;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Switching;
 

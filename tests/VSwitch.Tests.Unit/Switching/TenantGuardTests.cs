@@ -5,6 +5,7 @@ using Xunit;
 using static VSwitch.Tests.Unit.Switching.FirstHopFrames;
 using static VSwitch.Tests.Unit.Switching.TestTopology;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Switching;
 

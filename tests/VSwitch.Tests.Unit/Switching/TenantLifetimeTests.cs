@@ -2,10 +2,10 @@
 // creates it to the remove-vm of its last VM.
 using System.Text;
 using VSwitch.Dataplane.Config;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Tests.Unit.Overlay;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Switching;

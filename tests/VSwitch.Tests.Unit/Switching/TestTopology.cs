@@ -1,7 +1,8 @@
 // Two tenants that overlap on purpose: red and blue each have VMs with the same MACs and IPs.
 using System.Collections.Immutable;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Tests.Unit.Switching;
 

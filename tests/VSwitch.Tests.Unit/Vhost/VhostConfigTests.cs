@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Dataplane.Ports;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Vhost;
+using VSwitch.Dataplane.Spec;
+using VSwitch.Dataplane.Tables;
 using Xunit;
 using static VSwitch.Tests.Unit.Config.ConfigFixture;
 

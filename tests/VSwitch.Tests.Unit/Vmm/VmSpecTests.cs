@@ -1,7 +1,6 @@
 // The spec file of `vmm run --spec` and the API's request lines: good input parses, bad input
 // names its field.
 using System.Text;
-using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Machine;
 using VSwitch.Vmm.Spec;
 using Xunit;

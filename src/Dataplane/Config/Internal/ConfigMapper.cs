@@ -4,10 +4,9 @@
 using System.Collections.Immutable;
 using System.Text;
 using VSwitch.Common.Sockets;
-using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Config.Internal;
 

@@ -1,4 +1,4 @@
-using VSwitch.Dataplane.Switching;
+using VSwitch.Dataplane.Spec;
 
 namespace VSwitch.Dataplane.Config.Internal;
 

@@ -10,6 +10,8 @@
 // overlay.static_neighbours, never ages, never asks).
 //
 // Workers see only Macs: one ulong per next hop, 0 while unresolved, written with Volatile.Write.
+using VSwitch.Dataplane.Spec;
+
 namespace VSwitch.Dataplane.Overlay.Neighbours;
 
 public enum NeighbourState
@@ -54,22 +56,12 @@ public sealed class NeighbourTable
         _since = new TimeSpan[_ips.Length];
         _lastRequest = new TimeSpan?[_ips.Length];
         _timeout = TimeSpan.FromSeconds(overlay.NeighbourTimeoutSeconds);
-        Macs = StaticMacs(overlay);
+        Macs = overlay.StaticNeighbourMacs();
         for (int i = 0; i < _ips.Length; i++)
         {
             _states[i] = Macs[i] != 0 ? NeighbourState.Static : NeighbourState.Incomplete;
             _since[i] = now;
         }
-    }
-
-    /// <summary>The MAC array as the static neighbours alone fill it: one slot per next hop.</summary>
-    public static ulong[] StaticMacs(OverlaySpec overlay)
-    {
-        IReadOnlyList<uint> nextHops = overlay.NextHops();
-        var macs = new ulong[nextHops.Count];
-        for (int i = 0; i < macs.Length; i++)
-            macs[i] = overlay.StaticNeighbours.FirstOrDefault(n => n.Ip == nextHops[i])?.Mac ?? 0;
-        return macs;
     }
 
     public uint IpOf(int index) => _ips[index];

@@ -28,8 +28,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Tables;
 
 namespace VSwitch.Dataplane.Overlay.Neighbours;
 

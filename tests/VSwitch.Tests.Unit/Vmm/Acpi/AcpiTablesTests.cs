@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using VSwitch.Vmm.Acpi;
-using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Layout;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Vmm.Acpi;

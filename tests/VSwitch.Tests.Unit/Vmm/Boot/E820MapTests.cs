@@ -1,5 +1,6 @@
 // The guest memory map for sizes below, at and above the 32-bit MMIO hole.
 using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Layout;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Vmm.Boot;

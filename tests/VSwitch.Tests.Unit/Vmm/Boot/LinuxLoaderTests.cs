@@ -6,6 +6,7 @@ using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
+using VSwitch.Vmm.Layout;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Vmm.Boot;

@@ -4,7 +4,7 @@
 using System.Collections.Immutable;
 using VSwitch.Dataplane.Protocols;
 
-namespace VSwitch.Dataplane.Overlay;
+namespace VSwitch.Dataplane.Spec;
 
 public enum TunnelType
 {
@@ -43,6 +43,16 @@ public sealed record OverlaySpec(
 
     /// <summary>Every distinct next hop, in remote-host order: the neighbour table's entries and their indexes.</summary>
     public IReadOnlyList<uint> NextHops() => RemoteHosts.Select(h => NextHop(h.Vtep)).Distinct().ToArray();
+
+    /// <summary>One MAC per next hop (NextHops order) as the static neighbours alone give them; 0 for a next hop to resolve by ARP.</summary>
+    public ulong[] StaticNeighbourMacs()
+    {
+        IReadOnlyList<uint> nextHops = NextHops();
+        var macs = new ulong[nextHops.Count];
+        for (int i = 0; i < macs.Length; i++)
+            macs[i] = StaticNeighbours.FirstOrDefault(n => n.Ip == nextHops[i])?.Mac ?? 0;
+        return macs;
+    }
 }
 
 /// <summary>A VM of a tenant that runs on another host: reached through that host's VTEP.</summary>

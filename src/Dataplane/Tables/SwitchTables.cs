@@ -2,13 +2,12 @@
 // atomically (Volatile.Write) by the control side. Workers read the current snapshot once per
 // burst, without locks, and never see a half-built table.
 using System.Runtime.CompilerServices;
-using VSwitch.Dataplane.Overlay;
-using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Protocols;
 using VSwitch.Dataplane.Collections;
 using VSwitch.Dataplane.Vhost;
+using VSwitch.Dataplane.Spec;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Tables;
 
 /// <summary>What a DPDK port is to the switch: its role, and for a VM port its tenant and bindings.</summary>
 public sealed class PortBinding
@@ -176,7 +175,7 @@ public sealed class SwitchTables
         }
         OverlayTables? overlay = spec.Overlay is null
             ? null
-            : OverlayTables.Build(spec, ports, uplinkMac, neighbourMacs ?? NeighbourTable.StaticMacs(spec.Overlay));
+            : OverlayTables.Build(spec, ports, uplinkMac, neighbourMacs ?? spec.Overlay.StaticNeighbourMacs());
 
         var rx = Enumerable.Range(0, workerCount).Select(_ => new List<RxQueue>()).ToArray();
         int next = 0;

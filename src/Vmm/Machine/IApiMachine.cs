@@ -1,8 +1,7 @@
 // What the API socket does to a VM; VirtualMachine implements it, and tests serve the API
 // without KVM through a stand-in.
-using VSwitch.Vmm.Machine;
 
-namespace VSwitch.Vmm.Api;
+namespace VSwitch.Vmm.Machine;
 
 public interface IApiMachine
 {

@@ -2,9 +2,8 @@
 // It is validated once (Config/SpecValidator) and then compiled into a SwitchTables snapshot;
 // nothing here is read on the packet path.
 using System.Collections.Immutable;
-using VSwitch.Dataplane.Overlay;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Spec;
 
 public enum PortRole
 {

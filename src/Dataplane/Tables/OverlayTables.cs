@@ -6,10 +6,10 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Protocols;
-using VSwitch.Dataplane.Switching;
 using VSwitch.Dataplane.Collections;
+using VSwitch.Dataplane.Spec;
 
-namespace VSwitch.Dataplane.Overlay;
+namespace VSwitch.Dataplane.Tables;
 
 /// <summary>A remote VTEP as the decapsulation stage sees it.</summary>
 public sealed class RemoteHost
@@ -165,7 +165,7 @@ public sealed class OverlayTables
     private static TunnelEndpoint BuildEndpoint(OverlaySpec overlay, RemoteHostSpec spec, RemoteHost host, int tenant, uint vni, ulong sourceMac)
     {
         int tunnelLength = host.Tunnel == TunnelType.Vxlan ? Vxlan.HeaderLength : Geneve.HeaderLength + Geneve.OptionsLength(spec.GeneveOptions);
-        byte[] template = new byte[Encapsulation.OuterLength + tunnelLength];
+        byte[] template = new byte[Udp.TunnelOuterLength + tunnelLength];
         Span<byte> t = template;
         MacAddress.Write(t.Slice(Ethernet.SourceOffset, 6), sourceMac);
         BinaryPrimitives.WriteUInt16BigEndian(t.Slice(Ethernet.EtherTypeOffset), Ethernet.TypeIpv4);
@@ -178,7 +178,7 @@ public sealed class OverlayTables
         BinaryPrimitives.WriteUInt32BigEndian(ip.Slice(Ipv4.DestinationOffset), host.Vtep);
         Span<byte> udp = t.Slice(Ethernet.HeaderLength + Ipv4.MinHeaderLength, Udp.HeaderLength);
         BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(Udp.DestinationPortOffset), host.UdpPort);
-        Span<byte> tunnel = t.Slice(Encapsulation.OuterLength);
+        Span<byte> tunnel = t.Slice(Udp.TunnelOuterLength);
         if (host.Tunnel == TunnelType.Vxlan)
             Vxlan.Write(tunnel, vni);
         else

@@ -6,7 +6,7 @@
 // whole from the spec, holds nothing of it for a tenant that takes the index over.
 using System.Collections.Immutable;
 
-namespace VSwitch.Dataplane.Switching;
+namespace VSwitch.Dataplane.Spec;
 
 public static class SpecChanges
 {

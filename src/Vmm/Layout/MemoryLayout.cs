@@ -4,11 +4,11 @@
 // kernel reads before it sets up its own page tables sits below 1 MiB in RAM that the E820 map
 // reports as usable (the kernel reclaims it after boot), except the ACPI tables, which live in
 // the BIOS area 0xE0000-0xFFFFF that the kernel scans for the RSDP (ACPI 6.4 section 5.2.5.1).
-namespace VSwitch.Vmm.Boot;
+namespace VSwitch.Vmm.Layout;
 
 public static class MemoryLayout
 {
-    /// <summary>GDT: null, code64, data, TSS descriptors (<see cref="BootGdt"/>).</summary>
+    /// <summary>GDT: null, code64, data, TSS descriptors (Boot/BootGdt.cs).</summary>
     public const ulong Gdt = 0x500;
 
     /// <summary>IDT: one empty 8-byte gate; the kernel loads its own before enabling interrupts.</summary>
