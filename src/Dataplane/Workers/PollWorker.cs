@@ -305,20 +305,14 @@ internal sealed class PollWorker : IDisposable
         return reason != DropReason.None ? reason : Flood(tables, ingress.TenantIndex, ingress, m, replicate: action == ForwardAction.Flood);
     }
 
-    /// <summary>Known unicast to a remote VM: the outer headers go into the mbuf's headroom, no copy.</summary>
+    /// <summary>Known unicast to a remote VM, encapsulated in place and staged on the uplink.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DropReason Encapsulate(OverlayTables overlay, TunnelEndpoint endpoint, IntPtr m)
     {
-        DropReason reason = Encapsulation.Check(overlay, endpoint, Mbuf.DataLen(m), out ulong nextHop);
-        if (reason != DropReason.None)
-            return reason;
-        ushort sourcePort = Encapsulation.SourcePort(FlowHash.Compute(Mbuf.Frame(m)));
-        if (!Mbuf.Prepend(m, endpoint.HeaderLength))
-            return DropReason.NoHeadroom;
-        Encapsulation.Write(Mbuf.Frame(m), endpoint, nextHop, sourcePort);
-        Counters.TunnelEncap[endpoint.Host.Index]++;
-        Stage(overlay.Uplink, m);
-        return DropReason.None;
+        DropReason reason = UplinkTransmit.Encapsulate(overlay, endpoint, m, Counters);
+        if (reason == DropReason.None)
+            Stage(overlay.Uplink, m);
+        return reason;
     }
 
     /// <summary>From the uplink: the VTEP's ARP, neighbour learning, or a tunnelled frame to decapsulate and deliver.</summary>
@@ -395,7 +389,7 @@ internal sealed class PollWorker : IDisposable
         {
             // Every copy counts on its own here: a replica that cannot go is a drop of that copy.
             Counters.Drops[(int)DropReason.EgressMtuExceeded] += (uint)tooLong;
-            int replicas = Replicate(overlay!, remote, m, length);
+            int replicas = Replicate(overlay!, remote, m);
             if (copies + replicas > 0)
                 Counters.Flooded++;
             if (copies == 0)
@@ -417,68 +411,28 @@ internal sealed class PollWorker : IDisposable
         return DropReason.None;
     }
 
-    /// <summary>
-    /// Copies the frame into one fresh mbuf per remote endpoint, each with that endpoint's outer
-    /// headers, and stages them on the uplink. Returns how many were staged; every copy that could
-    /// not go is counted under its own reason.
-    /// </summary>
-    private int Replicate(OverlayTables overlay, TunnelEndpoint[] endpoints, IntPtr m, int length)
+    /// <summary>Head-end replicas of frame m, one per remote endpoint (UplinkTransmit.Replicate), staged on the uplink; returns how many.</summary>
+    private int Replicate(OverlayTables overlay, TunnelEndpoint[] endpoints, IntPtr m)
     {
-        int n = endpoints.Length;
-        MbufArray replicas = _replicas.Slice(0, n);
-        if (!replicas.AllocBulk(_mempool))
-        {
-            Counters.Drops[(int)DropReason.MbufPoolExhausted] += (uint)n;
-            return 0;
-        }
-        ReadOnlySpan<byte> inner = Mbuf.Frame(m);
-        ushort sourcePort = Encapsulation.SourcePort(FlowHash.Compute(inner));
-        int staged = 0, unused = 0;
-        for (int i = 0; i < n; i++)
-        {
-            TunnelEndpoint endpoint = endpoints[i];
-            IntPtr r = replicas[i];
-            int total = endpoint.HeaderLength + length;
-            DropReason reason = Encapsulation.Check(overlay, endpoint, length, out ulong nextHop);
-            if (reason == DropReason.None && Mbuf.Room(r) < total)
-                reason = DropReason.NoHeadroom;
-            if (reason != DropReason.None)
-            {
-                Counters.Drops[(int)reason]++;
-                replicas[unused++] = r; // unused <= i: slots already read
-                continue;
-            }
-            Mbuf.SetLength(r, total);
-            Span<byte> packet = Mbuf.Frame(r);
-            inner.CopyTo(packet.Slice(endpoint.HeaderLength));
-            Encapsulation.Write(packet, endpoint, nextHop, sourcePort);
-            Counters.TunnelEncap[endpoint.Host.Index]++;
-            Stage(overlay.Uplink, r);
-            staged++;
-        }
-        if (unused != 0)
-            replicas.Slice(0, unused).FreeBulk();
-        return staged;
+        MbufArray replicas = _replicas.Slice(0, endpoints.Length);
+        int ready = UplinkTransmit.Replicate(overlay, endpoints, replicas, _mempool, m, Counters);
+        for (int i = 0; i < ready; i++)
+            Stage(overlay.Uplink, replicas[i]);
+        return ready;
     }
 
-    /// <summary>Sends the ARP requests the neighbour resolver queued, from fresh mbufs, on the uplink.</summary>
+    /// <summary>Sends the ARP requests the neighbour resolver queued on the uplink.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void SendNeighbourRequests(SwitchTables tables, OverlayTables overlay)
     {
-        while (_mailbox.Outbound.TryRead(out ArpFrame frame))
+        int ready;
+        do
         {
-            MbufArray one = _replicas.Slice(0, 1);
-            if (!one.AllocBulk(_mempool))
-            {
-                Counters.Drops[(int)DropReason.MbufPoolExhausted]++;
-                continue;
-            }
-            IntPtr r = one[0];
-            Mbuf.SetLength(r, ArpFrame.Length);
-            ((ReadOnlySpan<byte>)frame).CopyTo(Mbuf.Frame(r));
-            Counters.ArpRequestsSent++;
-            Stage(overlay.Uplink, r);
+            ready = UplinkTransmit.NeighbourRequests(_mailbox, _replicas, _mempool, Counters);
+            for (int i = 0; i < ready; i++)
+                Stage(overlay.Uplink, _replicas[i]);
         }
+        while (ready == _replicas.Length);
         Flush(tables);
     }
 
