@@ -123,8 +123,9 @@ internal readonly unsafe struct MbufArray
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int VhostEnqueueBurst(int vid, ushort vring) => rte_vhost_enqueue_burst(vid, vring, _items, (ushort)Length);
 
+    // Not NoInlining: the JIT learns that a call never returns only by trying to inline it, and a
+    // call it thinks may return makes every checked access spill the loop's registers around it.
     [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowIndexOutOfRange(int index, int length) =>
         throw new IndexOutOfRangeException($"mbuf array index {index} is outside its {length} entries");
 }
