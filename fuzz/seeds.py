@@ -93,7 +93,44 @@ control_message = {
     "truncated": frame({"op": "remove-vm", "name": "red-a"})[:-3],
 }
 
-targets = {"l2switch": l2switch, "decapsulation": decapsulation, "config-yaml": config_yaml, "config-json": config_json, "control-message": control_message}
+# The virtqueue targets' input (fuzz/VSwitch.Fuzz.Targets/VirtqueueTarget.cs): size exponent,
+# flags (1 EVENT_IDX, 2 INDIRECT_DESC), avail.idx, used_event, descriptors, available ring, then
+# the indirect area at 0x4000.
+NEXT, WRITE, INDIRECT = 1, 2, 4
+def desc(addr, length, flags=0, nxt=0): return struct.pack("<QIHH", addr, length, flags, nxt)
+def ring(size_exp, flags, heads, descs, avail_idx=None, used_event=0, indirect=b""):
+    size = 1 << size_exp
+    table = b"".join(descs).ljust(16 * size, b"\0")
+    entries = b"".join(struct.pack("<H", h) for h in heads).ljust(2 * size, b"\0")
+    index = len(heads) if avail_idx is None else avail_idx
+    return struct.pack("<BBHH", size_exp, flags, index, used_event) + table + entries + indirect
+virtqueue = {
+    "two-chains": ring(3, 0, [0, 2], [desc(0x8000, 16, NEXT, 1), desc(0x9000, 1, WRITE), desc(0xa000, 32)]),
+    "indirect": ring(3, 2, [0], [desc(0x4000, 48, INDIRECT)], indirect=desc(0x8000, 4, NEXT, 1) + desc(0x9000, 1, WRITE | NEXT, 2) + desc(0x20000, 4096, WRITE)),
+    "event-idx": ring(2, 1, [0, 1], [desc(0x8000, 8), desc(0x9000, 8, WRITE)], used_event=1),
+    "loop": ring(3, 0, [0, 2], [desc(0x8000, 8, NEXT, 1), desc(0x8100, 8, NEXT, 0), desc(0xa000, 8)]),
+    "outside-ram": ring(3, 0, [0, 1, 2, 3, 4], [desc(0x18000, 16), desc(0x30000 - 8, 16), desc(0xffff_ffff_ffff_fff0, 32), desc(0xfff8, 16), desc(0x20000, 64)]),
+    "readable-after-writable": ring(3, 0, [0], [desc(0x9000, 4, WRITE | NEXT, 1), desc(0x8000, 4)]),
+    "head-out-of-range": ring(3, 0, [9], [desc(0x8000, 8)]),
+    "avail-too-far": ring(3, 0, [0], [desc(0x8000, 8)], avail_idx=100),
+    "full-queue": ring(0, 0, [0], [desc(0x8000, 8)]),
+}
+# The input only fills the rings and the indirect area (RAM is zero elsewhere), so a control
+# request's bytes sit in the indirect area and its descriptor points there.
+def control_ring(request):
+    return ring(3, 0, [0], [desc(0x4000, len(request), NEXT, 1), desc(0x9000, 1, WRITE)], indirect=request)
+net_control = {
+    "mq-pairs-set": control_ring(bytes([4, 0, 2, 0])),
+    "mq-pairs-too-many": control_ring(bytes([4, 0, 9, 0])),
+    "announce-ack": control_ring(bytes([3, 0])),
+    "rx-promisc": control_ring(bytes([0, 0, 1])),
+    "no-ack": ring(3, 0, [0], [desc(0x4000, 4)], indirect=bytes([4, 0, 1, 0])),
+    "loop": virtqueue["loop"],
+    "indirect": virtqueue["indirect"],
+}
+
+targets = {"l2switch": l2switch, "decapsulation": decapsulation, "config-yaml": config_yaml, "config-json": config_json, "control-message": control_message,
+           "virtqueue": virtqueue, "net-control": net_control}
 for target, seeds in targets.items():
     folder = os.path.join(corpus, target)
     shutil.rmtree(folder, ignore_errors=True)

@@ -8,22 +8,20 @@ Guest RAM is a memfd in both (vmm always; QEMU through memory-backend-memfd), so
 RssShmem and the VMM's own memory is the rest: overhead = VmHWM - RssShmem (peak resident
 minus the guest pages touched), and RssAnon + RssFile is reported beside it.
 
-usage: job.py OUT.json KERNEL|auto INITRAMFS VMM_DLL ROUNDS MEMORY_MIB
+usage: job.py OUT.json KERNEL|auto INITRAMFS VMM ROUNDS MEMORY_MIB
+(VMM: the published vmm binary)
 (auto: the kernel the sandbox itself runs, from its cache, as the KVM lane does)
 """
 import json, os, signal, subprocess, sys, time
 
-out, kernel, initramfs, vmm_dll, rounds, memory = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-if kernel == "auto":
-    release = os.uname().release
-    cache = os.environ.get("VSWITCH_KVM_SANDBOX_CACHE", "/var/cache/vswitch/kvm-sandbox")
-    kernel = next((k for k in (f"{cache}/kernels/{release}/root/boot/vmlinuz-{release}", f"/boot/vmlinuz-{release}")
-                   if os.path.exists(k)), None) or sys.exit(f"job.py: no kernel for {release}")
+from guest_kernel import guest_kernel
+
+out, kernel, initramfs, vmm, rounds, memory = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+kernel = guest_kernel(kernel, "job.py")
 cmdline = "console=ttyS0 reboot=k panic=-1 pci=off quiet vsw.wait=1 vsw.nonce=bench"
-dotnet = os.path.realpath(subprocess.check_output(["sh", "-c", "command -v dotnet"], text=True).strip())
 
 def commands():
-    yield "vmm", [dotnet, vmm_dll, "run", "--kernel", kernel, "--initramfs", initramfs, "--cmdline", cmdline,
+    yield "vmm", [vmm, "run", "--kernel", kernel, "--initramfs", initramfs, "--cmdline", cmdline,
                   "--memory-mib", str(memory), "--vcpus", "1", "--serial", "stdout"]
     yield "qemu", ["qemu-system-x86_64", "-M", "microvm,memory-backend=ram", "-accel", "kvm", "-cpu", "host",
                    "-m", f"{memory}M", "-object", f"memory-backend-memfd,id=ram,size={memory}M",

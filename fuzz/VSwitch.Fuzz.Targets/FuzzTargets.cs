@@ -15,6 +15,8 @@ public static class FuzzTargets
         ["config-yaml"] = ConfigTarget.RunYaml,
         ["config-json"] = ConfigTarget.RunJson,
         ["control-message"] = ControlMessageTarget.Run,
+        ["virtqueue"] = VirtqueueTarget.Run,
+        ["net-control"] = VirtqueueTarget.RunNetControl,
     };
 }
 

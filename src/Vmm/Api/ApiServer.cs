@@ -5,6 +5,8 @@
 using System.Text.Json.Nodes;
 using VSwitch.Common.Control;
 using VSwitch.Common.Sockets;
+using VSwitch.Vmm.Devices.Virtio.Block;
+using VSwitch.Vmm.Devices.Virtio.Mmio;
 using VSwitch.Vmm.Machine;
 
 namespace VSwitch.Vmm.Api;
@@ -56,16 +58,69 @@ public sealed class ApiServer : IDisposable
             .Add("state", Change("state", () => true))
             .Add("pause", Change("pause", machine.Pause))
             .Add("resume", Change("resume", machine.Resume))
+
             .Add("shutdown", (request, _) =>
             {
                 ControlOperations.OnlyFields(request, "shutdown");
                 machine.RequestStop(new VmOutcome(StopReason.Shutdown));
                 // The vCPUs stop after the reply is sent; the state they will reach is the answer.
                 return ValueTask.FromResult(Reply(MachineState.Stopped));
+            })
+            .Add("stats", (request, _) =>
+            {
+                ControlOperations.OnlyFields(request, "stats");
+                return ValueTask.FromResult(AddStatistics(Reply(machine.State), machine.Statistics()));
             });
     }
 
     private static JsonObject Reply(MachineState state) => new() { ["state"] = StateName(state) };
+
+    /// <summary>Adds the "stats" reply's fields to <paramref name="reply"/>; vmm prints the same when the VM stops (docs/vmm.md, "API").</summary>
+    internal static JsonObject AddStatistics(JsonObject reply, VmStatistics stats)
+    {
+        reply["vcpus"] = new JsonArray([.. stats.VcpuExits.Select(exits => (JsonNode)new JsonObject
+        {
+            ["exits"] = new JsonObject
+            {
+                ["port_io"] = exits[(int)VcpuExitKind.PortIo],
+                ["mmio"] = exits[(int)VcpuExitKind.Mmio],
+                ["interrupted"] = exits[(int)VcpuExitKind.Interrupted],
+                ["other"] = exits[(int)VcpuExitKind.Other],
+            },
+        })]);
+        reply["nics"] = new JsonArray([.. stats.Nics.Select(nic => (JsonNode)new JsonObject { ["mmio_exits"] = MmioExits(nic) })]);
+        reply["disks"] = new JsonArray([.. stats.Disks.Select(disk => (JsonNode)new JsonObject
+        {
+            ["id"] = disk.Id,
+            ["requests"] = new JsonObject([.. Enum.GetValues<BlockOutcome>().Select(outcome =>
+                new KeyValuePair<string, JsonNode?>(BlockOutcomeName(outcome), disk.Requests.Outcomes[(int)outcome]))]),
+            ["read_bytes"] = disk.Requests.ReadBytes,
+            ["written_bytes"] = disk.Requests.WrittenBytes,
+            ["flushes"] = disk.Requests.Flushes,
+            ["mmio_exits"] = MmioExits(disk.Exits),
+        })]);
+        return reply;
+    }
+
+    private static JsonObject MmioExits(MmioExitCounts exits) => new()
+    {
+        ["interrupt_status_reads"] = exits.InterruptStatusReads,
+        ["interrupt_acks"] = exits.InterruptAcks,
+        ["queue_notifies"] = new JsonArray([.. exits.QueueNotifies.Select(n => (JsonNode)n)]),
+        ["other"] = exits.Other,
+    };
+
+    internal static string BlockOutcomeName(BlockOutcome outcome) => outcome switch
+    {
+        BlockOutcome.Ok => "ok",
+        BlockOutcome.IoError => "io_error",
+        BlockOutcome.OutOfRange => "out_of_range",
+        BlockOutcome.Unaligned => "unaligned",
+        BlockOutcome.ReadOnly => "read_only",
+        BlockOutcome.Unsupported => "unsupported",
+        BlockOutcome.Malformed => "malformed",
+        _ => "no_status_byte",
+    };
 
     internal static string StateName(MachineState state) => state switch
     {

@@ -50,20 +50,36 @@ public sealed class BzImage
     private const int LegacySetupSects = 4;
     private const int SectorSize = 512;
 
+    // The boot sector and setup code only (at most 128 KiB): the protected-mode kernel, the bulk
+    // of the file, stays in the caller's buffer, so a parse costs no copy of it (the VMM's own
+    // memory beside the guest's, docs/performance.md).
     private readonly byte[] _image;
 
-    private BzImage(byte[] image, int headerEnd, int protectedModeOffset)
+    private BzImage(byte[] setup, int headerEnd, int protectedModeOffset, int protectedModeLength)
     {
-        _image = image;
+        _image = setup;
         HeaderEnd = headerEnd;
         ProtectedModeOffset = protectedModeOffset;
+        ProtectedModeLength = protectedModeLength;
     }
 
-    /// <summary>Parses and validates <paramref name="image"/> (a bzImage file's bytes, copied).</summary>
-    public static BzImage Parse(ReadOnlySpan<byte> image)
+    /// <summary>The most a bzImage's boot sector and setup code take: setup_sects is one byte.</summary>
+    public const int MaxSetupBytes = (255 + 1) * SectorSize;
+
+    /// <summary>Parses and validates <paramref name="image"/> (a whole bzImage file's bytes; the setup part is copied).</summary>
+    public static BzImage Parse(ReadOnlySpan<byte> image) => Parse(image[..Math.Min(image.Length, MaxSetupBytes)], image.Length);
+
+    /// <summary>
+    /// Parses and validates a bzImage of <paramref name="imageLength"/> bytes from its first bytes,
+    /// <paramref name="head"/>: at least <see cref="MaxSetupBytes"/> of them, or the whole file.
+    /// </summary>
+    public static BzImage Parse(ReadOnlySpan<byte> head, long imageLength)
     {
+        if (imageLength > int.MaxValue)
+            Fail($"{imageLength} bytes is more than any bzImage");
+        ReadOnlySpan<byte> image = head;
         if (image.Length < Header.MinimumEnd)
-            Fail($"{image.Length} bytes is shorter than a setup header (0x{Header.MinimumEnd:x} bytes)");
+            Fail($"{imageLength} bytes is shorter than a setup header (0x{Header.MinimumEnd:x} bytes)");
         ushort bootFlag = BinaryPrimitives.ReadUInt16LittleEndian(image[Header.BootFlag..]);
         if (bootFlag != BootFlagValue)
             Fail($"boot_flag at 0x{Header.BootFlag:x} is 0x{bootFlag:x4}, not 0x{BootFlagValue:x4}; not a bzImage");
@@ -84,15 +100,15 @@ public sealed class BzImage
 
         int setupSects = image[Header.SetupSects] == 0 ? LegacySetupSects : image[Header.SetupSects];
         int protectedModeOffset = (setupSects + 1) * SectorSize;
-        if (protectedModeOffset >= image.Length)
-            Fail($"setup_sects {setupSects} puts the protected-mode kernel at 0x{protectedModeOffset:x}, past the end of the {image.Length}-byte image");
+        if (protectedModeOffset >= imageLength)
+            Fail($"setup_sects {setupSects} puts the protected-mode kernel at 0x{protectedModeOffset:x}, past the end of the {imageLength}-byte image");
         ulong syssizeBytes = (ulong)BinaryPrimitives.ReadUInt32LittleEndian(image[Header.Syssize..]) * 16;
-        if (syssizeBytes > (ulong)(image.Length - protectedModeOffset))
-            Fail($"syssize says {syssizeBytes} bytes of protected-mode kernel, the image has {image.Length - protectedModeOffset}; truncated");
+        if (syssizeBytes > (ulong)(imageLength - protectedModeOffset))
+            Fail($"syssize says {syssizeBytes} bytes of protected-mode kernel, the image has {imageLength - protectedModeOffset}; truncated");
 
-        var parsed = new BzImage(image.ToArray(), headerEnd, protectedModeOffset);
-        if (parsed.InitSize < parsed.ProtectedModeKernel.Length)
-            Fail($"init_size {parsed.InitSize} at 0x{Header.InitSize:x} is smaller than the {parsed.ProtectedModeKernel.Length}-byte protected-mode kernel");
+        var parsed = new BzImage(image[..protectedModeOffset].ToArray(), headerEnd, protectedModeOffset, (int)imageLength - protectedModeOffset);
+        if (parsed.InitSize < parsed.ProtectedModeLength)
+            Fail($"init_size {parsed.InitSize} at 0x{Header.InitSize:x} is smaller than the {parsed.ProtectedModeLength}-byte protected-mode kernel");
         if (parsed.Relocatable && (parsed.KernelAlignment == 0 || (parsed.KernelAlignment & (parsed.KernelAlignment - 1)) != 0))
             Fail($"kernel_alignment 0x{parsed.KernelAlignment:x} at 0x{Header.KernelAlignment:x} is not a power of two");
         return parsed;
@@ -113,8 +129,8 @@ public sealed class BzImage
     /// <summary>First byte past the setup header (0x202 + the jump's offset byte).</summary>
     public int HeaderEnd { get; }
 
-    /// <summary>The bytes loaded at the kernel's load address.</summary>
-    public ReadOnlySpan<byte> ProtectedModeKernel => _image.AsSpan(ProtectedModeOffset);
+    /// <summary>Length of the protected-mode kernel, the rest of the file from <see cref="ProtectedModeOffset"/>: what is loaded at the kernel's load address.</summary>
+    public int ProtectedModeLength { get; }
 
     /// <summary>The setup header, 0x1f1 up to <see cref="HeaderEnd"/>, to copy into the zero page.</summary>
     public ReadOnlySpan<byte> SetupHeader => _image.AsSpan(Header.Start, HeaderEnd - Header.Start);

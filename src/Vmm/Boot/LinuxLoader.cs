@@ -24,24 +24,24 @@ public static class LinuxLoader
     /// RamRegions) and returns the state for the boot vCPU. <paramref name="initramfs"/> empty
     /// means none. Throws <see cref="LinuxBootException"/> naming the input that does not fit.
     /// </summary>
-    public static BootCpuState Load(GuestMemory memory, E820Map map, ReadOnlySpan<byte> kernel, ReadOnlySpan<byte> initramfs,
+    public static BootCpuState Load(GuestMemory memory, E820Map map, BootImage kernel, BootImage? initramfs,
         string commandLine, int vcpuCount, IReadOnlyList<VirtioMmioAcpiDevice>? virtioMmioDevices = null)
     {
         CheckMemoryMatchesMap(memory, map);
         if (vcpuCount < 1 || vcpuCount > AcpiTables.MaxVcpus)
             throw new LinuxBootException($"vcpu count: {vcpuCount} is outside [1, {AcpiTables.MaxVcpus}]");
 
-        BzImage image = BzImage.Parse(kernel);
+        BzImage image = BzImage.Parse(kernel.ReadHead(BzImage.MaxSetupBytes), kernel.Length);
         ulong kernelAddress = KernelAddress(image, map);
         ulong kernelEnd = kernelAddress + image.InitSize;
-        memory.Write(kernelAddress, image.ProtectedModeKernel);
+        kernel.CopyTo(memory, kernelAddress, image.ProtectedModeOffset, image.ProtectedModeLength);
 
         var zeroPage = new BootParams(image);
         zeroPage.CommandLine = WriteCommandLine(memory, image, commandLine);
-        if (!initramfs.IsEmpty)
+        if (initramfs is { Length: > 0 })
         {
             ulong initramfsAddress = InitramfsAddress(image, map, kernelEnd, (ulong)initramfs.Length);
-            memory.Write(initramfsAddress, initramfs);
+            initramfs.CopyTo(memory, initramfsAddress, 0, initramfs.Length);
             zeroPage.SetRamdisk(initramfsAddress, (ulong)initramfs.Length);
         }
 

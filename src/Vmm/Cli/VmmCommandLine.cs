@@ -9,6 +9,7 @@ using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
+using VSwitch.Vmm.Devices.Serial;
 using VSwitch.Vmm.Machine;
 using VSwitch.Vmm.Spec;
 
@@ -22,7 +23,7 @@ public static class VmmCommandLine
     private static readonly ControlCommand s_ctl = new(new ControlTarget(
         Program: "vmm",
         Daemon: "the VMM",
-        Ops: "state pause resume shutdown (docs/vmm.md, \"API\")",
+        Ops: "state pause resume shutdown stats (docs/vmm.md, \"API\")",
         SocketEnvironmentVariable: null,
         DefaultSocketPath: null,
         DefaultTimeout: TimeSpan.FromSeconds(10)));
@@ -74,26 +75,36 @@ public static class VmmCommandLine
     private static int Run(string? specPath, VmSpec options, string? serialMode, string? serialLog, bool debug, TextWriter stderr)
     {
         MachineConfig config;
-        byte[] kernelImage, initramfsImage;
+        BootImage? kernelImage = null, initramfsImage = null;
         try
         {
             config = Configure(specPath, options, serialMode, serialLog);
             ThrowIfApiSocketInUse(config.ApiSocket);
-            kernelImage = ReadInput(config.KernelPath, "kernel");
-            BzImage.Parse(kernelImage); // before KVM: an unbootable file is the user's error on any host
-            initramfsImage = config.InitramfsPath is null ? [] : ReadInput(config.InitramfsPath, "initramfs");
+            kernelImage = OpenInput(config.KernelPath, "kernel");
+            // Before KVM: an unbootable file is the user's error on any host.
+            BzImage.Parse(kernelImage.ReadHead(BzImage.MaxSetupBytes), kernelImage.Length);
+            initramfsImage = config.InitramfsPath is null ? null : OpenInput(config.InitramfsPath, "initramfs");
         }
         catch (VmSpecException e)
         {
+            kernelImage?.Dispose();
             stderr.WriteLine($"vmm: {e.Message}");
             return ExitCodes.BadInput;
         }
         catch (LinuxBootException e)
         {
+            kernelImage?.Dispose();
             stderr.WriteLine($"vmm: {options.Kernel ?? "kernel"}: {e.Message}");
             return ExitCodes.BadInput;
         }
+        using (kernelImage)
+        using (initramfsImage)
+            return Boot(config, kernelImage, initramfsImage, debug, stderr);
+    }
 
+    /// <summary>Opens KVM, builds the VM with the boot images and runs it to its end.</summary>
+    private static int Boot(MachineConfig config, BootImage kernelImage, BootImage? initramfsImage, bool debug, TextWriter stderr)
+    {
         KvmSystem kvm;
         try
         {
@@ -133,8 +144,10 @@ public static class VmmCommandLine
             VirtualMachine machine;
             try
             {
+                // Device events (a backend connecting or going away, a device the guest broke) are
+                // always worth a line; the bus's first-touch lines only with --debug.
                 machine = VirtualMachine.Create(kvm, config, kernelImage, initramfsImage, serialOutput,
-                    debug ? line => stderr.WriteLine($"vmm: {line}") : null);
+                    debug ? line => stderr.WriteLine($"vmm: {line}") : null, line => stderr.WriteLine($"vmm: {line}"));
             }
             catch (LinuxBootException e)
             {
@@ -175,9 +188,15 @@ public static class VmmCommandLine
             machine.RequestStop(new VmOutcome(StopReason.Shutdown));
         }
 
+        // stdin is the console's input: what is typed (or piped) reaches the guest's ttyS0.
+        using var stopInput = new CancellationTokenSource();
+        if (config.Serial != SerialOutputKind.None)
+            SerialInput.Start(Console.OpenStandardInput(), machine.Serial, stopInput.Token);
+
         var started = System.Diagnostics.Stopwatch.StartNew();
         machine.Start();
         VmOutcome outcome = machine.WaitForExit();
+        stopInput.Cancel();
         api?.Dispose();
         if (outcome.Diagnostic is not null)
             stderr.WriteLine($"vmm: {outcome.Diagnostic}");
@@ -192,6 +211,7 @@ public static class VmmCommandLine
         }
         stderr.WriteLine($"vmm: VM stopped: reason={ExitCodes.Name(outcome.Reason)} exit={outcome.ExitCode} " +
             $"after {started.Elapsed.TotalSeconds:F2} s ({reads} unclaimed port reads, {writes} writes)");
+        stderr.WriteLine($"vmm: statistics {ApiServer.AddStatistics(new(), machine.Statistics()).ToJsonString()}");
         return outcome.ExitCode;
     }
 
@@ -246,11 +266,11 @@ public static class VmmCommandLine
         }
     }
 
-    private static byte[] ReadInput(string path, string what)
+    private static BootImage OpenInput(string path, string what)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return BootImage.Open(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

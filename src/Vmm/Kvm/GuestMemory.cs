@@ -105,6 +105,18 @@ public sealed class GuestMemory : IDisposable
     /// </summary>
     public bool TryGetSpan(ulong guestAddress, int length, out Span<byte> span)
     {
+        if (TryTranslate(guestAddress, length, out ulong fileOffset))
+        {
+            span = _mapping.GetSpan(fileOffset, length);
+            return true;
+        }
+        span = default;
+        return false;
+    }
+
+    // The translation itself: where in the memfd the range lies, if wholly inside one region.
+    private bool TryTranslate(ulong guestAddress, int length, out ulong fileOffset)
+    {
         if (length >= 0)
         {
             foreach (ref readonly GuestMemoryRegion region in _regions.AsSpan())
@@ -114,12 +126,12 @@ public sealed class GuestMemory : IDisposable
                 ulong offset = guestAddress - region.GuestAddress;
                 if (offset < region.Size && (ulong)length <= region.Size - offset)
                 {
-                    span = _mapping.GetSpan(region.FileOffset + offset, length);
+                    fileOffset = region.FileOffset + offset;
                     return true;
                 }
             }
         }
-        span = default;
+        fileOffset = 0;
         return false;
     }
 
@@ -139,6 +151,18 @@ public sealed class GuestMemory : IDisposable
 
     /// <summary>The host virtual address backing <paramref name="region"/>, for KVM_SET_USER_MEMORY_REGION.</summary>
     internal ulong HostAddress(in GuestMemoryRegion region) => _mapping.Address + region.FileOffset;
+
+    /// <summary>
+    /// This process's address of the <paramref name="length"/> bytes at <paramref name="guestAddress"/>,
+    /// for a vhost-user backend that maps the memfd and translates through SET_MEM_TABLE; false
+    /// where <see cref="TryGetSpan"/> would refuse.
+    /// </summary>
+    internal bool TryGetHostAddress(ulong guestAddress, int length, out ulong hostAddress)
+    {
+        bool inside = TryTranslate(guestAddress, length, out ulong fileOffset);
+        hostAddress = inside ? _mapping.Address + fileOffset : 0;
+        return inside;
+    }
 
     /// <summary>The memfd, for sharing the RAM with another process.</summary>
     internal FileDescriptorHandle FileDescriptor => _memfd;

@@ -80,6 +80,31 @@ public sealed class KvmVm : IDisposable
     }
 
     /// <summary>
+    /// KVM_IOEVENTFD: a guest's <paramref name="width"/>-byte MMIO write of <paramref name="value"/>
+    /// to <paramref name="address"/> signals <paramref name="eventFd"/> inside KVM, with no exit to
+    /// the VMM (a virtqueue's kick straight to its backend).
+    /// </summary>
+    public void AddIoeventfd(ulong address, uint width, ulong value, EventFd eventFd)
+    {
+        var ioeventfd = new KvmIoeventfd
+        {
+            Addr = address,
+            Len = width,
+            Datamatch = value,
+            Fd = (int)eventFd.Handle.DangerousGetHandle(),
+            Flags = (uint)KvmIoeventfdFlags.Datamatch,
+        };
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.Ioeventfd, ref ioeventfd), "KVM_IOEVENTFD");
+    }
+
+    /// <summary>KVM_IRQFD: each signal of <paramref name="eventFd"/> is an edge on <paramref name="gsi"/> (a backend's call straight to the guest).</summary>
+    public void AddIrqfd(uint gsi, EventFd eventFd)
+    {
+        var irqfd = new KvmIrqfd { Fd = (uint)eventFd.Handle.DangerousGetHandle(), Gsi = gsi };
+        KvmThrow.Check(Ioctl(_fd, KvmIoctls.Irqfd, ref irqfd), "KVM_IRQFD");
+    }
+
+    /// <summary>
     /// KVM_SET_GSI_ROUTING: replaces the whole GSI -> irqchip pin table (KVM's default, set up by
     /// KVM_CREATE_IRQCHIP, maps GSI n to PIC pin n and IOAPIC pin n).
     /// </summary>

@@ -12,4 +12,6 @@ public interface IApiMachine
     bool Resume();
 
     void RequestStop(VmOutcome outcome);
+
+    VmStatistics Statistics();
 }

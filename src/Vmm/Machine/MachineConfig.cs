@@ -1,6 +1,18 @@
 // A VM as the vmm program runs it: what `vmm run` options and spec files (Spec/VmSpec.cs) both
 // become, already validated.
+using VSwitch.Vmm.Devices.Virtio.Net;
+
 namespace VSwitch.Vmm.Machine;
+
+/// <summary>A virtio-net NIC: what the guest sees of it, and the vhost-user socket vswitchd connects to.</summary>
+public sealed record NicConfig(NetDeviceConfig Device, string Socket);
+
+/// <summary>A virtio-blk disk: the volume's file, the id the guest reads, and its request queues.</summary>
+public sealed record DiskConfig(string Path, string Id, bool ReadOnly, int Queues)
+{
+    /// <summary>virtio-blk's GET_ID answer is 20 bytes.</summary>
+    public const int MaxIdBytes = 20;
+}
 
 /// <summary>Where the guest's COM1 output goes.</summary>
 public enum SerialOutputKind
@@ -24,6 +36,13 @@ public sealed record MachineConfig
     public string? SerialPath { get; init; }
     /// <summary>Unix socket of the JSON API (docs/vmm.md, "API"); null for none.</summary>
     public string? ApiSocket { get; init; }
+    /// <summary>The guest's NICs, in slot order (virtio-mmio device 0, 1, ...).</summary>
+    public IReadOnlyList<NicConfig> Nics { get; init; } = [];
+    /// <summary>The guest's disks, in the slots after the NICs (the first is /dev/vda).</summary>
+    public IReadOnlyList<DiskConfig> Disks { get; init; } = [];
+
+    /// <summary>Virtio devices a VM can have: one IOAPIC pin each, of the 8 above the ISA ones.</summary>
+    public const int MaxVirtioDevices = 8;
 
     public const int DefaultMemoryMib = 256;
 

@@ -7,6 +7,17 @@ using VSwitch.Vmm.Kvm.Uapi;
 
 namespace VSwitch.Vmm.Machine;
 
+/// <summary>Why a vCPU came back to user space, as VcpuThread counts it.</summary>
+public enum VcpuExitKind
+{
+    PortIo,
+    Mmio,
+    /// <summary>KVM_EXIT_INTR: a signal (a pause or stop request) kicked the vCPU out.</summary>
+    Interrupted,
+    /// <summary>Everything else; each of these ends the VM.</summary>
+    Other,
+}
+
 internal sealed class VcpuThread : IDisposable
 {
     // KVM_SYSTEM_EVENT_* (include/uapi/linux/kvm.h).
@@ -16,6 +27,8 @@ internal sealed class VcpuThread : IDisposable
     private readonly VirtualMachine _machine;
     private readonly KvmVcpu _vcpu;
     private readonly Thread _thread;
+    // Written by this vCPU's thread alone; others read a snapshot (an aligned long is never torn).
+    private readonly long[] _exits = new long[Enum.GetValues<VcpuExitKind>().Length];
 
     public VcpuThread(VirtualMachine machine, KvmVcpu vcpu)
     {
@@ -26,6 +39,9 @@ internal sealed class VcpuThread : IDisposable
     }
 
     public KvmVcpu Vcpu => _vcpu;
+
+    /// <summary>This vCPU's exits to user space so far, indexed by <see cref="VcpuExitKind"/>.</summary>
+    public long[] Exits => [.. _exits];
 
     public void Start() => _thread.Start();
 
@@ -57,6 +73,13 @@ internal sealed class VcpuThread : IDisposable
     /// <summary>Handles one exit; non-null when it ends the VM.</summary>
     private VmOutcome? Handle(VcpuExit exit)
     {
+        _exits[(int)(exit.Reason switch
+        {
+            KvmExitReason.Io => VcpuExitKind.PortIo,
+            KvmExitReason.Mmio => VcpuExitKind.Mmio,
+            KvmExitReason.Intr => VcpuExitKind.Interrupted,
+            _ => VcpuExitKind.Other,
+        })]++;
         switch (exit.Reason)
         {
             case KvmExitReason.Io:

@@ -18,6 +18,7 @@ using VSwitch.Vmm.Devices.Rtc;
 using VSwitch.Vmm.Devices.Serial;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
+using VSwitch.Vmm.Volumes;
 
 namespace VSwitch.Vmm.Machine;
 
@@ -41,6 +42,8 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     private bool _pauseRequested;
     private int _parked;
     private readonly ManualResetEventSlim _stopped = new();
+    private readonly List<NetworkInterface> _nics = [];
+    private readonly List<BlockDisk> _disks = [];
 
     private VirtualMachine(KvmSystem kvm, KvmVm vm, GuestMemory memory, Stream serialOutput, Action<string>? debugLog,
         Func<VirtualMachine, (Uart16550, VcpuThread[])> build)
@@ -62,6 +65,9 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
 
     public GuestMemory Memory => _memory;
 
+    /// <summary>COM1, for host input to the guest's console.</summary>
+    public Uart16550 Serial => _serial;
+
     public int VcpuCount => _vcpus.Length;
 
     public MachineState State
@@ -75,8 +81,8 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     /// <see cref="KvmException"/> when KVM refuses a step. Takes ownership of <paramref name="kvm"/>
     /// (disposed with the VM, or here when building fails).
     /// </summary>
-    public static VirtualMachine Create(KvmSystem kvm, MachineConfig config, byte[] kernel, byte[] initramfs, Stream serialOutput,
-        Action<string>? debugLog = null)
+    public static VirtualMachine Create(KvmSystem kvm, MachineConfig config, BootImage kernel, BootImage? initramfs, Stream serialOutput,
+        Action<string>? debugLog = null, Action<string>? eventLog = null)
     {
         var disposables = new Stack<IDisposable>();
         disposables.Push(kvm);
@@ -96,7 +102,28 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
             GuestMemory memory = GuestMemory.Create(map.RamRegions, config.HugePages);
             disposables.Push(memory);
             vm.AddMemory(memory);
-            BootCpuState boot = LinuxLoader.Load(memory, map, kernel, initramfs, config.CommandLine, config.Vcpus);
+            int virtioDevices = config.Nics.Count + config.Disks.Count;
+            if (virtioDevices > MachineConfig.MaxVirtioDevices)
+                throw new LinuxBootException($"nics, disks: {config.Nics.Count} NICs and {config.Disks.Count} disks, a VM has room for {MachineConfig.MaxVirtioDevices} virtio devices");
+            // Before any device: a volume that cannot be attached is the user's error, like a bad kernel.
+            var volumes = new List<IBlockVolume>();
+            foreach ((DiskConfig disk, int i) in config.Disks.Select((d, i) => (d, i)))
+            {
+                try
+                {
+                    volumes.Add(RawFileVolume.Open(disk.Path, disk.Id, disk.ReadOnly));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    foreach (IBlockVolume opened in volumes)
+                        opened.Dispose();
+                    throw new LinuxBootException($"disks[{i}].path: cannot attach {disk.Path}: {e.Message}");
+                }
+            }
+            foreach (IBlockVolume volume in volumes)
+                disposables.Push(volume);
+            BootCpuState boot = LinuxLoader.Load(memory, map, kernel, initramfs, config.CommandLine, config.Vcpus,
+                [.. Enumerable.Range(0, virtioDevices).Select(VirtioSlots.AcpiDevice)]);
             KvmCpuidEntry2[] supported = kvm.GetSupportedCpuid();
 
             var machine = new VirtualMachine(kvm, vm, memory, serialOutput, debugLog, self =>
@@ -111,6 +138,19 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
                 self.PortBus.Register(AcpiPorts.Pm1aEvent, AcpiPorts.Pm1EventLength, pm.EventBlock, "ACPI PM1a event");
                 self.PortBus.Register(AcpiPorts.Pm1aControl, AcpiPorts.Pm1ControlLength, pm.ControlBlock, "ACPI PM1a control");
                 self.PortBus.Register(AcpiPorts.ResetRegister, 1, pm.ResetRegister, "ACPI reset register");
+                for (int slot = 0; slot < config.Nics.Count; slot++)
+                {
+                    NetworkInterface nic = NetworkInterface.Attach(vm, memory, self.MmioBus, slot, config.Nics[slot], eventLog);
+                    disposables.Push(nic);
+                    self._nics.Add(nic);
+                }
+                for (int i = 0; i < config.Disks.Count; i++)
+                {
+                    // The disk owns its volume from here on.
+                    BlockDisk disk = BlockDisk.Attach(vm, memory, self.MmioBus, config.Nics.Count + i, volumes[i], config.Disks[i].Queues, eventLog);
+                    disposables.Push(disk);
+                    self._disks.Add(disk);
+                }
 
                 var vcpus = new VcpuThread[config.Vcpus];
                 for (int i = 0; i < vcpus.Length; i++)
@@ -140,6 +180,11 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
             throw;
         }
     }
+
+    /// <summary>The exits so far, per vCPU and per NIC; safe to call while the VM runs.</summary>
+    public VmStatistics Statistics() =>
+        new([.. _vcpus.Select(vcpu => vcpu.Exits)], [.. _nics.Select(nic => nic.Transport.Exits)],
+            [.. _disks.Select(disk => new DiskStatistics(disk.Device.Volume.Id, disk.Device.Counters, disk.Transport.Exits))]);
 
     /// <summary>Starts one thread per vCPU.</summary>
     public void Start()
@@ -295,6 +340,10 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     {
         foreach (VcpuThread vcpu in _vcpus)
             vcpu.Dispose();
+        foreach (NetworkInterface nic in _nics)
+            nic.Dispose();
+        foreach (BlockDisk disk in _disks)
+            disk.Dispose();
         _vm.Dispose();
         _memory.Dispose();
         _kvm.Dispose();

@@ -5,6 +5,8 @@
 using System.Text.Json;
 using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Devices.Virtio.Block;
+using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Machine;
 
 namespace VSwitch.Vmm.Spec;
@@ -27,6 +29,8 @@ public sealed record VmSpec
     public SerialOutputKind? Serial { get; init; }
     public string? SerialPath { get; init; }
     public string? ApiSocket { get; init; }
+    public IReadOnlyList<NicConfig>? Nics { get; init; }
+    public IReadOnlyList<DiskConfig>? Disks { get; init; }
 
     public const int MaxMemoryMib = 1 << 20; // 1 TiB
 
@@ -77,7 +81,9 @@ public sealed record VmSpec
                     "hugepages" => spec with { HugePages = BoolValue(p.Value, field) },
                     "api_socket" => spec with { ApiSocket = PathValue(p.Value, field, baseFolder) },
                     "serial" => ParseSerial(spec, p.Value, field, baseFolder),
-                    _ => throw new VmSpecException(field, "unknown field; expected kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket"),
+                    "nics" => spec with { Nics = ParseNics(p.Value, field, baseFolder) },
+                    "disks" => spec with { Disks = ParseDisks(p.Value, field, baseFolder) },
+                    _ => throw new VmSpecException(field, "unknown field; expected kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket, nics, disks"),
                 };
             }
             return spec;
@@ -110,6 +116,114 @@ public sealed record VmSpec
         if ((kind == SerialOutputKind.File) != (path is not null))
             throw new VmSpecException($"{field}.path", kind == SerialOutputKind.File ? "missing; output \"file\" needs a path" : $"only goes with output \"file\", not \"{Name(kind.Value)}\"");
         return spec with { Serial = kind, SerialPath = path };
+    }
+
+    // "nics": [{"socket": "vm1-net0.sock", "mac": "02:00:00:00:00:01", "mtu": 1500, "queue_pairs": 1}]
+    private static List<NicConfig> ParseNics(JsonElement value, string field, string baseFolder)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+            throw new VmSpecException(field, $"must be a list of NICs like [{{\"socket\": \"net0.sock\", \"mac\": \"02:00:00:00:00:01\"}}], not {value.ValueKind}");
+        var nics = new List<NicConfig>();
+        foreach (JsonElement element in value.EnumerateArray())
+        {
+            string nicField = $"{field}[{nics.Count}]";
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new VmSpecException(nicField, $"must be an object, not {element.ValueKind}");
+            if (nics.Count == MachineConfig.MaxVirtioDevices)
+                throw new VmSpecException(field, $"at most {MachineConfig.MaxVirtioDevices} NICs");
+            string? socket = null;
+            byte[]? mac = null;
+            int mtu = 1500, pairs = 1;
+            foreach (JsonProperty p in element.EnumerateObject())
+            {
+                string inner = $"{nicField}.{p.Name}";
+                switch (p.Name)
+                {
+                    case "socket": socket = PathValue(p.Value, inner, baseFolder); break;
+                    case "mac": mac = MacValue(p.Value, inner); break;
+                    case "mtu": mtu = IntValue(p.Value, inner); break;
+                    case "queue_pairs": pairs = IntValue(p.Value, inner); break;
+                    default: throw new VmSpecException(inner, "unknown field; expected socket, mac, mtu, queue_pairs");
+                }
+            }
+            if (socket is null)
+                throw new VmSpecException($"{nicField}.socket", "missing; the vhost-user socket the VMM serves and vswitchd connects to");
+            if (mac is null)
+                throw new VmSpecException($"{nicField}.mac", "missing; the guest's MAC address, as vswitchd's port binding has it");
+            if (mtu is < 68 or > ushort.MaxValue)
+                throw new VmSpecException($"{nicField}.mtu", $"{mtu} is not in 68..{ushort.MaxValue}");
+            var device = new NetDeviceConfig(mac, (ushort)mtu, pairs);
+            if (device.Validate() is string problem)
+            {
+                // The message starts with the config's own field name ("mac: ...", "queue_pairs: ...").
+                int colon = problem.IndexOf(':');
+                throw new VmSpecException($"{nicField}.{problem[..colon]}", problem[(colon + 2)..]);
+            }
+            foreach (NicConfig other in nics)
+            {
+                if (other.Socket == socket)
+                    throw new VmSpecException($"{nicField}.socket", $"{socket} is already another NIC's socket");
+                if (other.Device.Mac.AsSpan().SequenceEqual(mac))
+                    throw new VmSpecException($"{nicField}.mac", "is already another NIC's MAC address");
+            }
+            nics.Add(new NicConfig(device, socket));
+        }
+        return nics;
+    }
+
+    // "disks": [{"path": "vm1-root.img", "id": "vm1-root", "read_only": false, "queues": 1}]
+    private static List<DiskConfig> ParseDisks(JsonElement value, string field, string baseFolder)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+            throw new VmSpecException(field, $"must be a list of disks like [{{\"path\": \"root.img\"}}], not {value.ValueKind}");
+        var disks = new List<DiskConfig>();
+        foreach (JsonElement element in value.EnumerateArray())
+        {
+            string diskField = $"{field}[{disks.Count}]";
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new VmSpecException(diskField, $"must be an object, not {element.ValueKind}");
+            string? path = null, id = null;
+            bool readOnly = false;
+            int queues = 1;
+            foreach (JsonProperty p in element.EnumerateObject())
+            {
+                string inner = $"{diskField}.{p.Name}";
+                switch (p.Name)
+                {
+                    case "path": path = PathValue(p.Value, inner, baseFolder); break;
+                    case "id": id = StringValue(p.Value, inner); break;
+                    case "read_only": readOnly = BoolValue(p.Value, inner); break;
+                    case "queues": queues = IntValue(p.Value, inner); break;
+                    default: throw new VmSpecException(inner, "unknown field; expected path, id, read_only, queues");
+                }
+            }
+            if (path is null)
+                throw new VmSpecException($"{diskField}.path", "missing; the volume's file (or block device)");
+            id ??= Path.GetFileNameWithoutExtension(path);
+            if (id.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(id) > DiskConfig.MaxIdBytes)
+                throw new VmSpecException($"{diskField}.id", $"'{id}' must be 1..{DiskConfig.MaxIdBytes} bytes (what the guest's GET_ID reads)");
+            if (queues < 1 || queues > VirtioBlockDevice.MaxQueues)
+                throw new VmSpecException($"{diskField}.queues", $"{queues} must be from 1 to {VirtioBlockDevice.MaxQueues}");
+            foreach (DiskConfig other in disks)
+            {
+                if (other.Path == path)
+                    throw new VmSpecException($"{diskField}.path", $"{path} is already another disk's volume");
+                if (other.Id == id)
+                    throw new VmSpecException($"{diskField}.id", $"'{id}' is already another disk's id");
+            }
+            disks.Add(new DiskConfig(path, id, readOnly, queues));
+        }
+        return disks;
+    }
+
+    private static byte[] MacValue(JsonElement value, string field)
+    {
+        string text = StringValue(value, field);
+        string[] parts = text.Split(':');
+        var mac = new byte[6];
+        if (parts.Length != 6 || !parts.Select((part, i) => part.Length == 2 && byte.TryParse(part, System.Globalization.NumberStyles.HexNumber, null, out mac[i])).All(ok => ok))
+            throw new VmSpecException(field, $"'{text}' is not a MAC address like 02:00:00:00:00:01");
+        return mac;
     }
 
     internal static SerialOutputKind ParseSerialOutput(string value, string field) => value switch
@@ -173,6 +287,8 @@ public sealed record VmSpec
             Serial = serial,
             SerialPath = serial == SerialOutputKind.File ? SerialPath : null,
             ApiSocket = ApiSocket,
+            Nics = Nics ?? [],
+            Disks = Disks ?? [],
         };
     }
 }

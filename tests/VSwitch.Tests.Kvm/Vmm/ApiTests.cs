@@ -19,7 +19,7 @@ public class ApiTests
         vmm.WaitForSerialLine(l => l.StartsWith($"VSWITCH-GUEST-READY nonce={nonce} "), BootLimit);
         vmm.WaitForSerialLine(l => l == "VSWITCH-GUEST-TICK 3", TimeSpan.FromSeconds(60));
 
-        using var api = new ApiClient(socket);
+        using var api = new VmmApiClient(socket);
         Assert.Equal("running", api.Call("""{"op":"state"}""").GetProperty("state").GetString());
 
         JsonElement paused = api.Call("""{"op":"pause"}""");
@@ -35,9 +35,15 @@ public class ApiTests
         Assert.Equal("running", resumed.GetProperty("state").GetString());
         vmm.WaitForSerialLine(l => l == $"VSWITCH-GUEST-TICK {ticksAtPause + 3}", TimeSpan.FromSeconds(60));
 
+        // The guest's ticks went out through COM1: port I/O exits, counted on its one vCPU; no NIC.
+        JsonElement stats = api.Call("""{"op":"stats"}""");
+        Assert.Equal(1, stats.GetProperty("vcpus").GetArrayLength());
+        Assert.True(stats.GetProperty("vcpus")[0].GetProperty("exits").GetProperty("port_io").GetInt64() > ticksAtPause, stats.ToString());
+        Assert.Equal(0, stats.GetProperty("nics").GetArrayLength());
+
         JsonElement bad = api.Call("""{"op":"reboot"}""");
         Assert.False(bad.GetProperty("ok").GetBoolean());
-        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, shutdown)", bad.GetProperty("error").GetString());
+        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, shutdown, stats)", bad.GetProperty("error").GetString());
 
         Assert.True(api.Call("""{"op":"shutdown"}""").GetProperty("ok").GetBoolean());
         int exitCode = vmm.WaitForExit(TimeSpan.FromSeconds(60));
@@ -56,19 +62,4 @@ public class ApiTests
     /// <summary>Complete tick lines (the text after the last newline may be a line still being written).</summary>
     private static int Ticks(string serial) =>
         serial.Split('\n')[..^1].Count(l => l.StartsWith("VSWITCH-GUEST-TICK ", StringComparison.Ordinal));
-
-    /// <summary>The daemons' shared control client, each call bounded so that a VMM that never answers fails the test instead of hanging the lane.</summary>
-    private sealed class ApiClient(string path) : IDisposable
-    {
-        private static readonly TimeSpan ReplyLimit = TimeSpan.FromSeconds(60);
-        private readonly ControlClient _client = ControlClient.ConnectAsync(path).WaitAsync(ReplyLimit).GetAwaiter().GetResult();
-
-        public JsonElement Call(string request)
-        {
-            JsonObject reply = _client.RequestRawAsync(JsonNode.Parse(request)!.AsObject()).WaitAsync(ReplyLimit).GetAwaiter().GetResult();
-            return JsonDocument.Parse(reply.ToJsonString()).RootElement.Clone();
-        }
-
-        public void Dispose() => _client.DisposeAsync().AsTask().GetAwaiter().GetResult();
-    }
 }

@@ -1,7 +1,10 @@
-// Runs this repository's vmm as its own process, as an operator would: `dotnet vmm.dll run ...`,
-// with the guest's serial console in a file the test can watch while the VM runs.
+// Runs this repository's vmm as its own process, as an operator would: the NativeAOT binary named
+// by VSWITCH_VMM (the KVM lane sets it to scripts/setup's .work/vmm/vmm, so trimming faults show
+// in the tests), else `dotnet vmm.dll run ...` beside the tests (a developer's quick loop), with
+// the guest's serial console in a file the test can watch while the VM runs.
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json.Nodes;
 using Xunit;
 
 namespace VSwitch.Tests.Kvm.Vmm;
@@ -26,13 +29,20 @@ internal sealed class VmmProcess : IDisposable
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    public static string VmmDll
+    /// <summary>The command that starts vmm: its published binary, or dotnet and the vmm.dll the test project references.</summary>
+    public static string[] VmmCommand
     {
         get
         {
+            string? published = Environment.GetEnvironmentVariable("VSWITCH_VMM");
+            if (!string.IsNullOrEmpty(published))
+            {
+                Assert.True(File.Exists(published), $"VSWITCH_VMM={published} does not exist (scripts/setup publishes it)");
+                return [published];
+            }
             string dll = Path.Combine(AppContext.BaseDirectory, "vmm.dll");
             Assert.True(File.Exists(dll), $"{dll} is missing (the test project references src/Vmm)");
-            return dll;
+            return [Environment.ProcessPath!, dll];
         }
     }
 
@@ -40,13 +50,16 @@ internal sealed class VmmProcess : IDisposable
     public static VmmProcess Start(params string[] arguments)
     {
         string folder = Directory.CreateTempSubdirectory("vmm-test.").FullName;
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        string[] command = VmmCommand;
+        var start = new ProcessStartInfo(command[0])
         {
+            RedirectStandardInput = true, // the guest's console input (ConsoleInput)
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(VmmDll);
+        foreach (string word in command[1..])
+            start.ArgumentList.Add(word);
         start.ArgumentList.Add("run");
         foreach (string a in arguments)
             start.ArgumentList.Add(a);
@@ -64,7 +77,69 @@ internal sealed class VmmProcess : IDisposable
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
+    /// <summary>
+    /// The vmm's threads other than its vCPUs (named "vcpuN"), by thread id, from /proc: their
+    /// name, how often each went to sleep and woke again (voluntary context switches) and its CPU
+    /// time in clock ticks. <see cref="Since"/> takes the difference between two of these.
+    /// </summary>
+    public Dictionary<int, (string Name, long Wakeups, long CpuTicks)> NonVcpuThreads()
+    {
+        var threads = new Dictionary<int, (string, long, long)>();
+        foreach (string task in Directory.GetDirectories($"/proc/{_process.Id}/task"))
+        {
+            try
+            {
+                string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                if (name.StartsWith("vcpu", StringComparison.Ordinal))
+                    continue;
+                string status = File.ReadAllText(Path.Combine(task, "status"));
+                long wakeups = long.Parse(status.Split('\n').First(l => l.StartsWith("voluntary_ctxt_switches:")).Split(':')[1]);
+                // stat: fields 14 and 15 (utime, stime) counted from the one after the ")" that ends the name.
+                string[] stat = File.ReadAllText(Path.Combine(task, "stat")).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                threads[int.Parse(Path.GetFileName(task))] = (name, wakeups, long.Parse(stat[11]) + long.Parse(stat[12]));
+            }
+            catch (IOException)
+            {
+                // the thread ended between the listing and the read
+            }
+        }
+        return threads;
+    }
+
+    /// <summary>Wakeups and CPU ticks between two <see cref="NonVcpuThreads"/> (a thread that ended in between is not counted), and the threads that woke.</summary>
+    public static (long Wakeups, long CpuTicks, string Woke) Since(
+        Dictionary<int, (string Name, long Wakeups, long CpuTicks)> before, Dictionary<int, (string Name, long Wakeups, long CpuTicks)> after)
+    {
+        long wakeups = 0, ticks = 0;
+        var woke = new List<string>();
+        foreach ((int tid, (string name, long w, long t)) in after)
+        {
+            (string _, long w0, long t0) = before.GetValueOrDefault(tid);
+            wakeups += w - w0;
+            ticks += t - t0;
+            if (w != w0)
+                woke.Add($"{name}: {w - w0}");
+        }
+        return (wakeups, ticks, string.Join(", ", woke));
+    }
+
+    /// <summary>Types <paramref name="line"/> and a newline on the guest's console (vmm's stdin).</summary>
+    public void ConsoleInput(string line)
+    {
+        _process.StandardInput.Write(line + "\n");
+        _process.StandardInput.Flush();
+    }
+
     public string Serial => File.Exists(SerialLog) ? ReadShared(SerialLog) : "";
+
+    /// <summary>The "vmm: statistics {...}" line vmm printed as it stopped (the API's "stats" reply).</summary>
+    public JsonNode Statistics()
+    {
+        const string Prefix = "vmm: statistics ";
+        string? line = Stderr.Split('\n').FirstOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal));
+        Assert.True(line is not null, $"vmm printed no statistics line:\n{Stderr}");
+        return JsonNode.Parse(line[Prefix.Length..])!;
+    }
 
     /// <summary>Waits for the process to end; fails the test (after killing it) if it takes longer than <paramref name="timeout"/>.</summary>
     public int WaitForExit(TimeSpan timeout)

@@ -30,6 +30,8 @@ public class KvmIoctlTests
         { "KVM_SET_CPUID2", KvmIoctls.SetCpuid2, 0x4008AE90 },
         { "KVM_GET_CPUID2", KvmIoctls.GetCpuid2, 0xC008AE91 },
         { "KVM_IRQ_LINE", KvmIoctls.IrqLine, 0x4008AE61 },
+        { "KVM_IRQFD", KvmIoctls.Irqfd, 0x4020AE76 },
+        { "KVM_IOEVENTFD", KvmIoctls.Ioeventfd, 0x4040AE79 },
         { "KVM_SET_GSI_ROUTING", KvmIoctls.SetGsiRouting, 0x4008AE6A },
         { "KVM_GET_LAPIC", KvmIoctls.GetLapic, 0x8400AE8E },
         { "KVM_SET_LAPIC", KvmIoctls.SetLapic, 0x4400AE8F },

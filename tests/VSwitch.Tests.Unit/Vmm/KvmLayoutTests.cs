@@ -35,6 +35,12 @@ public class KvmLayoutTests
         Assert.Equal(416, Unsafe.SizeOf<KvmFpu>());
         Assert.Equal(48, Unsafe.SizeOf<KvmIrqRoutingEntry>());
         Assert.Equal(16, Offset<KvmIrqRoutingEntry>(nameof(KvmIrqRoutingEntry.Irqchip)));
+        Assert.Equal(64, Unsafe.SizeOf<KvmIoeventfd>());
+        Assert.Equal(16, Offset<KvmIoeventfd>(nameof(KvmIoeventfd.Len)));
+        Assert.Equal(20, Offset<KvmIoeventfd>(nameof(KvmIoeventfd.Fd)));
+        Assert.Equal(24, Offset<KvmIoeventfd>(nameof(KvmIoeventfd.Flags)));
+        Assert.Equal(32, Unsafe.SizeOf<KvmIrqfd>());
+        Assert.Equal(4, Offset<KvmIrqfd>(nameof(KvmIrqfd.Gsi)));
     }
 
     [Fact]

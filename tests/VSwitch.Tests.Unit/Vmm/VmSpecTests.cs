@@ -32,6 +32,32 @@ public class VmSpecTests
     }
 
     [Fact]
+    public void Nics_come_in_slot_order_with_their_sockets_relative_to_the_file()
+    {
+        MachineConfig config = VmSpec.Parse("""
+            {"kernel": "/k", "nics": [
+              {"socket": "net0.sock", "mac": "02:00:00:00:00:0A", "mtu": 9000, "queue_pairs": 4},
+              {"socket": "/run/net1.sock", "mac": "02:00:00:00:00:0b"}]}
+            """, "vm.json", "/srv/vm1").ToMachineConfig(f => f);
+        Assert.Equal(2, config.Nics.Count);
+        Assert.Equal("/srv/vm1/net0.sock", config.Nics[0].Socket);
+        Assert.Equal([2, 0, 0, 0, 0, 0x0a], config.Nics[0].Device.Mac);
+        Assert.Equal((9000, 4), (config.Nics[0].Device.Mtu, config.Nics[0].Device.QueuePairs));
+        Assert.Equal((1500, 1), (config.Nics[1].Device.Mtu, config.Nics[1].Device.QueuePairs));
+    }
+
+    [Fact]
+    public void Disks_come_in_order_with_paths_relative_to_the_file_and_ids_from_their_names()
+    {
+        MachineConfig config = VmSpec.Parse("""
+            {"kernel": "/k", "disks": [
+              {"path": "root.img"},
+              {"path": "/srv/data.raw", "id": "vol-7", "read_only": true, "queues": 2}]}
+            """, "vm.json", "/srv/vm1").ToMachineConfig(f => f);
+        Assert.Equal([new DiskConfig("/srv/vm1/root.img", "root", false, 1), new DiskConfig("/srv/data.raw", "vol-7", true, 2)], config.Disks);
+    }
+
+    [Fact]
     public void Defaults_fill_what_a_minimal_spec_leaves_out()
     {
         MachineConfig config = VmSpec.Parse("""{"kernel": "/k"}""", "vm.json", "/").ToMachineConfig(f => f);
@@ -52,6 +78,24 @@ public class VmSpecTests
     [InlineData("""{"kernel": "/k", "serial": {"output": "none", "path": "/x"}}""", "vm.json: serial.path: only goes with output \"file\"")]
     [InlineData("""{"kernel": "/k", "serial": {"output": "none", "colour": 1}}""", "vm.json: serial.colour: unknown field")]
     [InlineData("""{"kernel": "/k",""", "vm.json: not valid JSON")]
+    [InlineData("""{"kernel": "/k", "nics": {}}""", "vm.json: nics: must be a list of NICs")]
+    [InlineData("""{"kernel": "/k", "nics": [{"mac": "02:00:00:00:00:01"}]}""", "vm.json: nics[0].socket: missing")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock"}]}""", "vm.json: nics[0].mac: missing")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock", "mac": "02:00:00:00:01"}]}""", "vm.json: nics[0].mac: '02:00:00:00:01' is not a MAC address")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock", "mac": "03:00:00:00:00:01"}]}""", "vm.json: nics[0].mac: 03:00:00:00:00:01 is a multicast address")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock", "mac": "02:00:00:00:00:01", "mtu": 40}]}""", "vm.json: nics[0].mtu: 40 is not in 68..65535")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock", "mac": "02:00:00:00:00:01", "queue_pairs": 17}]}""", "vm.json: nics[0].queue_pairs: 17 must be from 1 to 16")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "n.sock", "mac": "02:00:00:00:00:01", "vlan": 3}]}""", "vm.json: nics[0].vlan: unknown field")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "a.sock", "mac": "02:00:00:00:00:01"}, {"socket": "b.sock", "mac": "02:00:00:00:00:01"}]}""", "vm.json: nics[1].mac: is already another NIC's MAC")]
+    [InlineData("""{"kernel": "/k", "nics": [{"socket": "a.sock", "mac": "02:00:00:00:00:01"}, {"socket": "./a.sock", "mac": "02:00:00:00:00:02"}]}""", "vm.json: nics[1].socket: /a.sock is already another NIC's socket")]
+    [InlineData("""{"kernel": "/k", "disks": {}}""", "vm.json: disks: must be a list of disks")]
+    [InlineData("""{"kernel": "/k", "disks": [{"id": "a"}]}""", "vm.json: disks[0].path: missing")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "id": "an-id-longer-than-twenty"}]}""", "vm.json: disks[0].id: 'an-id-longer-than-twenty' must be 1..20 bytes")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "queues": 0}]}""", "vm.json: disks[0].queues: 0 must be from 1 to 16")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "read_only": 1}]}""", "vm.json: disks[0].read_only: must be true or false")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "cache": "none"}]}""", "vm.json: disks[0].cache: unknown field")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "./a.img", "id": "b"}]}""", "vm.json: disks[1].path: /a.img is already another disk's volume")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "b/a.img"}]}""", "vm.json: disks[1].id: 'a' is already another disk's id")]
     public void Parse_errors_name_the_field(string json, string expected)
     {
         VmSpecException e = Assert.Throws<VmSpecException>(() => VmSpec.Parse(json, "vm.json", "/"));

@@ -61,6 +61,11 @@ int main(void)
     IOC(KVM_RUN); IOC(KVM_GET_REGS); IOC(KVM_SET_REGS); IOC(KVM_GET_SREGS); IOC(KVM_SET_SREGS);
     IOC(KVM_SET_CPUID2); IOC(KVM_GET_CPUID2); IOC(KVM_SET_SIGNAL_MASK);
     SIZE(struct kvm_signal_mask);
+    SIZE(struct kvm_ioeventfd);
+    OFF(struct kvm_ioeventfd, len); OFF(struct kvm_ioeventfd, fd); OFF(struct kvm_ioeventfd, flags);
+    SIZE(struct kvm_irqfd);
+    OFF(struct kvm_irqfd, gsi);
+    IOC(KVM_IRQ_LINE); IOC(KVM_IRQFD); IOC(KVM_IOEVENTFD);
     printf("KVM_EXIT_IO=%d KVM_EXIT_HLT=%d KVM_EXIT_MMIO=%d KVM_EXIT_SHUTDOWN=%d KVM_EXIT_FAIL_ENTRY=%d "
            "KVM_EXIT_INTR=%d KVM_EXIT_INTERNAL_ERROR=%d KVM_EXIT_SYSTEM_EVENT=%d\n",
            KVM_EXIT_IO, KVM_EXIT_HLT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_EXIT_FAIL_ENTRY,

@@ -3,7 +3,9 @@
 // (Documentation/virt/kvm/api.rst section 5, KVM_EXIT_IO and KVM_EXIT_MMIO). An access that hits
 // no device is what an empty ISA/PCI bus does: reads float to all-ones, writes vanish. Such
 // accesses are normal while Linux probes legacy hardware, so they are counted (per address,
-// logged once when debugging) and never stop the VM.
+// logged once when debugging) and never stop the VM. A guest can touch any of 2^64 MMIO
+// addresses, so only the first TrackedAddresses distinct ones get their own count; the rest
+// share one, and the VMM's memory stays bounded whatever the guest does.
 using System.Collections.Concurrent;
 
 namespace VSwitch.Vmm.Devices.Bus;
@@ -14,6 +16,10 @@ public sealed class DeviceBus
     private readonly Action<string>? _debugLog;
     private Range[] _ranges = [];
     private readonly ConcurrentDictionary<ulong, long> _unclaimed = new();
+    private long _untrackedAccesses;
+
+    /// <summary>Distinct unclaimed addresses counted one by one: Linux's legacy probing touches a few dozen.</summary>
+    public const int TrackedAddresses = 256;
     private long _unclaimedReads;
     private long _unclaimedWrites;
 
@@ -50,8 +56,11 @@ public sealed class DeviceBus
     /// <summary>Accesses that hit no device: reads and writes.</summary>
     public (long Reads, long Writes) Unclaimed => (Interlocked.Read(ref _unclaimedReads), Interlocked.Read(ref _unclaimedWrites));
 
-    /// <summary>Unclaimed accesses by address, for diagnostics.</summary>
+    /// <summary>Unclaimed accesses by address, for diagnostics: at most <see cref="TrackedAddresses"/> addresses.</summary>
     public IReadOnlyDictionary<ulong, long> UnclaimedByAddress => _unclaimed;
+
+    /// <summary>Unclaimed accesses to addresses past the first <see cref="TrackedAddresses"/> distinct ones.</summary>
+    public long UntrackedAccesses => Interlocked.Read(ref _untrackedAccesses);
 
     public void Read(ulong address, Span<byte> data)
     {
@@ -96,6 +105,12 @@ public sealed class DeviceBus
 
     private void NoteUnclaimed(ulong address, int length, string access)
     {
+        // Two vCPUs may both add past the limit at once; it is a bound, not an exact count.
+        if (_unclaimed.Count >= TrackedAddresses && !_unclaimed.ContainsKey(address))
+        {
+            Interlocked.Increment(ref _untrackedAccesses);
+            return;
+        }
         long count = _unclaimed.AddOrUpdate(address, 1, static (_, c) => c + 1);
         if (count == 1)
             _debugLog?.Invoke($"{_name}: unclaimed {length}-byte {access} at 0x{address:x} (reads give all-ones, writes are dropped)");

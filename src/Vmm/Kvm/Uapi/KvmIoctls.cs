@@ -27,6 +27,8 @@ public static class KvmIoctls
     public static readonly uint CreateIrqchip = IoctlNumber.Io(KvmIo, 0x60);
     public static readonly uint CreatePit2 = IoctlNumber.IoWrite(KvmIo, 0x77, Unsafe.SizeOf<KvmPitConfig>());
     public static readonly uint IrqLine = IoctlNumber.IoWrite(KvmIo, 0x61, Unsafe.SizeOf<KvmIrqLevel>());
+    public static readonly uint Irqfd = IoctlNumber.IoWrite(KvmIo, 0x76, Unsafe.SizeOf<KvmIrqfd>());
+    public static readonly uint Ioeventfd = IoctlNumber.IoWrite(KvmIo, 0x79, Unsafe.SizeOf<KvmIoeventfd>());
     public static readonly uint SetGsiRouting = IoctlNumber.IoWrite(KvmIo, 0x6a, Unsafe.SizeOf<KvmIrqRoutingHeader>());
 
     // vCPU ioctls, on a KVM_CREATE_VCPU fd.

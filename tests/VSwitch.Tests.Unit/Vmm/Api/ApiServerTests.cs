@@ -9,6 +9,7 @@ using VSwitch.Common.Sockets;
 using VSwitch.Tests.Unit.ControlSocket;
 using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Cli;
+using VSwitch.Vmm.Devices.Virtio.Block;
 using VSwitch.Vmm.Machine;
 using Xunit;
 
@@ -40,6 +41,9 @@ public sealed class ApiServerTests : IDisposable
             return true;
         }
         public void RequestStop(VmOutcome outcome) => Stops++;
+
+        public VmStatistics Statistics() => new([[7, 3, 0, 0]], [new(5, 5, [0, 0, 2], 40)],
+            [new("root", new BlockQueueCounters([9, 1, 2, 0, 0, 1, 0, 0], 4096, 512, 3), new(11, 11, [0], 30))]);
     }
 
     private static async Task<string> AskAsync(RawConnection client, string request) =>
@@ -63,13 +67,15 @@ public sealed class ApiServerTests : IDisposable
         Assert.Equal(Running, await AskAsync(client, """{"op":"resume"}"""));
         Assert.Equal("""{"ok":true,"state":"stopped"}""", await AskAsync(client, """{"op":"shutdown"}"""));
         Assert.Equal(1, machine.Stops);
+        Assert.Equal("""{"ok":true,"state":"running","vcpus":[{"exits":{"port_io":7,"mmio":3,"interrupted":0,"other":0}}],"nics":[{"mmio_exits":{"interrupt_status_reads":5,"interrupt_acks":5,"queue_notifies":[0,0,2],"other":40}}],"disks":[{"id":"root","requests":{"ok":9,"io_error":1,"out_of_range":2,"unaligned":0,"read_only":0,"unsupported":1,"malformed":0,"no_status_byte":0},"read_bytes":4096,"written_bytes":512,"flushes":3,"mmio_exits":{"interrupt_status_reads":11,"interrupt_acks":11,"queue_notifies":[0],"other":30}}]}""",
+            await AskAsync(client, """{"op":"stats"}"""));
     }
 
     [Theory]
     [InlineData("""{}""", "request has no string field \"op\"")]
     [InlineData("""{"op":1}""", "request has no string field \"op\"")]
     [InlineData("""{"op":"pause","force":true}""", "force: unknown field; pause takes only \"op\" and \"id\"")]
-    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown)")]
+    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown, stats)")]
     [InlineData("""not json""", "invalid JSON: ")]
     public async Task Bad_requests_are_refused_naming_the_field_and_change_nothing(string request, string expected)
     {

@@ -44,6 +44,20 @@ public class DeviceBusTests
     }
 
     [Fact]
+    public void A_guest_sweeping_mmio_addresses_grows_the_per_address_counts_only_to_their_bound()
+    {
+        var bus = new DeviceBus("mmio");
+        Span<byte> data = stackalloc byte[4];
+        for (ulong address = 0; address < 100_000; address++)
+            bus.Read(0xd000_0000 + 4 * address, data);
+        bus.Read(0xd000_0000, data); // a tracked address keeps its own count
+        Assert.Equal(DeviceBus.TrackedAddresses, bus.UnclaimedByAddress.Count);
+        Assert.Equal(2, bus.UnclaimedByAddress[0xd000_0000]);
+        Assert.Equal(100_000 - DeviceBus.TrackedAddresses, bus.UntrackedAccesses);
+        Assert.Equal((100_001L, 0L), bus.Unclaimed);
+    }
+
+    [Fact]
     public void An_access_straddling_the_end_of_a_range_is_not_the_devices()
     {
         var bus = new DeviceBus("pio");

@@ -119,6 +119,22 @@ public class Uart16550Tests
     }
 
     [Fact]
+    public void Console_input_longer_than_the_fifo_reaches_the_guest_whole_as_it_reads()
+    {
+        byte[] typed = [.. Enumerable.Range(0, 1000).Select(i => (byte)('a' + i % 26))];
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Thread pump = SerialInput.Start(new MemoryStream(typed), _uart, stop.Token);
+        var received = new List<byte>();
+        while (received.Count < typed.Length && !stop.IsCancellationRequested)
+        {
+            if ((In(5) & 0x01) != 0) // LSR data ready
+                received.Add(In(0));
+        }
+        Assert.True(pump.Join(TimeSpan.FromSeconds(10)), "the pump did not end at the end of its input");
+        Assert.Equal(typed, received);
+    }
+
+    [Fact]
     public void Scratch_holds_what_was_written()
     {
         Out(7, 0xA5);

@@ -1,0 +1,17 @@
+// What a VM has cost so far in exits to the VMM's user space: per vCPU by reason, and per NIC and
+// disk by the virtio-mmio register the guest touched; and what each disk served. The API's
+// "stats" op returns it and vmm prints it when the VM stops; docs/vmm.md ("What an interrupt costs") reads the numbers.
+using VSwitch.Vmm.Devices.Virtio.Block;
+using VSwitch.Vmm.Devices.Virtio.Mmio;
+
+namespace VSwitch.Vmm.Machine;
+
+/// <param name="VcpuExits">Per vCPU, its exits indexed by <see cref="VcpuExitKind"/>.</param>
+/// <param name="Nics">Per NIC, in slot order, the exits on its virtio-mmio window.</param>
+/// <param name="Disks">Per disk, in slot order, its requests by outcome and the exits on its window.</param>
+public sealed record VmStatistics(IReadOnlyList<long[]> VcpuExits, IReadOnlyList<MmioExitCounts> Nics, IReadOnlyList<DiskStatistics> Disks)
+{
+    public static readonly VmStatistics None = new([], [], []);
+}
+
+public sealed record DiskStatistics(string Id, BlockQueueCounters Requests, MmioExitCounts Exits);
