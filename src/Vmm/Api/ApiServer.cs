@@ -98,6 +98,7 @@ public sealed class ApiServer : IDisposable
             ["written_bytes"] = disk.Requests.WrittenBytes,
             ["flushes"] = disk.Requests.Flushes,
             ["mmio_exits"] = MmioExits(disk.Exits),
+            ["nbd"] = disk.Network is { } network ? new JsonObject { ["reconnects"] = network.Reconnects, ["retries"] = network.Retries } : null,
         })]);
         return reply;
     }

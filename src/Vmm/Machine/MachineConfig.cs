@@ -1,17 +1,36 @@
 // A VM as the vmm program runs it: what `vmm run` options and spec files (Spec/VmSpec.cs) both
 // become, already validated.
 using VSwitch.Vmm.Devices.Virtio.Net;
+using VSwitch.Vmm.Volumes;
+using VSwitch.Vmm.Volumes.Nbd;
 
 namespace VSwitch.Vmm.Machine;
 
 /// <summary>A virtio-net NIC: what the guest sees of it, and the vhost-user socket vswitchd connects to.</summary>
 public sealed record NicConfig(NetDeviceConfig Device, string Socket);
 
-/// <summary>A virtio-blk disk: the volume's file, the id the guest reads, and its request queues.</summary>
-public sealed record DiskConfig(string Path, string Id, bool ReadOnly, int Queues)
+/// <summary>
+/// A virtio-blk disk: its volume (a file or block device at <paramref name="Path"/>, or an NBD
+/// export at <see cref="Nbd"/>), the id the guest reads, and its request queues.
+/// </summary>
+public sealed record DiskConfig(string? Path, string Id, bool ReadOnly, int Queues)
 {
     /// <summary>virtio-blk's GET_ID answer is 20 bytes.</summary>
     public const int MaxIdBytes = 20;
+
+    /// <summary>How long a network volume may be unreachable before a request fails (the guest gets an I/O error).</summary>
+    public static readonly TimeSpan NbdReconnectLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>The NBD export this disk's volume is, instead of a file.</summary>
+    public NbdAddress? Nbd { get; init; }
+
+    /// <summary>The spec field that names the volume, and what it says, for messages.</summary>
+    public (string Field, string Value) Source => Nbd is { } nbd ? ("nbd", nbd.ToString()) : ("path", Path!);
+
+    /// <summary>Attaches the volume. Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying why it cannot.</summary>
+    public IBlockVolume Open(Action<string> log) => Nbd is { } nbd
+        ? NbdVolume.Open(nbd, Id, ReadOnly, NbdReconnectLimit, log)
+        : RawFileVolume.Open(Path!, Id, ReadOnly);
 }
 
 /// <summary>Where the guest's COM1 output goes.</summary>

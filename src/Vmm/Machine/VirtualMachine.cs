@@ -19,6 +19,7 @@ using VSwitch.Vmm.Devices.Serial;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
 using VSwitch.Vmm.Volumes;
+using VSwitch.Vmm.Volumes.Nbd;
 
 namespace VSwitch.Vmm.Machine;
 
@@ -111,13 +112,13 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
             {
                 try
                 {
-                    volumes.Add(RawFileVolume.Open(disk.Path, disk.Id, disk.ReadOnly));
+                    volumes.Add(disk.Open(eventLog ?? (_ => { })));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     foreach (IBlockVolume opened in volumes)
                         opened.Dispose();
-                    throw new LinuxBootException($"disks[{i}].path: cannot attach {disk.Path}: {e.Message}");
+                    throw new LinuxBootException($"disks[{i}].{disk.Source.Field}: cannot attach {disk.Source.Value}: {e.Message}");
                 }
             }
             foreach (IBlockVolume volume in volumes)
@@ -184,7 +185,8 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     /// <summary>The exits so far, per vCPU and per NIC; safe to call while the VM runs.</summary>
     public VmStatistics Statistics() =>
         new([.. _vcpus.Select(vcpu => vcpu.Exits)], [.. _nics.Select(nic => nic.Transport.Exits)],
-            [.. _disks.Select(disk => new DiskStatistics(disk.Device.Volume.Id, disk.Device.Counters, disk.Transport.Exits))]);
+            [.. _disks.Select(disk => new DiskStatistics(disk.Device.Volume.Id, disk.Device.Counters, disk.Transport.Exits,
+                disk.Device.Volume is NbdVolume nbd ? new NetworkVolumeStatistics(nbd.Reconnects, nbd.Retries) : null))]);
 
     /// <summary>Starts one thread per vCPU.</summary>
     public void Start()

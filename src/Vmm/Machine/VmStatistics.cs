@@ -14,4 +14,9 @@ public sealed record VmStatistics(IReadOnlyList<long[]> VcpuExits, IReadOnlyList
     public static readonly VmStatistics None = new([], [], []);
 }
 
-public sealed record DiskStatistics(string Id, BlockQueueCounters Requests, MmioExitCounts Exits);
+/// <param name="Network">For a network volume (NBD), how often its connection was lost and remade; null for a file.</param>
+public sealed record DiskStatistics(string Id, BlockQueueCounters Requests, MmioExitCounts Exits, NetworkVolumeStatistics? Network = null);
+
+/// <param name="Reconnects">Connections made again after one was lost.</param>
+/// <param name="Retries">Requests sent again on a new connection; none of them failed the guest.</param>
+public sealed record NetworkVolumeStatistics(long Reconnects, long Retries);

@@ -9,6 +9,8 @@ using VSwitch.Vmm.Devices.Virtio.Block;
 using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Machine;
 
+using VSwitch.Vmm.Volumes.Nbd;
+
 namespace VSwitch.Vmm.Spec;
 
 /// <summary>An input (spec field or option) that cannot describe a VM; <see cref="Exception.Message"/> starts with the field.</summary>
@@ -171,7 +173,8 @@ public sealed record VmSpec
         return nics;
     }
 
-    // "disks": [{"path": "vm1-root.img", "id": "vm1-root", "read_only": false, "queues": 1}]
+    // "disks": [{"path": "vm1-root.img", "id": "vm1-root", "read_only": false, "queues": 1},
+    //           {"nbd": "nbd+unix:///data?socket=/run/nbd.sock", "id": "vm1-data"}]
     private static List<DiskConfig> ParseDisks(JsonElement value, string field, string baseFolder)
     {
         if (value.ValueKind != JsonValueKind.Array)
@@ -183,6 +186,7 @@ public sealed record VmSpec
             if (element.ValueKind != JsonValueKind.Object)
                 throw new VmSpecException(diskField, $"must be an object, not {element.ValueKind}");
             string? path = null, id = null;
+            NbdAddress? nbd = null;
             bool readOnly = false;
             int queues = 1;
             foreach (JsonProperty p in element.EnumerateObject())
@@ -191,29 +195,44 @@ public sealed record VmSpec
                 switch (p.Name)
                 {
                     case "path": path = PathValue(p.Value, inner, baseFolder); break;
+                    case "nbd": nbd = NbdValue(p.Value, inner); break;
                     case "id": id = StringValue(p.Value, inner); break;
                     case "read_only": readOnly = BoolValue(p.Value, inner); break;
                     case "queues": queues = IntValue(p.Value, inner); break;
-                    default: throw new VmSpecException(inner, "unknown field; expected path, id, read_only, queues");
+                    default: throw new VmSpecException(inner, "unknown field; expected path or nbd, id, read_only, queues");
                 }
             }
-            if (path is null)
-                throw new VmSpecException($"{diskField}.path", "missing; the volume's file (or block device)");
-            id ??= Path.GetFileNameWithoutExtension(path);
+            if ((path is null) == (nbd is null))
+                throw new VmSpecException($"{diskField}.{(path is null ? "path" : "nbd")}",
+                    path is null ? "missing; the volume's file (or block device), or nbd: an NBD export's URI" : "a disk is a file (path) or an NBD export (nbd), not both");
+            id ??= path is not null ? Path.GetFileNameWithoutExtension(path) : nbd!.Export.Length > 0 ? nbd.Export : "nbd";
             if (id.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(id) > DiskConfig.MaxIdBytes)
                 throw new VmSpecException($"{diskField}.id", $"'{id}' must be 1..{DiskConfig.MaxIdBytes} bytes (what the guest's GET_ID reads)");
             if (queues < 1 || queues > VirtioBlockDevice.MaxQueues)
                 throw new VmSpecException($"{diskField}.queues", $"{queues} must be from 1 to {VirtioBlockDevice.MaxQueues}");
+            var disk = new DiskConfig(path, id, readOnly, queues) { Nbd = nbd };
             foreach (DiskConfig other in disks)
             {
-                if (other.Path == path)
-                    throw new VmSpecException($"{diskField}.path", $"{path} is already another disk's volume");
+                if (other.Source == disk.Source)
+                    throw new VmSpecException($"{diskField}.{disk.Source.Field}", $"{disk.Source.Value} is already another disk's volume");
                 if (other.Id == id)
                     throw new VmSpecException($"{diskField}.id", $"'{id}' is already another disk's id");
             }
-            disks.Add(new DiskConfig(path, id, readOnly, queues));
+            disks.Add(disk);
         }
         return disks;
+    }
+
+    private static NbdAddress NbdValue(JsonElement value, string field)
+    {
+        try
+        {
+            return NbdAddress.Parse(StringValue(value, field));
+        }
+        catch (FormatException e)
+        {
+            throw new VmSpecException(field, e.Message);
+        }
     }
 
     private static byte[] MacValue(JsonElement value, string field)

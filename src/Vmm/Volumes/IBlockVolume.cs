@@ -23,8 +23,30 @@ public interface IBlockVolume : IDisposable
     void Flush();
 
     /// <summary>
-    /// Makes [offset, offset + length) read as zeros; with <paramref name="release"/> the backing
-    /// may free the space (discard, or write-zeroes with unmap), else it stays allocated.
+    /// Makes [offset, offset + length) read as zeros (virtio-blk WRITE_ZEROES); with
+    /// <paramref name="release"/> (its UNMAP flag) the backing may free the space, else it stays allocated.
     /// </summary>
     void Zero(long offset, long length, bool release);
+
+    /// <summary>
+    /// The guest no longer needs [offset, offset + length) (virtio-blk DISCARD): the backing may
+    /// free it. What the range reads afterwards is not promised (virtio 1.2 section 5.2.6.1).
+    /// </summary>
+    void Discard(long offset, long length);
+}
+
+public static class BlockVolumeExtensions
+{
+    private static readonly byte[] s_zeros = new byte[64 * 1024];
+
+    /// <summary>Zeroes a range by writing zeros: for a backing that has no cheaper way.</summary>
+    public static void WriteZeros(this IBlockVolume volume, long offset, long length)
+    {
+        for (long done = 0; done < length;)
+        {
+            int piece = (int)Math.Min(s_zeros.Length, length - done);
+            volume.Write(offset + done, s_zeros.AsSpan(0, piece));
+            done += piece;
+        }
+    }
 }

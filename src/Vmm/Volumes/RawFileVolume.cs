@@ -11,7 +11,6 @@ namespace VSwitch.Vmm.Volumes;
 public sealed class RawFileVolume : IBlockVolume
 {
     private const int ErrnoNotSupported = 95; // EOPNOTSUPP
-    private static readonly byte[] s_zeros = new byte[64 * 1024];
 
     private readonly SafeFileHandle _file;
 
@@ -87,13 +86,11 @@ public sealed class RawFileVolume : IBlockVolume
         if (errno != ErrnoNotSupported)
             throw new IOException($"fallocate on volume {Id} failed: errno {errno}");
         // A file system without that fallocate mode (tmpfs has no zero-range): write the zeros.
-        for (long done = 0; done < length;)
-        {
-            int piece = (int)Math.Min(s_zeros.Length, length - done);
-            RandomAccess.Write(_file, s_zeros.AsSpan(0, piece), offset + done);
-            done += piece;
-        }
+        this.WriteZeros(offset, length);
     }
+
+    /// <summary>A hole punched in the file: the space goes back to the file system, and the range reads zeros.</summary>
+    public void Discard(long offset, long length) => Zero(offset, length, release: true);
 
     public void Dispose() => _file.Dispose();
 }

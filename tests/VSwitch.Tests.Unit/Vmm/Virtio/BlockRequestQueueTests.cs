@@ -235,14 +235,15 @@ public sealed class BlockRequestQueueTests : IDisposable
     }
 
     [Fact]
-    public void Discard_and_write_zeroes_zero_their_segments_and_say_whether_space_may_go()
+    public void Discard_hands_its_segments_to_the_volume_and_write_zeroes_zeroes_its_own_saying_whether_space_may_go()
     {
         Array.Fill(_volume.Bytes, (byte)0x55);
         WriteSegments(0, (1, 2, 0), (10, 1, 0));
         Assert.Equal(BlockRequestQueue.StatusOk, Send(BlockRequestQueue.TypeDiscard, 0, 32, deviceWritesData: false));
         WriteSegments(0, (20, 1, BlockRequestQueue.SegmentUnmap), (30, 1, 0));
         Assert.Equal(BlockRequestQueue.StatusOk, Send(BlockRequestQueue.TypeWriteZeroes, 0, 32, deviceWritesData: false));
-        Assert.Equal([(512L, 1024L, true), (5120L, 512L, true), (10240L, 512L, true), (15360L, 512L, false)], _volume.Zeroed);
+        Assert.Equal([(512L, 1024L), (5120L, 512L)], _volume.Discarded);
+        Assert.Equal([(10240L, 512L, true), (15360L, 512L, false)], _volume.Zeroed);
         Assert.All(_volume.Bytes.AsSpan(512, 1024).ToArray(), b => Assert.Equal(0, b));
         Assert.Equal(0x55, _volume.Bytes[0]);
     }
@@ -295,6 +296,7 @@ public sealed class BlockRequestQueueTests : IDisposable
         public bool Fail;
         public Action? OnFlush;
         public List<(long Offset, long Length, bool Release)> Zeroed { get; } = [];
+        public List<(long Offset, long Length)> Discarded { get; } = [];
 
         public string Id => "vol-test";
         public long SizeBytes => Bytes.Length;
@@ -326,6 +328,13 @@ public sealed class BlockRequestQueueTests : IDisposable
         {
             Accesses++;
             Zeroed.Add((offset, length, release));
+            Bytes.AsSpan((int)offset, (int)length).Clear();
+        }
+
+        public void Discard(long offset, long length)
+        {
+            Accesses++;
+            Discarded.Add((offset, length));
             Bytes.AsSpan((int)offset, (int)length).Clear();
         }
 

@@ -91,6 +91,8 @@ public sealed class VirtioBlockDeviceTests
         public void Write(long offset, ReadOnlySpan<byte> source) => throw new InvalidOperationException("not written in these tests");
         public void Flush() { }
         public void Zero(long offset, long length, bool release) => throw new InvalidOperationException("not zeroed in these tests");
+
+        public void Discard(long offset, long length) => throw new InvalidOperationException("not discarded in these tests");
         public void Dispose() { }
     }
 }

@@ -297,7 +297,10 @@ public sealed class BlockRequestQueue
         for (int at = 0; at < list.Length; at += SegmentSize)
         {
             (ulong sector, uint sectors, uint flags) = Segment(list[at..]);
-            _volume.Zero((long)sector * SectorSize, (long)sectors * SectorSize, release: discard || flags == SegmentUnmap);
+            if (discard)
+                _volume.Discard((long)sector * SectorSize, (long)sectors * SectorSize);
+            else
+                _volume.Zero((long)sector * SectorSize, (long)sectors * SectorSize, release: flags == SegmentUnmap);
         }
         return BlockOutcome.Ok;
     }
