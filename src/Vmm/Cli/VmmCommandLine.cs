@@ -1,6 +1,6 @@
 // The vmm program's command line (docs/vmm.md): `vmm run` boots one VM and lives as long as it
 // does; `vmm ctl` sends one request to a running VMM's API socket; `vmm kvm-info` reports what
-// /dev/kvm offers. Exit codes: Machine/StopReason.cs ExitCodes.
+// /dev/kvm offers; `vmm volume` manages volume pools (Cli/VolumeCommands.cs). Exit codes: Machine/StopReason.cs ExitCodes.
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using VSwitch.Common.Cli;
@@ -66,7 +66,10 @@ public static class VmmCommandLine
         var kvmInfo = new Command("kvm-info", "Show the KVM API version and the capabilities the VMM uses");
         kvmInfo.SetAction(_ => KvmInfo(stdout, stderr));
 
-        var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM") { run, s_ctl.CreateCommand(stdout, stderr), kvmInfo };
+        var root = new RootCommand("vmm: one KVM virtual machine monitor process per VM")
+        {
+            run, s_ctl.CreateCommand(stdout, stderr), kvmInfo, VolumeCommands.Create(stdout, stderr),
+        };
         return CommandLines.Invoke("vmm", root, args, stdout, stderr);
     }
 

@@ -3,6 +3,7 @@
 using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Volumes;
 using VSwitch.Vmm.Volumes.Nbd;
+using VSwitch.Vmm.Volumes.Pool;
 
 namespace VSwitch.Vmm.Machine;
 
@@ -24,13 +25,20 @@ public sealed record DiskConfig(string? Path, string Id, bool ReadOnly, int Queu
     /// <summary>The NBD export this disk's volume is, instead of a file.</summary>
     public NbdAddress? Nbd { get; init; }
 
-    /// <summary>The spec field that names the volume, and what it says, for messages.</summary>
-    public (string Field, string Value) Source => Nbd is { } nbd ? ("nbd", nbd.ToString()) : ("path", Path!);
+    /// <summary>The pool volume this disk's volume is, instead of a file.</summary>
+    public PoolVolumeName? Pool { get; init; }
 
-    /// <summary>Attaches the volume. Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying why it cannot.</summary>
-    public IBlockVolume Open(Action<string> log) => Nbd is { } nbd
-        ? NbdVolume.Open(nbd, Id, ReadOnly, NbdReconnectLimit, log)
-        : RawFileVolume.Open(Path!, Id, ReadOnly);
+    /// <summary>The spec field that names the volume, and what it says, for messages.</summary>
+    public (string Field, string Value) Source =>
+        Nbd is { } nbd ? ("nbd", nbd.ToString()) : Pool is { } pool ? ("volume", pool.ToString()) : ("path", Path!);
+
+    /// <summary>Attaches the volume for the VM named <paramref name="vm"/>. Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying why it cannot.</summary>
+    public IBlockVolume Open(string? vm, Action<string> log) => this switch
+    {
+        { Nbd: { } nbd } => NbdVolume.Open(nbd, Id, ReadOnly, NbdReconnectLimit, log),
+        { Pool: { } pool } => VolumePool.OpenDisk(pool, vm!, ReadOnly),
+        _ => RawFileVolume.Open(Path!, Id, ReadOnly),
+    };
 }
 
 /// <summary>Where the guest's COM1 output goes.</summary>
@@ -43,6 +51,10 @@ public enum SerialOutputKind
 
 public sealed record MachineConfig
 {
+    public const int MaxNameLength = PoolRecord.MaxTextBytes;
+
+    /// <summary>The VM's name: who it is to a volume pool's attachments.</summary>
+    public string? Name { get; init; }
     public required string KernelPath { get; init; }
     public string? InitramfsPath { get; init; }
     public string CommandLine { get; init; } = DefaultCommandLine;

@@ -112,7 +112,7 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
             {
                 try
                 {
-                    volumes.Add(disk.Open(eventLog ?? (_ => { })));
+                    volumes.Add(disk.Open(config.Name, eventLog ?? (_ => { })));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {

@@ -10,6 +10,7 @@ using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Machine;
 
 using VSwitch.Vmm.Volumes.Nbd;
+using VSwitch.Vmm.Volumes.Pool;
 
 namespace VSwitch.Vmm.Spec;
 
@@ -22,6 +23,7 @@ public sealed class VmSpecException(string field, string problem) : Exception($"
 /// <summary>A spec as read: every field optional, so command-line options can fill in or override.</summary>
 public sealed record VmSpec
 {
+    public string? Name { get; init; }
     public string? Kernel { get; init; }
     public string? Initramfs { get; init; }
     public string? Cmdline { get; init; }
@@ -75,6 +77,7 @@ public sealed record VmSpec
                 string field = $"{source}: {p.Name}";
                 spec = p.Name switch
                 {
+                    "name" => spec with { Name = NameValue(p.Value, field) },
                     "kernel" => spec with { Kernel = PathValue(p.Value, field, baseFolder) },
                     "initramfs" => spec with { Initramfs = PathValue(p.Value, field, baseFolder) },
                     "cmdline" => spec with { Cmdline = StringValue(p.Value, field) },
@@ -85,7 +88,7 @@ public sealed record VmSpec
                     "serial" => ParseSerial(spec, p.Value, field, baseFolder),
                     "nics" => spec with { Nics = ParseNics(p.Value, field, baseFolder) },
                     "disks" => spec with { Disks = ParseDisks(p.Value, field, baseFolder) },
-                    _ => throw new VmSpecException(field, "unknown field; expected kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket, nics, disks"),
+                    _ => throw new VmSpecException(field, "unknown field; expected name, kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket, nics, disks"),
                 };
             }
             return spec;
@@ -116,7 +119,7 @@ public sealed record VmSpec
         if (kind is null)
             throw new VmSpecException($"{field}.output", "missing; one of stdout, file, none");
         if ((kind == SerialOutputKind.File) != (path is not null))
-            throw new VmSpecException($"{field}.path", kind == SerialOutputKind.File ? "missing; output \"file\" needs a path" : $"only goes with output \"file\", not \"{Name(kind.Value)}\"");
+            throw new VmSpecException($"{field}.path", kind == SerialOutputKind.File ? "missing; output \"file\" needs a path" : $"only goes with output \"file\", not \"{KindName(kind.Value)}\"");
         return spec with { Serial = kind, SerialPath = path };
     }
 
@@ -185,7 +188,7 @@ public sealed record VmSpec
             string diskField = $"{field}[{disks.Count}]";
             if (element.ValueKind != JsonValueKind.Object)
                 throw new VmSpecException(diskField, $"must be an object, not {element.ValueKind}");
-            string? path = null, id = null;
+            string? path = null, id = null, pool = null, volume = null;
             NbdAddress? nbd = null;
             bool readOnly = false;
             int queues = 1;
@@ -196,21 +199,28 @@ public sealed record VmSpec
                 {
                     case "path": path = PathValue(p.Value, inner, baseFolder); break;
                     case "nbd": nbd = NbdValue(p.Value, inner); break;
+                    case "pool": pool = PathValue(p.Value, inner, baseFolder); break;
+                    case "volume": volume = StringValue(p.Value, inner); break;
                     case "id": id = StringValue(p.Value, inner); break;
                     case "read_only": readOnly = BoolValue(p.Value, inner); break;
                     case "queues": queues = IntValue(p.Value, inner); break;
-                    default: throw new VmSpecException(inner, "unknown field; expected path or nbd, id, read_only, queues");
+                    default: throw new VmSpecException(inner, "unknown field; expected path, nbd or pool and volume, id, read_only, queues");
                 }
             }
-            if ((path is null) == (nbd is null))
-                throw new VmSpecException($"{diskField}.{(path is null ? "path" : "nbd")}",
-                    path is null ? "missing; the volume's file (or block device), or nbd: an NBD export's URI" : "a disk is a file (path) or an NBD export (nbd), not both");
-            id ??= path is not null ? Path.GetFileNameWithoutExtension(path) : nbd!.Export.Length > 0 ? nbd.Export : "nbd";
+            if ((pool is null) != (volume is null))
+                throw new VmSpecException($"{diskField}.{(pool is null ? "pool" : "volume")}", "missing; a pool volume names its pool (folder) and its volume");
+            int sources = (path is null ? 0 : 1) + (nbd is null ? 0 : 1) + (pool is null ? 0 : 1);
+            if (sources == 0)
+                throw new VmSpecException($"{diskField}.path", "missing; the volume's file (or block device), nbd: an NBD export's URI, or pool and volume: a volume of a pool");
+            if (sources > 1)
+                throw new VmSpecException($"{diskField}.{(pool is null ? "nbd" : "pool")}", "a disk is one of a file (path), an NBD export (nbd) or a pool volume (pool, volume)");
+            PoolVolumeName? poolVolume = pool is null ? null : new PoolVolumeName(pool, volume!);
+            id ??= path is not null ? Path.GetFileNameWithoutExtension(path) : poolVolume is not null ? volume! : nbd!.Export.Length > 0 ? nbd.Export : "nbd";
             if (id.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(id) > DiskConfig.MaxIdBytes)
                 throw new VmSpecException($"{diskField}.id", $"'{id}' must be 1..{DiskConfig.MaxIdBytes} bytes (what the guest's GET_ID reads)");
             if (queues < 1 || queues > VirtioBlockDevice.MaxQueues)
                 throw new VmSpecException($"{diskField}.queues", $"{queues} must be from 1 to {VirtioBlockDevice.MaxQueues}");
-            var disk = new DiskConfig(path, id, readOnly, queues) { Nbd = nbd };
+            var disk = new DiskConfig(path, id, readOnly, queues) { Nbd = nbd, Pool = poolVolume };
             foreach (DiskConfig other in disks)
             {
                 if (other.Source == disk.Source)
@@ -221,6 +231,15 @@ public sealed record VmSpec
             disks.Add(disk);
         }
         return disks;
+    }
+
+    /// <summary>A VM's name: what a pool volume's attachment names (`vmm volume attach --vm`).</summary>
+    private static string NameValue(JsonElement value, string field)
+    {
+        string name = StringValue(value, field);
+        if (name.Length == 0 || name.Length > MachineConfig.MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new VmSpecException(field, $"'{name}' must be 1 to {MachineConfig.MaxNameLength} letters, digits, '-', '_' or '.'");
+        return name;
     }
 
     private static NbdAddress NbdValue(JsonElement value, string field)
@@ -253,7 +272,7 @@ public sealed record VmSpec
         _ => throw new VmSpecException(field, $"'{value}' is not one of stdout, file, none"),
     };
 
-    private static string Name(SerialOutputKind kind) => kind.ToString().ToLowerInvariant();
+    private static string KindName(SerialOutputKind kind) => kind.ToString().ToLowerInvariant();
 
     private static string StringValue(JsonElement value, string field) =>
         value.ValueKind == JsonValueKind.String ? value.GetString()! : throw new VmSpecException(field, $"must be a string, not {value.ValueKind}");
@@ -295,8 +314,11 @@ public sealed record VmSpec
         SerialOutputKind serial = Serial ?? SerialOutputKind.Stdout;
         if (serial == SerialOutputKind.File && SerialPath is null)
             throw new VmSpecException(fieldName("serial.path"), "missing; output \"file\" needs a path");
+        if (Name is null && (Disks ?? []).Any(d => d.Pool is not null))
+            throw new VmSpecException(fieldName("name"), "missing; a VM with a pool volume needs its name, which the volume's attachment names");
         return new MachineConfig
         {
+            Name = Name,
             KernelPath = Kernel,
             InitramfsPath = Initramfs,
             CommandLine = Cmdline ?? MachineConfig.DefaultCommandLine,

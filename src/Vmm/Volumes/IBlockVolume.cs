@@ -39,14 +39,36 @@ public static class BlockVolumeExtensions
 {
     private static readonly byte[] s_zeros = new byte[64 * 1024];
 
-    /// <summary>Zeroes a range by writing zeros: for a backing that has no cheaper way.</summary>
-    public static void WriteZeros(this IBlockVolume volume, long offset, long length)
+    /// <summary>Writes what a range of zeros goes to, 64 KiB at a time.</summary>
+    public delegate void ZeroWriter<T>(T target, long offset, ReadOnlySpan<byte> zeros);
+
+    /// <summary>Zeroes [offset, offset + length) of <paramref name="target"/> by writing zeros: for a backing that has no cheaper way.</summary>
+    public static void WriteZeros<T>(T target, long offset, long length, ZeroWriter<T> write)
     {
         for (long done = 0; done < length;)
         {
             int piece = (int)Math.Min(s_zeros.Length, length - done);
-            volume.Write(offset + done, s_zeros.AsSpan(0, piece));
+            write(target, offset + done, s_zeros.AsSpan(0, piece));
             done += piece;
         }
     }
+
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="file"/> at <paramref name="offset"/>; what lies past the file's end (a file shortened under the VMM) reads as zeros.</summary>
+    public static void ReadOrZeros(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(file, destination, offset);
+            if (read == 0)
+            {
+                destination.Clear();
+                return;
+            }
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+
+    public static void WriteZeros(this IBlockVolume volume, long offset, long length) =>
+        WriteZeros(volume, offset, length, static (v, at, zeros) => v.Write(at, zeros));
 }

@@ -54,20 +54,7 @@ public sealed class RawFileVolume : IBlockVolume
         return new RawFileVolume(file, id, size, readOnly);
     }
 
-    public void Read(long offset, Span<byte> destination)
-    {
-        while (!destination.IsEmpty)
-        {
-            int read = RandomAccess.Read(_file, destination, offset);
-            if (read == 0)
-            {
-                destination.Clear(); // the file was shortened under the VMM: what is gone reads as zeros
-                return;
-            }
-            destination = destination[read..];
-            offset += read;
-        }
-    }
+    public void Read(long offset, Span<byte> destination) => BlockVolumeExtensions.ReadOrZeros(_file, offset, destination);
 
     public void Write(long offset, ReadOnlySpan<byte> source) => RandomAccess.Write(_file, source, offset);
 

@@ -8,6 +8,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using VSwitch.Tests.Integration.Infrastructure;
 using VSwitch.Tests.Kvm.Vmm;
+using VSwitch.Tests.Unit.Vmm.Volumes;
 using VSwitch.Vmm.Volumes.Nbd;
 using Xunit;
 
@@ -168,12 +169,5 @@ public sealed class NbdVolumeTests : IAsyncLifetime
         Assert.Contains("cannot connect", absent.Message);
     }
 
-    /// <summary>The bytes the file system holds for <paramref name="path"/> (st_blocks, from du).</summary>
-    private static long AllocatedBytes(string path)
-    {
-        var du = Process.Start(new ProcessStartInfo("du", ["--block-size=1", path]) { RedirectStandardOutput = true })!;
-        string output = du.StandardOutput.ReadToEnd();
-        du.WaitForExit();
-        return long.Parse(output.Split('\t')[0]);
-    }
+    private static long AllocatedBytes(string path) => FileSpace.AllocatedBytes(path);
 }

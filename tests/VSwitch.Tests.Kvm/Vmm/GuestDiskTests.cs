@@ -11,6 +11,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using VSwitch.Tests.Unit.Vmm.Volumes;
 using Xunit;
 
 namespace VSwitch.Tests.Kvm.Vmm;
@@ -62,14 +63,7 @@ public sealed partial class GuestDiskTests : IDisposable
         Assert.DoesNotContain("VSWITCH-DISK-ERROR", vm.Serial);
     }
 
-    // st_blocks * 512 of the volume's file, from stat(1).
-    private static long AllocatedBytes(string path)
-    {
-        using Process stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%b", path]) { RedirectStandardOutput = true })!;
-        string output = stat.StandardOutput.ReadToEnd();
-        stat.WaitForExit();
-        return long.Parse(output.Trim()) * 512;
-    }
+    private static long AllocatedBytes(string path) => FileSpace.AllocatedBytes(path);
 
     [Fact]
     public void A_guest_makes_ext4_on_its_volume_and_a_second_boot_reads_the_same_files()

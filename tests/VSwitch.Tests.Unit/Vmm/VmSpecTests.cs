@@ -4,6 +4,7 @@ using System.Text;
 using VSwitch.Vmm.Machine;
 using VSwitch.Vmm.Spec;
 using VSwitch.Vmm.Volumes.Nbd;
+using VSwitch.Vmm.Volumes.Pool;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Vmm;
@@ -59,6 +60,25 @@ public class VmSpecTests
     }
 
     [Fact]
+    public void A_disk_may_be_a_pool_volume_of_the_named_vm_with_the_volume_name_as_default_id()
+    {
+        MachineConfig config = VmSpec.Parse("""
+            {"kernel": "/k", "name": "vm-7", "disks": [{"pool": "pools/a", "volume": "root"}]}
+            """, "vm.json", "/srv").ToMachineConfig(f => f);
+        Assert.Equal("vm-7", config.Name);
+        Assert.Equal(new DiskConfig(null, "root", false, 1) { Pool = new PoolVolumeName("/srv/pools/a", "root") }, config.Disks[0]);
+        Assert.Equal(("volume", "root in pool /srv/pools/a"), config.Disks[0].Source);
+    }
+
+    [Fact]
+    public void A_pool_volume_needs_the_vms_name_which_its_attachment_names()
+    {
+        VmSpec spec = VmSpec.Parse("""{"kernel": "/k", "disks": [{"pool": "/p", "volume": "v"}]}""", "vm.json", "/");
+        VmSpecException e = Assert.Throws<VmSpecException>(() => spec.ToMachineConfig(f => $"vm.json: {f}"));
+        Assert.StartsWith("vm.json: name: missing; a VM with a pool volume needs its name", e.Message);
+    }
+
+    [Fact]
     public void A_disk_may_be_an_nbd_export_named_by_its_uri_with_the_export_name_as_default_id()
     {
         MachineConfig config = VmSpec.Parse("""
@@ -110,7 +130,10 @@ public class VmSpecTests
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "cache": "none"}]}""", "vm.json: disks[0].cache: unknown field")]
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "./a.img", "id": "b"}]}""", "vm.json: disks[1].path: /a.img is already another disk's volume")]
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "b/a.img"}]}""", "vm.json: disks[1].id: 'a' is already another disk's id")]
-    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "nbd": "nbd://h/e"}]}""", "vm.json: disks[0].nbd: a disk is a file (path) or an NBD export (nbd), not both")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "nbd": "nbd://h/e"}]}""", "vm.json: disks[0].nbd: a disk is one of a file (path), an NBD export (nbd) or a pool volume (pool, volume)")]
+    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "pool": "/p", "volume": "v"}]}""", "vm.json: disks[0].pool: a disk is one of")]
+    [InlineData("""{"kernel": "/k", "disks": [{"pool": "/p"}]}""", "vm.json: disks[0].volume: missing; a pool volume names its pool")]
+    [InlineData("""{"kernel": "/k", "name": "vm 1"}""", "vm.json: name: 'vm 1' must be 1 to 32 letters, digits")]
     [InlineData("""{"kernel": "/k", "disks": [{"nbd": "http://h/e"}]}""", "vm.json: disks[0].nbd: 'http://h/e': scheme http is not NBD's")]
     [InlineData("""{"kernel": "/k", "disks": [{"nbd": "nbd://h/e"}, {"nbd": "nbd://h:10809/e", "id": "f"}]}""", "vm.json: disks[1].nbd: nbd://h:10809/e is already another disk's volume")]
     public void Parse_errors_name_the_field(string json, string expected)

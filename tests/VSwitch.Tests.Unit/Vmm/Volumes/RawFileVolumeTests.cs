@@ -1,6 +1,5 @@
 // A raw-file volume: the attachment lock that keeps two VMMs from writing one volume, the sizes
 // it refuses, and discard giving the file's space back.
-using System.Diagnostics;
 using VSwitch.Vmm.Volumes;
 using Xunit;
 
@@ -71,12 +70,5 @@ public sealed class RawFileVolumeTests : IDisposable
         Assert.Equal(4L << 20, new FileInfo(_path).Length);
     }
 
-    // st_blocks * 512, from stat(1): .NET does not expose a file's allocated size.
-    private long AllocatedBytes()
-    {
-        using Process stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%b", _path]) { RedirectStandardOutput = true })!;
-        string output = stat.StandardOutput.ReadToEnd();
-        stat.WaitForExit();
-        return long.Parse(output.Trim()) * 512;
-    }
+    private long AllocatedBytes() => FileSpace.AllocatedBytes(_path);
 }

@@ -1,0 +1,146 @@
+// `vmm volume ...`: the tool that makes and changes volume pools (Volumes/Pool, docs/vmm.md
+// "Volume pools"), and records which VM may attach each volume. A VM's spec naming a volume does
+// not make it that VM's; an attachment made here does. Exit status: 0 done, 1 refused (the
+// message says why), 2 usage error; `check` exits 1 when the pool does not hold.
+using System.CommandLine;
+using System.Globalization;
+using VSwitch.Common.Cli;
+using VSwitch.Vmm.Volumes.Pool;
+
+namespace VSwitch.Vmm.Cli;
+
+internal static class VolumeCommands
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var pool = new Option<string>("--pool") { Description = "the pool's folder", Required = true };
+        var name = new Option<string>("--name") { Description = "the volume's name (1-20 letters, digits, - _ .): the disk id its guest reads", Required = true };
+        var size = new Option<string>("--size") { Description = "bytes, or with K, M, G or T (powers of 1024)", Required = true };
+        var vm = new Option<string>("--vm") { Description = "the VM's name, as its spec's name field gives it", Required = true };
+        var readOnly = new Option<bool>("--read-only") { Description = "a read-only attachment (several VMs may share one)" };
+        var extent = new Option<string>("--extent-size") { Description = "the unit volumes take space in (default 1M)" };
+
+        var init = new Command("init", "Make a new, empty pool of --size bytes in --pool") { pool, size, extent };
+        init.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool made = VolumePool.Create(p.GetValue(pool)!, Size(p.GetValue(size)!, "--size"),
+                p.GetValue(extent) is { } e ? Size(e, "--extent-size") : VolumePool.DefaultExtentSize);
+            stdout.WriteLine($"pool {made.Folder}: {made.State.ExtentCount} extents of {Mib(made.State.ExtentSize)}");
+        }));
+
+        var create = new Command("create", "Make a volume of --size bytes; it takes space only as it is written") { pool, name, size };
+        create.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            PoolVolumeInfo made = opened.CreateVolume(p.GetValue(name)!, Size(p.GetValue(size)!, "--size"));
+            stdout.WriteLine($"volume {made.Name}: {made.SizeBytes} bytes");
+        }));
+
+        var attach = new Command("attach", "Let the VM named --vm attach the volume (read-write: that VM alone)") { pool, name, vm, readOnly };
+        attach.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            opened.Attach(p.GetValue(name)!, p.GetValue(vm)!, p.GetValue(readOnly));
+        }));
+
+        var detach = new Command("detach", "Take the volume from the VM named --vm (not while that VM runs with it)") { pool, name, vm };
+        detach.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            opened.Detach(p.GetValue(name)!, p.GetValue(vm)!);
+        }));
+
+        var resize = new Command("resize", "Grow a volume to --size bytes (only while no VM runs with it)") { pool, name, size };
+        resize.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            opened.ResizeVolume(p.GetValue(name)!, Size(p.GetValue(size)!, "--size"));
+        }));
+
+        var delete = new Command("delete", "Delete a volume (only while no VM runs with it); its space is zeroed and given back") { pool, name };
+        delete.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            opened.DeleteVolume(p.GetValue(name)!);
+        }));
+
+        var list = new Command("list", "The pool's volumes: size, space taken, attachments, and whether a VM runs with it") { pool };
+        list.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            PoolState state = opened.State;
+            stdout.WriteLine($"pool {opened.Folder}: {state.ExtentCount - state.FreeExtents} of {state.ExtentCount} extents of {Mib(state.ExtentSize)} taken");
+            stdout.WriteLine($"{"NAME",-20}  {"SIZE",12}  {"TAKEN",12}  {"IN USE",6}  ATTACHED TO");
+            foreach (PoolVolumeInfo v in state.Volumes)
+            {
+                string owners = string.Join(", ", v.Attachments.Select(o => o.ReadOnly ? $"{o.Vm} (read-only)" : o.Vm));
+                stdout.WriteLine($"{v.Name,-20}  {Mib(v.SizeBytes),12}  {Mib(v.MappedExtents * state.ExtentSize),12}  {(opened.InUse(v) ? "yes" : "no"),6}  {owners}");
+            }
+        }));
+
+        var check = new Command("check", "Replay the pool's journal from its start and check every record against the ones before it") { pool };
+        check.SetAction(p =>
+        {
+            string folder = p.GetValue(pool)!;
+            try
+            {
+                using VolumePool opened = VolumePool.Open(folder);
+                PoolState state = opened.State;
+                long mapped = state.Volumes.Sum(v => (long)v.MappedExtents);
+                long dataBytes = new FileInfo(Path.Combine(folder, VolumePool.DataFile)).Length;
+                var problems = new List<string>();
+                if (mapped + state.FreeExtents != state.ExtentCount)
+                    problems.Add($"{mapped} extents mapped and {state.FreeExtents} free do not make the pool's {state.ExtentCount}");
+                if (dataBytes != state.ExtentCount * state.ExtentSize)
+                    problems.Add($"{VolumePool.DataFile} is {dataBytes} bytes, not {state.ExtentCount} extents of {state.ExtentSize}");
+                stdout.WriteLine($"pool {opened.Folder}: {state.Records} records, {state.Volumes.Count()} volumes, {mapped} of {state.ExtentCount} extents mapped" +
+                    (opened.TornBytes > 0 ? $"; {opened.TornBytes} bytes of a record cut short at the journal's end (ignored, dropped at the next change)" : ""));
+                foreach (string problem in problems)
+                    stderr.WriteLine($"vmm volume check: {problem}");
+                return problems.Count == 0 ? ExitStatus.Ok : ExitStatus.Failed;
+            }
+            catch (IOException e)
+            {
+                stderr.WriteLine($"vmm volume check: {e.Message}");
+                return ExitStatus.Failed;
+            }
+        });
+
+        return new Command("volume", "Volume pools: make them, make and attach volumes (docs/vmm.md, \"Volume pools\")")
+        {
+            init, create, attach, detach, resize, delete, list, check,
+        };
+    }
+
+    private static int Run(TextWriter stderr, Action action)
+    {
+        try
+        {
+            action();
+            return ExitStatus.Ok;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"vmm volume: {e.Message}");
+            return ExitStatus.Failed;
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"vmm volume: {e.Message}");
+            return ExitStatus.BadInput;
+        }
+    }
+
+    /// <summary>"64M" and the like: bytes, or K, M, G, T for powers of 1024.</summary>
+    internal static long Size(string text, string option)
+    {
+        string digits = text.TrimEnd('K', 'M', 'G', 'T', 'k', 'm', 'g', 't');
+        int shift = text.Length == digits.Length ? 0 : char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 40 };
+        if (text.Length - digits.Length > 1 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) ||
+            value <= 0 || value > long.MaxValue >> shift)
+            throw new FormatException($"{option}: '{text}' is not a size (bytes, or a number with K, M, G or T)");
+        return value << shift;
+    }
+
+    private static string Mib(long bytes) => $"{bytes / (1024.0 * 1024):0.#} MiB";
+}

@@ -1,0 +1,128 @@
+// Two Debian guests on two volumes of one thin pool (Volumes/Pool, docs/vmm.md "Volume pools"),
+// made and attached with the `vmm volume` tool as an operator would. Both fill their volume with
+// their own text at once; then the pool's journal checks out, each volume took extents only for
+// what it wrote, B's VM naming A's volume is refused before it boots, and A's volume is deleted.
+// B boots again with a new volume that takes its extents from A's freed ones (one sector written
+// in every MiB), and reads both of its disks whole: A's text is on neither.
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using VSwitch.Tests.Unit.Vmm.Volumes;
+using VSwitch.Vmm.Volumes.Pool;
+using Xunit;
+
+namespace VSwitch.Tests.Kvm.Vmm;
+
+public sealed partial class GuestPoolTests : IDisposable
+{
+    private static readonly TimeSpan BootLimit = TimeSpan.FromSeconds(240);
+    // Small, because every byte crosses an emulated CPU in the sandbox: a 16-extent pool, 8 MiB
+    // volumes, 6 MiB written by each of A and B.
+    private const int FillMib = 6;
+    private const string TextA = "A-SECRET-7f3c", TextB = "B-OWN-91d2";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-pool-").FullName;
+    private string Pool => Path.Combine(_dir, "pool");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>`vmm volume ARGS --pool POOL`: its exit code, stdout and stderr.</summary>
+    private (int Exit, string Output) Volume(params string[] args)
+    {
+        string[] command = VmmProcess.VmmCommand;
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string word in command[1..].Concat(["volume", .. args, "--pool", Pool]))
+            start.ArgumentList.Add(word);
+        using Process tool = Process.Start(start)!;
+        Task<string> stdout = tool.StandardOutput.ReadToEndAsync(), stderr = tool.StandardError.ReadToEndAsync();
+        Assert.True(tool.WaitForExit(60_000), $"vmm volume {string.Join(' ', args)} did not end");
+        return (tool.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private void VolumeOk(params string[] args)
+    {
+        (int exit, string output) = Volume(args);
+        Assert.True(exit == 0, $"vmm volume {string.Join(' ', args)}: exit {exit}\n{output}");
+    }
+
+    private string Spec(string vm, string parameters, params string[] volumes)
+    {
+        string spec = Path.Combine(_dir, $"{vm}-{volumes.Length}.json");
+        string disks = string.Join(", ", volumes.Select(v => $$"""{"pool": "{{Pool}}", "volume": "{{v}}"}"""));
+        File.WriteAllText(spec, $$"""
+            {"name": "{{vm}}", "kernel": "{{GuestImages.Kernel}}", "initramfs": "{{GuestImages.Initramfs}}", "memory_mib": 256,
+             "cmdline": "{{BootTests.CommandLine(vm, parameters)}}", "disks": [{{disks}}]}
+            """);
+        return spec;
+    }
+
+    [GeneratedRegex(@"^VSWITCH-DISK-SCAN dev=(\S+) (\S+)=(\d+) (\S+)=(\d+)$")]
+    private static partial Regex Scan();
+
+    private static Dictionary<string, (int A, int B)> Scans(VmmProcess vm) =>
+        vm.Serial.Split('\n').Select(l => Scan().Match(l.TrimEnd('\r'))).Where(m => m.Success)
+            .ToDictionary(m => m.Groups[1].Value, m => (int.Parse(m.Groups[3].Value), int.Parse(m.Groups[5].Value)));
+
+    private static void AssertCleanExit(VmmProcess vm)
+    {
+        int exit = vm.WaitForExit(BootLimit);
+        Assert.True(exit == 0, $"vmm exit {exit}\nstderr:\n{vm.Stderr}\nserial:\n{vm.Serial}");
+        Assert.DoesNotContain("VSWITCH-DISK-ERROR", vm.Serial);
+    }
+
+    [Fact]
+    public void Two_guests_fill_their_pool_volumes_at_once_and_neither_a_spec_nor_a_freed_extent_shows_one_the_others_bytes()
+    {
+        VolumeOk("init", "--size", "16M");
+        VolumeOk("create", "--name", "vol-a", "--size", "8M");
+        VolumeOk("create", "--name", "vol-b", "--size", "8M");
+        VolumeOk("attach", "--name", "vol-a", "--vm", "vm-a");
+        VolumeOk("attach", "--name", "vol-b", "--vm", "vm-b");
+
+        // Both write at once: extents are handed out to two processes through the one journal.
+        string fill = $"vsw.disks=1 vsw.disk_mb={FillMib} vsw.disk_fill=";
+        using (VmmProcess a = VmmProcess.Start("--spec", Spec("vm-a", fill + TextA, "vol-a")))
+        using (VmmProcess b = VmmProcess.Start("--spec", Spec("vm-b", fill + TextB, "vol-b")))
+        {
+            AssertCleanExit(a);
+            AssertCleanExit(b);
+            Assert.Contains("VSWITCH-DISK-FILLED", a.Serial);
+            Assert.Contains("VSWITCH-DISK-FILLED", b.Serial);
+        }
+        (int exit, string check) = Volume("check");
+        Assert.True(exit == 0, check);
+        PoolState state = VolumePool.Replay(Pool);
+        TestContext.Current.SendDiagnosticMessage($"after the fills: {check.Trim()}; data file {FileSpace.AllocatedBytes(Path.Combine(Pool, VolumePool.DataFile)) >> 20} MiB allocated");
+        Assert.Equal(FillMib, state.Find("vol-a")!.MappedExtents);
+        Assert.Equal(FillMib, state.Find("vol-b")!.MappedExtents);
+
+        // B's VM naming A's volume in its spec is refused before it boots.
+        using (VmmProcess thief = VmmProcess.Start("--spec", Spec("vm-b", "vsw.disks=1", "vol-a")))
+        {
+            Assert.Equal(2, thief.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("disks[0].volume: cannot attach vol-a in pool", thief.Stderr);
+            Assert.Contains("volume 'vol-a' is not attached to VM 'vm-b'", thief.Stderr);
+        }
+
+        // A's volume goes; B's new one takes an extent in every MiB, from A's freed ones.
+        long[] extentsOfA = [.. state.Find("vol-a")!.Map.Where(p => p >= 0)];
+        VolumeOk("delete", "--name", "vol-a");
+        VolumeOk("create", "--name", "vol-c", "--size", "8M");
+        VolumeOk("attach", "--name", "vol-c", "--vm", "vm-b");
+        using (VmmProcess b = VmmProcess.Start("--spec", Spec("vm-b", $"vsw.disks=2 vsw.disk_touch=1 vsw.disk_scan={TextA},{TextB}", "vol-b", "vol-c")))
+        {
+            AssertCleanExit(b);
+            Assert.Contains("VSWITCH-DISK-TOUCHED", b.Serial);
+            Dictionary<string, (int A, int B)> scans = Scans(b);
+            TestContext.Current.SendDiagnosticMessage($"B's scans (lines of A's text, of B's): {string.Join(", ", scans.Select(kv => $"{kv.Key} {kv.Value}"))}");
+            Assert.Equal((0, FillMib * 1048576 / (TextB.Length + 1)), scans["vda"]);
+            Assert.Equal((0, 0), scans["vdb"]);
+        }
+        state = VolumePool.Replay(Pool);
+        Assert.Equal(8, state.Find("vol-c")!.MappedExtents);
+        // 10 extents were free for vol-c's 8, 6 of them A's: at least 4 of A's were reused.
+        int reused = state.Find("vol-c")!.Map.Intersect(extentsOfA).Count();
+        Assert.True(reused >= 4, $"vol-c reuses {reused} of A's extents");
+        Assert.Equal(16 - FillMib - 8, state.FreeExtents);
+        Assert.Equal(0, Volume("check").Exit);
+    }
+}

@@ -1,0 +1,233 @@
+// The thin volume pool (Volumes/Pool): extents taken only when written, handed out once across
+// processes (each VolumePool here is its own open of the journal, as another vmm's would be),
+// given back zeroed, a full pool refusing the write and nothing else, a journal torn by a crash
+// replaying to its last whole record, and who may open a volume.
+using VSwitch.Vmm.Volumes.Pool;
+using Xunit;
+
+namespace VSwitch.Tests.Unit.Vmm.Volumes;
+
+public sealed class VolumePoolTests : IDisposable
+{
+    private const long Extent = 1 << 20;
+    private readonly string _dir = Path.Combine(Directory.CreateTempSubdirectory("vsw-pool-").FullName, "pool");
+
+    public void Dispose() => Directory.Delete(Path.GetDirectoryName(_dir)!, recursive: true);
+
+    private VolumePool NewPool(int extents = 16)
+    {
+        VolumePool pool = VolumePool.Create(_dir, extents * Extent);
+        return pool;
+    }
+
+    private static PoolVolume Attached(VolumePool pool, string name, long size, string vm = "vm1")
+    {
+        pool.CreateVolume(name, size);
+        pool.Attach(name, vm, readOnly: false);
+        return pool.OpenVolume(name, vm, readOnly: false);
+    }
+
+    private static byte[] Pattern(int length, byte seed)
+    {
+        var bytes = new byte[length];
+        for (int i = 0; i < length; i++)
+            bytes[i] = (byte)(seed + i * 7);
+        return bytes;
+    }
+
+    private long AllocatedBytes() => FileSpace.AllocatedBytes(Path.Combine(_dir, VolumePool.DataFile));
+
+    [Fact]
+    public void A_volume_takes_an_extent_only_where_it_is_written_and_reads_zeros_elsewhere()
+    {
+        using VolumePool pool = NewPool();
+        using PoolVolume volume = Attached(pool, "vol-a", 8 * Extent);
+        Assert.Equal(8 * Extent, volume.SizeBytes);
+        Assert.Equal("vol-a", volume.Id);
+
+        // 4 KiB straddling extents 2 and 3, and the volume's last sector.
+        byte[] data = Pattern(4096, 1), tail = Pattern(512, 9);
+        volume.Write(3 * Extent - 2048, data);
+        volume.Write(8 * Extent - 512, tail);
+        volume.Flush();
+        PoolVolumeInfo info = pool.State.Find("vol-a")!;
+        Assert.Equal(3, info.MappedExtents);
+        Assert.Equal(13, pool.State.FreeExtents);
+
+        var back = new byte[4096];
+        volume.Read(3 * Extent - 2048, back);
+        Assert.Equal(data, back);
+        var untouched = new byte[Extent];
+        volume.Read(0, untouched);
+        Assert.True(untouched.All(b => b == 0));
+
+        // Another process replaying the journal sees the same maps.
+        using VolumePool again = VolumePool.Open(_dir);
+        Assert.Equal(info.Map, again.State.Find("vol-a")!.Map);
+    }
+
+    [Fact]
+    public void Two_processes_writing_at_once_never_get_the_same_extent()
+    {
+        using VolumePool first = NewPool(extents: 64);
+        first.CreateVolume("a", 32 * Extent);
+        first.CreateVolume("b", 32 * Extent);
+        first.Attach("a", "vm-a", false);
+        first.Attach("b", "vm-b", false);
+        using VolumePool second = VolumePool.Open(_dir);
+        using PoolVolume a = first.OpenVolume("a", "vm-a", false);
+        using PoolVolume b = second.OpenVolume("b", "vm-b", false);
+
+        Parallel.Invoke(
+            () => { for (int i = 0; i < 32; i++) a.Write(i * Extent, Pattern(4096, (byte)i)); },
+            () => { for (int i = 0; i < 32; i++) b.Write(i * Extent + 4096, Pattern(4096, (byte)(100 + i))); });
+
+        PoolState replayed = VolumePool.Replay(_dir);
+        long[] maps = [.. replayed.Find("a")!.Map, .. replayed.Find("b")!.Map];
+        Assert.Equal(64, maps.Distinct().Count());
+        Assert.Equal(0, replayed.FreeExtents);
+        var back = new byte[4096];
+        for (int i = 0; i < 32; i++)
+        {
+            a.Read(i * Extent, back);
+            Assert.Equal(Pattern(4096, (byte)i), back);
+            b.Read(i * Extent + 4096, back);
+            Assert.Equal(Pattern(4096, (byte)(100 + i)), back);
+        }
+    }
+
+    [Fact]
+    public void A_deleted_volumes_extents_reach_the_next_owner_as_zeros()
+    {
+        using VolumePool pool = NewPool(extents: 4);
+        using (PoolVolume a = Attached(pool, "a", 4 * Extent, "vm-a"))
+        {
+            for (int i = 0; i < 4; i++)
+                a.Write(i * Extent, Pattern((int)Extent, 0x5a));
+            a.Flush();
+        }
+        Assert.Equal(0, pool.State.FreeExtents);
+        pool.DeleteVolume("a");
+        Assert.Equal(4, pool.State.FreeExtents);
+
+        using PoolVolume b = Attached(pool, "b", 4 * Extent, "vm-b");
+        var block = new byte[4096];
+        b.Write(0, block); // maps one of a's old extents
+        var whole = new byte[4 * Extent];
+        b.Read(0, whole);
+        Assert.True(whole.All(x => x == 0), "a new owner read a deleted volume's bytes");
+    }
+
+    [Fact]
+    public void A_full_pool_fails_the_write_that_needs_an_extent_and_keeps_its_journal_whole()
+    {
+        using VolumePool pool = NewPool(extents: 2);
+        using PoolVolume volume = Attached(pool, "big", 8 * Extent);
+        volume.Write(0, Pattern(4096, 1));
+        volume.Write(Extent, Pattern(4096, 2));
+        PoolException full = Assert.Throws<PoolException>(() => volume.Write(2 * Extent, Pattern(4096, 3)));
+        Assert.Contains("the pool is full", full.Message);
+        // What is mapped still works, and the journal replays.
+        volume.Write(100, Pattern(512, 4));
+        PoolState replayed = VolumePool.Replay(_dir);
+        Assert.Equal(2, replayed.Find("big")!.MappedExtents);
+        Assert.Equal(0, replayed.FreeExtents);
+    }
+
+    [Fact]
+    public void Discarding_whole_extents_gives_them_back_and_the_data_files_space_with_them()
+    {
+        using VolumePool pool = NewPool();
+        using PoolVolume volume = Attached(pool, "v", 8 * Extent);
+        volume.Write(0, Pattern((int)(4 * Extent), 3));
+        volume.Flush();
+        long before = AllocatedBytes();
+        Assert.True(before >= 4 * Extent, $"{before}");
+
+        // Extents 1 and 2 whole, and half of extent 3.
+        volume.Discard(Extent, 2 * Extent + Extent / 2);
+        Assert.Equal(2, pool.State.Find("v")!.MappedExtents);
+        Assert.Equal(14, pool.State.FreeExtents);
+        Assert.True(AllocatedBytes() <= before - 2 * Extent - Extent / 2 + 65536, $"{AllocatedBytes()} of {before}");
+        var back = new byte[3 * Extent];
+        volume.Read(Extent, back);
+        Assert.True(back.AsSpan(0, (int)(2 * Extent + Extent / 2)).ToArray().All(b => b == 0));
+        Assert.Equal(Pattern((int)(4 * Extent), 3).AsSpan((int)(3 * Extent + Extent / 2)).ToArray(), back.AsSpan((int)(2 * Extent + Extent / 2)).ToArray());
+    }
+
+    [Fact]
+    public void A_journal_torn_in_the_middle_of_a_record_replays_to_its_last_whole_one_and_the_next_change_repairs_it()
+    {
+        using (VolumePool pool = NewPool())
+        {
+            pool.CreateVolume("a", Extent);
+            pool.CreateVolume("b", Extent);
+        }
+        string journal = Path.Combine(_dir, VolumePool.JournalFile);
+        long whole = new FileInfo(journal).Length;
+        // A crash in the middle of appending the next record: half of one.
+        using (FileStream f = new(journal, FileMode.Append))
+            f.Write(Pattern(PoolRecord.Size / 2, 7));
+
+        using VolumePool reopened = VolumePool.Open(_dir);
+        Assert.Equal(PoolRecord.Size / 2, reopened.TornBytes);
+        Assert.Equal(["a", "b"], reopened.State.Volumes.Select(v => v.Name));
+        reopened.CreateVolume("c", Extent);
+        Assert.Equal(0, reopened.TornBytes);
+        Assert.Equal(whole + PoolRecord.Size, new FileInfo(journal).Length);
+        Assert.Equal(["a", "b", "c"], VolumePool.Replay(_dir).Volumes.Select(v => v.Name));
+    }
+
+    [Fact]
+    public void Only_the_attached_vm_opens_a_volume_and_one_vmm_at_a_time_writes_it()
+    {
+        using VolumePool pool = NewPool();
+        pool.CreateVolume("a", Extent);
+        pool.Attach("a", "vm-a", readOnly: false);
+        Assert.Contains("not attached to VM 'vm-b'", Assert.Throws<PoolException>(() => pool.OpenVolume("a", "vm-b", false)).Message);
+        Assert.Contains("a read-write attachment is exclusive", Assert.Throws<PoolException>(() => pool.Attach("a", "vm-b", readOnly: true)).Message);
+
+        using (PoolVolume open = pool.OpenVolume("a", "vm-a", false))
+        {
+            using VolumePool other = VolumePool.Open(_dir);
+            Assert.Contains("in use by another VMM", Assert.Throws<PoolException>(() => other.OpenVolume("a", "vm-a", false)).Message);
+            Assert.Contains("only when that VM has stopped", Assert.Throws<PoolException>(() => other.ResizeVolume("a", 2 * Extent)).Message);
+            Assert.Contains("only when that VM has stopped", Assert.Throws<PoolException>(() => other.DeleteVolume("a")).Message);
+            Assert.True(other.InUse(other.State.Find("a")!));
+        }
+        using (VolumePool other = VolumePool.Open(_dir))
+        {
+            Assert.False(other.InUse(other.State.Find("a")!));
+            other.ResizeVolume("a", 2 * Extent);
+        }
+
+        // Read-only attachments share.
+        pool.CreateVolume("base", Extent);
+        pool.Attach("base", "vm-a", readOnly: true);
+        pool.Attach("base", "vm-b", readOnly: true);
+        Assert.Contains("read-only: give the disk read_only: true", Assert.Throws<PoolException>(() => pool.OpenVolume("base", "vm-a", false)).Message);
+        using VolumePool third = VolumePool.Open(_dir);
+        using PoolVolume ra = pool.OpenVolume("base", "vm-a", true);
+        using PoolVolume rb = third.OpenVolume("base", "vm-b", true);
+        Assert.True(ra.ReadOnly && rb.ReadOnly);
+        Assert.Equal(2 * Extent, third.State.Find("a")!.SizeBytes);
+    }
+
+    [Theory]
+    [InlineData(PoolRecordType.Map, 0, 0, 99, "outside the pool or not free")]
+    [InlineData(PoolRecordType.Map, 0, 5, 0, "outside it or already mapped")]
+    [InlineData(PoolRecordType.Unmap, 0, 0, 3, "does not map physical extent 3")]
+    [InlineData(PoolRecordType.Resize, 0, 512, 0, "volumes only grow")]
+    [InlineData(PoolRecordType.Delete, 7, 0, 0, "slot 7, which holds no volume")]
+    public void A_record_that_would_break_the_pool_is_refused_naming_why(PoolRecordType type, int slot, long a, long b, string why)
+    {
+        var state = new PoolState();
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Init, 0, Extent, 16, "", false)));
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Create, 0, 4 * Extent, 0, "v", false)));
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Map, 0, 1, 0, "", false)));
+        string? refused = state.Apply(new PoolRecord(type, slot, a, b, "", false));
+        Assert.NotNull(refused);
+        Assert.Contains(why, refused);
+        Assert.Equal(3, state.Records);
+    }
+}
