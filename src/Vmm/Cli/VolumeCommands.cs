@@ -64,6 +64,16 @@ internal static class VolumeCommands
             opened.DeleteVolume(p.GetValue(name)!);
         }));
 
+        var from = new Option<string>("--from") { Description = "a raw disk image (a file of the volume's size or smaller)", Required = true };
+        var import = new Command("import", "Copy a raw disk image into a volume, as the VM named --vm (its attachment); all-zero MiBs take no space") { pool, name, vm, from };
+        import.SetAction(p => Run(stderr, () =>
+        {
+            using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
+            using PoolVolume volume = opened.OpenVolume(p.GetValue(name)!, p.GetValue(vm)!, readOnly: false);
+            long copied = Import(volume, p.GetValue(from)!);
+            stdout.WriteLine($"volume {volume.Id}: {copied} bytes from {p.GetValue(from)}, {opened.State.Find(volume.Id)!.MappedExtents} extents taken");
+        }));
+
         var list = new Command("list", "The pool's volumes: size, space taken, attachments, and whether a VM runs with it") { pool };
         list.SetAction(p => Run(stderr, () =>
         {
@@ -108,8 +118,35 @@ internal static class VolumeCommands
 
         return new Command("volume", "Volume pools: make them, make and attach volumes (docs/vmm.md, \"Volume pools\")")
         {
-            init, create, attach, detach, resize, delete, list, check,
+            init, create, attach, detach, resize, delete, import, list, check,
         };
+    }
+
+    /// <summary>Copies <paramref name="image"/> into <paramref name="volume"/> 1 MiB at a time, then flushes; a MiB of zeros takes no extent.</summary>
+    private static long Import(PoolVolume volume, string image)
+    {
+        using FileStream source = new(image, FileMode.Open, FileAccess.Read);
+        if (source.Length > volume.SizeBytes)
+            throw new PoolException($"{image} is {source.Length} bytes, more than volume '{volume.Id}' ({volume.SizeBytes})");
+        byte[] buffer = new byte[1 << 20];
+        long at = 0;
+        while (true)
+        {
+            int read = source.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            if (read == 0)
+                break;
+            // Whole sectors: a short last piece is padded with zeros.
+            int length = (read + 511) / 512 * 512;
+            buffer.AsSpan(read, length - read).Clear();
+            if (buffer.AsSpan(0, length).ContainsAnyExcept((byte)0))
+                volume.Write(at, buffer.AsSpan(0, length));
+            else
+                volume.Discard(at, length); // gives back what an earlier write there took, and reads as zeros
+
+            at += read;
+        }
+        volume.Flush();
+        return at;
     }
 
     private static int Run(TextWriter stderr, Action action)
