@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Runs inside one KVM sandbox boot (bench/vmm/run --disk): alternately boots the same kernel and
-initramfs with this repository's vmm and with QEMU (-M microvm -accel kvm), each with one
-virtio-blk disk on the same raw file, and reads the guest's VSWITCH-BLK-BENCH line
+"""Runs inside one KVM sandbox boot (bench/vmm/run --disk): in turn boots the same kernel and
+initramfs with this repository's vmm on a raw file, vmm on a volume of a thin pool holding the
+same bytes (imported with `vmm volume import`), and QEMU (-M microvm -accel kvm) on the raw file,
+each with one virtio-blk disk, and reads the guest's VSWITCH-BLK-BENCH line
 (tests/kvm/guest-vm/blkbench.c: 4 KiB random reads, 4 KiB random writes, 1 MiB sequential reads,
 O_DIRECT in the guest, one request at a time).
 
@@ -23,13 +24,21 @@ with open(disk, "wb") as f:
     for _ in range(disk_mib):
         f.write(os.urandom(1 << 20))
 cmdline = f"console=ttyS0 reboot=k panic=-1 pci=off quiet vsw.nonce=bench vsw.disks=1 vsw.blkbench={seconds}"
-spec = "/tmp/bench-disk.json"
+spec, pool_spec, pool = "/tmp/bench-disk.json", "/tmp/bench-pool.json", "/tmp/bench-pool"
+machine = {"kernel": kernel, "initramfs": initramfs, "cmdline": cmdline, "memory_mib": 256, "vcpus": 1}
 with open(spec, "w") as f:
-    json.dump({"kernel": kernel, "initramfs": initramfs, "cmdline": cmdline, "memory_mib": 256, "vcpus": 1,
-               "disks": [{"path": disk, "id": "bench"}]}, f)
+    json.dump({**machine, "disks": [{"path": disk, "id": "bench"}]}, f)
+# The pool volume holds the same bytes, every extent taken: the writes measure a mapped volume.
+subprocess.run(["rm", "-rf", pool], check=True)
+for args in (["init", "--size", f"{disk_mib + 16}M"], ["create", "--name", "bench", "--size", f"{disk_mib}M"],
+             ["attach", "--name", "bench", "--vm", "bench"], ["import", "--name", "bench", "--vm", "bench", "--from", disk]):
+    subprocess.run([vmm, "volume", *args, "--pool", pool], check=True, stdout=subprocess.DEVNULL)
+with open(pool_spec, "w") as f:
+    json.dump({**machine, "name": "bench", "disks": [{"pool": pool, "volume": "bench"}]}, f)
 
 def commands():
     yield "vmm", [vmm, "run", "--spec", spec, "--serial", "stdout"]
+    yield "vmm-pool", [vmm, "run", "--spec", pool_spec, "--serial", "stdout"]
     yield "qemu", ["qemu-system-x86_64", "-M", "microvm,memory-backend=ram", "-accel", "kvm", "-cpu", "host",
                    "-m", "256M", "-object", "memory-backend-memfd,id=ram,size=256M",
                    "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
@@ -59,8 +68,7 @@ def run(name, argv, timeout=600):
 results = []
 for r in range(rounds):
     order = list(commands())
-    if r % 2:
-        order.reverse()  # alternate which side goes first
+    order = order[r % len(order):] + order[:r % len(order)]  # each side goes first in turn
     for name, argv in order:
         results.append(run(name, argv))
 with open(out, "w") as f:
