@@ -319,6 +319,16 @@ public sealed class VolumePool : IDisposable
                 throw new PoolException($"pool {Folder}: record {State.Records} of {JournalFile} does not hold: {broken}");
             at += PoolRecord.Size;
         }
+        // A crash can cut short only the last append. A whole record after a damaged one means the
+        // journal was damaged in place: cutting it off there would free the extents those later
+        // records give to volumes, for other volumes to read.
+        for (long later = at + PoolRecord.Size; later + PoolRecord.Size <= length; later += PoolRecord.Size)
+        {
+            RandomAccess.Read(_journal, _record, later);
+            if (PoolRecord.Read(_record, (uint)(later / PoolRecord.Size)) is not null)
+                throw new PoolException($"pool {Folder}: record {State.Records} of {JournalFile} is damaged but record {later / PoolRecord.Size} after it is whole: " +
+                    "the journal is corrupt, not cut short by a crash; the pool is left as it is");
+        }
         TornBytes = length - at;
     }
 

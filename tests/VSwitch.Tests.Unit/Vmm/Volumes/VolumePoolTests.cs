@@ -179,6 +179,26 @@ public sealed class VolumePoolTests : IDisposable
     }
 
     [Fact]
+    public void A_record_damaged_before_whole_ones_is_corruption_and_the_pool_refuses_to_open()
+    {
+        using (VolumePool pool = NewPool())
+        {
+            pool.CreateVolume("a", Extent);
+            pool.CreateVolume("b", Extent);
+            pool.CreateVolume("c", Extent);
+        }
+        string journal = Path.Combine(_dir, VolumePool.JournalFile);
+        byte[] bytes = File.ReadAllBytes(journal);
+        bytes[2 * PoolRecord.Size + 30] ^= 0x40; // inside b's Create record; c's stays whole
+        File.WriteAllBytes(journal, bytes);
+
+        PoolException e = Assert.Throws<PoolException>(() => VolumePool.Open(_dir));
+        Assert.Contains("record 2 of pool.journal is damaged but record 3 after it is whole", e.Message);
+        Assert.Equal(1, VSwitch.Vmm.Cli.VmmCommandLine.Invoke(["volume", "check", "--pool", _dir], TextWriter.Null, TextWriter.Null));
+        Assert.Equal(bytes, File.ReadAllBytes(journal)); // left as it is
+    }
+
+    [Fact]
     public void Only_the_attached_vm_opens_a_volume_and_one_vmm_at_a_time_writes_it()
     {
         using VolumePool pool = NewPool();
