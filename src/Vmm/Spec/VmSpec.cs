@@ -237,7 +237,7 @@ public sealed record VmSpec
     private static string NameValue(JsonElement value, string field)
     {
         string name = StringValue(value, field);
-        if (name.Length == 0 || name.Length > MachineConfig.MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        if (!VolumePool.IsName(name, MachineConfig.MaxNameLength))
             throw new VmSpecException(field, $"'{name}' must be 1 to {MachineConfig.MaxNameLength} letters, digits, '-', '_' or '.'");
         return name;
     }

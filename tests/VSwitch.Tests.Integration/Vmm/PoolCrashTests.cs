@@ -24,14 +24,8 @@ public sealed class PoolCrashTests : IDisposable
 
     private static int Tool(params string[] args) => VmmCommandLine.Invoke(["volume", .. args], TextWriter.Null, TextWriter.Null);
 
-    private Process StartImport()
-    {
-        string[] command = VmmProcess.VmmCommand;
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string word in command[1..].Concat(["volume", "import", "--pool", Pool, "--name", "vol", "--vm", "importer", "--from", Image]))
-            start.ArgumentList.Add(word);
-        return Process.Start(start)!;
-    }
+    private Process StartImport() =>
+        Process.Start(VmmProcess.StartInfo(["volume", "import", "--pool", Pool, "--name", "vol", "--vm", "importer", "--from", Image]))!;
 
     [Fact]
     public async Task An_import_killed_fifty_times_mid_write_never_leaves_a_journal_that_fails_the_check()

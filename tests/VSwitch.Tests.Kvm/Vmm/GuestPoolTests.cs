@@ -28,11 +28,7 @@ public sealed partial class GuestPoolTests : IDisposable
     /// <summary>`vmm volume ARGS --pool POOL`: its exit code, stdout and stderr.</summary>
     private (int Exit, string Output) Volume(params string[] args)
     {
-        string[] command = VmmProcess.VmmCommand;
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string word in command[1..].Concat(["volume", .. args, "--pool", Pool]))
-            start.ArgumentList.Add(word);
-        using Process tool = Process.Start(start)!;
+        using Process tool = Process.Start(VmmProcess.StartInfo(["volume", .. args, "--pool", Pool]))!;
         Task<string> stdout = tool.StandardOutput.ReadToEndAsync(), stderr = tool.StandardError.ReadToEndAsync();
         Assert.True(tool.WaitForExit(60_000), $"vmm volume {string.Join(' ', args)} did not end");
         return (tool.ExitCode, stdout.Result + stderr.Result);

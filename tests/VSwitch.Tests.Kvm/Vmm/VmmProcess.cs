@@ -46,25 +46,22 @@ internal sealed class VmmProcess : IDisposable
         }
     }
 
+    /// <summary>How to start vmm (<see cref="VmmCommand"/>) with <paramref name="arguments"/>, its stdout and stderr redirected.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    {
+        string[] command = VmmCommand;
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string word in command[1..].Concat(arguments))
+            start.ArgumentList.Add(word);
+        return start;
+    }
+
     /// <summary>Starts `vmm run` with <paramref name="arguments"/> plus --serial-log in its own folder.</summary>
     public static VmmProcess Start(params string[] arguments)
     {
         string folder = Directory.CreateTempSubdirectory("vmm-test.").FullName;
-        string[] command = VmmCommand;
-        var start = new ProcessStartInfo(command[0])
-        {
-            RedirectStandardInput = true, // the guest's console input (ConsoleInput)
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string word in command[1..])
-            start.ArgumentList.Add(word);
-        start.ArgumentList.Add("run");
-        foreach (string a in arguments)
-            start.ArgumentList.Add(a);
-        start.ArgumentList.Add("--serial-log");
-        start.ArgumentList.Add(Path.Combine(folder, "serial.log"));
+        ProcessStartInfo start = StartInfo(["run", .. arguments, "--serial-log", Path.Combine(folder, "serial.log")]);
+        start.RedirectStandardInput = true; // the guest's console input (ConsoleInput)
         var process = new Process { StartInfo = start };
         var vmm = new VmmProcess(process, folder);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (vmm._stdout) vmm._stdout.AppendLine(e.Data); };

@@ -336,12 +336,16 @@ public sealed class VolumePool : IDisposable
     public bool InUse(PoolVolumeInfo volume)
     {
         lock (_gate)
-        {
-            int errno = Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Exclusive, wait: false);
-            if (errno == 0)
-                Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Unlock, wait: false);
-            return errno == ErrnoWouldBlock;
-        }
+            return HeldElsewhere(volume);
+    }
+
+    /// <summary>Tries the volume's lock, and drops it at once if taken: whether another descriptor (another VMM) holds it.</summary>
+    private bool HeldElsewhere(PoolVolumeInfo volume)
+    {
+        int errno = Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Exclusive, wait: false);
+        if (errno == 0)
+            Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Unlock, wait: false);
+        return errno == ErrnoWouldBlock;
     }
 
     /// <summary>Reads the journal again from its first record, as `vmm volume check` does; throws a PoolException naming the first record that does not hold.</summary>
@@ -353,11 +357,8 @@ public sealed class VolumePool : IDisposable
 
     private void RefuseIfInUse(PoolVolumeInfo volume, string what)
     {
-        int errno = Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Exclusive, wait: false);
-        if (errno == ErrnoWouldBlock)
+        if (HeldElsewhere(volume))
             throw new PoolException($"volume '{volume.Name}' is in use by a running VM: it can be {what} only when that VM has stopped");
-        if (errno == 0)
-            Interop.LockRange(_journal, 1 + volume.Slot, 1, RangeLockKind.Unlock, wait: false);
     }
 
     private static PoolVolumeInfo Existing(PoolState state, string name) =>
@@ -366,11 +367,14 @@ public sealed class VolumePool : IDisposable
     /// <summary>A volume's name is its disk's id, which virtio-blk's GET_ID gives in 20 bytes.</summary>
     public const int DiskNameBytes = 20;
 
-    private static void CheckName(string name, string what, int maxBytes)
+    /// <summary>What a volume's or a VM's name may be: 1 to <paramref name="maxLength"/> ASCII letters, digits, '-', '_' or '.'.</summary>
+    public static bool IsName(string name, int maxLength) =>
+        name.Length > 0 && name.Length <= maxLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    private static void CheckName(string name, string what, int maxLength)
     {
-        if (name.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(name) > maxBytes ||
-            !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            throw new PoolException($"{what} '{name}': 1 to {maxBytes} letters, digits, '-', '_' or '.'");
+        if (!IsName(name, maxLength))
+            throw new PoolException($"{what} '{name}': 1 to {maxLength} letters, digits, '-', '_' or '.'");
     }
 
     public void Dispose()
