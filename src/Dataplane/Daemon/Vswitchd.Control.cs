@@ -217,17 +217,33 @@ public sealed partial class Vswitchd
     }
 
     /// <summary>A port's rx, tx and drops, and the same per queue (a VM's queue pairs), from the per-queue counters.</summary>
-    private static void AddQueueCounters(JsonObject entry, WorkerCounters sum, ushort port, int queueCount)
+    private readonly record struct QueueCounts(ulong Rx, ulong Tx, ulong Drops);
+
+    /// <summary>The workers' counts of each of the port's queues; zeros before there are workers.</summary>
+    private static QueueCounts[] QueueCountsOf(WorkerCounters sum, ushort port, int queueCount)
     {
+        var counts = new QueueCounts[queueCount];
+        for (int q = 0; q < queueCount && sum.QueueRx.Length > 0; q++)
+        {
+            int slot = SwitchTables.QueueSlot(port, q);
+            counts[q] = new QueueCounts(sum.QueueRx[slot], sum.QueueTx[slot], sum.QueueDrops[slot]);
+        }
+        return counts;
+    }
+
+    private void AddQueueCounters(JsonObject entry, WorkerCounters sum, string name, ushort port, int queueCount)
+    {
+        QueueCounts[] now = QueueCountsOf(sum, port, queueCount);
+        QueueCounts[] atAttach = _countsAtAttach.GetValueOrDefault(name) ?? new QueueCounts[queueCount];
         var queues = new JsonArray();
         ulong rx = 0, tx = 0, drops = 0;
         for (int q = 0; q < queueCount; q++)
         {
-            int slot = SwitchTables.QueueSlot(port, q);
-            rx += sum.QueueRx[slot];
-            tx += sum.QueueTx[slot];
-            drops += sum.QueueDrops[slot];
-            queues.Add(new JsonObject { ["rx"] = sum.QueueRx[slot], ["tx"] = sum.QueueTx[slot], ["drops"] = sum.QueueDrops[slot] });
+            QueueCounts c = new(now[q].Rx - atAttach[q].Rx, now[q].Tx - atAttach[q].Tx, now[q].Drops - atAttach[q].Drops);
+            rx += c.Rx;
+            tx += c.Tx;
+            drops += c.Drops;
+            queues.Add(new JsonObject { ["rx"] = c.Rx, ["tx"] = c.Tx, ["drops"] = c.Drops });
         }
         entry["rx"] = rx;
         entry["tx"] = tx;
@@ -283,7 +299,7 @@ public sealed partial class Vswitchd
                 ["role"] = port.Role.ToString().ToLowerInvariant(),
                 ["vm"] = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name)?.Name,
             };
-            AddQueueCounters(entry, sum, id, port.Queues);
+            AddQueueCounters(entry, sum, port.Name, id, port.Queues);
             if (port.VhostUser is not null)
             {
                 // No ethdev behind it: the workers' own counts are the port's.
@@ -299,6 +315,7 @@ public sealed partial class Vswitchd
                 entry["ierrors"] = stats.Ierrors;
                 entry["oerrors"] = stats.Oerrors;
                 entry["rx_nombuf"] = stats.RxNoMbuf;
+                entry["discarded_at_attach"] = _discardedAtAttach.GetValueOrDefault(port.Name);
             }
             ports[port.Name] = entry;
         }

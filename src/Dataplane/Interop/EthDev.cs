@@ -78,4 +78,28 @@ internal static unsafe class EthDev
             *(ulong*)(stats + layout.EthStatsOerrors),
             *(ulong*)(stats + layout.EthStatsRxNombuf));
     }
+
+    /// <summary>
+    /// Receives and frees everything the port's rx queues hold, then zeroes its counters: the
+    /// port starts empty. Returns how many frames were discarded. Control side only, before any
+    /// worker polls the port.
+    /// </summary>
+    public static int DiscardReceived(ushort portId, int rxQueues)
+    {
+        const int Burst = 32;
+        // SAFETY: DPDK writes at most Burst mbuf pointers into the array and each is freed once.
+        IntPtr* mbufs = stackalloc IntPtr[Burst];
+        int discarded = 0;
+        for (ushort q = 0; q < rxQueues; q++)
+        {
+            ushort n;
+            while ((n = vsw_rx_burst(portId, q, mbufs, Burst)) > 0)
+            {
+                rte_pktmbuf_free_bulk(mbufs, n);
+                discarded += n;
+            }
+        }
+        _ = rte_eth_stats_reset(portId);
+        return discarded;
+    }
 }

@@ -47,6 +47,9 @@ internal static unsafe partial class Interop
     internal static partial int rte_eth_stats_get(ushort portId, void* stats);
 
     [LibraryImport(EthdevLibrary)]
+    internal static partial int rte_eth_stats_reset(ushort portId);
+
+    [LibraryImport(EthdevLibrary)]
     internal static partial int rte_eth_macaddr_get(ushort portId, byte* macAddr);
 
     // rte_dev.h: hot-plug a virtual device at run time (the control socket's add-port).

@@ -14,7 +14,8 @@ internal static class EthPort
     private const ushort RingSize = MbufBudget.RingSize;
 
     /// <summary>Finds the device DPDK created for this port's devargs and brings it up.</summary>
-    public static ushort Start(PortSpec port, int workers, IntPtr mempool)
+    /// <param name="discarded">Frames an af_packet port held before it was started, thrown away (see below).</param>
+    public static ushort Start(PortSpec port, int workers, IntPtr mempool, out int discarded)
     {
         if (!EthDev.TryGetPortByName(port.DeviceName, out ushort portId))
             throw new PortSetupException($"port '{port.Name}': DPDK has no device '{port.DeviceName}' (devargs '{port.Devargs}'); is its driver loaded?");
@@ -38,6 +39,12 @@ internal static class EthPort
         Check(port, "rte_eth_dev_start", rte_eth_dev_start(portId));
         _ = rte_eth_promiscuous_enable(portId);
         BindEthdevBursts(portId);
+        // DPDK 22.11's net_af_packet opens each queue's socket with protocol ETH_P_ALL, and such a
+        // socket takes frames from every interface of the namespace until the driver binds it to
+        // its iface, after the rx ring exists (fixed in DPDK 24.11, commit 5b81eac5fd "net/af_packet:
+        // specify no protocol on socket creation"). Whatever the ring holds now may be another
+        // interface's, another tenant's, frame: none of it is switched as this port's.
+        discarded = port.DeviceName.StartsWith("net_af_packet", StringComparison.Ordinal) ? EthDev.DiscardReceived(portId, rxQueues) : 0;
         return portId;
     }
 

@@ -94,6 +94,13 @@ public sealed class RunningSwitchTests() : RunningVswitchd("running", TimeSpan.F
         JsonObject last = await Request("counters");
         Assert.False(last["ports"]!.AsObject().ContainsKey("vm-d"));
         Assert.Equal(0, (long)last["workers"]![0]!["allocated_bytes"]!);
+
+        // A port added again takes the freed port id, and none of the counts d's port left on it.
+        await Request("add-port", new JsonObject { ["name"] = "vm-d", ["devargs"] = "net_null2,no-rx=1" });
+        JsonNode again = (await Request("counters"))["ports"]!["vm-d"]!;
+        Assert.Equal((long)before["ports"]!["vm-d"]!["port_id"]!, (long)again["port_id"]!);
+        Assert.Equal((0L, 0L, 0L), ((long)again["rx"]!, (long)again["tx"]!, (long)again["drops"]!));
+        await Request("remove-port", new JsonObject { ["name"] = "vm-d" });
     }
 
     [Fact]
