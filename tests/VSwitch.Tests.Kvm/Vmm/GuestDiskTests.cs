@@ -47,7 +47,7 @@ public sealed partial class GuestDiskTests : IDisposable
     private static List<Match> Lines(VmmProcess vm, Regex pattern) =>
         [.. vm.Serial.Split('\n').Select(l => pattern.Match(l.TrimEnd('\r'))).Where(m => m.Success)];
 
-    private static string Field(VmmProcess vm, string prefix, string field)
+    internal static string Field(VmmProcess vm, string prefix, string field)
     {
         string? line = vm.Serial.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => l.StartsWith(prefix + " ", StringComparison.Ordinal));
         Assert.True(line is not null, $"no {prefix} line.\nstderr:\n{vm.Stderr}\nserial:\n{vm.Serial}");

@@ -3,7 +3,8 @@
 // their own text at once; then the pool's journal checks out, each volume took extents only for
 // what it wrote, B's VM naming A's volume is refused before it boots, and A's volume is deleted.
 // B boots again with a new volume that takes its extents from A's freed ones (one sector written
-// in every MiB), and reads both of its disks whole: A's text is on neither.
+// in every MiB), and reads both of its disks whole: A's text is on neither. And a guest makes
+// ext4 on a pool volume that a second boot reads back, and whose trim gives extents back.
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using VSwitch.Tests.Unit.Vmm.Volumes;
@@ -120,5 +121,55 @@ public sealed partial class GuestPoolTests : IDisposable
         Assert.True(reused >= 4, $"vol-c reuses {reused} of A's extents");
         Assert.Equal(16 - FillMib - 8, state.FreeExtents);
         Assert.Equal(0, Volume("check").Exit);
+    }
+
+    [Fact]
+    public void A_guest_makes_ext4_on_its_pool_volume_a_second_boot_reads_the_same_files_and_a_trim_frees_extents()
+    {
+        const int FileMib = 4;
+        VolumeOk("init", "--size", "64M");
+        VolumeOk("create", "--name", "vol-fs", "--size", "32M");
+        VolumeOk("attach", "--name", "vol-fs", "--vm", "vm-fs");
+
+        // Boot 1: mke2fs, a 4 MiB file of random bytes and a text file, synced, unmounted.
+        string written;
+        using (VmmProcess a = VmmProcess.Start("--spec", Spec("vm-fs", $"vsw.disks=1 vsw.disk=format vsw.disk_mb={FileMib}", "vol-fs")))
+        {
+            AssertCleanExit(a);
+            written = GuestDiskTests.Field(a, "VSWITCH-DISK-WRITTEN", "sha256");
+        }
+        Assert.Equal(0, Volume("check").Exit);
+        PoolState state = VolumePool.Replay(Pool);
+        PoolVolumeInfo volume = state.Find("vol-fs")!;
+        int mapped = volume.MappedExtents;
+        // Thin: the file's extents and those ext4's metadata touched, not the volume's 32.
+        Assert.InRange(mapped, FileMib + 1, 31);
+        Assert.Equal(64 - mapped, state.FreeExtents);
+        // The pool's data file holds the file system where the map says: the ext4 superblock's
+        // magic (0xEF53 at byte 1080 of the volume) in the physical extent of logical extent 0.
+        byte[] magic = new byte[2];
+        using (FileStream data = new(Path.Combine(Pool, VolumePool.DataFile), FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            Assert.True(volume.Map[0] >= 0, "logical extent 0 of an ext4 volume was never written");
+            data.Position = volume.Map[0] * state.ExtentSize + 1080;
+            data.ReadExactly(magic);
+        }
+        Assert.Equal([0x53, 0xef], magic);
+
+        // Boot 2: the same files; then the random file goes and fstrim hands its blocks back.
+        using (VmmProcess c = VmmProcess.Start("--spec", Spec("vm-fs", "vsw.disks=1 vsw.disk=check vsw.disk_trim=1", "vol-fs")))
+        {
+            AssertCleanExit(c);
+            Assert.Equal(written, GuestDiskTests.Field(c, "VSWITCH-DISK-READ", "sha256"));
+            Assert.Equal("written_by_the_KVM_lane", GuestDiskTests.Field(c, "VSWITCH-DISK-READ", "hello"));
+            Assert.Contains("VSWITCH-DISK-TRIMMED", c.Serial);
+        }
+        Assert.Equal(0, Volume("check").Exit);
+        state = VolumePool.Replay(Pool);
+        int trimmed = state.Find("vol-fs")!.MappedExtents;
+        TestContext.Current.SendDiagnosticMessage($"vol-fs: {mapped} extents mapped after mke2fs and the write, {trimmed} after the trim");
+        // 4 MiB of file in 1 KiB blocks covers at least 3 whole 1 MiB extents, each released whole.
+        Assert.InRange(trimmed, 1, mapped - (FileMib - 1));
+        Assert.Equal(64 - trimmed, state.FreeExtents);
     }
 }
