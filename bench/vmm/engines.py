@@ -30,7 +30,9 @@ MODES = (("randread", 0), ("randwrite", 0), ("randread", 1))
 def fio(engine, depth, rw, direct):
     args = ["fio", "--name=job", f"--filename={data}", f"--ioengine={engine}", f"--iodepth={depth}",
             f"--rw={rw}", "--bs=4k", f"--direct={direct}", f"--size={size_mib}M", "--time_based",
-            f"--runtime={seconds}", "--ramp_time=1", "--numjobs=1", "--output-format=json"]
+            f"--runtime={seconds}", "--ramp_time=1", "--numjobs=1", "--output-format=json",
+            # fio drops the file from the page cache before each job unless told not to.
+            "--invalidate=0"]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     job = json.loads(out)["jobs"][0]
     side = job["read"] if rw.endswith("read") else job["write"]
