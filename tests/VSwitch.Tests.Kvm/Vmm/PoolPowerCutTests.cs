@@ -1,0 +1,194 @@
+// A volume pool across a power cut. The pool lives on ext4 on a dm-flakey device (the
+// device-mapper target for failing disks, Linux Documentation/admin-guide/device-mapper/
+// dm-flakey.rst). While `vmm volume import` writes a volume into extents a deleted volume left
+// behind, the device starts dropping every write while still reporting success (drop_writes):
+// what the disk holds at that instant is all there will ever be, as after a power cut. The file
+// system is then unmounted, the device put back to a plain mapping and mounted again. The pool
+// must check out, and each 4 KiB block of the volume must read either the image's bytes or zeros,
+// never a byte of the deleted volume. That holds only if every punch and journal record reached
+// the disk (fdatasync) in the order VolumePool.cs says. Last, an import that has finished is cut
+// right after: it reads back whole, as the tool's exit 0 promised.
+//
+// Root and the loop and dm-flakey modules are needed: the KVM sandbox loads them (tests/kvm/sandbox),
+// and on a host with /dev/kvm the test asks modprobe.
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using VSwitch.Vmm.Volumes.Pool;
+using Xunit;
+
+namespace VSwitch.Tests.Kvm.Vmm;
+
+public sealed class PoolPowerCutTests : IDisposable
+{
+    private const int ImageMib = 24, DeviceMib = 96, Cuts = 3;
+    private const int Block = 4096;
+    private static readonly TimeSpan CommandLimit = TimeSpan.FromSeconds(120);
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("vsw-powercut-").FullName;
+    private readonly string _dmName = $"vswpc{Environment.ProcessId}";
+    private string? _loop;
+    private long _sectors;
+    private string Mount => Path.Combine(_dir, "mnt");
+    private string Pool => Path.Combine(Mount, "pool");
+    private string DmDevice => $"/dev/mapper/{_dmName}";
+
+    public void Dispose()
+    {
+        Run(false, "umount", Mount);
+        Run(false, "dmsetup", "--noudevsync", "remove", _dmName);
+        if (_loop is not null)
+            Run(false, "losetup", "-d", _loop);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>Runs a command; with <paramref name="check"/>, fails the test unless it exits 0. Returns its output.</summary>
+    private static string Run(bool check, string file, params string[] args) =>
+        Run(check, new ProcessStartInfo(file, args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true });
+
+    private static string Run(bool check, ProcessStartInfo info)
+    {
+        string file = info.FileName;
+        IEnumerable<string> args = info.ArgumentList;
+        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(CommandLimit))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{file} {string.Join(' ', args)} did not end within {CommandLimit.TotalSeconds} s");
+        }
+        string output = stdout.Result + stderr.Result;
+        if (check)
+            Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)}: exit {process.ExitCode}\n{output}");
+        return output;
+    }
+
+    private static void Volume(params string[] args) => Run(true, VmmProcess.StartInfo(["volume", .. args]));
+
+    /// <summary>Points the device-mapper device at the loop device: plain (linear), or dropping every write (flakey, down for good).</summary>
+    private void Table(bool dropWrites)
+    {
+        string table = dropWrites ? $"0 {_sectors} flakey {_loop} 0 0 3600 1 drop_writes" : $"0 {_sectors} linear {_loop} 0";
+        // --noflush: I/O in flight at the cut goes to the new table, and is lost like the rest.
+        Run(true, "dmsetup", "--noudevsync", "suspend", "--noflush", "--nolockfs", _dmName);
+        Run(true, "dmsetup", "--noudevsync", "load", _dmName, "--table", table);
+        Run(true, "dmsetup", "--noudevsync", "resume", _dmName);
+    }
+
+    private void SetUpDevice()
+    {
+        if (!Directory.Exists("/sys/module/dm_flakey") || !Directory.Exists("/sys/module/loop"))
+            Run(false, "modprobe", "-a", "loop", "dm-flakey");
+        Assert.True(Directory.Exists("/sys/module/dm_flakey"),
+            "the dm-flakey module is not loaded and modprobe could not load it: the power-cut test needs root and the kernel's dm-flakey (tests/kvm/sandbox loads it in the sandbox)");
+        string backing = Path.Combine(_dir, "disk.img");
+        using (FileStream file = File.Create(backing))
+            file.SetLength((long)DeviceMib << 20);
+        _sectors = ((long)DeviceMib << 20) / 512;
+        _loop = Run(true, "losetup", "--find", "--show", backing).Trim();
+        Run(true, "dmsetup", "--noudevsync", "create", _dmName, "--table", $"0 {_sectors} linear {_loop} 0");
+        // Without udev (the sandbox runs none) nothing makes /dev/mapper/NAME but this.
+        Run(true, "dmsetup", "mknodes", _dmName);
+        // 4 KiB blocks, a page each: a block reaches the disk whole or not at all, so the check
+        // below can ask each 4 KiB of the volume to be all image or all zeros.
+        Run(true, "mkfs.ext4", "-q", "-F", "-b", "4096", DmDevice);
+        Directory.CreateDirectory(Mount);
+        Run(true, "mount", "-t", "ext4", DmDevice, Mount);
+    }
+
+    [Fact]
+    public async Task A_power_cut_during_an_import_leaves_a_pool_that_checks_out_and_a_volume_of_image_bytes_or_zeros()
+    {
+        SetUpDevice();
+        byte[] image = RandomNumberGenerator.GetBytes(ImageMib << 20);
+        string imagePath = Path.Combine(_dir, "image.raw");
+        await File.WriteAllBytesAsync(imagePath, image);
+        byte[] oldText = Encoding.ASCII.GetBytes("OLD-VOLUME-7e21");
+        string oldPath = Path.Combine(_dir, "old.raw");
+        byte[] old = new byte[ImageMib << 20];
+        for (int i = 0; i < old.Length; i++)
+            old[i] = oldText[i % oldText.Length];
+        await File.WriteAllBytesAsync(oldPath, old);
+        Volume("init", "--pool", Pool, "--size", "32M");
+
+        var random = new Random(20261206);
+        var story = new List<string>();
+        for (int cut = 0; cut < Cuts; cut++)
+        {
+            // The deleted volume's extents are what the import takes next: its text must never come back.
+            Volume("create", "--pool", Pool, "--name", "old", "--size", $"{ImageMib}M");
+            Volume("attach", "--pool", Pool, "--name", "old", "--vm", "old-vm");
+            Volume("import", "--pool", Pool, "--name", "old", "--vm", "old-vm", "--from", oldPath);
+            Volume("delete", "--pool", Pool, "--name", "old");
+            Volume("create", "--pool", Pool, "--name", "vol", "--size", $"{ImageMib}M");
+            Volume("attach", "--pool", Pool, "--name", "vol", "--vm", "importer");
+
+            string journal = Path.Combine(Pool, VolumePool.JournalFile);
+            int records = random.Next(1, ImageMib - 2);
+            long target = new FileInfo(journal).Length + records * PoolRecord.Size;
+            using (Process import = Process.Start(VmmProcess.StartInfo(["volume", "import", "--pool", Pool, "--name", "vol", "--vm", "importer", "--from", imagePath]))!)
+            {
+                var clock = Stopwatch.StartNew();
+                while (new FileInfo(journal).Length < target && !import.HasExited && clock.Elapsed < CommandLimit)
+                    await Task.Delay(1);
+                Table(dropWrites: true);
+                // The import goes on, told that every write and fdatasync succeeded.
+                Assert.True(import.WaitForExit(CommandLimit), "the import did not end after the cut");
+            }
+            await RemountAfterTheCutAsync();
+
+            Volume("check", "--pool", Pool);
+            PoolState state = VolumePool.Replay(Pool);
+            Assert.Equal(state.ExtentCount, state.FreeExtents + state.Volumes.Sum(v => (long)v.MappedExtents));
+            Assert.Null(state.Find("old"));
+            (int imageBlocks, int zeroBlocks) = CheckVolume(image, oldText);
+            story.Add($"cut {cut}: after {records} records; {state.Find("vol")?.MappedExtents ?? 0} extents mapped after the cut, {imageBlocks} image blocks, {zeroBlocks} zero blocks");
+            Volume("delete", "--pool", Pool, "--name", "vol");
+        }
+
+        // An import that finished (its data and journal flushed) survives a cut right after it, whole.
+        Volume("create", "--pool", Pool, "--name", "vol", "--size", $"{ImageMib}M");
+        Volume("attach", "--pool", Pool, "--name", "vol", "--vm", "importer");
+        Volume("import", "--pool", Pool, "--name", "vol", "--vm", "importer", "--from", imagePath);
+        Table(dropWrites: true);
+        await RemountAfterTheCutAsync();
+        Volume("check", "--pool", Pool);
+        Assert.Equal(((ImageMib << 20) / Block, 0), CheckVolume(image, oldText));
+        TestContext.Current.SendDiagnosticMessage($"power cuts: {string.Join("; ", story)}; a finished import read back whole after a cut");
+    }
+
+    /// <summary>Unmounts (every write now lost), puts the plain mapping back and mounts what the disk holds.</summary>
+    private async Task RemountAfterTheCutAsync()
+    {
+        Run(true, "umount", Mount);
+        // Nothing the kernel still caches for the device may stand in for what it holds.
+        Run(true, "blockdev", "--flushbufs", DmDevice);
+        Table(dropWrites: false);
+        await File.WriteAllTextAsync("/proc/sys/vm/drop_caches", "3");
+        Run(true, "mount", "-t", "ext4", DmDevice, Mount);
+    }
+
+    /// <summary>Every 4 KiB block of "vol" (if it survived the cut) is the image's block or zeros; returns how many of each.</summary>
+    private (int Image, int Zero) CheckVolume(byte[] image, byte[] oldText)
+    {
+        using VolumePool pool = VolumePool.Open(Pool);
+        if (pool.State.Find("vol") is null)
+            return (0, (ImageMib << 20) / Block);
+        using PoolVolume volume = pool.OpenVolume("vol", "importer", readOnly: true);
+        byte[] back = new byte[image.Length];
+        volume.Read(0, back);
+        int imageBlocks = 0, zeroBlocks = 0;
+        for (int offset = 0; offset < back.Length; offset += Block)
+        {
+            ReadOnlySpan<byte> block = back.AsSpan(offset, Block);
+            if (block.SequenceEqual(image.AsSpan(offset, Block)))
+                imageBlocks++;
+            else if (!block.ContainsAnyExcept((byte)0))
+                zeroBlocks++;
+            else
+                Assert.Fail($"block at {offset} of vol is neither the image's nor zeros" +
+                    (block.IndexOf(oldText.AsSpan(0, 8)) >= 0 ? ": it holds the deleted volume's text" : ""));
+        }
+        return (imageBlocks, zeroBlocks);
+    }
+}
