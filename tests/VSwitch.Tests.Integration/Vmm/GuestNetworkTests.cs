@@ -77,6 +77,7 @@ public sealed partial class GuestNetworkTests() : RunningVswitchd("guestnet", Ti
     public async Task Two_guests_of_a_tenant_ping_and_move_a_megabyte_over_TCP_both_ways_and_a_guest_of_another_tenant_sees_none_of_it()
     {
         // All three wait on their consoles at the end, so their VMMs are still there to be measured.
+        var sinceStart = System.Diagnostics.Stopwatch.StartNew();
         using VmmProcess c = StartGuest("c", MacB, $"vsw.net={IpB}/24 vsw.wait_input=1");
         // b has two vCPUs and two queue pairs: its driver turns the second pair on through the
         // control queue (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET), which the VMM passes to vswitchd as
@@ -90,6 +91,7 @@ public sealed partial class GuestNetworkTests() : RunningVswitchd("guestnet", Ti
         {
             Match up = WaitFor(vm, NetUp());
             Assert.Equal((mac, "1500", queues), (up.Groups[1].Value, up.Groups[2].Value, up.Groups[4].Value));
+            TestContext.Current.SendDiagnosticMessage($"guest {mac} with {queues} queue pair(s): link up {sinceStart.Elapsed.TotalSeconds:F0} s after the three started");
         }
         JsonNode vhB = (await Request("list"))["vhost_user"]!["vh-b"]!;
         Assert.True(vhB["guest_rx_queues"]!.AsArray().Count == 2, $"vswitchd's view of b's queues: {vhB.ToJsonString()}");

@@ -82,18 +82,45 @@ internal sealed class VmmProcess : IDisposable
     public Dictionary<int, (string Name, long Wakeups, long CpuTicks)> NonVcpuThreads()
     {
         var threads = new Dictionary<int, (string, long, long)>();
-        foreach (string task in Directory.GetDirectories($"/proc/{_process.Id}/task"))
+        foreach (VmmThread t in Tasks().Where(t => !t.Name.StartsWith("vcpu", StringComparison.Ordinal)))
+        {
+            string? status = ReadTaskFile(t, "status");
+            if (status is not null)
+                threads[t.Tid] = (t.Name, long.Parse(status.Split('\n').First(l => l.StartsWith("voluntary_ctxt_switches:")).Split(':')[1]), t.CpuTicks);
+        }
+        return threads;
+    }
+
+    /// <summary>
+    /// Each of the running vmm's threads with its state, CPU ticks and where in the kernel it
+    /// waits (wchan): what a guest that printed nothing was doing.
+    /// </summary>
+    public string Threads() => _process.HasExited ? "(exited)" : string.Join('\n', Tasks().Select(t =>
+        $"{t.Tid} {t.Name}: state {t.State}, {t.CpuTicks} ticks, waiting in {ReadTaskFile(t, "wchan")?.Trim() switch { null or "" or "0" => "-", var w => w }}"));
+
+    private readonly record struct VmmThread(int Tid, string Name, string Dir, string State, long CpuTicks);
+
+    /// <summary>The vmm's threads (/proc/PID/task) that did not end while being listed.</summary>
+    private List<VmmThread> Tasks()
+    {
+        var threads = new List<VmmThread>();
+        string[] tasks;
+        try
+        {
+            tasks = Directory.GetDirectories($"/proc/{_process.Id}/task");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return threads; // the process ended
+        }
+        foreach (string task in tasks)
         {
             try
             {
                 string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                if (name.StartsWith("vcpu", StringComparison.Ordinal))
-                    continue;
-                string status = File.ReadAllText(Path.Combine(task, "status"));
-                long wakeups = long.Parse(status.Split('\n').First(l => l.StartsWith("voluntary_ctxt_switches:")).Split(':')[1]);
-                // stat: fields 14 and 15 (utime, stime) counted from the one after the ")" that ends the name.
+                // stat: the state, then utime and stime 11 and 12 fields on, after the ")" that ends the name.
                 string[] stat = File.ReadAllText(Path.Combine(task, "stat")).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                threads[int.Parse(Path.GetFileName(task))] = (name, wakeups, long.Parse(stat[11]) + long.Parse(stat[12]));
+                threads.Add(new VmmThread(int.Parse(Path.GetFileName(task)), name, task, stat[0], long.Parse(stat[11]) + long.Parse(stat[12])));
             }
             catch (IOException)
             {
@@ -101,6 +128,19 @@ internal sealed class VmmProcess : IDisposable
             }
         }
         return threads;
+    }
+
+    /// <summary>A file of a thread's /proc folder; null if the thread has ended.</summary>
+    private static string? ReadTaskFile(VmmThread thread, string file)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(thread.Dir, file));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Wakeups and CPU ticks between two <see cref="NonVcpuThreads"/> (a thread that ended in between is not counted), and the threads that woke.</summary>
@@ -166,7 +206,7 @@ internal sealed class VmmProcess : IDisposable
             Thread.Sleep(100);
         }
         Assert.Fail($"no matching serial line after {deadline.Elapsed.TotalSeconds:F0} s (vmm {(_process.HasExited ? $"exited {_process.ExitCode}" : "running")}).\n" +
-                    $"stderr:\n{Stderr}\nserial:\n{Serial}");
+                    $"stderr:\n{Stderr}\nserial:\n{Serial}\nthreads:\n{Threads()}");
         return "";
     }
 
