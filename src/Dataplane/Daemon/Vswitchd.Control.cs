@@ -234,7 +234,7 @@ public sealed partial class Vswitchd
     private void AddQueueCounters(JsonObject entry, WorkerCounters sum, string name, ushort port, int queueCount)
     {
         QueueCounts[] now = QueueCountsOf(sum, port, queueCount);
-        QueueCounts[] atAttach = _countsAtAttach.GetValueOrDefault(name) ?? new QueueCounts[queueCount];
+        QueueCounts[] atAttach = _atAttach.TryGetValue(name, out var attached) ? attached.Counts : new QueueCounts[queueCount];
         var queues = new JsonArray();
         ulong rx = 0, tx = 0, drops = 0;
         for (int q = 0; q < queueCount; q++)
@@ -315,7 +315,7 @@ public sealed partial class Vswitchd
                 entry["ierrors"] = stats.Ierrors;
                 entry["oerrors"] = stats.Oerrors;
                 entry["rx_nombuf"] = stats.RxNoMbuf;
-                entry["discarded_at_attach"] = _discardedAtAttach.GetValueOrDefault(port.Name);
+                entry["discarded_at_attach"] = _atAttach.TryGetValue(port.Name, out var attached) ? attached.Discarded : 0;
             }
             ports[port.Name] = entry;
         }

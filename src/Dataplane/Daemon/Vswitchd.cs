@@ -37,13 +37,12 @@ public sealed partial class Vswitchd : ITableSource
     private readonly Dictionary<string, VhostPort> _vhostPorts = new(StringComparer.Ordinal);
     private VhostPorts? _vhost;
     private readonly Dictionary<string, EthStats> _stoppedStats = new(StringComparer.Ordinal);
-    /// <summary>Frames each ethdev port held when it was started, thrown away unswitched (EthPort.Start).</summary>
-    private readonly Dictionary<string, int> _discardedAtAttach = new(StringComparer.Ordinal);
     /// <summary>
-    /// The workers' counts for each port's queue slots when the port was attached: remove-port
-    /// frees a port id for the next add-port, whose port starts at zero.
+    /// Each port as it was attached: the workers' counts for its queue slots (remove-port frees a
+    /// port id for the next add-port, whose port starts at zero), and the frames an ethdev port
+    /// held when it was started, thrown away unswitched (EthPort.Start).
     /// </summary>
-    private readonly Dictionary<string, QueueCounts[]> _countsAtAttach = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (QueueCounts[] Counts, int Discarded)> _atAttach = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
@@ -221,11 +220,12 @@ public sealed partial class Vswitchd : ITableSource
 
     private void AttachPort(PortSpec port)
     {
-        AttachPortDevice(port);
-        _countsAtAttach[port.Name] = QueueCountsOf(WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]), _portIds[port.Name], port.Queues);
+        int discarded = AttachPortDevice(port);
+        _atAttach[port.Name] = (QueueCountsOf(WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]), _portIds[port.Name], port.Queues), discarded);
     }
 
-    private void AttachPortDevice(PortSpec port)
+    /// <summary>Starts the port's device; returns the frames it held, thrown away (EthPort.Start).</summary>
+    private int AttachPortDevice(PortSpec port)
     {
         if (port.VhostUser is { } vhost)
         {
@@ -233,13 +233,13 @@ public sealed partial class Vswitchd : ITableSource
             _vhostPorts[port.Name] = _vhost!.Start(port, vhostId);
             _portIds[port.Name] = vhostId;
             Log($"port '{port.Name}' up as vhost-user {vhost.Mode.ToString().ToLowerInvariant()} on {vhost.Socket}, port {vhostId}, mtu {port.Mtu}, {port.Queues} queue pair(s)");
-            return;
+            return 0;
         }
         ushort id = EthPort.Start(port, _workerCount, _mempool, out int discarded);
         _portIds[port.Name] = id;
-        _discardedAtAttach[port.Name] = discarded;
         Log($"port '{port.Name}' ({port.DeviceName}) up as DPDK port {id}, role {port.Role.ToString().ToLowerInvariant()}, mtu {port.Mtu}, {port.Queues} queue(s)" +
             (discarded > 0 ? $"; {discarded} frame(s) its sockets took before they were bound to the interface discarded" : ""));
+        return discarded;
     }
 
     /// <summary>The lowest port id from SwitchTables.MaxEthPorts up that no port holds (the validator caps their number).</summary>
@@ -256,7 +256,7 @@ public sealed partial class Vswitchd : ITableSource
 
     private void DetachPort(PortSpec port)
     {
-        _countsAtAttach.Remove(port.Name);
+        _atAttach.Remove(port.Name);
         if (_vhostPorts.Remove(port.Name, out VhostPort? vhost))
         {
             _vhost!.Stop(vhost);
@@ -266,7 +266,6 @@ public sealed partial class Vswitchd : ITableSource
         }
         ushort id = _portIds[port.Name];
         _stoppedStats.Remove(port.Name);
-        _discardedAtAttach.Remove(port.Name);
         EthPort.Stop(id);
         _portIds.Remove(port.Name);
         _ = rte_eal_hotplug_remove("vdev", port.DeviceName);

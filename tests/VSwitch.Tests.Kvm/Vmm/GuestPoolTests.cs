@@ -5,7 +5,6 @@
 // B boots again with a new volume that takes its extents from A's freed ones (one sector written
 // in every MiB), and reads both of its disks whole: A's text is on neither. And a guest makes
 // ext4 on a pool volume that a second boot reads back, and whose trim gives extents back.
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using VSwitch.Tests.Unit.Vmm.Volumes;
 using VSwitch.Vmm.Volumes.Pool;
@@ -27,13 +26,8 @@ public sealed partial class GuestPoolTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>`vmm volume ARGS --pool POOL`: its exit code, stdout and stderr.</summary>
-    private (int Exit, string Output) Volume(params string[] args)
-    {
-        using Process tool = Process.Start(VmmProcess.StartInfo(["volume", .. args, "--pool", Pool]))!;
-        Task<string> stdout = tool.StandardOutput.ReadToEndAsync(), stderr = tool.StandardError.ReadToEndAsync();
-        Assert.True(tool.WaitForExit(60_000), $"vmm volume {string.Join(' ', args)} did not end");
-        return (tool.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int Exit, string Output) Volume(params string[] args) =>
+        ToolRun.ToEnd(VmmProcess.StartInfo(["volume", .. args, "--pool", Pool]), TimeSpan.FromSeconds(60));
 
     private void VolumeOk(params string[] args)
     {

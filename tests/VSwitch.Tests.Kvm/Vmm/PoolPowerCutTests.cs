@@ -43,27 +43,19 @@ public sealed class PoolPowerCutTests : IDisposable
     }
 
     /// <summary>Runs a command; with <paramref name="check"/>, fails the test unless it exits 0. Returns its output.</summary>
-    private static string Run(bool check, string file, params string[] args) =>
-        Run(check, new ProcessStartInfo(file, args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true });
-
-    private static string Run(bool check, ProcessStartInfo info)
+    private static string Run(bool check, string file, params string[] args)
     {
-        string file = info.FileName;
-        IEnumerable<string> args = info.ArgumentList;
-        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(CommandLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not end within {CommandLimit.TotalSeconds} s");
-        }
-        string output = stdout.Result + stderr.Result;
+        (int exit, string output) = ToolRun.ToEnd(file, args, CommandLimit);
         if (check)
-            Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)}: exit {process.ExitCode}\n{output}");
+            Assert.True(exit == 0, $"{file} {string.Join(' ', args)}: exit {exit}\n{output}");
         return output;
     }
 
-    private static void Volume(params string[] args) => Run(true, VmmProcess.StartInfo(["volume", .. args]));
+    private static void Volume(params string[] args)
+    {
+        (int exit, string output) = ToolRun.ToEnd(VmmProcess.StartInfo(["volume", .. args]), CommandLimit);
+        Assert.True(exit == 0, $"vmm volume {string.Join(' ', args)}: exit {exit}\n{output}");
+    }
 
     /// <summary>Points the device-mapper device at the loop device: plain (linear), or dropping every write (flakey, down for good).</summary>
     private void Table(bool dropWrites)

@@ -1,0 +1,32 @@
+// A command run to its end by a test (`vmm volume`, dmsetup, mount, ...): its exit code and what
+// it printed, and a failed test, not a hung one, when it does not end in time.
+using System.Diagnostics;
+using Xunit;
+
+namespace VSwitch.Tests.Kvm.Vmm;
+
+internal static class ToolRun
+{
+    /// <summary>Runs <paramref name="info"/> (stdout and stderr redirected) to its end; kills it and fails the test past <paramref name="limit"/>.</summary>
+    public static (int Exit, string Output) ToEnd(ProcessStartInfo info, TimeSpan limit)
+    {
+        string command = $"{info.FileName} {string.Join(' ', info.ArgumentList)}";
+        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {info.FileName}");
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync(), stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(limit))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{command} did not end within {limit.TotalSeconds} s");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>The same for a program and its arguments.</summary>
+    public static (int Exit, string Output) ToEnd(string file, IEnumerable<string> args, TimeSpan limit)
+    {
+        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in args)
+            info.ArgumentList.Add(arg);
+        return ToEnd(info, limit);
+    }
+}
