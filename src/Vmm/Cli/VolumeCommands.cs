@@ -28,12 +28,21 @@ internal static class VolumeCommands
             stdout.WriteLine($"pool {made.Folder}: {made.State.ExtentCount} extents of {Mib(made.State.ExtentSize)}");
         }));
 
-        var create = new Command("create", "Make a volume of --size bytes; it takes space only as it is written") { pool, name, size };
+        var createSize = new Option<string>("--size") { Description = "bytes, or with K, M, G or T (powers of 1024): a volume of the pool's extents" };
+        var nbd = new Option<string>("--nbd") { Description = "instead: the NBD export at this URI (nbd://host[:port]/export, nbd+unix:///export?socket=PATH)" };
+        var file = new Option<string>("--file") { Description = "instead: the raw file or block device at this absolute path" };
+        var create = new Command("create", "Make a volume: of --size bytes in the pool's extents (it takes space only as it is written), " +
+            "or one that lives outside the pool, --nbd or --file, which the pool gives owners") { pool, name, createSize, nbd, file };
         create.SetAction(p => Run(stderr, () =>
         {
+            string? sizeText = p.GetValue(createSize), nbdUri = p.GetValue(nbd), filePath = p.GetValue(file);
+            if ((sizeText is null ? 0 : 1) + (nbdUri is null ? 0 : 1) + (filePath is null ? 0 : 1) != 1)
+                throw new PoolException("give one of --size (a volume of the pool's extents), --nbd URI or --file PATH");
             using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
-            PoolVolumeInfo made = opened.CreateVolume(p.GetValue(name)!, Size(p.GetValue(size)!, "--size"));
-            stdout.WriteLine($"volume {made.Name}: {made.SizeBytes} bytes");
+            PoolVolumeInfo made = sizeText is not null
+                ? opened.CreateVolume(p.GetValue(name)!, Size(sizeText, "--size"))
+                : opened.CreateExternalVolume(p.GetValue(name)!, nbdUri is not null ? ExternalKind.Nbd : ExternalKind.File, nbdUri ?? filePath!);
+            stdout.WriteLine(made.External == ExternalKind.None ? $"volume {made.Name}: {made.SizeBytes} bytes" : $"volume {made.Name}: {made.Location}");
         }));
 
         var attach = new Command("attach", "Let the VM named --vm attach the volume (read-write: that VM alone)") { pool, name, vm, readOnly };
@@ -84,7 +93,12 @@ internal static class VolumeCommands
             foreach (PoolVolumeInfo v in state.Volumes)
             {
                 string owners = string.Join(", ", v.Attachments.Select(o => o.ReadOnly ? $"{o.Vm} (read-only)" : o.Vm));
-                stdout.WriteLine($"{v.Name,-20}  {Mib(v.SizeBytes),12}  {Mib(v.MappedExtents * state.ExtentSize),12}  {(opened.InUse(v) ? "yes" : "no"),6}  {owners}");
+                // An external volume's size is its server's or its file's: the pool does not know it.
+                (string sized, string taken) = v.External == ExternalKind.None
+                    ? (Mib(v.SizeBytes), Mib(v.MappedExtents * state.ExtentSize))
+                    : (v.External == ExternalKind.Nbd ? "nbd" : "file", "-");
+                stdout.WriteLine($"{v.Name,-20}  {sized,12}  {taken,12}  {(opened.InUse(v) ? "yes" : "no"),6}  {owners}" +
+                    (v.External == ExternalKind.None ? "" : $"  ({v.Location})"));
             }
         }));
 

@@ -2,7 +2,6 @@
 // become, already validated.
 using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Volumes;
-using VSwitch.Vmm.Volumes.Nbd;
 using VSwitch.Vmm.Volumes.Pool;
 
 namespace VSwitch.Vmm.Machine;
@@ -11,8 +10,8 @@ namespace VSwitch.Vmm.Machine;
 public sealed record NicConfig(NetDeviceConfig Device, string Socket);
 
 /// <summary>
-/// A virtio-blk disk: its volume (a file or block device at <paramref name="Path"/>, or an NBD
-/// export at <see cref="Nbd"/>), the id the guest reads, and its request queues.
+/// A virtio-blk disk: its volume (a file or block device at <paramref name="Path"/>, or a pool
+/// volume at <see cref="Pool"/>: extents, an NBD export or a file), the id the guest reads, and its request queues.
 /// </summary>
 public sealed record DiskConfig(string? Path, string Id, bool ReadOnly, int Queues)
 {
@@ -22,21 +21,17 @@ public sealed record DiskConfig(string? Path, string Id, bool ReadOnly, int Queu
     /// <summary>How long a network volume may be unreachable before a request fails (the guest gets an I/O error).</summary>
     public static readonly TimeSpan NbdReconnectLimit = TimeSpan.FromSeconds(60);
 
-    /// <summary>The NBD export this disk's volume is, instead of a file.</summary>
-    public NbdAddress? Nbd { get; init; }
-
     /// <summary>The pool volume this disk's volume is, instead of a file.</summary>
     public PoolVolumeName? Pool { get; init; }
 
     /// <summary>The spec field that names the volume, and what it says, for messages.</summary>
     public (string Field, string Value) Source =>
-        Nbd is { } nbd ? ("nbd", nbd.ToString()) : Pool is { } pool ? ("volume", pool.ToString()) : ("path", Path!);
+        Pool is { } pool ? ("volume", pool.ToString()) : ("path", Path!);
 
     /// <summary>Attaches the volume for the VM named <paramref name="vm"/>. Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying why it cannot.</summary>
     public IBlockVolume Open(string? vm, Action<string> log) => this switch
     {
-        { Nbd: { } nbd } => NbdVolume.Open(nbd, Id, ReadOnly, NbdReconnectLimit, log),
-        { Pool: { } pool } => VolumePool.OpenDisk(pool, vm!, ReadOnly),
+        { Pool: { } pool } => VolumePool.OpenDisk(pool, vm!, ReadOnly, Id, NbdReconnectLimit, log),
         _ => RawFileVolume.Open(Path!, Id, ReadOnly),
     };
 }

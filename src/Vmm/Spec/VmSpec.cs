@@ -9,7 +9,6 @@ using VSwitch.Vmm.Devices.Virtio.Block;
 using VSwitch.Vmm.Devices.Virtio.Net;
 using VSwitch.Vmm.Machine;
 
-using VSwitch.Vmm.Volumes.Nbd;
 using VSwitch.Vmm.Volumes.Pool;
 
 namespace VSwitch.Vmm.Spec;
@@ -177,7 +176,7 @@ public sealed record VmSpec
     }
 
     // "disks": [{"path": "vm1-root.img", "id": "vm1-root", "read_only": false, "queues": 1},
-    //           {"nbd": "nbd+unix:///data?socket=/run/nbd.sock", "id": "vm1-data"}]
+    //           {"pool": "/srv/pool", "volume": "vm1-data"}]
     private static List<DiskConfig> ParseDisks(JsonElement value, string field, string baseFolder)
     {
         if (value.ValueKind != JsonValueKind.Array)
@@ -189,7 +188,6 @@ public sealed record VmSpec
             if (element.ValueKind != JsonValueKind.Object)
                 throw new VmSpecException(diskField, $"must be an object, not {element.ValueKind}");
             string? path = null, id = null, pool = null, volume = null;
-            NbdAddress? nbd = null;
             bool readOnly = false;
             int queues = 1;
             foreach (JsonProperty p in element.EnumerateObject())
@@ -198,29 +196,30 @@ public sealed record VmSpec
                 switch (p.Name)
                 {
                     case "path": path = PathValue(p.Value, inner, baseFolder); break;
-                    case "nbd": nbd = NbdValue(p.Value, inner); break;
+                    // An export named here would be the VM's for the naming: it has owners only as a pool volume.
+                    case "nbd": throw new VmSpecException(inner, "an NBD export is attached as a pool volume: `vmm volume create --pool P --name N --nbd URI`, " +
+                        "`vmm volume attach` to this VM, then pool and volume here");
                     case "pool": pool = PathValue(p.Value, inner, baseFolder); break;
                     case "volume": volume = StringValue(p.Value, inner); break;
                     case "id": id = StringValue(p.Value, inner); break;
                     case "read_only": readOnly = BoolValue(p.Value, inner); break;
                     case "queues": queues = IntValue(p.Value, inner); break;
-                    default: throw new VmSpecException(inner, "unknown field; expected path, nbd or pool and volume, id, read_only, queues");
+                    default: throw new VmSpecException(inner, "unknown field; expected path or pool and volume, id, read_only, queues");
                 }
             }
             if ((pool is null) != (volume is null))
                 throw new VmSpecException($"{diskField}.{(pool is null ? "pool" : "volume")}", "missing; a pool volume names its pool (folder) and its volume");
-            int sources = (path is null ? 0 : 1) + (nbd is null ? 0 : 1) + (pool is null ? 0 : 1);
-            if (sources == 0)
-                throw new VmSpecException($"{diskField}.path", "missing; the volume's file (or block device), nbd: an NBD export's URI, or pool and volume: a volume of a pool");
-            if (sources > 1)
-                throw new VmSpecException($"{diskField}.{(pool is null ? "nbd" : "pool")}", "a disk is one of a file (path), an NBD export (nbd) or a pool volume (pool, volume)");
+            if ((path is null) == (pool is null))
+                throw new VmSpecException($"{diskField}.{(path is null ? "path" : "pool")}", path is null
+                    ? "missing; the volume's file (or block device), or pool and volume: a volume of a pool (its extents, an NBD export or a file)"
+                    : "a disk is one of a file (path) or a pool volume (pool, volume)");
             PoolVolumeName? poolVolume = pool is null ? null : new PoolVolumeName(pool, volume!);
-            id ??= path is not null ? Path.GetFileNameWithoutExtension(path) : poolVolume is not null ? volume! : nbd!.Export.Length > 0 ? nbd.Export : "nbd";
+            id ??= path is not null ? Path.GetFileNameWithoutExtension(path) : volume!;
             if (id.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(id) > DiskConfig.MaxIdBytes)
                 throw new VmSpecException($"{diskField}.id", $"'{id}' must be 1..{DiskConfig.MaxIdBytes} bytes (what the guest's GET_ID reads)");
             if (queues < 1 || queues > VirtioBlockDevice.MaxQueues)
                 throw new VmSpecException($"{diskField}.queues", $"{queues} must be from 1 to {VirtioBlockDevice.MaxQueues}");
-            var disk = new DiskConfig(path, id, readOnly, queues) { Nbd = nbd, Pool = poolVolume };
+            var disk = new DiskConfig(path, id, readOnly, queues) { Pool = poolVolume };
             foreach (DiskConfig other in disks)
             {
                 if (other.Source == disk.Source)
@@ -240,18 +239,6 @@ public sealed record VmSpec
         if (!VolumePool.IsName(name, MachineConfig.MaxNameLength))
             throw new VmSpecException(field, $"'{name}' must be 1 to {MachineConfig.MaxNameLength} letters, digits, '-', '_' or '.'");
         return name;
-    }
-
-    private static NbdAddress NbdValue(JsonElement value, string field)
-    {
-        try
-        {
-            return NbdAddress.Parse(StringValue(value, field));
-        }
-        catch (FormatException e)
-        {
-            throw new VmSpecException(field, e.Message);
-        }
     }
 
     private static byte[] MacValue(JsonElement value, string field)

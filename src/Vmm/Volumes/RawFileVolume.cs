@@ -13,10 +13,12 @@ public sealed class RawFileVolume : IBlockVolume
     private const int ErrnoNotSupported = 95; // EOPNOTSUPP
 
     private readonly SafeFileHandle _file;
+    private readonly IDisposable? _lease;
 
-    private RawFileVolume(SafeFileHandle file, string id, long size, bool readOnly)
+    private RawFileVolume(SafeFileHandle file, string id, long size, bool readOnly, IDisposable? lease)
     {
         _file = file;
+        _lease = lease;
         Id = id;
         SizeBytes = size;
         ReadOnly = readOnly;
@@ -31,9 +33,10 @@ public sealed class RawFileVolume : IBlockVolume
     /// <summary>
     /// Opens the file at <paramref name="path"/>. Throws <see cref="IOException"/> when it is
     /// missing, locked by another VMM, or not a whole number of 512-byte sectors, and
-    /// <see cref="UnauthorizedAccessException"/> when it may not be opened so.
+    /// <see cref="UnauthorizedAccessException"/> when it may not be opened so. <paramref name="lease"/>
+    /// (a pool's hold on it, VolumePool.OpenDisk) is released with the volume.
     /// </summary>
-    public static RawFileVolume Open(string path, string id, bool readOnly)
+    public static RawFileVolume Open(string path, string id, bool readOnly, IDisposable? lease = null)
     {
         SafeFileHandle file;
         try
@@ -51,7 +54,7 @@ public sealed class RawFileVolume : IBlockVolume
             file.Dispose();
             throw new IOException($"{path} is {size} bytes; a volume is a whole number of 512-byte sectors, at least one");
         }
-        return new RawFileVolume(file, id, size, readOnly);
+        return new RawFileVolume(file, id, size, readOnly, lease);
     }
 
     public void Read(long offset, Span<byte> destination) => BlockVolumeExtensions.ReadOrZeros(_file, offset, destination);
@@ -79,5 +82,9 @@ public sealed class RawFileVolume : IBlockVolume
     /// <summary>A hole punched in the file: the space goes back to the file system, and the range reads zeros.</summary>
     public void Discard(long offset, long length) => Zero(offset, length, release: true);
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _file.Dispose();
+        _lease?.Dispose();
+    }
 }

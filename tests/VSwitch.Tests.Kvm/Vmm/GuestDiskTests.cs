@@ -4,8 +4,9 @@
 // first VM holds its volume read-write, a second VMM naming it is refused before it boots. A
 // read-only disk shows read-only in the guest, which cannot write it, and reads what the host put
 // there. The same file-system test runs on a network volume, an export of a real nbd-server
-// that is killed and started again while the guest writes: the guest sees no error, and the
-// second boot reads what the first wrote. The guest reports everything it saw on its console
+// that is a pool volume attached to one VM (another VM naming it is refused), and that is killed
+// and started again while the guest writes: the guest sees no error, and the second boot reads
+// what the first wrote. The guest reports everything it saw on its console
 // (tests/kvm/guest-vm/init).
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -31,11 +32,13 @@ public sealed partial class GuestDiskTests : IDisposable
     private string Spec(string name, string parameters, params (string Path, string Id, bool ReadOnly)[] disks) =>
         SpecWith(name, parameters, string.Join(", ", disks.Select(d => $$"""{"path": "{{d.Path}}", "id": "{{d.Id}}", "read_only": {{(d.ReadOnly ? "true" : "false")}}}""")));
 
-    private string SpecWith(string name, string parameters, string list)
+    /// <summary>A spec file named after <paramref name="name"/>; <paramref name="vm"/>, when given, is the VM's name, which pool volumes' attachments name.</summary>
+    private string SpecWith(string name, string parameters, string list, string? vm = null)
     {
         string spec = Path.Combine(_dir, $"{name}.json");
+        string named = vm is null ? "" : $"\"name\": \"{vm}\", ";
         File.WriteAllText(spec, $$"""
-            {"kernel": "{{GuestImages.Kernel}}", "initramfs": "{{GuestImages.Initramfs}}", "memory_mib": 256,
+            {{{named}}"kernel": "{{GuestImages.Kernel}}", "initramfs": "{{GuestImages.Initramfs}}", "memory_mib": 256,
              "cmdline": "{{BootTests.CommandLine(name, parameters)}}", "disks": [{{list}}]}
             """);
         return spec;
@@ -145,12 +148,22 @@ public sealed partial class GuestDiskTests : IDisposable
         using (FileStream file = File.Create(export))
             file.SetLength(VolumeBytes);
         await using NbdServer server = await NbdServer.StartAsync(_dir, export, "nbd-vol");
-        string disk = $$"""{"nbd": "{{server.Uri}}"}""";
+        // The export is a volume of a pool, which records its owner: naming it is not enough.
+        string pool = Path.Combine(_dir, "pool");
+        ToolRun.VolumeOk(pool, "init", "--size", "1M");
+        ToolRun.VolumeOk(pool, "create", "--name", "nbd-vol", "--nbd", server.Uri);
+        ToolRun.VolumeOk(pool, "attach", "--name", "nbd-vol", "--vm", "nbd-vm");
+        string disk = $$"""{"pool": "{{pool}}", "volume": "nbd-vol"}""";
+        using (VmmProcess thief = VmmProcess.Start("--spec", SpecWith("nbd-thief", "vsw.disks=1", disk, vm: "other-vm")))
+        {
+            Assert.Equal(2, thief.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("volume 'nbd-vol' is not attached to VM 'other-vm'", thief.Stderr);
+        }
 
         // Boot 1: format, then 8 MiB in synced 1 MiB writes; nbd-server is killed (with the
         // connection it serves) once the writes start, and comes back 2 s later.
         string written;
-        using (VmmProcess a = VmmProcess.Start("--spec", SpecWith("nbd-a", "vsw.disks=1 vsw.disk=format vsw.disk_mb=8", disk)))
+        using (VmmProcess a = VmmProcess.Start("--spec", SpecWith("nbd-a", "vsw.disks=1 vsw.disk=format vsw.disk_mb=8", disk, vm: "nbd-vm")))
         {
             a.WaitForSerialLine(l => l == "VSWITCH-DISK-WRITING", BootLimit);
             await server.KillAsync();
@@ -179,7 +192,7 @@ public sealed partial class GuestDiskTests : IDisposable
         Assert.Equal([0x53, 0xef], superblock);
 
         // Boot 2 over a new connection: the same files.
-        using VmmProcess c = VmmProcess.Start("--spec", SpecWith("nbd-c", "vsw.disks=1 vsw.disk=check", disk));
+        using VmmProcess c = VmmProcess.Start("--spec", SpecWith("nbd-c", "vsw.disks=1 vsw.disk=check", disk, vm: "nbd-vm"));
         AssertCleanExit(c, c.WaitForExit(BootLimit));
         Assert.Equal(written, Field(c, "VSWITCH-DISK-READ", "sha256"));
         Assert.Equal("written_by_the_KVM_lane", Field(c, "VSWITCH-DISK-READ", "hello"));

@@ -25,15 +25,9 @@ public sealed partial class GuestPoolTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>`vmm volume ARGS --pool POOL`: its exit code, stdout and stderr.</summary>
-    private (int Exit, string Output) Volume(params string[] args) =>
-        ToolRun.ToEnd(VmmProcess.StartInfo(["volume", .. args, "--pool", Pool]), TimeSpan.FromSeconds(60));
+    private (int Exit, string Output) Volume(params string[] args) => ToolRun.Volume(Pool, args);
 
-    private void VolumeOk(params string[] args)
-    {
-        (int exit, string output) = Volume(args);
-        Assert.True(exit == 0, $"vmm volume {string.Join(' ', args)}: exit {exit}\n{output}");
-    }
+    private void VolumeOk(params string[] args) => ToolRun.VolumeOk(Pool, args);
 
     private string Spec(string vm, string parameters, params string[] volumes)
     {

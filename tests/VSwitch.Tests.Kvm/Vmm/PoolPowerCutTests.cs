@@ -51,12 +51,6 @@ public sealed class PoolPowerCutTests : IDisposable
         return output;
     }
 
-    private static void Volume(params string[] args)
-    {
-        (int exit, string output) = ToolRun.ToEnd(VmmProcess.StartInfo(["volume", .. args]), CommandLimit);
-        Assert.True(exit == 0, $"vmm volume {string.Join(' ', args)}: exit {exit}\n{output}");
-    }
-
     /// <summary>Points the device-mapper device at the loop device: plain (linear), or dropping every write (flakey, down for good).</summary>
     private void Table(bool dropWrites)
     {
@@ -101,19 +95,19 @@ public sealed class PoolPowerCutTests : IDisposable
         for (int i = 0; i < old.Length; i++)
             old[i] = oldText[i % oldText.Length];
         await File.WriteAllBytesAsync(oldPath, old);
-        Volume("init", "--pool", Pool, "--size", "32M");
+        ToolRun.VolumeOk(Pool, "init", "--size", "32M");
 
         var random = new Random(20261206);
         var story = new List<string>();
         for (int cut = 0; cut < Cuts; cut++)
         {
             // The deleted volume's extents are what the import takes next: its text must never come back.
-            Volume("create", "--pool", Pool, "--name", "old", "--size", $"{ImageMib}M");
-            Volume("attach", "--pool", Pool, "--name", "old", "--vm", "old-vm");
-            Volume("import", "--pool", Pool, "--name", "old", "--vm", "old-vm", "--from", oldPath);
-            Volume("delete", "--pool", Pool, "--name", "old");
-            Volume("create", "--pool", Pool, "--name", "vol", "--size", $"{ImageMib}M");
-            Volume("attach", "--pool", Pool, "--name", "vol", "--vm", "importer");
+            ToolRun.VolumeOk(Pool, "create", "--name", "old", "--size", $"{ImageMib}M");
+            ToolRun.VolumeOk(Pool, "attach", "--name", "old", "--vm", "old-vm");
+            ToolRun.VolumeOk(Pool, "import", "--name", "old", "--vm", "old-vm", "--from", oldPath);
+            ToolRun.VolumeOk(Pool, "delete", "--name", "old");
+            ToolRun.VolumeOk(Pool, "create", "--name", "vol", "--size", $"{ImageMib}M");
+            ToolRun.VolumeOk(Pool, "attach", "--name", "vol", "--vm", "importer");
 
             string journal = Path.Combine(Pool, VolumePool.JournalFile);
             int records = random.Next(1, ImageMib - 2);
@@ -129,22 +123,22 @@ public sealed class PoolPowerCutTests : IDisposable
             }
             await RemountAfterTheCutAsync();
 
-            Volume("check", "--pool", Pool);
+            ToolRun.VolumeOk(Pool, "check");
             PoolState state = VolumePool.Replay(Pool);
             Assert.Equal(state.ExtentCount, state.FreeExtents + state.Volumes.Sum(v => (long)v.MappedExtents));
             Assert.Null(state.Find("old"));
             (int imageBlocks, int zeroBlocks) = CheckVolume(image, oldText);
             story.Add($"cut {cut}: after {records} records; {state.Find("vol")?.MappedExtents ?? 0} extents mapped after the cut, {imageBlocks} image blocks, {zeroBlocks} zero blocks");
-            Volume("delete", "--pool", Pool, "--name", "vol");
+            ToolRun.VolumeOk(Pool, "delete", "--name", "vol");
         }
 
         // An import that finished (its data and journal flushed) survives a cut right after it, whole.
-        Volume("create", "--pool", Pool, "--name", "vol", "--size", $"{ImageMib}M");
-        Volume("attach", "--pool", Pool, "--name", "vol", "--vm", "importer");
-        Volume("import", "--pool", Pool, "--name", "vol", "--vm", "importer", "--from", imagePath);
+        ToolRun.VolumeOk(Pool, "create", "--name", "vol", "--size", $"{ImageMib}M");
+        ToolRun.VolumeOk(Pool, "attach", "--name", "vol", "--vm", "importer");
+        ToolRun.VolumeOk(Pool, "import", "--name", "vol", "--vm", "importer", "--from", imagePath);
         Table(dropWrites: true);
         await RemountAfterTheCutAsync();
-        Volume("check", "--pool", Pool);
+        ToolRun.VolumeOk(Pool, "check");
         Assert.Equal(((ImageMib << 20) / Block, 0), CheckVolume(image, oldText));
         TestContext.Current.SendDiagnosticMessage($"power cuts: {string.Join("; ", story)}; a finished import read back whole after a cut");
     }

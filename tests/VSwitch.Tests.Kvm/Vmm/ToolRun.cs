@@ -21,6 +21,18 @@ internal static class ToolRun
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
+    /// <summary>`vmm volume ARGS --pool POOL`: its exit code, stdout and stderr. The bound is generous: a pool on a slow device in the sandbox.</summary>
+    public static (int Exit, string Output) Volume(string pool, params string[] args) =>
+        ToEnd(VmmProcess.StartInfo(["volume", .. args, "--pool", pool]), TimeSpan.FromSeconds(120));
+
+    /// <summary>The same, failing the test unless it exits 0; returns what it printed.</summary>
+    public static string VolumeOk(string pool, params string[] args)
+    {
+        (int exit, string output) = Volume(pool, args);
+        Assert.True(exit == 0, $"vmm volume {string.Join(' ', args)} --pool {pool}: exit {exit}\n{output}");
+        return output;
+    }
+
     /// <summary>The same for a program and its arguments.</summary>
     public static (int Exit, string Output) ToEnd(string file, IEnumerable<string> args, TimeSpan limit)
     {

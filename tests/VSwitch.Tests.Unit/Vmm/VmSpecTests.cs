@@ -3,7 +3,6 @@
 using System.Text;
 using VSwitch.Vmm.Machine;
 using VSwitch.Vmm.Spec;
-using VSwitch.Vmm.Volumes.Nbd;
 using VSwitch.Vmm.Volumes.Pool;
 using Xunit;
 
@@ -79,19 +78,6 @@ public class VmSpecTests
     }
 
     [Fact]
-    public void A_disk_may_be_an_nbd_export_named_by_its_uri_with_the_export_name_as_default_id()
-    {
-        MachineConfig config = VmSpec.Parse("""
-            {"kernel": "/k", "disks": [
-              {"nbd": "nbd+unix:///data?socket=/run/nbd.sock"},
-              {"nbd": "nbd://10.1.2.3/", "id": "scratch", "read_only": true}]}
-            """, "vm.json", "/srv/vm1").ToMachineConfig(f => f);
-        Assert.Equal(new DiskConfig(null, "data", false, 1) { Nbd = new NbdAddress(null, 0, "/run/nbd.sock", "data") }, config.Disks[0]);
-        Assert.Equal(new DiskConfig(null, "scratch", true, 1) { Nbd = new NbdAddress("10.1.2.3", 10809, null, "") }, config.Disks[1]);
-        Assert.Equal(("nbd", "nbd+unix:///data?socket=/run/nbd.sock"), config.Disks[0].Source);
-    }
-
-    [Fact]
     public void Defaults_fill_what_a_minimal_spec_leaves_out()
     {
         MachineConfig config = VmSpec.Parse("""{"kernel": "/k"}""", "vm.json", "/").ToMachineConfig(f => f);
@@ -130,12 +116,11 @@ public class VmSpecTests
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "cache": "none"}]}""", "vm.json: disks[0].cache: unknown field")]
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "./a.img", "id": "b"}]}""", "vm.json: disks[1].path: /a.img is already another disk's volume")]
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img"}, {"path": "b/a.img"}]}""", "vm.json: disks[1].id: 'a' is already another disk's id")]
-    [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "nbd": "nbd://h/e"}]}""", "vm.json: disks[0].nbd: a disk is one of a file (path), an NBD export (nbd) or a pool volume (pool, volume)")]
     [InlineData("""{"kernel": "/k", "disks": [{"path": "a.img", "pool": "/p", "volume": "v"}]}""", "vm.json: disks[0].pool: a disk is one of")]
     [InlineData("""{"kernel": "/k", "disks": [{"pool": "/p"}]}""", "vm.json: disks[0].volume: missing; a pool volume names its pool")]
     [InlineData("""{"kernel": "/k", "name": "vm 1"}""", "vm.json: name: 'vm 1' must be 1 to 32 letters, digits")]
-    [InlineData("""{"kernel": "/k", "disks": [{"nbd": "http://h/e"}]}""", "vm.json: disks[0].nbd: 'http://h/e': scheme http is not NBD's")]
-    [InlineData("""{"kernel": "/k", "disks": [{"nbd": "nbd://h/e"}, {"nbd": "nbd://h:10809/e", "id": "f"}]}""", "vm.json: disks[1].nbd: nbd://h:10809/e is already another disk's volume")]
+    // An export named in a spec would be the VM's for the naming: it is attached only as a pool volume.
+    [InlineData("""{"kernel": "/k", "disks": [{"nbd": "nbd://h/e"}]}""", "vm.json: disks[0].nbd: an NBD export is attached as a pool volume: `vmm volume create --pool P --name N --nbd URI`")]
     public void Parse_errors_name_the_field(string json, string expected)
     {
         VmSpecException e = Assert.Throws<VmSpecException>(() => VmSpec.Parse(json, "vm.json", "/"));

@@ -20,11 +20,13 @@ public sealed class NbdVolume : IBlockVolume
     private readonly TimeSpan _reconnectLimit, _ioTimeout;
     private readonly Action<string> _log;
     private readonly Lock _gate = new();
+    private readonly IDisposable? _lease;
     private NbdConnection? _connection;
     private long _reconnects, _retries;
 
-    private NbdVolume(NbdAddress address, NbdConnection connection, string id, bool readOnly, TimeSpan reconnectLimit, TimeSpan ioTimeout, Action<string> log)
+    private NbdVolume(NbdAddress address, NbdConnection connection, string id, bool readOnly, TimeSpan reconnectLimit, TimeSpan ioTimeout, Action<string> log, IDisposable? lease)
     {
+        _lease = lease;
         _address = address;
         _connection = connection;
         Id = id;
@@ -47,9 +49,11 @@ public sealed class NbdVolume : IBlockVolume
 
     /// <summary>
     /// Connects to <paramref name="address"/> and negotiates its export, once: a VM does not boot
-    /// on a volume that is not there. Throws <see cref="IOException"/> saying why.
+    /// on a volume that is not there. Throws <see cref="IOException"/> saying why. <paramref name="lease"/>
+    /// (a pool's hold on it, VolumePool.OpenDisk) is released with the volume.
     /// </summary>
-    public static NbdVolume Open(NbdAddress address, string id, bool readOnly, TimeSpan reconnectLimit, Action<string> log, TimeSpan? ioTimeout = null)
+    public static NbdVolume Open(NbdAddress address, string id, bool readOnly, TimeSpan reconnectLimit, Action<string> log, TimeSpan? ioTimeout = null,
+        IDisposable? lease = null)
     {
         TimeSpan timeout = ioTimeout ?? TimeSpan.FromSeconds(30);
         NbdConnection connection = NbdConnection.Open(address, timeout);
@@ -64,7 +68,7 @@ public sealed class NbdVolume : IBlockVolume
             connection.Dispose();
             throw new IOException($"{address} exports '{address.Export}' read-only; attach it with read_only: true");
         }
-        return new NbdVolume(address, connection, id, readOnly, reconnectLimit, timeout, log);
+        return new NbdVolume(address, connection, id, readOnly, reconnectLimit, timeout, log, lease);
     }
 
     public void Read(long offset, Span<byte> destination)

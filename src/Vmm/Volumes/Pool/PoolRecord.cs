@@ -31,6 +31,25 @@ public enum PoolRecordType : byte
     Attach = 7,
     /// <summary>text may no longer attach the volume.</summary>
     Detach = 8,
+    /// <summary>
+    /// A volume in a free slot that lives outside the pool (a = its ExternalKind, b = the length
+    /// of its location), text = its name; the location follows in Location records. The pool
+    /// records its owners, not its data.
+    /// </summary>
+    External = 9,
+    /// <summary>Bytes a to a + 32 of an external volume's location (an NBD URI or a file's path), in text.</summary>
+    Location = 10,
+}
+
+/// <summary>Where an external volume's bytes are.</summary>
+public enum ExternalKind : byte
+{
+    /// <summary>The pool's own extents.</summary>
+    None = 0,
+    /// <summary>An NBD export; the location is its URI (Volumes/Nbd/NbdAddress.cs).</summary>
+    Nbd = 1,
+    /// <summary>A raw file or block device; the location is its absolute path.</summary>
+    File = 2,
 }
 
 public readonly record struct PoolRecord(PoolRecordType Type, int Slot, long A, long B, string Text, bool ReadOnly)

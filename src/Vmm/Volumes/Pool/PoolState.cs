@@ -10,7 +10,14 @@ public sealed class PoolVolumeInfo(int slot, string name, long sizeBytes, long e
 {
     public int Slot { get; } = slot;
     public string Name { get; } = name;
+    /// <summary>0 for an external volume: its size is its server's or its file's.</summary>
     public long SizeBytes { get; internal set; } = sizeBytes;
+    /// <summary>Where the volume's bytes are, when not in the pool's extents.</summary>
+    public ExternalKind External { get; internal init; }
+    /// <summary>The external volume's NBD URI or path; empty for an extent volume.</summary>
+    public string Location { get; internal set; } = "";
+    /// <summary>How long the External record said Location is: shorter when a crash cut its records short.</summary>
+    public int LocationLength { get; internal init; }
     /// <summary>Logical extent to physical extent; -1 where nothing was ever written (reads zeros).</summary>
     internal long[] Map = NewMap(sizeBytes, extentSize);
     internal readonly List<(string Vm, bool ReadOnly)> Owners = [];
@@ -29,6 +36,8 @@ public sealed class PoolVolumeInfo(int slot, string name, long sizeBytes, long e
 public sealed class PoolState
 {
     public const int MaxVolumes = 4096;
+    /// <summary>The longest NBD URI or path an external volume may have: 16 Location records.</summary>
+    public const int MaxLocationBytes = 16 * PoolRecord.MaxTextBytes;
 
     private readonly Dictionary<int, PoolVolumeInfo> _bySlot = [];
     private readonly Dictionary<string, PoolVolumeInfo> _byName = new(StringComparer.Ordinal);
@@ -84,18 +93,33 @@ public sealed class PoolState
             return null;
         }
         PoolVolumeInfo? volume = _bySlot.GetValueOrDefault(r.Slot);
-        if (r.Type != PoolRecordType.Create && volume is null)
+        bool creates = r.Type is PoolRecordType.Create or PoolRecordType.External;
+        if (!creates && volume is null)
             return $"{r.Type} of slot {r.Slot}, which holds no volume";
+        if (volume is { External: not ExternalKind.None } && r.Type is PoolRecordType.Resize or PoolRecordType.Map or PoolRecordType.Unmap)
+            return $"{r.Type} of '{volume.Name}', which lives outside the pool and has no extents";
         switch (r.Type)
         {
-            case PoolRecordType.Create:
+            case PoolRecordType.Create or PoolRecordType.External:
                 if (volume is not null)
-                    return $"Create in slot {r.Slot}, which holds '{volume.Name}'";
-                if (r.Slot >= MaxVolumes || r.A <= 0 || r.A % 512 != 0 || r.Text.Length == 0 || _byName.ContainsKey(r.Text))
-                    return $"Create of '{r.Text}' ({r.A} bytes, slot {r.Slot}) is not a new volume";
-                volume = new PoolVolumeInfo(r.Slot, r.Text, r.A, ExtentSize);
+                    return $"{r.Type} in slot {r.Slot}, which holds '{volume.Name}'";
+                bool external = r.Type == PoolRecordType.External;
+                if (r.Slot >= MaxVolumes || r.Text.Length == 0 || _byName.ContainsKey(r.Text) ||
+                    (external ? r.A is not ((long)ExternalKind.Nbd or (long)ExternalKind.File) || r.B is <= 0 or > MaxLocationBytes
+                              : r.A <= 0 || r.A % 512 != 0))
+                    return $"{r.Type} of '{r.Text}' ({r.A}, slot {r.Slot}) is not a new volume";
+                volume = external
+                    ? new PoolVolumeInfo(r.Slot, r.Text, 0, ExtentSize) { External = (ExternalKind)r.A, LocationLength = (int)r.B }
+                    : new PoolVolumeInfo(r.Slot, r.Text, r.A, ExtentSize);
                 _bySlot.Add(r.Slot, volume);
                 _byName.Add(r.Text, volume);
+                break;
+            case PoolRecordType.Location:
+                // Pieces in order, each but the last full: the location is their concatenation.
+                if (volume!.External == ExternalKind.None || r.A != volume.Location.Length || !System.Text.Ascii.IsValid(r.Text) ||
+                    r.A + r.Text.Length > volume.LocationLength || volume.Location.Length % PoolRecord.MaxTextBytes != 0)
+                    return $"Location of '{volume.Name}' at byte {r.A}, which does not continue an external volume's location";
+                volume.Location += r.Text;
                 break;
             case PoolRecordType.Delete:
                 foreach (long physical in volume!.Map)

@@ -16,6 +16,7 @@
 // punch made durable, before the record that frees it: a new owner always reads zeros.
 using Microsoft.Win32.SafeHandles;
 using VSwitch.Vmm.Kvm.Interop;
+using VSwitch.Vmm.Volumes.Nbd;
 
 namespace VSwitch.Vmm.Volumes.Pool;
 
@@ -121,10 +122,59 @@ public sealed class VolumePool : IDisposable
         return State.Find(name)!;
     }
 
+    /// <summary>
+    /// Records a volume that lives outside the pool, an NBD export or a raw file, so that it has
+    /// owners like any other: a VM reaches it only through an attachment made here.
+    /// </summary>
+    public PoolVolumeInfo CreateExternalVolume(string name, ExternalKind kind, string location)
+    {
+        CheckName(name, "volume name", DiskNameBytes);
+        if (location.Length == 0 || location.Length > PoolState.MaxLocationBytes || !location.All(c => c is >= ' ' and <= '~'))
+            throw new PoolException($"location '{location}': 1 to {PoolState.MaxLocationBytes} printable ASCII characters");
+        string? wrong = kind switch
+        {
+            ExternalKind.Nbd => NbdLocationError(location),
+            ExternalKind.File => Path.IsPathFullyQualified(location) ? null : "a file volume's path is absolute",
+            _ => $"kind {kind} is not an external volume",
+        };
+        if (wrong is not null)
+            throw new PoolException($"location '{location}': {wrong}");
+        Change(state =>
+        {
+            if (state.Find(name) is not null)
+                throw new PoolException($"volume '{name}' already exists");
+            // Two names for one export or file would be two owners for one volume.
+            if (state.Volumes.FirstOrDefault(v => v.External == kind && v.Location == location) is { } twin)
+                throw new PoolException($"{location} is already volume '{twin.Name}'");
+            int slot = state.FreeSlot();
+            if (slot < 0)
+                throw new PoolException($"the pool holds {PoolState.MaxVolumes} volumes already");
+            // The location is ASCII: a piece of it is as many characters as bytes.
+            return [new PoolRecord(PoolRecordType.External, slot, (long)kind, location.Length, name, false),
+                .. location.Chunk(PoolRecord.MaxTextBytes).Select((piece, i) =>
+                    new PoolRecord(PoolRecordType.Location, slot, (long)i * PoolRecord.MaxTextBytes, 0, new string(piece), false))];
+        });
+        return State.Find(name)!;
+    }
+
+    private static string? NbdLocationError(string uri)
+    {
+        try
+        {
+            NbdAddress.Parse(uri);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Grows a volume that no VM is using (a running guest would not see its new size).</summary>
     public void ResizeVolume(string name, long sizeBytes) => Change(state =>
     {
         PoolVolumeInfo volume = Existing(state, name);
+        RefuseIfExternal(volume, "resized here: its size is its server's or its file's");
         if (sizeBytes < volume.SizeBytes || sizeBytes % 512 != 0)
             throw new PoolException($"volume '{name}' is {volume.SizeBytes} bytes: it can only grow, in whole 512-byte sectors (asked {sizeBytes})");
         RefuseIfInUse(volume, "resized");
@@ -173,6 +223,18 @@ public sealed class VolumePool : IDisposable
     /// </summary>
     public PoolVolume OpenVolume(string name, string vm, bool readOnly)
     {
+        PoolVolumeInfo volume = Claim(name, vm, readOnly);
+        if (volume.External != ExternalKind.None)
+        {
+            Close(volume);
+            RefuseIfExternal(volume, "written through the pool: write to it where it is");
+        }
+        return new PoolVolume(this, volume, readOnly);
+    }
+
+    /// <summary>Checks that the VM named <paramref name="vm"/> may attach the volume so, and takes the volume's lock.</summary>
+    private PoolVolumeInfo Claim(string name, string vm, bool readOnly)
+    {
         lock (_gate)
         {
             CatchUp();
@@ -182,29 +244,57 @@ public sealed class VolumePool : IDisposable
                 throw new PoolException($"volume '{name}' is not attached to VM '{vm}' (attach it with `vmm volume attach`)");
             if (owner.ReadOnly && !readOnly)
                 throw new PoolException($"volume '{name}' is attached to VM '{vm}' read-only: give the disk read_only: true");
+            if (volume.Location.Length != volume.LocationLength)
+                throw new PoolException($"volume '{name}': its location was cut short by a crash while it was created: delete it and create it again");
             int errno = Interop.LockRange(_journal, 1 + volume.Slot, 1, readOnly ? RangeLockKind.Shared : RangeLockKind.Exclusive, wait: false);
             if (errno == ErrnoWouldBlock)
                 throw new PoolException($"volume '{name}' is in use by another VMM");
             if (errno != 0)
                 throw new PoolException($"cannot lock volume '{name}': errno {errno}");
-            return new PoolVolume(this, volume, readOnly);
+            return volume;
         }
     }
 
-    /// <summary>Opens the pool and the volume a VM's disk names; the volume owns the pool from then on.</summary>
-    public static PoolVolume OpenDisk(PoolVolumeName name, string vm, bool readOnly)
+    /// <summary>
+    /// Opens the pool and the volume a VM's disk names, wherever its bytes are (the pool's
+    /// extents, an NBD export, a file); the volume owns the pool, and the volume's lock, from then on.
+    /// </summary>
+    public static IBlockVolume OpenDisk(PoolVolumeName name, string vm, bool readOnly, string id, TimeSpan nbdReconnectLimit, Action<string> log)
     {
         VolumePool pool = Open(name.Folder);
         try
         {
-            PoolVolume volume = pool.OpenVolume(name.Volume, vm, readOnly);
-            volume.OwnsPool = true;
-            return volume;
+            PoolVolumeInfo volume = pool.Claim(name.Volume, vm, readOnly);
+            var lease = new Lease(pool, volume);
+            try
+            {
+                return volume.External switch
+                {
+                    ExternalKind.Nbd => NbdVolume.Open(NbdAddress.Parse(volume.Location), id, readOnly, nbdReconnectLimit, log, lease: lease),
+                    ExternalKind.File => RawFileVolume.Open(volume.Location, id, readOnly, lease),
+                    _ => new PoolVolume(pool, volume, readOnly) { OwnsPool = true },
+                };
+            }
+            catch
+            {
+                pool.Close(volume);
+                throw;
+            }
         }
         catch
         {
             pool.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>An external volume's hold on its pool: the volume's lock, released, and the pool closed, with the volume.</summary>
+    private sealed class Lease(VolumePool pool, PoolVolumeInfo volume) : IDisposable
+    {
+        public void Dispose()
+        {
+            pool.Close(volume);
+            pool.Dispose();
         }
     }
 
@@ -359,6 +449,13 @@ public sealed class VolumePool : IDisposable
     {
         if (HeldElsewhere(volume))
             throw new PoolException($"volume '{volume.Name}' is in use by a running VM: it can be {what} only when that VM has stopped");
+    }
+
+    private static void RefuseIfExternal(PoolVolumeInfo volume, string what)
+    {
+        if (volume.External != ExternalKind.None)
+            throw new PoolException($"volume '{volume.Name}' is {(volume.External == ExternalKind.Nbd ? "the NBD export" : "the file")} {volume.Location}, " +
+                $"outside the pool: it cannot be {what}");
     }
 
     private static PoolVolumeInfo Existing(PoolState state, string name) =>

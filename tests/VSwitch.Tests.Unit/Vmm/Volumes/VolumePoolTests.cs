@@ -1,7 +1,9 @@
 // The thin volume pool (Volumes/Pool): extents taken only when written, handed out once across
 // processes (each VolumePool here is its own open of the journal, as another vmm's would be),
 // given back zeroed, a full pool refusing the write and nothing else, a journal torn by a crash
-// replaying to its last whole record, and who may open a volume.
+// replaying to its last whole record, and who may open a volume, external ones (a file, an NBD
+// export) included.
+using VSwitch.Vmm.Volumes;
 using VSwitch.Vmm.Volumes.Pool;
 using Xunit;
 
@@ -231,6 +233,99 @@ public sealed class VolumePoolTests : IDisposable
         using PoolVolume rb = third.OpenVolume("base", "vm-b", true);
         Assert.True(ra.ReadOnly && rb.ReadOnly);
         Assert.Equal(2 * Extent, third.State.Find("a")!.SizeBytes);
+    }
+
+    [Fact]
+    public void A_file_outside_the_pool_is_reached_only_through_its_attachment_and_its_lock_goes_with_the_disk()
+    {
+        string image = Path.Combine(Path.GetDirectoryName(_dir)!, "a-file-volume-whose-path-is-longer-than-one-record.raw");
+        File.WriteAllBytes(image, Pattern(4096, 3));
+        using VolumePool pool = NewPool();
+        PoolVolumeInfo made = pool.CreateExternalVolume("files-a", ExternalKind.File, image);
+        Assert.Equal((ExternalKind.File, image), (made.External, made.Location));
+        Assert.Contains($"{image} is already volume 'files-a'",
+            Assert.Throws<PoolException>(() => pool.CreateExternalVolume("files-b", ExternalKind.File, image)).Message);
+        pool.Attach("files-a", "vm-a", readOnly: false);
+        var name = new PoolVolumeName(_dir, "files-a");
+
+        Assert.Contains("not attached to VM 'vm-b'", Assert.Throws<PoolException>(() =>
+            VolumePool.OpenDisk(name, "vm-b", false, "files-a", TimeSpan.Zero, _ => { })).Message);
+        using (IBlockVolume disk = VolumePool.OpenDisk(name, "vm-a", false, "files-a", TimeSpan.Zero, _ => { }))
+        {
+            Assert.IsType<RawFileVolume>(disk);
+            var read = new byte[4096];
+            disk.Read(0, read);
+            Assert.Equal(Pattern(4096, 3), read);
+            using VolumePool other = VolumePool.Open(_dir);
+            Assert.True(other.InUse(other.State.Find("files-a")!));
+            Assert.Contains("in use by another VMM", Assert.Throws<PoolException>(() =>
+                VolumePool.OpenDisk(name, "vm-a", false, "files-a", TimeSpan.Zero, _ => { })).Message);
+            Assert.Contains("only when that VM has stopped", Assert.Throws<PoolException>(() => other.DeleteVolume("files-a")).Message);
+        }
+        Assert.False(pool.InUse(pool.State.Find("files-a")!));
+
+        // The pool keeps its owners, not its bytes: no extents, no size of its own, no import.
+        Assert.Contains("outside the pool: it cannot be resized", Assert.Throws<PoolException>(() => pool.ResizeVolume("files-a", 2 * Extent)).Message);
+        Assert.Contains("outside the pool: it cannot be written through the pool", Assert.Throws<PoolException>(() => pool.OpenVolume("files-a", "vm-a", false)).Message);
+        Assert.False(pool.InUse(pool.State.Find("files-a")!));
+        PoolState replayed = VolumePool.Replay(_dir);
+        Assert.Equal((ExternalKind.File, image, 0), (replayed.Find("files-a")!.External, replayed.Find("files-a")!.Location, replayed.FreeExtents - 16));
+        pool.DeleteVolume("files-a");
+        Assert.Equal(Pattern(4096, 3), File.ReadAllBytes(image)); // deleting the record leaves the file alone
+    }
+
+    [Theory]
+    [InlineData(ExternalKind.Nbd, "http://h/e", "scheme http is not NBD's")]
+    [InlineData(ExternalKind.File, "relative/disk.raw", "a file volume's path is absolute")]
+    [InlineData(ExternalKind.File, "/srv/d\u00e9j\u00e0.raw", "printable ASCII")]
+    [InlineData(ExternalKind.None, "/srv/a.raw", "is not an external volume")]
+    public void A_location_that_cannot_be_a_volume_is_refused_before_anything_is_journalled(ExternalKind kind, string location, string why)
+    {
+        using VolumePool pool = NewPool();
+        long journal = new FileInfo(Path.Combine(_dir, VolumePool.JournalFile)).Length;
+        Assert.Contains(why, Assert.Throws<PoolException>(() => pool.CreateExternalVolume("x", kind, System.Text.RegularExpressions.Regex.Unescape(location))).Message);
+        Assert.Equal(journal, new FileInfo(Path.Combine(_dir, VolumePool.JournalFile)).Length);
+    }
+
+    [Fact]
+    public void An_nbd_export_whose_records_a_crash_cut_short_is_refused_not_opened_at_another_address()
+    {
+        const string uri = "nbd+unix:///tenant-a-data?socket=/run/vswitch/nbd/tenant-a-volumes.sock"; // 71 bytes: 3 Location records
+        using (VolumePool pool = NewPool())
+        {
+            Assert.Equal(uri, pool.CreateExternalVolume("data", ExternalKind.Nbd, uri).Location);
+            pool.Attach("data", "vm-a", readOnly: false);
+        }
+        // The crash: the journal as it was before the last of the location's three records.
+        string journal = Path.Combine(_dir, VolumePool.JournalFile);
+        byte[] bytes = File.ReadAllBytes(journal);
+        int records = bytes.Length / PoolRecord.Size; // Init, External, 3 x Location, Attach
+        Assert.Equal(6, records);
+        File.WriteAllBytes(journal, bytes[..(4 * PoolRecord.Size)]);
+
+        using VolumePool reopened = VolumePool.Open(_dir);
+        Assert.Equal(uri[..64], reopened.State.Find("data")!.Location);
+        reopened.Attach("data", "vm-a", readOnly: false);
+        Assert.Contains("its location was cut short by a crash", Assert.Throws<PoolException>(() =>
+            VolumePool.OpenDisk(new PoolVolumeName(_dir, "data"), "vm-a", false, "data", TimeSpan.Zero, _ => { })).Message);
+    }
+
+    [Theory]
+    [InlineData(PoolRecordType.Location, 1, 32, "does not continue an external volume's location")] // a piece skipped
+    [InlineData(PoolRecordType.Location, 1, 0, "does not continue")] // the first piece again
+    [InlineData(PoolRecordType.Location, 0, 0, "does not continue")] // an extent volume has no location
+    [InlineData(PoolRecordType.Map, 1, 0, "lives outside the pool and has no extents")]
+    [InlineData(PoolRecordType.Resize, 1, 2 << 20, "lives outside the pool")]
+    public void A_record_that_does_not_fit_an_external_volume_is_refused(PoolRecordType type, int slot, long a, string why)
+    {
+        var state = new PoolState();
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Init, 0, Extent, 16, "", false)));
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Create, 0, 4 * Extent, 0, "v", false)));
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.External, 1, (long)ExternalKind.File, 40, "f", false)));
+        Assert.Null(state.Apply(new PoolRecord(PoolRecordType.Location, 1, 0, 0, "/srv/volumes/a-file-of-forty-bytes", false)));
+        string? refused = state.Apply(new PoolRecord(type, slot, a, 0, "/a-longer-piece-than-fits", false));
+        Assert.NotNull(refused);
+        Assert.Contains(why, refused);
     }
 
     [Theory]
