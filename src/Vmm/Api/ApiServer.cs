@@ -97,6 +97,7 @@ public sealed class ApiServer : IDisposable
             ["read_bytes"] = disk.Requests.ReadBytes,
             ["written_bytes"] = disk.Requests.WrittenBytes,
             ["flushes"] = disk.Requests.Flushes,
+            ["queue_requests"] = new JsonArray([.. disk.Requests.QueueRequests.Select(n => (JsonNode)n)]),
             ["mmio_exits"] = MmioExits(disk.Exits),
             ["nbd"] = disk.Network is { } network ? new JsonObject { ["reconnects"] = network.Reconnects, ["retries"] = network.Retries } : null,
         })]);

@@ -32,17 +32,8 @@ public sealed partial class GuestDiskTests : IDisposable
     private string Spec(string name, string parameters, params (string Path, string Id, bool ReadOnly)[] disks) =>
         SpecWith(name, parameters, string.Join(", ", disks.Select(d => $$"""{"path": "{{d.Path}}", "id": "{{d.Id}}", "read_only": {{(d.ReadOnly ? "true" : "false")}}}""")));
 
-    /// <summary>A spec file named after <paramref name="name"/>; <paramref name="vm"/>, when given, is the VM's name, which pool volumes' attachments name.</summary>
-    private string SpecWith(string name, string parameters, string list, string? vm = null)
-    {
-        string spec = Path.Combine(_dir, $"{name}.json");
-        string named = vm is null ? "" : $"\"name\": \"{vm}\", ";
-        File.WriteAllText(spec, $$"""
-            {{{named}}"kernel": "{{GuestImages.Kernel}}", "initramfs": "{{GuestImages.Initramfs}}", "memory_mib": 256,
-             "cmdline": "{{BootTests.CommandLine(name, parameters)}}", "disks": [{{list}}]}
-            """);
-        return spec;
-    }
+    private string SpecWith(string name, string parameters, string list, string? vm = null, int vcpus = 1) =>
+        GuestSpec.Write(_dir, name, parameters, list, vm, vcpus);
 
     [GeneratedRegex(@"^VSWITCH-DISK-INFO dev=(\S+) sectors=(\d+) serial=(\S*) ro=(\d)$")]
     private static partial Regex DiskInfo();
@@ -129,9 +120,17 @@ public sealed partial class GuestDiskTests : IDisposable
         Assert.InRange(allocated, 1L << 20, VolumeBytes - 1);
         Assert.Equal(baseBytes, File.ReadAllBytes(baseImage));
 
-        // Boot 2: the same volume, read back, then delete and trim.
-        using VmmProcess c = VmmProcess.Start("--spec", Spec("c", "vsw.disks=1 vsw.disk=check vsw.disk_trim=1", (volume, "vol-a", false)));
+        // Boot 2: the same volume with two request queues on two vCPUs (virtio-blk multiqueue):
+        // a read from each CPU, then the files read back, then delete and trim.
+        using VmmProcess c = VmmProcess.Start("--spec", SpecWith("c", "vsw.disks=1 vsw.disk_mq=1 vsw.disk=check vsw.disk_trim=1",
+            $$"""{"path": "{{volume}}", "id": "vol-a", "queues": 2}""", vcpus: 2));
         AssertCleanExit(c, c.WaitForExit(BootLimit));
+        Assert.Equal("2", Field(c, "VSWITCH-DISK-MQ", "hw_queues"));
+        long[] perQueue = [.. c.Statistics()["disks"]![0]!["queue_requests"]!.AsArray().Select(n => (long)n!)];
+        TestContext.Current.SendDiagnosticMessage($"c: requests per queue {string.Join(", ", perQueue)}");
+        Assert.Equal(2, perQueue.Length);
+        // Each CPU's 256 direct reads went down its own queue, besides whatever else the guest did.
+        Assert.All(perQueue, n => Assert.True(n >= 8, $"a queue served {n} requests: {string.Join(", ", perQueue)}"));
         Assert.Equal(written, Field(c, "VSWITCH-DISK-READ", "sha256"));
         Assert.Equal("written_by_the_KVM_lane", Field(c, "VSWITCH-DISK-READ", "hello"));
         Assert.Contains("VSWITCH-DISK-TRIMMED", c.Serial);

@@ -29,16 +29,8 @@ public sealed partial class GuestPoolTests : IDisposable
 
     private void VolumeOk(params string[] args) => ToolRun.VolumeOk(Pool, args);
 
-    private string Spec(string vm, string parameters, params string[] volumes)
-    {
-        string spec = Path.Combine(_dir, $"{vm}-{volumes.Length}.json");
-        string disks = string.Join(", ", volumes.Select(v => $$"""{"pool": "{{Pool}}", "volume": "{{v}}"}"""));
-        File.WriteAllText(spec, $$"""
-            {"name": "{{vm}}", "kernel": "{{GuestImages.Kernel}}", "initramfs": "{{GuestImages.Initramfs}}", "memory_mib": 256,
-             "cmdline": "{{BootTests.CommandLine(vm, parameters)}}", "disks": [{{disks}}]}
-            """);
-        return spec;
-    }
+    private string Spec(string vm, string parameters, params string[] volumes) =>
+        GuestSpec.Write(_dir, $"{vm}-{volumes.Length}", parameters, GuestSpec.PoolDisks(Pool, volumes), vm);
 
     [GeneratedRegex(@"^VSWITCH-DISK-SCAN dev=(\S+) (\S+)=(\d+) (\S+)=(\d+)$")]
     private static partial Regex Scan();

@@ -43,8 +43,8 @@ public sealed class ApiServerTests : IDisposable
         public void RequestStop(VmOutcome outcome) => Stops++;
 
         public VmStatistics Statistics() => new([[7, 3, 0, 0]], [new(5, 5, [0, 0, 2], 40)],
-            [new("root", new BlockQueueCounters([9, 1, 2, 0, 0, 1, 0, 0], 4096, 512, 3), new(11, 11, [0], 30)),
-             new("data", new BlockQueueCounters([4, 0, 0, 0, 0, 0, 0, 0], 0, 2048, 1), new(2, 2, [0], 30), new NetworkVolumeStatistics(1, 2))]);
+            [new("root", new BlockQueueCounters([9, 1, 2, 0, 0, 1, 0, 0], 4096, 512, 3, [13]), new(11, 11, [0], 30)),
+             new("data", new BlockQueueCounters([4, 0, 0, 0, 0, 0, 0, 0], 0, 2048, 1, [3, 1]), new(2, 2, [0], 30), new NetworkVolumeStatistics(1, 2))]);
     }
 
     private static async Task<string> AskAsync(RawConnection client, string request) =>
@@ -68,7 +68,7 @@ public sealed class ApiServerTests : IDisposable
         Assert.Equal(Running, await AskAsync(client, """{"op":"resume"}"""));
         Assert.Equal("""{"ok":true,"state":"stopped"}""", await AskAsync(client, """{"op":"shutdown"}"""));
         Assert.Equal(1, machine.Stops);
-        Assert.Equal("""{"ok":true,"state":"running","vcpus":[{"exits":{"port_io":7,"mmio":3,"interrupted":0,"other":0}}],"nics":[{"mmio_exits":{"interrupt_status_reads":5,"interrupt_acks":5,"queue_notifies":[0,0,2],"other":40}}],"disks":[{"id":"root","requests":{"ok":9,"io_error":1,"out_of_range":2,"unaligned":0,"read_only":0,"unsupported":1,"malformed":0,"no_status_byte":0},"read_bytes":4096,"written_bytes":512,"flushes":3,"mmio_exits":{"interrupt_status_reads":11,"interrupt_acks":11,"queue_notifies":[0],"other":30},"nbd":null},{"id":"data","requests":{"ok":4,"io_error":0,"out_of_range":0,"unaligned":0,"read_only":0,"unsupported":0,"malformed":0,"no_status_byte":0},"read_bytes":0,"written_bytes":2048,"flushes":1,"mmio_exits":{"interrupt_status_reads":2,"interrupt_acks":2,"queue_notifies":[0],"other":30},"nbd":{"reconnects":1,"retries":2}}]}""",
+        Assert.Equal("""{"ok":true,"state":"running","vcpus":[{"exits":{"port_io":7,"mmio":3,"interrupted":0,"other":0}}],"nics":[{"mmio_exits":{"interrupt_status_reads":5,"interrupt_acks":5,"queue_notifies":[0,0,2],"other":40}}],"disks":[{"id":"root","requests":{"ok":9,"io_error":1,"out_of_range":2,"unaligned":0,"read_only":0,"unsupported":1,"malformed":0,"no_status_byte":0},"read_bytes":4096,"written_bytes":512,"flushes":3,"queue_requests":[13],"mmio_exits":{"interrupt_status_reads":11,"interrupt_acks":11,"queue_notifies":[0],"other":30},"nbd":null},{"id":"data","requests":{"ok":4,"io_error":0,"out_of_range":0,"unaligned":0,"read_only":0,"unsupported":0,"malformed":0,"no_status_byte":0},"read_bytes":0,"written_bytes":2048,"flushes":1,"queue_requests":[3,1],"mmio_exits":{"interrupt_status_reads":2,"interrupt_acks":2,"queue_notifies":[0],"other":30},"nbd":{"reconnects":1,"retries":2}}]}""",
             await AskAsync(client, """{"op":"stats"}"""));
     }
 

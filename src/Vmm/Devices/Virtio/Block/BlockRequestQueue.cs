@@ -40,8 +40,12 @@ public enum BlockOutcome
     NoStatusByte,
 }
 
-/// <summary>A snapshot of a queue's counters: outcomes indexed by <see cref="BlockOutcome"/>, and the bytes moved.</summary>
-public sealed record BlockQueueCounters(long[] Outcomes, long ReadBytes, long WrittenBytes, long Flushes);
+/// <summary>
+/// A snapshot of a queue's counters (or a device's, summed): outcomes indexed by
+/// <see cref="BlockOutcome"/>, the bytes moved, and the requests each request queue served,
+/// which shows whether a multiqueue guest spreads its requests.
+/// </summary>
+public sealed record BlockQueueCounters(long[] Outcomes, long ReadBytes, long WrittenBytes, long Flushes, long[] QueueRequests);
 
 /// <summary>
 /// A request queue's running counters, kept by the device across the driver's resets (a queue
@@ -58,7 +62,7 @@ public sealed class BlockCounters
         long[] outcomes = new long[Outcomes.Length];
         for (int i = 0; i < outcomes.Length; i++)
             outcomes[i] = Volatile.Read(ref Outcomes[i]);
-        return new(outcomes, Volatile.Read(ref ReadBytes), Volatile.Read(ref WrittenBytes), Volatile.Read(ref Flushes));
+        return new(outcomes, Volatile.Read(ref ReadBytes), Volatile.Read(ref WrittenBytes), Volatile.Read(ref Flushes), [outcomes.Sum()]);
     }
 
     /// <summary>The sum of several queues' snapshots.</summary>
@@ -66,16 +70,18 @@ public sealed class BlockCounters
     {
         long[] outcomes = new long[Enum.GetValues<BlockOutcome>().Length];
         long read = 0, written = 0, flushes = 0;
+        var perQueue = new List<long>();
         foreach (BlockCounters queue in counters)
         {
             BlockQueueCounters snapshot = queue.Snapshot();
+            perQueue.AddRange(snapshot.QueueRequests);
             for (int i = 0; i < outcomes.Length; i++)
                 outcomes[i] += snapshot.Outcomes[i];
             read += snapshot.ReadBytes;
             written += snapshot.WrittenBytes;
             flushes += snapshot.Flushes;
         }
-        return new(outcomes, read, written, flushes);
+        return new(outcomes, read, written, flushes, [.. perQueue]);
     }
 }
 
