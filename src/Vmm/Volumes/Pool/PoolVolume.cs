@@ -10,10 +10,13 @@ public sealed class PoolVolume : IBlockVolume
     private readonly VolumePool _pool;
     private readonly PoolVolumeInfo _volume;
     private readonly long _extentSize;
+    private readonly IDisposable _lease;
 
-    internal PoolVolume(VolumePool pool, PoolVolumeInfo volume, bool readOnly)
+    /// <param name="lease">The hold on the volume (VolumePool.Lease) this volume releases when it is closed.</param>
+    internal PoolVolume(VolumePool pool, PoolVolumeInfo volume, bool readOnly, IDisposable lease)
     {
         _pool = pool;
+        _lease = lease;
         _volume = volume;
         _extentSize = pool.State.ExtentSize;
         ReadOnly = readOnly;
@@ -77,15 +80,7 @@ public sealed class PoolVolume : IBlockVolume
 
     public void Discard(long offset, long length) => Zero(offset, length, release: true);
 
-    /// <summary>Set when the volume was opened as a disk (VolumePool.OpenDisk): closing it closes the pool.</summary>
-    internal bool OwnsPool { get; set; }
-
-    public void Dispose()
-    {
-        _pool.Close(_volume);
-        if (OwnsPool)
-            _pool.Dispose();
-    }
+    public void Dispose() => _lease.Dispose();
 
     /// <summary>The extent holding <paramref name="offset"/>, where in it, and how much of <paramref name="length"/> it covers.</summary>
     private (long Logical, int Within, int Piece) Piece(long offset, int length)

@@ -229,7 +229,7 @@ public sealed class VolumePool : IDisposable
             Close(volume);
             RefuseIfExternal(volume, "written through the pool: write to it where it is");
         }
-        return new PoolVolume(this, volume, readOnly);
+        return new PoolVolume(this, volume, readOnly, new Lease(this, volume, closesPool: false));
     }
 
     /// <summary>Checks that the VM named <paramref name="vm"/> may attach the volume so, and takes the volume's lock.</summary>
@@ -265,14 +265,14 @@ public sealed class VolumePool : IDisposable
         try
         {
             PoolVolumeInfo volume = pool.Claim(name.Volume, vm, readOnly);
-            var lease = new Lease(pool, volume);
+            var lease = new Lease(pool, volume, closesPool: true);
             try
             {
                 return volume.External switch
                 {
                     ExternalKind.Nbd => NbdVolume.Open(NbdAddress.Parse(volume.Location), id, readOnly, nbdReconnectLimit, log, lease: lease),
                     ExternalKind.File => RawFileVolume.Open(volume.Location, id, readOnly, lease),
-                    _ => new PoolVolume(pool, volume, readOnly) { OwnsPool = true },
+                    _ => new PoolVolume(pool, volume, readOnly, lease),
                 };
             }
             catch
@@ -288,13 +288,17 @@ public sealed class VolumePool : IDisposable
         }
     }
 
-    /// <summary>An external volume's hold on its pool: the volume's lock, released, and the pool closed, with the volume.</summary>
-    private sealed class Lease(VolumePool pool, PoolVolumeInfo volume) : IDisposable
+    /// <summary>
+    /// An open volume's hold on its pool, whatever holds its bytes: disposing it releases the
+    /// volume's lock and, for a disk that opened the pool for itself (OpenDisk), closes the pool.
+    /// </summary>
+    private sealed class Lease(VolumePool pool, PoolVolumeInfo volume, bool closesPool) : IDisposable
     {
         public void Dispose()
         {
             pool.Close(volume);
-            pool.Dispose();
+            if (closesPool)
+                pool.Dispose();
         }
     }
 
