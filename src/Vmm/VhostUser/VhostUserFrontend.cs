@@ -8,7 +8,12 @@
 //   SET_VRING_BASE, SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ENABLE.
 // SET_VRING_BASE is the used index read from guest memory: a backend that died with chains taken
 // but not returned leaves them after used.idx, so the next one takes them again and none is lost
-// or returned twice. Every reply is checked (REPLY_ACK when the backend offers it); a backend
+// or returned twice. A backend killed after returning chains but before signalling the ring's
+// call leaves the guest waiting for an interrupt that never comes: a transmit queue its driver
+// stopped when the ring filled stays stopped, and a receive ring it did not refill stays empty,
+// so the next backend drops everything for it. Each reconnect therefore signals every ring's
+// call once; a guest with nothing new used sees a spurious interrupt and ignores it (virtio 1.2
+// section 2.7.7: the driver checks the used ring). Every reply is checked (REPLY_ACK when the backend offers it); a backend
 // that answers out of turn or refuses a step is disconnected and the link reported down.
 // Threads: one listens and watches the connection; Start/Stop/SetQueuePairs come from vCPU
 // threads (the device's control path). One lock orders everything said on the socket. Link
@@ -54,6 +59,7 @@ public sealed class VhostUserFrontend : IDisposable
     private ulong _features;
     private IReadOnlyList<VhostVring?>? _vrings;
     private int _enabledPairs;
+    private bool _vringsServed; // a backend had these rings: the next one may owe the guest an interrupt
 
     /// <param name="linkChanged">Called with true once a backend serves the rings, false when it goes.</param>
     public VhostUserFrontend(string socketPath, GuestMemory memory, Action<bool>? linkChanged = null, Action<string>? log = null)
@@ -85,6 +91,7 @@ public sealed class VhostUserFrontend : IDisposable
             _features = features;
             _vrings = vrings;
             _enabledPairs = enabledPairs;
+            _vringsServed = false;
             if (_connection is not null)
                 Configure();
         }
@@ -279,6 +286,12 @@ public sealed class VhostUserFrontend : IDisposable
         }
         if (!EnableRings())
             return false;
+        if (_vringsServed)
+        {
+            foreach (VhostVring? vring in vrings)
+                vring?.Call.Signal();
+        }
+        _vringsServed = true;
         SetLink(true);
         _log?.Invoke($"vhost-user {_path}: backend serves {vrings.Count(v => v is not null)} rings, {_enabledPairs} queue pairs enabled");
         return true;

@@ -207,7 +207,19 @@ public sealed partial class GuestNetworkTests() : RunningVswitchd("guestnet", Ti
         _vswitchd = null;
         await StartAsync(Config);
 
-        Match sent = WaitFor(a, Tcp()), received = WaitFor(b, Tcp());
+        Match sent, received;
+        try
+        {
+            sent = WaitFor(a, Tcp());
+            received = WaitFor(b, Tcp());
+        }
+        catch (Xunit.Sdk.FailException e)
+        {
+            // The message names one guest; a stall after a restart needs both, and what vswitchd saw.
+            string counters = (await Request("counters")).ToJsonString();
+            Assert.Fail($"{e.Message}\na's stderr:\n{a.Stderr}\nb's stderr:\n{b.Stderr}\nb's serial:\n{b.Serial}\nvswitchd's counters: {counters}\n{_vswitchd!.Log}");
+            throw;
+        }
         Assert.Equal($"{Kb * 1024}", received.Groups[2].Value);
         Assert.Equal(sent.Groups[3].Value, received.Groups[3].Value);
         foreach (VmmProcess vm in new[] { a, b })

@@ -96,6 +96,9 @@ internal sealed class GuestNic : IDisposable
 
     public ushort TxUsed => _tx.UsedIndex;
 
+    /// <summary>The interrupts signalled on the receive and transmit rings since the last take.</summary>
+    public (ulong Rx, ulong Tx) TakeInterrupts() => (Backend.CallOf(0).Take(), Backend.CallOf(1).Take());
+
     public ushort RxUsed => _rx.UsedIndex;
 
     /// <summary>Waits (on the receive queue's call eventfd) until <paramref name="count"/> more frames arrived; returns them with their descriptor heads.</summary>
