@@ -20,6 +20,9 @@ VARIANTS = [  # (key, label) in table order; "ref" is the reference every ratio 
     ("ref", "testpmd io fwd (reference, 2 ports)"),
     ("vsw2", "vswitchd, 1 tenant x 2 VMs (2 ports)"),
     ("vsw30", "vswitchd, 2 tenants x 15 VMs (30 ports)"),
+    # vsw2 with a 64-flow table on 4096 flows: nearly every frame a new flow (the eviction path).
+    ("ref-churn", "testpmd io fwd on the 4096-flow capture (reference)"),
+    ("vsw2-churn", "vswitchd, 2 ports, 4096 flows through a 64-flow table"),
     # bench/run --overlay: encapsulation reads the plain capture (reference "ref"); decapsulation
     # reads tunnelled frames, so its reference is testpmd forwarding that same capture.
     ("vxlan-encap", "vswitchd, VXLAN encap (VM -> uplink)"),
@@ -32,7 +35,8 @@ VARIANTS = [  # (key, label) in table order; "ref" is the reference every ratio 
 ]
 # The reference each variant's ratio divides by: testpmd on the same input capture.
 REFERENCE = {"vxlan-decap": "ref-vxlan-decap", "geneve-decap": "ref-geneve-decap",
-             "ref-vxlan-decap": "ref-vxlan-decap", "ref-geneve-decap": "ref-geneve-decap"}
+             "ref-vxlan-decap": "ref-vxlan-decap", "ref-geneve-decap": "ref-geneve-decap",
+             "vsw2-churn": "ref-churn", "ref-churn": "ref-churn"}
 # bench/run --baseline REV runs each vswitchd variant V a second time as V@base, from REV's build.
 BASE = "@base"
 
@@ -45,7 +49,8 @@ def rows(present, baseline=""):
         if key + BASE in present:
             yield key + BASE, f"{label}, baseline {baseline or 'build'}"
 # The capture each variant reads (bench/mkpcap.py [--tunnel ...]).
-INPUT = {"vxlan-decap": "vxlan", "ref-vxlan-decap": "vxlan", "geneve-decap": "geneve", "ref-geneve-decap": "geneve"}
+INPUT = {"vxlan-decap": "vxlan", "ref-vxlan-decap": "vxlan", "geneve-decap": "geneve", "ref-geneve-decap": "geneve",
+         "vsw2-churn": "churn", "ref-churn": "churn"}
 OVERLAY_SCENARIOS = ("vxlan-encap", "vxlan-decap", "geneve-encap", "geneve-decap")
 # The underlay of the overlay scenarios: the same addresses as bench/mkpcap.py's tunnelled capture.
 LOCAL_VTEP, REMOTE_VTEP, LOCAL_MAC, REMOTE_MAC, VNI = "192.168.50.1", "192.168.50.2", "02:aa:00:00:00:01", "02:bb:00:00:00:02", 5001

@@ -46,6 +46,19 @@ def overlay_config(scenario, pcap):
     return ports, tenants, overlay
 
 
+def with_flows(cfg, a):
+    """The flows section: none (vswitchd's defaults, and all an older baseline build knows),
+    flow accounting off (--no-flows), or a table of another size (--flow-table)."""
+    flows = {}
+    if a.no_flows:
+        flows["enabled"] = False
+    if a.flow_table:
+        flows["table_size"] = a.flow_table
+    if flows:
+        cfg["flows"] = flows
+    return cfg
+
+
 def cmd_input(a):
     print(INPUT.get(a.variant.removesuffix(BASE), "plain"))
 
@@ -59,7 +72,7 @@ def cmd_config(a):
         cfg = {"dpdk": {"eal_args": eal_args(a.prefix, a.mem), "mbufs": a.mbufs},
                "workers": {"cores": [WORKER_CORE], "idle_sleep_us": 0},
                "ports": ports, "overlay": overlay, "tenants": tenants}
-        json.dump(cfg, sys.stdout, indent=1)
+        json.dump(with_flows(cfg, a), sys.stdout, indent=1)
         print()
         return
     ports = [{"name": "in", "devargs": f"{SOURCE_DEV},rx_pcap={a.pcap},infinite_rx=1"},
@@ -84,5 +97,5 @@ def cmd_config(a):
     cfg = {"dpdk": {"eal_args": eal_args(a.prefix, a.mem), "mbufs": a.mbufs},
            "workers": {"cores": [WORKER_CORE], "idle_sleep_us": 0},
            "ports": ports, "tenants": tenants}
-    json.dump(cfg, sys.stdout, indent=1)
+    json.dump(with_flows(cfg, a), sys.stdout, indent=1)
     print()

@@ -155,11 +155,11 @@ def built_revision(work):
     return lines[0] + (" (uncommitted changes)" if "dirty" in lines[1:] else "")
 
 
-def markdown(summary, runs, mach, label, started, nice, baseline="", work="."):
+def markdown(summary, runs, mach, label, started, nice, baseline="", work=".", baseline_text_md=""):
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit = built_revision(work)
-    if baseline:
-        commit += f", beside a baseline build at {baseline} (rows marked 'baseline'; bench/run --baseline)"
+    if baseline_text_md:
+        commit += f", beside {baseline_text_md}"
     mbufs = {}
     for r in runs:
         for pool, size in (r.get("mempools") or {}).items():
@@ -289,5 +289,5 @@ def cmd_report(a):
         with open(a.doc, "a") as f:
             if new:
                 f.write(DOC_HEADER)
-            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice, a.baseline, a.dir))
+            f.write(markdown(summary, runs, mach, a.label, a.started, a.nice, a.baseline, a.dir, a.baseline_text))
         print(f"appended to {a.doc}")

@@ -20,7 +20,9 @@ namespace VSwitch.Common.Control;
 /// <param name="SocketEnvironmentVariable">Where the socket path comes from without --socket, if anywhere.</param>
 /// <param name="DefaultSocketPath">The socket without --socket or the variable; null makes --socket required.</param>
 /// <param name="DefaultTimeout">How long to wait for a reply without --timeout.</param>
-public sealed record ControlTarget(string Program, string Daemon, string Ops, string? SocketEnvironmentVariable, string? DefaultSocketPath, TimeSpan DefaultTimeout);
+/// <param name="Tables">Per op that has one, how --table prints its reply for people.</param>
+public sealed record ControlTarget(string Program, string Daemon, string Ops, string? SocketEnvironmentVariable, string? DefaultSocketPath, TimeSpan DefaultTimeout,
+    IReadOnlyDictionary<string, Func<JsonObject, string>>? Tables = null);
 
 public sealed partial class ControlCommand(ControlTarget target)
 {
@@ -34,7 +36,7 @@ public sealed partial class ControlCommand(ControlTarget target)
     private string Name => $"{target.Program} ctl";
 
     private string Synopsis => $$"""
-        usage: {{Name}} [--socket PATH] [--timeout SECONDS] <op> [key=value ...]
+        usage: {{Name}} [--socket PATH] [--timeout SECONDS] [--table] <op> [key=value ...]
                {{Name}} [--socket PATH] [--timeout SECONDS] --json '{"op": ...}'
         see '{{Name}} --help'
 
@@ -75,6 +77,10 @@ public sealed partial class ControlCommand(ControlTarget target)
             Description = "the whole request, as one JSON object",
             HelpName = "JSON",
         };
+        public readonly Option<bool> Table = new("--table")
+        {
+            Description = owner.TableHelp,
+        };
         public readonly Argument<string[]> Words = new("request")
         {
             Description = "the op, then its fields as key=value",
@@ -83,7 +89,7 @@ public sealed partial class ControlCommand(ControlTarget target)
 
         public Command Command()
         {
-            var ctl = new Command("ctl", owner.Description) { Socket, Timeout, Json, Words };
+            var ctl = new Command("ctl", owner.Description) { Socket, Timeout, Json, Table, Words };
             return ctl;
         }
     }
@@ -170,15 +176,18 @@ public sealed partial class ControlCommand(ControlTarget target)
             }
         }
 
-        await stdout.WriteLineAsync(reply.ToJsonString(s_printOptions)).ConfigureAwait(false);
-        if (ControlClient.IsOk(reply))
+        bool ok = ControlClient.IsOk(reply);
+        string printed = ok && invocation.Table is { } table ? table(reply) : reply.ToJsonString(s_printOptions);
+        await stdout.WriteLineAsync(printed).ConfigureAwait(false);
+        if (ok)
             return ExitStatus.Ok;
         string op = invocation.Request["op"] is JsonValue opValue && opValue.GetValueKind() == JsonValueKind.String ? opValue.GetValue<string>() : "request";
         await stderr.WriteLineAsync($"{Name}: {op}: {ControlClient.ErrorText(reply)}").ConfigureAwait(false);
         return ExitStatus.Failed;
     }
 
-    public sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout);
+    /// <param name="Table">Prints a successful reply for people instead of as JSON (--table); null: JSON.</param>
+    public sealed record Invocation(string SocketPath, JsonObject Request, TimeSpan Timeout, Func<JsonObject, string>? Table = null);
 
     public sealed class UsageException(string message) : Exception(message);
 
@@ -213,7 +222,15 @@ public sealed partial class ControlCommand(ControlTarget target)
             throw new UsageException($"unknown option {unknown}");
         string? json = parse.GetValue(syntax.Json);
         JsonObject request = json is null ? RequestFromWords(words) : RequestFromJson(json, words);
-        return new Invocation(socket, request, timeout);
+        Func<JsonObject, string>? table = null;
+        if (parse.GetValue(syntax.Table))
+        {
+            string op = request["op"] is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : "";
+            if (target.Tables?.GetValueOrDefault(op) is not { } print)
+                throw new UsageException($"--table: op '{op}' has no table form ({TableOps})");
+            table = print;
+        }
+        return new Invocation(socket, request, timeout, table);
     }
 
     private static JsonObject RequestFromJson(string json, List<string> words)
@@ -276,6 +293,10 @@ public sealed partial class ControlCommand(ControlTarget target)
     private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
     private string DefaultTimeoutSeconds => Seconds(target.DefaultTimeout);
+
+    private string TableOps => target.Tables is { Count: > 0 } tables ? $"ops with one: {string.Join(", ", tables.Keys)}" : "no op has one";
+
+    private string TableHelp => $"print the reply as a table instead of JSON ({TableOps})";
 
     private string DescribeConnectError(string path, SocketException ex)
     {

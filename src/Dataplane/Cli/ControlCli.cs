@@ -19,13 +19,14 @@ public static class ControlCli
         Program: "vswitchd",
         Daemon: "vswitchd",
         Ops: """
-            status counters list neighbours add-port remove-port add-vm remove-vm
+            status counters list neighbours flows add-port remove-port add-vm remove-vm
                  add-remote-vm remove-remote-vm shutdown (fields: docs/control-socket.md)
             """,
         SocketEnvironmentVariable,
         DefaultSocketPath,
         // Long enough for add-port, which probes and starts a DPDK device.
-        DefaultTimeout: TimeSpan.FromSeconds(30)));
+        DefaultTimeout: TimeSpan.FromSeconds(30),
+        Tables: new Dictionary<string, Func<JsonObject, string>> { ["flows"] = FlowsTable.Format }));
 
     internal static Command CreateCommand(TextWriter stdout, TextWriter stderr) => s_command.CreateCommand(stdout, stderr);
 

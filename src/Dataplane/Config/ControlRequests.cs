@@ -50,6 +50,17 @@ public static class ControlRequests
         return name ?? "";
     });
 
+    /// <summary>A flows request: the tenant to report alone (null: every tenant), and how many flows per tenant.</summary>
+    /// <exception cref="ConfigException">A field is mistyped or out of range, or another field is given.</exception>
+    public static (string? Tenant, int Top) Flows(JsonObject request, int defaultTop) =>
+        Read(request, fields => (Tenant: fields.String("tenant"), Top: fields.Int("top")), (flows, errors) =>
+        {
+            int top = flows.Top ?? defaultTop;
+            if (top is < 1 or > FlowSettings.MaxTop)
+                errors.Add("top", $"{top} is out of range (1..{FlowSettings.MaxTop})");
+            return (flows.Tenant, top);
+        });
+
     /// <summary>
     /// Binds the request's fields, then maps them; as for the file, the mapper's errors about a
     /// field the binder already found mistyped (and so reads as "not given") are left out.

@@ -47,5 +47,23 @@ public sealed record DaemonConfig
     /// <summary>What devargs a port added over the control socket may have.</summary>
     public RuntimePortPolicy RuntimePorts { get; init; } = RuntimePortPolicy.Default;
 
+    /// <summary>Per-flow accounting in the workers, and how much of it the control side reports.</summary>
+    public FlowSettings Flows { get; init; } = FlowSettings.Default;
+
     public required SwitchSpec Spec { get; init; }
+}
+
+/// <param name="Enabled">Whether workers count flows at all (off: their loops are compiled without it).</param>
+/// <param name="TableSize">Flows each worker's table holds, rounded up to a power of two.</param>
+/// <param name="Top">The largest flows per tenant that the flows report and /metrics name one by one; the rest are aggregated per tenant.</param>
+public sealed record FlowSettings(bool Enabled, int TableSize, int Top)
+{
+    public const int DefaultTableSize = 4096;
+    public const int MinTableSize = 64;
+    public const int MaxTableSize = 1 << 20;
+    public const int DefaultTop = 10;
+    public const int MaxTop = 1000;
+
+    /// <summary>Off until its cost fits the budget of docs/flows.md ("Cost"): on, it takes a large share of the L2 rate today.</summary>
+    public static readonly FlowSettings Default = new(false, DefaultTableSize, DefaultTop);
 }

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Flows;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
@@ -29,7 +30,8 @@ public sealed partial class Vswitchd
             .Add("status", (_, ct) => UnderChangesLock(StatusReport, ct))
             .Add("counters", (_, ct) => UnderChangesLock(CountersReport, ct))
             .Add("list", (_, ct) => UnderChangesLock(ListReport, ct))
-            .Add("neighbours", NeighboursReport);
+            .Add("neighbours", NeighboursReport)
+            .Add("flows", (request, _) => ValueTask.FromResult(FlowsReport(request)));
         foreach (string op in (string[])["add-port", "remove-port", "add-vm", "remove-vm", "add-remote-vm", "remove-remote-vm"])
             ops.Add(op, (request, ct) => ChangeAsync(op, request, ct));
         return ops.Add("shutdown", () =>
@@ -189,6 +191,35 @@ public sealed partial class Vswitchd
     };
 
     /// <summary>The uplink's neighbour table: one entry per next hop toward the remote VTEPs.</summary>
+    /// <summary>The largest flows per tenant, and the rest summed (Flows/FlowReport.cs); reads the workers' tables while they run.</summary>
+    private JsonObject FlowsReport(JsonObject request)
+    {
+        (string? tenantName, int top) = ReadRequest(() => ControlRequests.Flows(request, _config.Flows.Top));
+        if (!_config.Flows.Enabled)
+            throw new ControlException("flows: flow accounting is off (flows.enabled is false in the configuration)");
+        SwitchTables tables = Tables;
+        int? tenant = null;
+        if (tenantName is not null)
+        {
+            int index = Array.IndexOf(tables.Tenants, tenantName);
+            tenant = index >= 0 ? index : throw new ControlException($"tenant: no tenant named '{tenantName}'");
+        }
+        List<TenantFlows> report = FlowReport.Collect(_workers.Select(w => w.Flows!), tables.TenantLayout, tables.Tenants.Length, top, tenant);
+        return FlowReport.ToJson(report, tables.Tenants, top, (long)vsw_rdtsc(), rte_get_tsc_hz());
+    }
+
+    private static T ReadRequest<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (ConfigException e)
+        {
+            throw new ControlException(string.Join("; ", e.Errors));
+        }
+    }
+
     private JsonObject NeighboursReport()
     {
         var entries = new JsonArray();

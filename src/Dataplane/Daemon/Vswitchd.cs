@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using VSwitch.Dataplane.Config;
 using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Flows;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
@@ -97,7 +98,8 @@ public sealed partial class Vswitchd : ITableSource
 
         _mailboxes = Enumerable.Range(0, _workerCount).Select(_ => new NeighbourMailbox()).ToArray();
         _workers = _config.WorkerCores.Take(_workerCount)
-            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool, _mailboxes[i])).ToArray();
+            .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool, _mailboxes[i],
+                _config.Flows.Enabled ? new FlowTable(_config.Flows.TableSize, SwitchTables.MaxTenants) : null)).ToArray();
         foreach (PollWorker worker in _workers)
             worker.Start();
         if (_neighbours is not null && Tables.Overlay is { } overlayTables)
@@ -282,7 +284,7 @@ public sealed partial class Vswitchd : ITableSource
     private void Publish(SwitchSpec spec)
     {
         SwitchTables previous = Tables;
-        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs, _vhostPorts));
+        Volatile.Write(ref _tables, SwitchTables.Build(spec, _portIds, _workerCount, _uplinkMac, _neighbours?.Macs, _vhostPorts).Succeeding(previous));
         Interlocked.Increment(ref _generation);
         try
         {

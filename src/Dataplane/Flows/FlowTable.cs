@@ -14,6 +14,10 @@
 // Readers: each way has a version, odd while the worker replaces its flow and even (and not 0)
 // once it holds one. A reader keeps a way's figures only if the version was the same even number
 // before and after it read them. Counts of a flow that stays are 64-bit stores, read whole.
+//
+// Keys hold tenant indexes, which shift when a tenant leaves (SwitchTables.TenantLayout): the
+// worker then empties its table (Reset) before it counts a frame under the new indexes, and the
+// table's Layout tells a reader which mapping its flows belong to.
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Counters;
 
@@ -46,6 +50,7 @@ public sealed class FlowTable
     private readonly uint _bucketMask;
     // Per tenant index + 1: slot 0 holds frames no tenant claimed (an unknown VNI).
     private readonly Other[] _others;
+    private int _layout;
 
     static FlowTable()
     {
@@ -67,6 +72,28 @@ public sealed class FlowTable
     }
 
     public int Capacity => _ways.Length;
+
+    /// <summary>The SwitchTables.TenantLayout whose tenant indexes the keys hold.</summary>
+    public int Layout => Volatile.Read(ref _layout);
+
+    /// <summary>Forgets every flow and aggregate, for tenant layout <paramref name="layout"/>. Worker thread only; allocates nothing.</summary>
+    public void Reset(int layout)
+    {
+        for (int i = 0; i < _ways.Length; i++)
+        {
+            ref Way way = ref _ways[i];
+            int version = way.Version;
+            if (version == 0)
+                continue;
+            Volatile.Write(ref way.Version, version + 1);
+            way.Key = default;
+            way.Packets = way.Bytes = way.DropReasons = 0;
+            way.FirstSeen = way.LastSeen = 0;
+            Volatile.Write(ref way.Version, 0);
+        }
+        Array.Clear(_others);
+        Volatile.Write(ref _layout, layout);
+    }
 
     /// <summary>
     /// Counts one frame of <paramref name="bytes"/> on its flow at time <paramref name="now"/>

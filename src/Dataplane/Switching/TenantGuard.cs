@@ -88,11 +88,7 @@ public static class TenantGuard
                     return DropReason.SpoofedIpv4Source;
                 return CheckIpv4(ipFixed, l3, headerLength, totalLength);
             case Ethernet.TypeArp:
-                if (!Arp.IsWellFormed(l3))
-                    return DropReason.MalformedArp;
-                return MacAddress.Read(l3.Slice(Arp.SenderMacOffset, 6)) == sender.Mac
-                    && sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(l3.Slice(Arp.SenderIpOffset)))
-                    ? DropReason.None : DropReason.SpoofedArpSender;
+                return CheckArpSender(sender, l3);
             case Ethernet.TypeIpv6:
                 return CheckIpv6Sender(sender, l3);
             case Ethernet.TypeVlan or Ethernet.TypeQinQ or Ethernet.TypeQinQLegacy:
@@ -101,6 +97,17 @@ public static class TenantGuard
                 // Other EtherTypes are switched like any frame once the source MAC has been checked.
                 return DropReason.None;
         }
+    }
+
+    /// <summary>RFC 826 well-formedness, then the sender's MAC and IPv4 address. Out of line: a VM sends ARP once a minute, IPv4 all the time.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DropReason CheckArpSender<TSender>(TSender sender, ReadOnlySpan<byte> arp) where TSender : struct, ITenantSender
+    {
+        if (!Arp.IsWellFormed(arp))
+            return DropReason.MalformedArp;
+        return MacAddress.Read(arp.Slice(Arp.SenderMacOffset, 6)) == sender.Mac
+            && sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(arp.Slice(Arp.SenderIpOffset)))
+            ? DropReason.None : DropReason.SpoofedArpSender;
     }
 
     /// <summary>The IPv6 checks: header, source, then the first-hop checks. Out of line: IPv4 is the common case.</summary>

@@ -78,6 +78,14 @@ public sealed class SwitchTables
 
     public SwitchSpec Spec { get; }
     public string[] Tenants { get; }
+
+    /// <summary>
+    /// Numbers the mapping from tenant index to name. It stays from one snapshot to the next while
+    /// the tenants extend the previous ones (add-vm appends a tenant), and moves when a tenant
+    /// leaves and the indexes after it shift. State kept by tenant index across snapshots (the
+    /// workers' flow tables) is reset when it moves, so no tenant inherits another's.
+    /// </summary>
+    public int TenantLayout { get; private set; }
     /// <summary>Indexed by DPDK port id; null where no configured port has that id.</summary>
     public PortBinding?[] Ports { get; }
     /// <summary>(tenant index + 1) &lt;&lt; 48 | MAC -> the VM port with that MAC in that tenant.</summary>
@@ -107,6 +115,14 @@ public sealed class SwitchTables
         FloodPorts = floodPorts;
         WorkerCount = workerCount;
         RxByWorker = rxByWorker;
+    }
+
+    /// <summary>Takes the tenant layout over from <paramref name="previous"/>, the snapshot this one replaces (see TenantLayout); returns this.</summary>
+    public SwitchTables Succeeding(SwitchTables previous)
+    {
+        bool extends = previous.Tenants.Length <= Tenants.Length && previous.Tenants.AsSpan().SequenceEqual(Tenants.AsSpan(0, previous.Tenants.Length));
+        TenantLayout = extends ? previous.TenantLayout : previous.TenantLayout + 1;
+        return this;
     }
 
     /// <summary>Unambiguous for tenant indexes below MaxTenants and 48-bit MACs (the only ones Build compiles).</summary>

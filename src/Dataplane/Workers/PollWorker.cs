@@ -5,6 +5,7 @@
 // frame contents: every outcome is a counter.
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Flows;
 using VSwitch.Dataplane.Interop;
 using VSwitch.Dataplane.Overlay;
 using VSwitch.Dataplane.Overlay.Neighbours;
@@ -48,6 +49,7 @@ internal sealed class PollWorker : IDisposable
     // singleton, and on the worker that would be a managed allocation in the hot path.
     private readonly TunnelEndpoint[] _noRemoteEndpoints = Array.Empty<TunnelEndpoint>();
     private readonly FloodLimiter _floodLimiter = new();
+    private readonly FlowTable? _flows;
     // Consecutive empty polls per entry of this worker's rx queue list (saturating). Indexed by
     // position: after a table swap a queue may inherit another's count, which costs it at most
     // one poll interval.
@@ -71,13 +73,17 @@ internal sealed class PollWorker : IDisposable
 
     public int Index => _index;
     public int Core { get; }
+    /// <summary>The flows this worker counted; null when flow accounting is off.</summary>
+    public FlowTable? Flows => _flows;
     public WorkerCounters Counters { get; } = new(SwitchTables.MaxQueueSlots, OverlaySpec.MaxRemoteHosts);
     /// <summary>Set when the worker died; the daemon stops with an error.</summary>
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;
 
-    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds, IntPtr mempool, NeighbourMailbox mailbox)
+    /// <param name="flows">This worker's flow table; null: flow accounting is off.</param>
+    public PollWorker(int index, int core, ITableSource source, int idleSleepMicroseconds, IntPtr mempool, NeighbourMailbox mailbox, FlowTable? flows = null)
     {
+        _flows = flows;
         _mempool = mempool;
         _mailbox = mailbox;
         _index = index;
@@ -137,6 +143,8 @@ internal sealed class PollWorker : IDisposable
         while (!_stop)
         {
             SwitchTables tables = _source.Tables;
+            if (_flows is { } flows && flows.Layout != tables.TenantLayout)
+                flows.Reset(tables.TenantLayout);
             RxQueue[] queues = tables.RxByWorker[_index];
             bool idle = true;
             int[] emptyPolls = _emptyPolls;
@@ -159,7 +167,7 @@ internal sealed class PollWorker : IDisposable
                 if (n == 0)
                     continue;
                 idle = false;
-                ProcessBurst(tables, q.Port, SwitchTables.QueueSlot(q.Port, q.Queue), n);
+                ProcessBurst(tables, q.Port, SwitchTables.QueueSlot(q.Port, q.Queue), n, (long)loopStart);
             }
             // Worker 0 sends what the neighbour resolver queued: ARP requests for unresolved next hops.
             if (_index == 0 && tables.Overlay is { } overlay && !_mailbox.Outbound.IsEmpty)
@@ -195,8 +203,12 @@ internal sealed class PollWorker : IDisposable
         Volatile.Write(ref Counters.AllocatedBytes, now - _allocationBaseline);
     }
 
-    /// <summary>A burst of <paramref name="n"/> frames in _rx from port <paramref name="port"/>, rx queue slot <paramref name="rxSlot"/> (SwitchTables.QueueSlot).</summary>
-    private void ProcessBurst(SwitchTables tables, ushort port, int rxSlot, int n)
+    /// <summary>
+    /// A burst of <paramref name="n"/> frames in _rx from port <paramref name="port"/>, rx queue
+    /// slot <paramref name="rxSlot"/> (SwitchTables.QueueSlot), received in the loop that began
+    /// at TSC <paramref name="now"/>.
+    /// </summary>
+    private void ProcessBurst(SwitchTables tables, ushort port, int rxSlot, int n, long now)
     {
         WorkerCounters counters = Counters;
         counters.QueueRx[rxSlot] += (uint)n;
@@ -211,26 +223,34 @@ internal sealed class PollWorker : IDisposable
         }
 
         _dropCount = 0;
-        if (fromUplink)
-            DecapsulateBurst(tables, overlay!, rxSlot, n);
+        FlowTable? flows = _flows;
+        if (fromUplink && flows is null)
+            DecapsulateBurst(tables, overlay!, rxSlot, n, new NoFlowAccounting());
+        else if (fromUplink)
+            DecapsulateBurst(tables, overlay!, rxSlot, n, new FlowTableAccounting(flows!, now));
+        else if (flows is null)
+            SwitchBurst(tables, ingress!, rxSlot, n, new NoFlowAccounting());
         else
-            SwitchBurst(tables, ingress!, rxSlot, n);
+            SwitchBurst(tables, ingress!, rxSlot, n, new FlowTableAccounting(flows, now));
         if (_dropCount != 0)
             _drops.Slice(0, _dropCount).FreeBulk();
         Flush(tables);
     }
 
     // One loop per kind of ingress port, each compiled on its own: a burst comes from one port,
-    // and a single loop holding both stages inlined spilled most of its state to the stack.
+    // and a single loop holding both stages inlined spilled most of its state to the stack. Each
+    // is compiled twice more, with flow accounting and without (Flows/FlowAccounting.cs).
 
     /// <summary>A burst from a VM port: switched, answered (ARP) or encapsulated.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void SwitchBurst(SwitchTables tables, PortBinding ingress, int rxSlot, int n)
+    private void SwitchBurst<TFlows>(SwitchTables tables, PortBinding ingress, int rxSlot, int n, TFlows flows) where TFlows : struct, IFlowAccounting
     {
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
+            flows.Observe(ingress.TenantIndex, 0, Mbuf.Frame(m));
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Switch(tables, ingress, m);
+            flows.Count(reason);
             if (reason != DropReason.None)
                 Drop(rxSlot, m, reason);
         }
@@ -238,12 +258,22 @@ internal sealed class PollWorker : IDisposable
 
     /// <summary>A burst from the uplink: decapsulated, or the VTEP's own ARP.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DecapsulateBurst(SwitchTables tables, OverlayTables overlay, int rxSlot, int n)
+    private void DecapsulateBurst<TFlows>(SwitchTables tables, OverlayTables overlay, int rxSlot, int n, TFlows flows) where TFlows : struct, IFlowAccounting
     {
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
-            DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Decapsulate(tables, overlay, m);
+            DropReason reason;
+            if (Mbuf.SegmentCount(m) != 1)
+            {
+                flows.Observe(-1, 0, Mbuf.Frame(m));
+                reason = DropReason.MultiSegment;
+            }
+            else
+            {
+                reason = Decapsulate(tables, overlay, m, ref flows);
+            }
+            flows.Count(reason);
             if (reason != DropReason.None)
                 Drop(rxSlot, m, reason);
         }
@@ -315,11 +345,20 @@ internal sealed class PollWorker : IDisposable
         return reason;
     }
 
-    /// <summary>From the uplink: the VTEP's ARP, neighbour learning, or a tunnelled frame to decapsulate and deliver.</summary>
+    /// <summary>
+    /// From the uplink: the VTEP's ARP, neighbour learning, or a tunnelled frame to decapsulate and
+    /// deliver. A frame whose tunnel is known is a flow of its tenant, keyed by the inner frame;
+    /// any other (underlay ARP, frames refused before their tunnel was found) is one of no tenant.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Decapsulate(SwitchTables tables, OverlayTables overlay, IntPtr m)
+    private DropReason Decapsulate<TFlows>(SwitchTables tables, OverlayTables overlay, IntPtr m, ref TFlows flows) where TFlows : struct, IFlowAccounting
     {
-        DropReason reason = Decapsulation.Classify(tables, overlay, Mbuf.Frame(m), out Decapsulated d);
+        Span<byte> frame = Mbuf.Frame(m);
+        DropReason reason = Decapsulation.Classify(tables, overlay, frame, out Decapsulated d);
+        if (d.Tunnel is { } through)
+            flows.Observe(through.TenantIndex, through.Vni, frame.Slice(d.InnerOffset, d.InnerLength));
+        else
+            flows.Observe(-1, 0, frame);
         if (reason != DropReason.None)
             return reason;
         switch (d.Action)
@@ -439,7 +478,7 @@ internal sealed class PollWorker : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Stage(PortBinding egress, IntPtr m)
     {
-        int queue = egress.Queues == 1 ? 0 : (int)(FlowHash.Compute(Mbuf.Frame(m)) % egress.Queues);
+        int queue = egress.Queues == 1 ? 0 : SpreadOverQueues(egress, m);
         int slot = SwitchTables.QueueSlot(egress.PortId, queue);
         int fill = _slotFill[slot];
         if (fill == BurstSize)
@@ -455,6 +494,13 @@ internal sealed class PollWorker : IDisposable
         _slots[slot * BurstSize + fill] = m;
         _slotFill[slot] = fill + 1;
     }
+
+    /// <summary>
+    /// The tx queue of a multiqueue egress that frame m's flow keeps to. Out of line: Stage is
+    /// inlined at every place a frame leaves, and the hash inlined there too bloated the worker loops.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int SpreadOverQueues(PortBinding egress, IntPtr m) => (int)(FlowHash.Compute(Mbuf.Frame(m)) % egress.Queues);
 
     /// <summary>
     /// Transmits every staged slot. Each worker owns its own tx queues on every port (worker w

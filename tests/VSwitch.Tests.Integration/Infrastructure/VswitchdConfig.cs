@@ -126,6 +126,9 @@ public sealed record VswitchdConfig(
     /// <summary>dpdk.mbufs; vswitchd's default when null.</summary>
     public int? Mbufs { get; init; }
 
+    /// <summary>The flows section as written; vswitchd's defaults when null.</summary>
+    public JsonObject? Flows { get; init; }
+
     /// <summary>
     /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
     /// sleeps when a poll finds nothing so the test's own processes get CPU. (The KVM sandbox
@@ -163,6 +166,8 @@ public sealed record VswitchdConfig(
         }
         if (Overlay is not null)
             json["overlay"] = Overlay.ToJson();
+        if (Flows is not null)
+            json["flows"] = Flows.DeepClone();
         return json;
     }
 

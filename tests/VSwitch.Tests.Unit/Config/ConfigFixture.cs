@@ -51,6 +51,10 @@ internal static class ConfigFixture
                 mac: "02:00:00:00:00:0c"
                 ipv4: ["10.9.0.1"]
                 ipv6: ["fd09::1"]
+        flows:
+          enabled: true
+          table_size: 2048
+          top: 5
 
         """;
 
@@ -74,7 +78,8 @@ internal static class ConfigFixture
             { "name": "blue", "vms": [
               { "name": "blue-a", "port": "vm-c", "mac": "02:00:00:00:00:0c", "ipv4": ["10.9.0.1"], "ipv6": ["fd09::1"] }
             ] }
-          ]
+          ],
+          "flows": { "enabled": true, "table_size": 2048, "top": 5 }
         }
         """;
 

@@ -8,7 +8,7 @@ namespace VSwitch.Dataplane.Config.Internal;
 
 internal sealed record ConfigDocument(
     DpdkSection? Dpdk, WorkersSection? Workers, string? ControlSocket, IReadOnlyList<PortEntry> Ports, IReadOnlyList<TenantEntry> Tenants,
-    OverlaySection? Overlay = null, ControlSection? Control = null)
+    OverlaySection? Overlay = null, ControlSection? Control = null, FlowsSection? Flows = null)
 {
     /// <summary>Returns null when the top level is not a mapping; everything else is reported and read around.</summary>
     public static ConfigDocument? Bind(ConfigNode root, ConfigErrors errors) =>
@@ -21,7 +21,8 @@ internal sealed record ConfigDocument(
             OverlaySection? overlay = file.Mapping("overlay", OverlaySection.Bind);
             IReadOnlyList<TenantEntry> tenants = file.MappingList("tenants", TenantEntry.Bind) ?? [];
             ControlSection? control = file.Mapping("control", ControlSection.Bind);
-            return new ConfigDocument(dpdk, workers, controlSocket, ports, tenants, overlay, control);
+            FlowsSection? flows = file.Mapping("flows", FlowsSection.Bind);
+            return new ConfigDocument(dpdk, workers, controlSocket, ports, tenants, overlay, control, flows);
         });
 }
 
@@ -35,6 +36,11 @@ internal sealed record WorkersSection(IReadOnlyList<int?>? Cores, int? IdleSleep
 {
     public static WorkersSection Bind(FieldReader workers) =>
         new(workers.IntList("cores"), workers.Int("idle_sleep_us"));
+}
+
+internal sealed record FlowsSection(bool? Enabled, int? TableSize, int? Top)
+{
+    public static FlowsSection Bind(FieldReader flows) => new(flows.Bool("enabled"), flows.Int("table_size"), flows.Int("top"));
 }
 
 internal sealed record ControlSection(string? Group, int? MaxConnections, int? IdleTimeoutS, int? FrameTimeoutS, string? PcapDir, string? VhostDir)

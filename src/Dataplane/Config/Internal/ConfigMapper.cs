@@ -38,6 +38,10 @@ internal static class ConfigMapper
             ControlSocket = MapControlSocket(document.ControlSocket, errors),
             ControlLimits = MapControlLimits(document.Control, errors),
             RuntimePorts = MapRuntimePorts(document.Control, errors),
+            Flows = new FlowSettings(
+                document.Flows?.Enabled ?? FlowSettings.Default.Enabled,
+                InRange(document.Flows?.TableSize ?? FlowSettings.DefaultTableSize, "flows.table_size", FlowSettings.MinTableSize, FlowSettings.MaxTableSize, errors),
+                InRange(document.Flows?.Top ?? FlowSettings.DefaultTop, "flows.top", 1, FlowSettings.MaxTop, errors)),
             Spec = spec,
         };
         // dpdk.mbufs is a floor the ports set: a pool their rings, caches and bursts would drain is

@@ -1,0 +1,149 @@
+// The control side's view of the workers' flow tables (the control socket's "flows" op,
+// `vswitchd ctl flows`, docs/control-socket.md): each worker's flows merged (a flow whose frames
+// arrive on queues of two workers is counted by both), grouped by tenant, the largest N by bytes
+// named one by one and everything else of the tenant in "other": its flows past the N, and the
+// flows that left a table (FlowTable's aggregate). A tenant's flows plus its "other" are all it
+// sent and received through this host since its tables were last reset. Allocates: control side only.
+using System.Text.Json.Nodes;
+using VSwitch.Dataplane.Counters;
+using VSwitch.Dataplane.Protocols;
+
+namespace VSwitch.Dataplane.Flows;
+
+/// <summary>One tenant's share of the flow tables: its largest flows, and the rest summed.</summary>
+/// <param name="Tenant">The tenant's index; -1 for frames no tenant claimed.</param>
+public sealed record TenantFlows(int Tenant, IReadOnlyList<FlowRecord> Top, FlowAggregate Other)
+{
+    public ulong Packets => Other.Packets + Top.Aggregate(0UL, (sum, f) => sum + f.Packets);
+
+    public ulong Bytes => Other.Bytes + Top.Aggregate(0UL, (sum, f) => sum + f.Bytes);
+}
+
+public static class FlowReport
+{
+    /// <summary>
+    /// Per tenant with any traffic (or the one of <paramref name="onlyTenant"/>), its <paramref name="top"/>
+    /// largest flows by bytes across <paramref name="tables"/> and the rest summed, largest tenant first.
+    /// Tables whose layout is not <paramref name="layout"/> (a worker that has not yet reset after a tenant left) are skipped.
+    /// </summary>
+    public static List<TenantFlows> Collect(IEnumerable<FlowTable> tables, int layout, int tenantCount, int top, int? onlyTenant = null)
+    {
+        var merged = new Dictionary<FlowKey, FlowRecord>();
+        var others = new Dictionary<int, FlowAggregate>();
+        foreach (FlowTable table in tables)
+        {
+            if (table.Layout != layout)
+                continue;
+            List<FlowRecord> flows = table.Read();
+            var gone = new List<(int Tenant, FlowAggregate Aggregate)>();
+            for (int tenant = -1; tenant < tenantCount; tenant++)
+            {
+                FlowAggregate aggregate = table.Aggregate(tenant);
+                if (aggregate.Packets != 0)
+                    gone.Add((tenant, aggregate));
+            }
+            // The worker reset its table while it was read (a tenant left): what was read mixes two tenant mappings.
+            if (table.Layout != layout)
+                continue;
+            foreach (FlowRecord flow in flows)
+            {
+                merged[flow.Key] = merged.TryGetValue(flow.Key, out FlowRecord seen)
+                    ? new FlowRecord(flow.Key, seen.Packets + flow.Packets, seen.Bytes + flow.Bytes,
+                        Math.Min(seen.FirstSeen, flow.FirstSeen), Math.Max(seen.LastSeen, flow.LastSeen), seen.DropReasons | flow.DropReasons)
+                    : flow;
+            }
+            foreach ((int tenant, FlowAggregate aggregate) in gone)
+                others[tenant] = Add(others.GetValueOrDefault(tenant), aggregate);
+        }
+
+        var byTenant = merged.Values.GroupBy(f => f.Key.Tenant).ToDictionary(g => g.Key, g => g.ToList());
+        IEnumerable<int> tenants = onlyTenant is int only ? [only] : byTenant.Keys.Union(others.Keys);
+        var report = new List<TenantFlows>();
+        foreach (int tenant in tenants)
+        {
+            List<FlowRecord> flows = byTenant.GetValueOrDefault(tenant) ?? [];
+            flows.Sort((a, b) => b.Bytes != a.Bytes ? b.Bytes.CompareTo(a.Bytes) : b.Packets.CompareTo(a.Packets));
+            FlowAggregate other = others.GetValueOrDefault(tenant);
+            foreach (FlowRecord rest in flows.Skip(top))
+                other = Add(other, new FlowAggregate(rest.Packets, rest.Bytes, 1));
+            report.Add(new TenantFlows(tenant, flows.Take(top).ToList(), other));
+        }
+        report.Sort((a, b) => b.Bytes.CompareTo(a.Bytes));
+        return report;
+    }
+
+    private static FlowAggregate Add(FlowAggregate a, FlowAggregate b) => new(a.Packets + b.Packets, a.Bytes + b.Bytes, a.Flows + b.Flows);
+
+    /// <summary>
+    /// The report as the control socket sends it. Times are seconds before <paramref name="now"/>,
+    /// in the clock the workers stamp flows with, which ticks <paramref name="ticksPerSecond"/> a second.
+    /// </summary>
+    public static JsonObject ToJson(IEnumerable<TenantFlows> report, IReadOnlyList<string> tenantNames, int top, long now, double ticksPerSecond)
+    {
+        var tenants = new JsonArray();
+        foreach (TenantFlows tenant in report)
+        {
+            var flows = new JsonArray();
+            foreach (FlowRecord flow in tenant.Top)
+                flows.Add(Flow(flow, now, ticksPerSecond));
+            tenants.Add(new JsonObject
+            {
+                ["tenant"] = tenant.Tenant >= 0 && tenant.Tenant < tenantNames.Count ? tenantNames[tenant.Tenant] : null,
+                ["packets"] = tenant.Packets,
+                ["bytes"] = tenant.Bytes,
+                ["flows"] = flows,
+                ["other"] = new JsonObject { ["packets"] = tenant.Other.Packets, ["bytes"] = tenant.Other.Bytes, ["flows"] = tenant.Other.Flows },
+            });
+        }
+        return new JsonObject { ["top"] = top, ["tenants"] = tenants };
+    }
+
+    private static JsonObject Flow(FlowRecord flow, long now, double ticksPerSecond)
+    {
+        FlowKey key = flow.Key;
+        var json = new JsonObject { ["vni"] = key.Vni };
+        switch (key.EtherType)
+        {
+            case Ethernet.TypeIpv4 or Ethernet.TypeIpv6:
+                json["protocol"] = Protocol(key.Protocol);
+                json["source"] = Address(key.EtherType, key.Source);
+                json["destination"] = Address(key.EtherType, key.Destination);
+                if (key.Protocol is Ipv4.ProtocolTcp or Ipv4.ProtocolUdp)
+                {
+                    json["source_port"] = (int)key.SourcePort;
+                    json["destination_port"] = (int)key.DestinationPort;
+                }
+                break;
+            default:
+                json["ether_type"] = $"0x{key.EtherType:x4}";
+                json["source"] = MacAddress.Format((ulong)key.Source);
+                json["destination"] = MacAddress.Format((ulong)key.Destination);
+                break;
+        }
+        json["packets"] = flow.Packets;
+        json["bytes"] = flow.Bytes;
+        json["first_seen_s_ago"] = Math.Round(Math.Max(0, now - flow.FirstSeen) / ticksPerSecond, 3);
+        json["last_seen_s_ago"] = Math.Round(Math.Max(0, now - flow.LastSeen) / ticksPerSecond, 3);
+        var drops = new JsonArray();
+        for (int reason = 0; reason < DropReasons.Count; reason++)
+        {
+            if ((flow.DropReasons & 1UL << reason) != 0)
+                drops.Add(DropReasons.Label((DropReason)reason));
+        }
+        json["drops"] = drops;
+        return json;
+    }
+
+    /// <summary>The IANA protocol number's keyword for the common ones, else the number.</summary>
+    public static string Protocol(byte protocol) => protocol switch
+    {
+        Ipv4.ProtocolTcp => "tcp",
+        Ipv4.ProtocolUdp => "udp",
+        1 => "icmp",
+        Ipv6.NextHeaderIcmpv6 => "ipv6-icmp",
+        _ => protocol.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    private static string Address(ushort etherType, UInt128 address) =>
+        etherType == Ethernet.TypeIpv4 ? Ipv4.Format((uint)address) : Ipv6.Format(address);
+}
