@@ -5,7 +5,7 @@ of one run over DPDK's telemetry socket (bench_sample.py), the verdict on a fini
 (bench_verdict.py) and the report (bench_report.py); bench_common.py holds what they share.
 
     bench.py eal     --prefix P --mem huge|nohuge         (testpmd's EAL arguments, one a line)
-    bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N [--no-flows] [--flow-table N]
+    bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N [--flows on|off] [--flow-table N] [--flow-sample N]
     bench.py config  --scenario vxlan-encap|vxlan-decap|geneve-encap|geneve-decap --pcap IN ...
     bench.py input   --variant V        (which capture a variant reads: plain, vxlan or geneve)
     bench.py sample  --pid PID --socket SOCK --window 10,20 --stop 25 --out RUN.json
@@ -34,8 +34,9 @@ def main():
     c.add_argument("--prefix", required=True)
     c.add_argument("--mem", choices=["huge", "nohuge"], required=True)
     c.add_argument("--mbufs", type=int, default=16384)
-    c.add_argument("--no-flows", action="store_true")
+    c.add_argument("--flows", choices=["on", "off"])
     c.add_argument("--flow-table", type=int)
+    c.add_argument("--flow-sample", type=int)
     s = sub.add_parser("sample")
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--socket", required=True)

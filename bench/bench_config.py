@@ -48,12 +48,14 @@ def overlay_config(scenario, pcap):
 
 def with_flows(cfg, a):
     """The flows section: none (vswitchd's defaults, and all an older baseline build knows),
-    flow accounting off (--no-flows), or a table of another size (--flow-table)."""
+    flow accounting on or off (--flows), a table of another size (--flow-table), sampling (--flow-sample)."""
     flows = {}
-    if a.no_flows:
-        flows["enabled"] = False
+    if a.flows:
+        flows["enabled"] = a.flows == "on"
     if a.flow_table:
         flows["table_size"] = a.flow_table
+    if a.flow_sample:
+        flows["sample_rate"] = a.flow_sample
     if flows:
         cfg["flows"] = flows
     return cfg

@@ -56,8 +56,11 @@ public sealed record DaemonConfig
 /// <param name="Enabled">Whether workers count flows at all (off: their loops are compiled without it).</param>
 /// <param name="TableSize">Flows each worker's table holds, rounded up to a power of two.</param>
 /// <param name="Top">The largest flows per tenant that the flows report and /metrics name one by one; the rest are aggregated per tenant.</param>
-public sealed record FlowSettings(bool Enabled, int TableSize, int Top)
+/// <param name="SampleRate">One frame in this many is counted on its flow (tenants' totals count every frame); 1: every frame, exactly.</param>
+public sealed record FlowSettings(bool Enabled, int TableSize, int Top, int SampleRate = FlowSettings.DefaultSampleRate)
 {
+    public const int DefaultSampleRate = 1;
+    public const int MaxSampleRate = 65536;
     public const int DefaultTableSize = 4096;
     public const int MinTableSize = 64;
     public const int MaxTableSize = 1 << 20;

@@ -205,7 +205,7 @@ public sealed partial class Vswitchd
             tenant = index >= 0 ? index : throw new ControlException($"tenant: no tenant named '{tenantName}'");
         }
         List<TenantFlows> report = FlowReport.Collect(_workers.Select(w => w.Flows!), tables.TenantLayout, tables.Tenants.Length, top, tenant);
-        return FlowReport.ToJson(report, tables.Tenants, top, (long)vsw_rdtsc(), rte_get_tsc_hz());
+        return FlowReport.ToJson(report, tables.Tenants, top, _config.Flows.SampleRate, (long)vsw_rdtsc(), rte_get_tsc_hz());
     }
 
     private static T ReadRequest<T>(Func<T> read)

@@ -16,6 +16,9 @@ internal interface IFlowAccounting
 
     /// <summary>Counts the frame last observed, dropped for <paramref name="reason"/> unless None.</summary>
     void Count(DropReason reason);
+
+    /// <summary>The burst is done: what was gathered over it goes to the table.</summary>
+    void Finish();
 }
 
 /// <summary>Flow accounting off (flows.enabled: false): nothing, compiled away.</summary>
@@ -30,21 +33,56 @@ internal struct NoFlowAccounting : IFlowAccounting
     public readonly void Count(DropReason reason)
     {
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Finish()
+    {
+    }
 }
 
-/// <summary>Flow accounting into a worker's table, every frame of one burst stamped with the burst's time.</summary>
+/// <summary>
+/// Flow accounting into a worker's table, every frame of one burst stamped with the burst's time.
+/// Inline, a frame costs two adds to its tenant's running totals and the sampling countdown, all
+/// in locals: the totals reach the table once per run of one tenant's frames (a burst from a VM
+/// port is one run). A sampled frame's key and its flow's update run out of line, so the loops
+/// keep their registers (FlowTable.cs, "Sampling").
+/// </summary>
 internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
 {
-    private FlowKey _key;
-    private int _bytes;
+    private int _countdown = table.Countdown;
+    private int _tenant = int.MinValue;
+    private ulong _packets, _bytes;
+    private bool _sampled;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Observe(int tenant, uint vni, ReadOnlySpan<byte> frame)
     {
-        _key = FlowKey.FromFrame(tenant, vni, frame);
-        _bytes = frame.Length;
+        if (tenant != _tenant)
+        {
+            table.AddToTotals(_tenant, _packets, _bytes);
+            (_tenant, _packets, _bytes) = (tenant, 0, 0);
+        }
+        _packets++;
+        _bytes += (ulong)frame.Length;
+        _sampled = --_countdown == 0;
+        if (_sampled)
+        {
+            _countdown = table.SampleRate;
+            table.TakeSample(tenant, vni, frame);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Count(DropReason reason) => table.Record(_key, _bytes, now, reason);
+    public readonly void Count(DropReason reason)
+    {
+        if (_sampled)
+            table.CountSample(now, reason);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Finish()
+    {
+        table.AddToTotals(_tenant, _packets, _bytes);
+        table.Countdown = _countdown;
+    }
 }

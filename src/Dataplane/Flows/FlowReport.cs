@@ -10,14 +10,11 @@ using VSwitch.Dataplane.Protocols;
 
 namespace VSwitch.Dataplane.Flows;
 
-/// <summary>One tenant's share of the flow tables: its largest flows, and the rest summed.</summary>
+/// <summary>One tenant's share of the flow tables: its largest flows, the rest summed, and all its frames.</summary>
 /// <param name="Tenant">The tenant's index; -1 for frames no tenant claimed.</param>
-public sealed record TenantFlows(int Tenant, IReadOnlyList<FlowRecord> Top, FlowAggregate Other)
-{
-    public ulong Packets => Other.Packets + Top.Aggregate(0UL, (sum, f) => sum + f.Packets);
-
-    public ulong Bytes => Other.Bytes + Top.Aggregate(0UL, (sum, f) => sum + f.Bytes);
-}
+/// <param name="Other">Flows past the top N and flows that left the tables (estimates when sampled, as the flows are).</param>
+/// <param name="Packets">Every frame of the tenant: exact, whatever the sample rate.</param>
+public sealed record TenantFlows(int Tenant, IReadOnlyList<FlowRecord> Top, FlowAggregate Other, ulong Packets, ulong Bytes);
 
 public static class FlowReport
 {
@@ -30,17 +27,19 @@ public static class FlowReport
     {
         var merged = new Dictionary<FlowKey, FlowRecord>();
         var others = new Dictionary<int, FlowAggregate>();
+        var totals = new Dictionary<int, (ulong Packets, ulong Bytes)>();
         foreach (FlowTable table in tables)
         {
             if (table.Layout != layout)
                 continue;
             List<FlowRecord> flows = table.Read();
-            var gone = new List<(int Tenant, FlowAggregate Aggregate)>();
+            var gone = new List<(int Tenant, FlowAggregate Aggregate, (ulong Packets, ulong Bytes) Total)>();
             for (int tenant = -1; tenant < tenantCount; tenant++)
             {
                 FlowAggregate aggregate = table.Aggregate(tenant);
-                if (aggregate.Packets != 0)
-                    gone.Add((tenant, aggregate));
+                (ulong Packets, ulong Bytes) total = table.Totals(tenant);
+                if (aggregate.Packets != 0 || total.Packets != 0)
+                    gone.Add((tenant, aggregate, total));
             }
             // The worker reset its table while it was read (a tenant left): what was read mixes two tenant mappings.
             if (table.Layout != layout)
@@ -52,8 +51,12 @@ public static class FlowReport
                         Math.Min(seen.FirstSeen, flow.FirstSeen), Math.Max(seen.LastSeen, flow.LastSeen), seen.DropReasons | flow.DropReasons)
                     : flow;
             }
-            foreach ((int tenant, FlowAggregate aggregate) in gone)
+            foreach ((int tenant, FlowAggregate aggregate, (ulong packets, ulong bytes)) in gone)
+            {
                 others[tenant] = Add(others.GetValueOrDefault(tenant), aggregate);
+                (ulong Packets, ulong Bytes) sum = totals.GetValueOrDefault(tenant);
+                totals[tenant] = (sum.Packets + packets, sum.Bytes + bytes);
+            }
         }
 
         var byTenant = merged.Values.GroupBy(f => f.Key.Tenant).ToDictionary(g => g.Key, g => g.ToList());
@@ -66,7 +69,8 @@ public static class FlowReport
             FlowAggregate other = others.GetValueOrDefault(tenant);
             foreach (FlowRecord rest in flows.Skip(top))
                 other = Add(other, new FlowAggregate(rest.Packets, rest.Bytes, 1));
-            report.Add(new TenantFlows(tenant, flows.Take(top).ToList(), other));
+            (ulong packets, ulong bytes) = totals.GetValueOrDefault(tenant);
+            report.Add(new TenantFlows(tenant, flows.Take(top).ToList(), other, packets, bytes));
         }
         report.Sort((a, b) => b.Bytes.CompareTo(a.Bytes));
         return report;
@@ -78,7 +82,7 @@ public static class FlowReport
     /// The report as the control socket sends it. Times are seconds before <paramref name="now"/>,
     /// in the clock the workers stamp flows with, which ticks <paramref name="ticksPerSecond"/> a second.
     /// </summary>
-    public static JsonObject ToJson(IEnumerable<TenantFlows> report, IReadOnlyList<string> tenantNames, int top, long now, double ticksPerSecond)
+    public static JsonObject ToJson(IEnumerable<TenantFlows> report, IReadOnlyList<string> tenantNames, int top, int sampleRate, long now, double ticksPerSecond)
     {
         var tenants = new JsonArray();
         foreach (TenantFlows tenant in report)
@@ -95,7 +99,7 @@ public static class FlowReport
                 ["other"] = new JsonObject { ["packets"] = tenant.Other.Packets, ["bytes"] = tenant.Other.Bytes, ["flows"] = tenant.Other.Flows },
             });
         }
-        return new JsonObject { ["top"] = top, ["tenants"] = tenants };
+        return new JsonObject { ["top"] = top, ["sample_rate"] = sampleRate, ["tenants"] = tenants };
     }
 
     private static JsonObject Flow(FlowRecord flow, long now, double ticksPerSecond)

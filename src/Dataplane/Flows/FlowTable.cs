@@ -11,6 +11,15 @@
 // it has fewer packets than every other flow of its bucket, so a flood of new one-frame flows
 // churns among themselves and leaves the heavy ones in place.
 //
+// The probe reads a bucket's four 32-bit signatures (bits of the key's hash; 0: empty way), 16
+// bytes beside those of three other buckets, and compares a way's 64-byte key only where its
+// signature matches: a hit touches one key, a miss none until it picks its victim.
+//
+// Sampling (flows.sample_rate N): every frame adds to its tenant's exact totals, a handful of
+// instructions inline in the worker's loop, and one frame in N, taken out of line, is keyed and
+// counted N times on its flow (sFlow's estimate, RFC 3176 section 4.2.1). N = 1 counts every
+// frame on its flow exactly.
+//
 // Readers: each way has a version, odd while the worker replaces its flow and even (and not 0)
 // once it holds one. A reader keeps a way's figures only if the version was the same even number
 // before and after it read them. Counts of a flow that stays are 64-bit stores, read whole.
@@ -43,14 +52,23 @@ public sealed class FlowTable
 
     private struct Other
     {
+        // What the tenant's flows that left the table carried, and how many they were.
         public ulong Packets, Bytes, Flows;
+        // Every frame of the tenant, sampled or not: exact.
+        public ulong TotalPackets, TotalBytes;
     }
 
     private readonly Way[] _ways;
+    // Per way, the worker's own: its flow's signature (Signature()), 0 while empty.
+    private readonly uint[] _signatures;
     private readonly uint _bucketMask;
     // Per tenant index + 1: slot 0 holds frames no tenant claimed (an unknown VNI).
     private readonly Other[] _others;
     private int _layout;
+    private readonly int _sampleRate;
+    // The sampled frame between TakeSample and CountSample.
+    private FlowKey _sampleKey;
+    private int _sampleBytes;
 
     static FlowTable()
     {
@@ -61,17 +79,26 @@ public sealed class FlowTable
 
     /// <param name="capacity">Flows the table holds: rounded up to a power of two, at least <see cref="Ways"/>.</param>
     /// <param name="maxTenants">Tenant indexes the aggregates cover (0 .. maxTenants - 1).</param>
-    public FlowTable(int capacity, int maxTenants)
+    /// <param name="sampleRate">One frame in this many is counted on its flow (Observe); 1: every frame.</param>
+    public FlowTable(int capacity, int maxTenants, int sampleRate = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sampleRate, 1);
+        _sampleRate = Countdown = sampleRate;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxTenants, 1);
         int buckets = (int)Math.Max(1, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity) / Ways);
         _ways = new Way[buckets * Ways];
+        _signatures = new uint[buckets * Ways];
         _bucketMask = (uint)buckets - 1;
         _others = new Other[maxTenants + 1];
     }
 
     public int Capacity => _ways.Length;
+
+    public int SampleRate => _sampleRate;
+
+    /// <summary>Frames until the next sample; the worker's accounting keeps it in a local over a burst (FlowTableAccounting).</summary>
+    internal int Countdown { get; set; }
 
     /// <summary>The SwitchTables.TenantLayout whose tenant indexes the keys hold.</summary>
     public int Layout => Volatile.Read(ref _layout);
@@ -90,6 +117,7 @@ public sealed class FlowTable
             way.Packets = way.Bytes = way.DropReasons = 0;
             way.FirstSeen = way.LastSeen = 0;
             Volatile.Write(ref way.Version, 0);
+            _signatures[i] = 0;
         }
         Array.Clear(_others);
         Volatile.Write(ref _layout, layout);
@@ -97,41 +125,85 @@ public sealed class FlowTable
 
     /// <summary>
     /// Counts one frame of <paramref name="bytes"/> on its flow at time <paramref name="now"/>
-    /// (any monotonic clock), with the reason it was dropped, if it was. Worker thread only.
+    /// (any monotonic clock), with the reason it was dropped, if it was; exactly, whatever the
+    /// sample rate. Worker thread only.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Record(in FlowKey key, int bytes, long now, DropReason reason)
     {
-        int first = (int)(key.Hash() & _bucketMask) * Ways;
+        AddToTotals(key.Tenant, bytes);
+        Count(key, bytes, 1, now, reason);
+    }
+
+    /// <summary>Reads the key of a frame the worker sampled; CountSample follows once the frame's fate is known.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void TakeSample(int tenant, uint vni, ReadOnlySpan<byte> frame)
+    {
+        _sampleKey = FlowKey.FromFrame(tenant, vni, frame);
+        _sampleBytes = frame.Length;
+    }
+
+    /// <summary>Counts the frame Observe sampled, SampleRate times over, with the reason it was dropped, if it was.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void CountSample(long now, DropReason reason) => Count(_sampleKey, _sampleBytes, _sampleRate, now, reason);
+
+    private void AddToTotals(int tenant, int bytes) => AddToTotals(tenant, 1, (ulong)bytes);
+
+    /// <summary>Adds a run of one tenant's frames to its totals (nothing for an empty run).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void AddToTotals(int tenant, ulong packets, ulong bytes)
+    {
+        if (packets == 0)
+            return;
+        ref Other other = ref OtherOf(tenant);
+        other.TotalPackets += packets;
+        other.TotalBytes += bytes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(in FlowKey key, int bytes, int weight, long now, DropReason reason)
+    {
+        uint hash = key.Hash();
+        int first = (int)(hash & _bucketMask) * Ways;
+        uint signature = Signature(hash);
+        ReadOnlySpan<uint> signatures = _signatures.AsSpan(first, Ways);
+        for (int w = 0; w < signatures.Length; w++)
+        {
+            if (signatures[w] != signature)
+                continue;
+            ref Way way = ref _ways[first + w];
+            if (!way.Key.Equals(key))
+                continue;
+            way.Packets += (ulong)weight;
+            way.Bytes += (ulong)bytes * (ulong)weight;
+            way.LastSeen = now;
+            if (reason != DropReason.None)
+                way.DropReasons |= 1UL << (int)reason;
+            return;
+        }
+        Replace(first, signature, key, (ulong)bytes * (ulong)weight, (ulong)weight, now, reason);
+    }
+
+    // The hash's bits above those that chose the bucket first, and never 0 (an empty way).
+    private static uint Signature(uint hash) => System.Numerics.BitOperations.RotateRight(hash, 16) | 1;
+
+    /// <summary>A new flow in the bucket at <paramref name="first"/>: an empty way, else the way whose flow has the fewest packets.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Replace(int first, uint signature, in FlowKey key, ulong bytes, ulong packets, long now, DropReason reason)
+    {
         int victim = first;
         ulong fewest = ulong.MaxValue;
         for (int w = first; w < first + Ways; w++)
         {
-            ref Way way = ref _ways[w];
-            if (way.Version == 0)
+            if (_signatures[w] == 0)
             {
-                if (fewest != 0)
-                    (victim, fewest) = (w, 0);
-                continue;
+                victim = w;
+                break;
             }
-            if (way.Key == key)
-            {
-                way.Packets++;
-                way.Bytes += (ulong)bytes;
-                way.LastSeen = now;
-                if (reason != DropReason.None)
-                    way.DropReasons |= 1UL << (int)reason;
-                return;
-            }
-            if (way.Packets < fewest)
-                (victim, fewest) = (w, way.Packets);
+            if (_ways[w].Packets < fewest)
+                (victim, fewest) = (w, _ways[w].Packets);
         }
-        Replace(ref _ways[victim], key, bytes, now, reason);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Replace(ref Way way, in FlowKey key, int bytes, long now, DropReason reason)
-    {
+        _signatures[victim] = signature;
+        ref Way way = ref _ways[victim];
         int version = way.Version;
         if (version != 0)
         {
@@ -142,8 +214,8 @@ public sealed class FlowTable
         }
         Volatile.Write(ref way.Version, version + 1);
         way.Key = key;
-        way.Packets = 1;
-        way.Bytes = (ulong)bytes;
+        way.Packets = packets;
+        way.Bytes = bytes;
         way.FirstSeen = now;
         way.LastSeen = now;
         way.DropReasons = reason == DropReason.None ? 0 : 1UL << (int)reason;
@@ -177,5 +249,12 @@ public sealed class FlowTable
     {
         ref Other other = ref OtherOf(tenant);
         return new(Volatile.Read(ref other.Packets), Volatile.Read(ref other.Bytes), Volatile.Read(ref other.Flows));
+    }
+
+    /// <summary>Every frame of tenant <paramref name="tenant"/> (-1: no tenant) this table saw since its last reset: exact, whatever the sample rate.</summary>
+    public (ulong Packets, ulong Bytes) Totals(int tenant)
+    {
+        ref Other other = ref OtherOf(tenant);
+        return (Volatile.Read(ref other.TotalPackets), Volatile.Read(ref other.TotalBytes));
     }
 }

@@ -254,6 +254,7 @@ internal sealed class PollWorker : IDisposable
             if (reason != DropReason.None)
                 Drop(rxSlot, m, reason);
         }
+        flows.Finish();
     }
 
     /// <summary>A burst from the uplink: decapsulated, or the VTEP's own ARP.</summary>
@@ -277,6 +278,7 @@ internal sealed class PollWorker : IDisposable
             if (reason != DropReason.None)
                 Drop(rxSlot, m, reason);
         }
+        flows.Finish();
     }
 
     /// <summary>Frame i of the burst, after asking for the next one's first cache line.</summary>

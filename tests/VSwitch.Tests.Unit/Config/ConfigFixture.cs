@@ -55,6 +55,7 @@ internal static class ConfigFixture
           enabled: true
           table_size: 2048
           top: 5
+          sample_rate: 8
 
         """;
 
@@ -79,7 +80,7 @@ internal static class ConfigFixture
               { "name": "blue-a", "port": "vm-c", "mac": "02:00:00:00:00:0c", "ipv4": ["10.9.0.1"], "ipv6": ["fd09::1"] }
             ] }
           ],
-          "flows": { "enabled": true, "table_size": 2048, "top": 5 }
+          "flows": { "enabled": true, "table_size": 2048, "top": 5, "sample_rate": 8 }
         }
         """;
 

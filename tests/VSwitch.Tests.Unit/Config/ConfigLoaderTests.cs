@@ -21,7 +21,7 @@ public sealed class ConfigLoaderTests : IDisposable
         WorkerCores = [1, 2],
         IdleSleepMicroseconds = 50,
         ControlSocket = "/run/vsw.sock",
-        Flows = new FlowSettings(true, 2048, 5),
+        Flows = new FlowSettings(true, 2048, 5, 8),
         Spec = new SwitchSpec(
             [new TenantSpec("red"), new TenantSpec("blue")],
             [
@@ -76,7 +76,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal([1], config.WorkerCores);
         Assert.Equal(0, config.IdleSleepMicroseconds);
         Assert.Null(config.ControlSocket);
-        Assert.Equal(new FlowSettings(false, 4096, 10), config.Flows);
+        Assert.Equal(new FlowSettings(false, 4096, 10, 1), config.Flows);
     }
 
     [Fact]

@@ -35,6 +35,8 @@ public class ConfigRuleTests
         { "table_size: 2048", "table_size: 1048577", "flows.table_size: 1048577 is out of range (64..1048576)" },
         { "top: 5", "top: 0", "flows.top: 0 is out of range (1..1000)" },
         { "top: 5", "top: 1001", "flows.top: 1001 is out of range (1..1000)" },
+        { "sample_rate: 8", "sample_rate: 0", "flows.sample_rate: 0 is out of range (1..65536)" },
+        { "sample_rate: 8", "sample_rate: 65537", "flows.sample_rate: 65537 is out of range (1..65536)" },
         { "control_socket: /run/vsw.sock", "control_socket: \"\"", "control_socket: is empty; leave the field out instead" },
         { "control_socket: /run/vsw.sock", $"control_socket: /run/{new string('s', 103)}",
             $"control_socket: '/run/{new string('s', 103)}' is 108 bytes long; a unix socket path holds at most 107" },

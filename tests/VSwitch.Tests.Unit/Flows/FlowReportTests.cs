@@ -106,7 +106,7 @@ public sealed class FlowReportTests
         var arp = new FlowKey(-1, 0, 0x0806, 0, 0x02_00_00_00_00_01, 0xFF_FF_FF_FF_FF_FF, 0, 0);
         Record(table, arp, 1, bytes: 42);
 
-        JsonObject json = FlowReport.ToJson(FlowReport.Collect([table], 0, 1, 10), ["red"], 10, now: 3000, ticksPerSecond: 1000);
+        JsonObject json = FlowReport.ToJson(FlowReport.Collect([table], 0, 1, 10), ["red"], 10, sampleRate: 1, now: 3000, ticksPerSecond: 1000);
         JsonArray tenants = json["tenants"]!.AsArray();
         Assert.Equal(["red", null], tenants.Select(t => (string?)t!["tenant"]));
         JsonArray red = tenants[0]!["flows"]!.AsArray();

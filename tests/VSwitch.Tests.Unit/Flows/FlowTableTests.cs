@@ -154,6 +154,52 @@ public sealed class FlowTableTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    /// <summary>Frames through the worker's accounting (Flows/FlowAccounting.cs) as a burst loop drives it.</summary>
+    private static void Burst(FlowTable table, int tenant, byte[][] frames, long now = 1)
+    {
+        var accounting = new FlowTableAccounting(table, now);
+        foreach (byte[] frame in frames)
+        {
+            accounting.Observe(tenant, 0, frame);
+            accounting.Count(DropReason.None);
+        }
+        accounting.Finish();
+    }
+
+    [Fact]
+    public void Sampled_one_frame_in_N_a_flow_is_estimated_N_frames_at_a_time_and_the_tenants_totals_stay_exact()
+    {
+        var table = new FlowTable(64, 4, sampleRate: 4);
+        byte[] big = Udp4(0x0A000001, 0x0A000002, 1000, 53), small = Udp4(0x0A000001, 0x0A000002, 1001, 53, payload: 100);
+        // 40 bursts of 3 big frames and 1 small one: the countdown carries over from burst to burst.
+        for (int burst = 0; burst < 40; burst++)
+            Burst(table, 2, [big, big, big, small]);
+        Burst(table, 3, [big, big, big]);
+
+        Assert.Equal((160ul, (ulong)(120 * big.Length + 40 * small.Length)), table.Totals(2));
+        Assert.Equal((3ul, (ulong)(3 * big.Length)), table.Totals(3));
+        // Every 4th frame is the small one: sampling in step with the traffic sees only it, as sFlow would.
+        FlowRecord sampled = Assert.Single(table.Read(), f => f.Key.Tenant == 2);
+        Assert.Equal((1001, 160ul, 160ul * (ulong)small.Length), (sampled.Key.SourcePort, sampled.Packets, sampled.Bytes));
+    }
+
+    [Fact]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void The_workers_accounting_allocates_nothing_sampled_or_not()
+    {
+        byte[][] frames = [.. Enumerable.Range(0, 32).Select(i => Udp4(0x0A000001, 0x0A000002, (ushort)(1000 + i), 53))];
+        foreach (int rate in new[] { 1, 16 })
+        {
+            var table = new FlowTable(64, 4, rate);
+            for (int i = 0; i < 100; i++)
+                Burst(table, i % 4, frames, i); // first calls: JIT and class constructors
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+                Burst(table, i % 4, frames, i);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
     [Fact]
     public void A_reader_racing_the_worker_never_sees_a_key_torn_between_two_flows()
     {

@@ -38,9 +38,9 @@ internal sealed record WorkersSection(IReadOnlyList<int?>? Cores, int? IdleSleep
         new(workers.IntList("cores"), workers.Int("idle_sleep_us"));
 }
 
-internal sealed record FlowsSection(bool? Enabled, int? TableSize, int? Top)
+internal sealed record FlowsSection(bool? Enabled, int? TableSize, int? Top, int? SampleRate)
 {
-    public static FlowsSection Bind(FieldReader flows) => new(flows.Bool("enabled"), flows.Int("table_size"), flows.Int("top"));
+    public static FlowsSection Bind(FieldReader flows) => new(flows.Bool("enabled"), flows.Int("table_size"), flows.Int("top"), flows.Int("sample_rate"));
 }
 
 internal sealed record ControlSection(string? Group, int? MaxConnections, int? IdleTimeoutS, int? FrameTimeoutS, string? PcapDir, string? VhostDir)

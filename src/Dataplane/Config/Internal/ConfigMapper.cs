@@ -41,7 +41,8 @@ internal static class ConfigMapper
             Flows = new FlowSettings(
                 document.Flows?.Enabled ?? FlowSettings.Default.Enabled,
                 InRange(document.Flows?.TableSize ?? FlowSettings.DefaultTableSize, "flows.table_size", FlowSettings.MinTableSize, FlowSettings.MaxTableSize, errors),
-                InRange(document.Flows?.Top ?? FlowSettings.DefaultTop, "flows.top", 1, FlowSettings.MaxTop, errors)),
+                InRange(document.Flows?.Top ?? FlowSettings.DefaultTop, "flows.top", 1, FlowSettings.MaxTop, errors),
+                InRange(document.Flows?.SampleRate ?? FlowSettings.DefaultSampleRate, "flows.sample_rate", 1, FlowSettings.MaxSampleRate, errors)),
             Spec = spec,
         };
         // dpdk.mbufs is a floor the ports set: a pool their rings, caches and bursts would drain is
