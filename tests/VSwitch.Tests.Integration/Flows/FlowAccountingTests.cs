@@ -158,6 +158,9 @@ public sealed partial class FlowAccountingTests() : RunningVswitchd("flows", Tim
         Assert.Equal("red", (string?)red["tenant"]);
         JsonNode flow = Assert.Single(red["flows"]!.AsArray())!;
         Assert.Equal(3000, (int)flow["source_port"]!);
-        Assert.Equal((ulong)red["packets"]!, (ulong)flow["packets"]!);
+        // All of red's traffic is that flow. The input loops on while the two are read, one after
+        // the other, and a worker adds to the totals once a burst: they may differ by a few bursts.
+        long total = (long)red["packets"]!, counted = (long)flow["packets"]!;
+        Assert.True(Math.Abs(total - counted) <= 4 * 32 + total / 100, $"red's total {total} packets, its one flow {counted}");
     }
 }
