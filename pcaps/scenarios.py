@@ -50,6 +50,7 @@ def mac(n, tenant_byte=0):
 
 def scenario_unicast():
     s = Scenario("unicast", "known unicast within a tenant goes to exactly the owner's port")
+    s.count_flows = True
     for p in ("vm-a", "vm-b", "vm-c", "vm-d"):
         s.port(p)
     a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1"], ["fd00:1::1"])
@@ -106,6 +107,7 @@ def scenario_flood():
 
 def scenario_overlap():
     s = Scenario("overlap", "two tenants with the same MACs and IPs; traffic stays in its tenant")
+    s.count_flows = True
     for p in ("vm-r1", "vm-r2", "vm-b1", "vm-b2", "vm-b3"):
         s.port(p)
     r1 = s.vm("red", "red-1", "vm-r1", mac(1), ["10.0.0.1"], ["fd00::1"])
@@ -132,6 +134,7 @@ def scenario_overlap():
 
 def scenario_spoof():
     s = Scenario("spoof", "anti-spoofing on VM ports: MAC, IPv4, ARP sender, IPv6 (with link-local), VLAN tags")
+    s.count_flows = True
     for p in ("vm-a", "vm-b", "vm-c"):
         s.port(p)
     a = s.vm("red", "red-a", "vm-a", mac(1, 1), ["10.0.0.1", "10.0.0.11"], ["fd00:1::1"])

@@ -189,9 +189,50 @@ class Overlay:
         return host.vtep if self.on_link(host.vtep) or self.gateway is None else self.gateway
 
 
+# ---------------------------------------------------------------------------------------------
+# Flows (src/Dataplane/Flows/FlowKey.cs, docs/flows.md): what the flows op reports for a scenario
+# whose frames all come from local VMs, every frame counted (sample_rate 1).
+
+PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp"}
+
+
+def flow_key(frame):
+    """The flow of a frame from a local VM, as the flows op spells it (without tenant and VNI):
+    IPv4 and IPv6 by protocol, addresses and (TCP, UDP) ports; anything else by EtherType and MACs."""
+    ether_type = int.from_bytes(frame[12:14], "big") if len(frame) >= 14 else 0
+    l3 = frame[14:]
+    if ether_type == 0x0800 and len(l3) >= 20:
+        ihl, total = (l3[0] & 0x0F) * 4, int.from_bytes(l3[2:4], "big")
+        if l3[0] >> 4 == 4 and 20 <= ihl <= len(l3) and ihl <= total <= len(l3):
+            protocol, ports = l3[9], None
+            if protocol in (6, 17):
+                # Only a first fragment, and only with 4 bytes after the header, carries them.
+                first = int.from_bytes(l3[6:8], "big") & 0x1FFF == 0
+                ports = struct.unpack("!HH", l3[ihl:ihl + 4]) if first and len(l3) >= ihl + 4 else (0, 0)
+            return ip_flow(protocol, ipaddress.IPv4Address(l3[12:16]), ipaddress.IPv4Address(l3[16:20]), ports)
+    if ether_type == 0x86DD and len(l3) >= 40 and l3[0] >> 4 == 6 and 40 + int.from_bytes(l3[4:6], "big") <= len(l3):
+        assert l3[6] in (6, 17, 58), "flow scenarios keep IPv6 to one upper-layer header (no extension headers)"
+        payload = l3[40:40 + int.from_bytes(l3[4:6], "big")]
+        ports = (struct.unpack("!HH", payload[:4]) if len(payload) >= 4 else (0, 0)) if l3[6] in (6, 17) else None
+        return ip_flow(l3[6], ipaddress.IPv6Address(l3[8:24]), ipaddress.IPv6Address(l3[24:40]), ports)
+    if len(frame) < 14:
+        return (("ether_type", "0x0000"), ("source", "00:00:00:00:00:00"), ("destination", "00:00:00:00:00:00"))
+    return (("ether_type", f"0x{ether_type:04x}"), ("source", mac_text(frame[6:12])), ("destination", mac_text(frame[0:6])))
+
+
+def ip_flow(protocol, source, destination, ports):
+    key = (("protocol", PROTOCOL_NAMES.get(protocol, str(protocol))), ("source", str(source)), ("destination", str(destination)))
+    return key + ((("source_port", ports[0]), ("destination_port", ports[1])) if ports is not None else ())
+
+
+def mac_text(raw):
+    return ":".join(f"{b:02x}" for b in raw)
+
+
 class Scenario:
     def __init__(self, name, summary):
         self.name, self.summary = name, summary
+        self.count_flows = False  # set by a scenario: flows on, and expected/flows.json written
         self.ports, self.tenants, self.vms = {}, [], []
         self.overlay, self.vnis, self.remote_vms = None, {}, []
         self.extra = {}  # overlay counters the model adds up while classifying
@@ -589,6 +630,8 @@ class Scenario:
                 where = f" -> {','.join(names)}" if names else ""
                 lines.append(f"{port.name} #{n} ({len(frame)} B) {fate}{where}: {note}")
         self.check_order_keys()
+        if self.count_flows:
+            self.flows = self.model_flows()
         counters = {
             "ports": {p.name: {"rx": len(p.inputs), "tx": len(p.outputs)} for p in self.ports.values()},
             "drops": {label: n for label, n in drops.items() if n},
@@ -624,6 +667,25 @@ class Scenario:
                 if seen.setdefault(src, ingress) != ingress:
                     raise AssertionError(f"{self.name}: output {port.name} gets source MAC {src} from {seen[src]} and {ingress}")
 
+    def model_flows(self):
+        """Every input frame of a bound VM port on its tenant's flow, with the drops that hit it."""
+        assert self.overlay is None, "flow scenarios have local VMs only"
+        flows = {}
+        for port in self.ports.values():
+            vm = self.vm_on(port.name)
+            for frame, _, _ in port.inputs:
+                if vm is None:
+                    continue  # an unbound port's frames are in no flow
+                fate, _, _ = self.classify(port.name, frame)
+                key = (("tenant", vm.tenant), ("vni", 0)) + flow_key(frame)
+                flow = flows.setdefault(key, {"packets": 0, "bytes": 0, "drops": set()})
+                flow["packets"] += 1
+                flow["bytes"] += len(frame)
+                if fate in DROP_LABELS:
+                    flow["drops"].add(fate)
+        return sorted((dict(key) | {"packets": f["packets"], "bytes": f["bytes"], "drops": sorted(f["drops"])} for key, f in flows.items()),
+                      key=lambda f: json.dumps(f, sort_keys=True))
+
     def config_yaml(self):
         lines = [
             f"# Scenario '{self.name}': {self.summary}",
@@ -652,6 +714,8 @@ class Scenario:
                 if h.options:
                     lines.append("      geneve_options:")
                     lines += [f'        - {{class: 0x{c:04x}, type: 0x{t:02x}, data: "{d.hex()}"}}' for c, t, d in h.options]
+        if self.count_flows:
+            lines.append("flows: {enabled: true, top: 1000, sample_rate: 1}")
         lines.append("tenants:")
         for tenant in self.tenants:
             lines.append(f"  - name: {tenant}")
@@ -681,6 +745,8 @@ class Scenario:
             "frames.txt": frames_txt.encode(),
             "expected/counters.json": (json.dumps(counters, indent=2) + "\n").encode(),
         }
+        if self.count_flows:
+            files["expected/flows.json"] = (json.dumps(self.flows, indent=1) + "\n").encode()
         for p in self.ports.values():
             files[f"in/{p.name}.pcap"] = pcap_bytes([f for f, _, _ in p.inputs])
             files[f"expected/{p.name}.pcap"] = pcap_bytes([f for f, _ in p.outputs])

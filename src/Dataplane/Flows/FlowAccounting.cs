@@ -11,6 +11,13 @@ namespace VSwitch.Dataplane.Flows;
 
 internal interface IFlowAccounting
 {
+    /// <summary>
+    /// False for NoFlowAccounting: a loop calls Observe only under <c>if (TFlows.Enabled)</c>, a
+    /// constant in each compiled instance, so with accounting off not even Observe's arguments
+    /// (a frame's span, a slice of it: loads and bounds checks) are computed.
+    /// </summary>
+    static abstract bool Enabled { get; }
+
     /// <summary>The next frame to count: <paramref name="frame"/> of tenant <paramref name="tenant"/> (-1: none), through VNI <paramref name="vni"/> (0: local).</summary>
     void Observe(int tenant, uint vni, ReadOnlySpan<byte> frame);
 
@@ -24,6 +31,8 @@ internal interface IFlowAccounting
 /// <summary>Flow accounting off (flows.enabled: false): nothing, compiled away.</summary>
 internal struct NoFlowAccounting : IFlowAccounting
 {
+    public static bool Enabled => false;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Observe(int tenant, uint vni, ReadOnlySpan<byte> frame)
     {
@@ -49,6 +58,8 @@ internal struct NoFlowAccounting : IFlowAccounting
 /// </summary>
 internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
 {
+    public static bool Enabled => true;
+
     private int _countdown = table.Countdown;
     private int _tenant = int.MinValue;
     private ulong _packets, _bytes;

@@ -248,7 +248,8 @@ internal sealed class PollWorker : IDisposable
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
-            flows.Observe(ingress.TenantIndex, 0, Mbuf.Frame(m));
+            if (TFlows.Enabled)
+                flows.Observe(ingress.TenantIndex, 0, Mbuf.Frame(m));
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Switch(tables, ingress, m);
             flows.Count(reason);
             if (reason != DropReason.None)
@@ -267,7 +268,8 @@ internal sealed class PollWorker : IDisposable
             DropReason reason;
             if (Mbuf.SegmentCount(m) != 1)
             {
-                flows.Observe(-1, 0, Mbuf.Frame(m));
+                if (TFlows.Enabled)
+                    flows.Observe(-1, 0, Mbuf.Frame(m));
                 reason = DropReason.MultiSegment;
             }
             else
@@ -357,9 +359,9 @@ internal sealed class PollWorker : IDisposable
     {
         Span<byte> frame = Mbuf.Frame(m);
         DropReason reason = Decapsulation.Classify(tables, overlay, frame, out Decapsulated d);
-        if (d.Tunnel is { } through)
+        if (TFlows.Enabled && d.Tunnel is { } through)
             flows.Observe(through.TenantIndex, through.Vni, frame.Slice(d.InnerOffset, d.InnerLength));
-        else
+        else if (TFlows.Enabled)
             flows.Observe(-1, 0, frame);
         if (reason != DropReason.None)
             return reason;

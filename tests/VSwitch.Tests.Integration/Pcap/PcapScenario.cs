@@ -31,6 +31,8 @@ public sealed class PcapScenario
     public required IReadOnlyList<ScenarioPort> Ports { get; init; }
     public required IReadOnlyList<ScenarioVm> Vms { get; init; }
     public required JsonObject ExpectedCounters { get; init; }
+    /// <summary>expected/flows.json: every flow of the run, as the flows op reports it (without times); null where the scenario does not count flows.</summary>
+    public JsonArray? ExpectedFlows { get; init; }
     public ScenarioOverlay? Overlay { get; init; }
 
     public string InputPath(string port) => Path.Combine(Directory, "in", port + ".pcap");
@@ -78,9 +80,13 @@ public sealed class PcapScenario
         string countersPath = Path.Combine(directory, "expected", "counters.json");
         var counters = JsonNode.Parse(File.ReadAllText(countersPath)) as JsonObject
             ?? throw new InvalidDataException($"{countersPath}: not a JSON object");
+        string flowsPath = Path.Combine(directory, "expected", "flows.json");
+        JsonArray? flows = File.Exists(flowsPath)
+            ? JsonNode.Parse(File.ReadAllText(flowsPath)) as JsonArray ?? throw new InvalidDataException($"{flowsPath}: not a JSON array")
+            : null;
         return new PcapScenario
         {
-            Name = name, Directory = directory, ConfigText = text, Ports = ports, Vms = vms, ExpectedCounters = counters, Overlay = overlay,
+            Name = name, Directory = directory, ConfigText = text, Ports = ports, Vms = vms, ExpectedCounters = counters, ExpectedFlows = flows, Overlay = overlay,
         };
     }
 

@@ -141,6 +141,8 @@ public sealed class PcapScenarioTests
                 problems.Add($"tshark decoded {dissectedReplies} ARP reply(ies) (opcode 2) in the outputs; the expected outputs hold {expectedReplies}");
             problems.AddRange(CompareCounters("control socket 'counters'", s, run.Counters!));
             problems.AddRange(CompareCounters("exit report on stdout", s, run.FinalCounters!));
+            if (s.ExpectedFlows is { } expectedFlows)
+                problems.AddRange(CompareFlows(expectedFlows, run.Flows!));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -154,6 +156,43 @@ public sealed class PcapScenarioTests
                         + string.Join("\n", problems) + "\n" + run.Log);
         }
     }
+
+    /// <summary>
+    /// The flows op's flows, each with its tenant and without its times, against expected/flows.json
+    /// (the generator's own count): the same set of flows, each with the same packets, bytes and
+    /// drop reasons; and each tenant's total the sum of its flows (every frame counted, nothing evicted).
+    /// </summary>
+    public static List<string> CompareFlows(JsonArray expected, JsonObject reply)
+    {
+        var problems = new List<string>();
+        var actual = new List<string>();
+        foreach (JsonNode? tenant in reply["tenants"]!.AsArray())
+        {
+            JsonArray flows = tenant!["flows"]!.AsArray();
+            if ((ulong)tenant["other"]!["packets"]! != 0)
+                problems.Add($"flows: tenant {tenant["tenant"]}: {tenant["other"]!.ToJsonString()} not named, with top 1000 and nothing evicted");
+            ulong sum = flows.Aggregate(0UL, (total, f) => total + (ulong)f!["packets"]!);
+            if ((ulong)tenant["packets"]! != sum)
+                problems.Add($"flows: tenant {tenant["tenant"]}: {tenant["packets"]} packets in all, {sum} in its flows");
+            foreach (JsonNode? flow in flows)
+            {
+                JsonObject f = flow!.DeepClone().AsObject();
+                f.Remove("first_seen_s_ago");
+                f.Remove("last_seen_s_ago");
+                f["drops"] = new JsonArray([.. f["drops"]!.AsArray().Select(d => (string)d!).Order(StringComparer.Ordinal).Select(d => (JsonNode)d)]);
+                f["tenant"] = (string?)tenant["tenant"];
+                actual.Add(Canonical(f));
+            }
+        }
+        List<string> want = [.. expected.Select(f => Canonical(f!.AsObject()))];
+        problems.AddRange(want.Except(actual).Select(f => $"flows: expected, not reported: {f}"));
+        problems.AddRange(actual.Except(want).Select(f => $"flows: reported, not expected: {f}"));
+        return problems;
+    }
+
+    /// <summary>A flow's fields in name order, so two spellings of one flow compare equal.</summary>
+    private static string Canonical(JsonObject flow) =>
+        new JsonObject(flow.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))).ToJsonString();
 
     /// <summary>Every counter counters.json names, and every drop label (absent from counters.json = 0).</summary>
     public static List<string> CompareCounters(string source, PcapScenario scenario, JsonObject actual)

@@ -1,6 +1,7 @@
 // One scenario through the real vswitchd: the scenario's config with its placeholders filled in,
 // in a fresh temp directory; `vswitchd run --offline` until the daemon reports "drained"; its
-// counters over the control socket; {"op":"shutdown"}; its exit report. The output captures stay
+// counters (and, where the scenario counts flows, its flows) over the control socket;
+// {"op":"shutdown"}; its exit report. The output captures stay
 // in OutputDirectory. Dispose leaves no vswitchd and no DPDK runtime files behind (VswitchdProcess)
 // and removes the work directory unless Keep was called.
 using System.Text.Json.Nodes;
@@ -14,6 +15,7 @@ public sealed class ScenarioRun : IAsyncDisposable
     public static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
 
     private VswitchdProcess? _vswitchd;
+    private readonly bool _countsFlows;
     private bool _keep;
 
     public string WorkDirectory { get; }
@@ -24,6 +26,8 @@ public sealed class ScenarioRun : IAsyncDisposable
     public string FilePrefix { get; }
     public JsonObject? Counters { get; private set; }
     public JsonObject? FinalCounters { get; private set; }
+    /// <summary>The flows op's reply (every flow), for a scenario with expected flows.</summary>
+    public JsonObject? Flows { get; private set; }
 
     public ScenarioRun(PcapScenario scenario)
     {
@@ -31,6 +35,7 @@ public sealed class ScenarioRun : IAsyncDisposable
         // Short: the control socket lives here and sun_path holds 108 bytes.
         WorkDirectory = Path.Combine("/tmp", $"vswpcap-{tag}");
         FilePrefix = $"vswpcap_{scenario.Name.Replace('-', '_')}_{tag}";
+        _countsFlows = scenario.ExpectedFlows is not null;
         Directory.CreateDirectory(InputDirectory);
         Directory.CreateDirectory(OutputDirectory);
         foreach (ScenarioPort port in scenario.Ports)
@@ -52,6 +57,8 @@ public sealed class ScenarioRun : IAsyncDisposable
             offline: true, workingDirectory: WorkDirectory);
         await _vswitchd.WaitForStateAsync("drained", DrainTimeout, cancellation);
         Counters = await _vswitchd.RequestAsync(new JsonObject { ["op"] = "counters" }, VswitchdProcess.RequestTimeout, cancellation);
+        if (_countsFlows)
+            Flows = await _vswitchd.RequestAsync(new JsonObject { ["op"] = "flows", ["top"] = 1000 }, VswitchdProcess.RequestTimeout, cancellation);
         FinalCounters = await _vswitchd.StopAsync(VswitchdStop.ShutdownRequest, ExitTimeout, cancellation);
     }
 
