@@ -49,14 +49,7 @@ public sealed partial class Vswitchd
         {
             if (_state != DaemonState.Running)
                 throw new ControlException($"{op}: vswitchd is {_state.ToString().ToLowerInvariant()}, not running");
-            try
-            {
-                Change(op, request);
-            }
-            catch (ConfigException e)
-            {
-                throw new ControlException(string.Join("; ", e.Errors));
-            }
+            WithFieldErrors(() => Change(op, request));
             return new JsonObject { ["generation"] = Interlocked.Read(ref _generation) };
         }
         finally
@@ -190,11 +183,10 @@ public sealed partial class Vswitchd
         ["workers"] = _workers.Length,
     };
 
-    /// <summary>The uplink's neighbour table: one entry per next hop toward the remote VTEPs.</summary>
     /// <summary>The largest flows per tenant, and the rest summed (Flows/FlowReport.cs); reads the workers' tables while they run.</summary>
     private JsonObject FlowsReport(JsonObject request)
     {
-        (string? tenantName, int top) = ReadRequest(() => ControlRequests.Flows(request, _config.Flows.Top));
+        (string? tenantName, int top) = WithFieldErrors(() => ControlRequests.Flows(request, _config.Flows.Top));
         if (!_config.Flows.Enabled)
             throw new ControlException("flows: flow accounting is off (flows.enabled is false in the configuration)");
         SwitchTables tables = Tables;
@@ -208,7 +200,8 @@ public sealed partial class Vswitchd
         return FlowReport.ToJson(report, tables.Tenants, top, _config.Flows.SampleRate, (long)vsw_rdtsc(), rte_get_tsc_hz());
     }
 
-    private static T ReadRequest<T>(Func<T> read)
+    /// <summary>Runs <paramref name="read"/>; the errors of a bad field (ConfigException, one per field) become the request's error.</summary>
+    private static T WithFieldErrors<T>(Func<T> read)
     {
         try
         {
@@ -220,6 +213,13 @@ public sealed partial class Vswitchd
         }
     }
 
+    private static void WithFieldErrors(Action change) => WithFieldErrors(() =>
+    {
+        change();
+        return true;
+    });
+
+    /// <summary>The uplink's neighbour table: one entry per next hop toward the remote VTEPs.</summary>
     private JsonObject NeighboursReport()
     {
         var entries = new JsonArray();

@@ -3,7 +3,7 @@
 // counts it once its fate is known, with the drop reason if it was dropped. The loops take the
 // accounting as a struct type parameter (PollWorker.SwitchBurst<TFlows>), so a worker with flow
 // accounting off runs loops compiled without a trace of it, and one with it on runs them with
-// the table's calls inlined.
+// the per-frame part inlined (the sampled frames' work stays out of line).
 using System.Runtime.CompilerServices;
 using VSwitch.Dataplane.Counters;
 
