@@ -22,7 +22,7 @@
 #define VSW_EXPORT __attribute__((visibility("default")))
 
 /* Version of struct vsw_layout; bumped whenever a field is added, checked by the C# side. */
-#define VSW_LAYOUT_VERSION 1
+#define VSW_LAYOUT_VERSION 2
 
 struct vsw_layout {
 	uint32_t version;
@@ -52,6 +52,8 @@ struct vsw_layout {
 	uint32_t eth_stats_oerrors;
 	uint32_t eth_stats_rx_nombuf;
 	uint32_t max_ethports;
+	uint32_t eth_stats_ibytes;
+	uint32_t eth_stats_obytes;
 };
 
 /* The size of struct vsw_layout as this build compiled it: the C# side checks it against its own
@@ -90,6 +92,8 @@ VSW_EXPORT void vsw_layout(struct vsw_layout *l)
 	l->eth_stats_oerrors = offsetof(struct rte_eth_stats, oerrors);
 	l->eth_stats_rx_nombuf = offsetof(struct rte_eth_stats, rx_nombuf);
 	l->max_ethports = RTE_MAX_ETHPORTS;
+	l->eth_stats_ibytes = offsetof(struct rte_eth_stats, ibytes);
+	l->eth_stats_obytes = offsetof(struct rte_eth_stats, obytes);
 }
 
 VSW_EXPORT uint16_t vsw_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)

@@ -54,7 +54,7 @@ public static class VswitchdCommandLine
             await stderr.WriteLineAsync($"{Program}: bad configuration:\n{e.Message}").ConfigureAwait(false);
             return ExitStatus.BadInput;
         }
-        catch (Exception e) when (e is InvalidOperationException or PortSetupException or InvalidDataException or TimeoutException)
+        catch (Exception e) when (e is InvalidOperationException or PortSetupException or InvalidDataException or TimeoutException or Metrics.MetricsEndpointException)
         {
             await stderr.WriteLineAsync($"{Program}: {e.Message}").ConfigureAwait(false);
             return ExitStatus.Failed;

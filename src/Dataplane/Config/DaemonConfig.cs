@@ -50,6 +50,9 @@ public sealed record DaemonConfig
     /// <summary>Per-flow accounting in the workers, and how much of it the control side reports.</summary>
     public FlowSettings Flows { get; init; } = FlowSettings.Default;
 
+    /// <summary>Where /metrics is served over HTTP; null (the default): not at all.</summary>
+    public ListenAddress? MetricsListen { get; init; }
+
     public required SwitchSpec Spec { get; init; }
 }
 
@@ -69,4 +72,12 @@ public sealed record FlowSettings(bool Enabled, int TableSize, int Top, int Samp
 
     /// <summary>Off until its cost fits the budget of docs/flows.md ("Cost"): on, it takes a large share of the L2 rate today.</summary>
     public static readonly FlowSettings Default = new(false, DefaultTableSize, DefaultTop);
+}
+
+/// <summary>An IP address (in its canonical text) and a TCP port to listen on.</summary>
+public sealed record ListenAddress(string Address, int Port)
+{
+    public System.Net.IPEndPoint ToEndPoint() => new(System.Net.IPAddress.Parse(Address), Port);
+
+    public override string ToString() => ToEndPoint().ToString();
 }

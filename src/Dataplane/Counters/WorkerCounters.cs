@@ -50,6 +50,8 @@ public sealed class WorkerCounters(int queueSlots, int remoteHosts)
     public ulong IdleCycles;
     /// <summary>Managed bytes this worker thread allocated since its first burst (GC.GetAllocatedBytesForCurrentThread); -1 before.</summary>
     public long AllocatedBytes = -1;
+    /// <summary>Methods JIT-compiled on this worker thread since its first burst (JitInfo): 0 when WorkerPrecompile covered every path it took.</summary>
+    public long JitMethods;
     /// <summary>Poll loops completed; the control side waits on it to know a table swap has been seen.</summary>
     public long Epoch;
 

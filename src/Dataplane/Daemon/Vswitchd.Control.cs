@@ -10,6 +10,7 @@ using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Flows;
 using VSwitch.Dataplane.Interop;
+using VSwitch.Dataplane.Metrics;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Protocols;
@@ -59,7 +60,7 @@ public sealed partial class Vswitchd
     }
 
     /// <summary>Runs <paramref name="read"/> while no change (and no shutdown) is stopping or detaching ports.</summary>
-    private async ValueTask<JsonObject> UnderChangesLock(Func<JsonObject> read, CancellationToken ct)
+    private async ValueTask<T> UnderChangesLock<T>(Func<T> read, CancellationToken ct)
     {
         await _changes.WaitAsync(ct);
         try
@@ -242,13 +243,10 @@ public sealed partial class Vswitchd
         JsonObject list = SpecJson.Write(Tables.Spec);
         var vhost = new JsonObject();
         foreach ((string name, VhostPort port) in _vhostPorts.OrderBy(p => p.Key, StringComparer.Ordinal))
-            vhost[name] = VhostStateJson(port);
+            vhost[name] = CountersJson.VhostState(port);
         list["vhost_user"] = vhost;
         return list;
     }
-
-    /// <summary>A port's rx, tx and drops, and the same per queue (a VM's queue pairs), from the per-queue counters.</summary>
-    private readonly record struct QueueCounts(ulong Rx, ulong Tx, ulong Drops);
 
     /// <summary>The workers' counts of each of the port's queues; zeros before there are workers.</summary>
     private static QueueCounts[] QueueCountsOf(WorkerCounters sum, ushort port, int queueCount)
@@ -262,130 +260,57 @@ public sealed partial class Vswitchd
         return counts;
     }
 
-    private void AddQueueCounters(JsonObject entry, WorkerCounters sum, string name, ushort port, int queueCount)
+    /// <summary>Each queue's counts since the port was attached (an id reused by a later port starts at zero).</summary>
+    private QueueCounts[] QueueCountsSinceAttach(WorkerCounters sum, string name, ushort port, int queueCount)
     {
         QueueCounts[] now = QueueCountsOf(sum, port, queueCount);
         QueueCounts[] atAttach = _atAttach.TryGetValue(name, out var attached) ? attached.Counts : new QueueCounts[queueCount];
-        var queues = new JsonArray();
-        ulong rx = 0, tx = 0, drops = 0;
-        for (int q = 0; q < queueCount; q++)
-        {
-            QueueCounts c = new(now[q].Rx - atAttach[q].Rx, now[q].Tx - atAttach[q].Tx, now[q].Drops - atAttach[q].Drops);
-            rx += c.Rx;
-            tx += c.Tx;
-            drops += c.Drops;
-            queues.Add(new JsonObject { ["rx"] = c.Rx, ["tx"] = c.Tx, ["drops"] = c.Drops });
-        }
-        entry["rx"] = rx;
-        entry["tx"] = tx;
-        entry["drops"] = drops;
-        entry["queues"] = queues;
+        return [.. now.Select((c, q) => new QueueCounts(c.Rx - atAttach[q].Rx, c.Tx - atAttach[q].Tx, c.Drops - atAttach[q].Drops))];
     }
 
-    private static JsonObject VhostStateJson(VhostPort port)
-    {
-        VhostPortState state = port.State();
-        return new JsonObject
-        {
-            ["socket"] = port.Socket,
-            ["mode"] = port.Mode.ToString().ToLowerInvariant(),
-            ["connected"] = state.Connected,
-            ["features"] = $"0x{state.Features:x}",
-            ["queue_pairs"] = state.QueuePairs,
-            ["guest_rx_queues"] = new JsonArray([.. state.GuestRxQueues.Select(q => (JsonNode)q)]),
-            ["guest_tx_queues"] = new JsonArray([.. state.GuestTxQueues.Select(q => (JsonNode)q)]),
-            ["connections"] = state.Connections,
-        };
-    }
-
-    /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
-    public JsonObject CountersReport()
+    /// <summary>
+    /// Every counter, read once while the workers run: what the counters op and /metrics report.
+    /// Reads ports' DPDK stats: the caller holds the changes lock.
+    /// </summary>
+    internal CountersSnapshot TakeSnapshot()
     {
         // Each worker's packet count is read before the outcome counters, so while traffic flows
         // the outcomes in a report never lag behind its packet count (readers compare the two).
-        var workers = new JsonArray();
-        foreach (PollWorker w in _workers)
-        {
-            workers.Add(new JsonObject
-            {
-                ["index"] = w.Index,
-                ["core"] = w.Core,
-                ["polls"] = Volatile.Read(ref w.Counters.Polls),
-                ["packets"] = Volatile.Read(ref w.Counters.Packets),
-                ["allocated_bytes"] = Volatile.Read(ref w.Counters.AllocatedBytes),
-                ["busy_cycles"] = Volatile.Read(ref w.Counters.BusyCycles),
-                ["idle_cycles"] = Volatile.Read(ref w.Counters.IdleCycles),
-            });
-        }
+        WorkerSample[] workers = [.. _workers.Select(w => new WorkerSample(w.Index, w.Core,
+            Volatile.Read(ref w.Counters.Polls), Volatile.Read(ref w.Counters.Packets), Volatile.Read(ref w.Counters.AllocatedBytes),
+            Volatile.Read(ref w.Counters.BusyCycles), Volatile.Read(ref w.Counters.IdleCycles), Volatile.Read(ref w.Counters.JitMethods)))];
         WorkerCounters sum = WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]);
         SwitchTables tables = Tables;
-        var ports = new JsonObject();
+        var ports = new List<PortSample>();
         foreach (PortSpec port in tables.Spec.Ports)
         {
             if (!_portIds.TryGetValue(port.Name, out ushort id))
                 continue;
-            var entry = new JsonObject
-            {
-                ["port_id"] = id,
-                ["role"] = port.Role.ToString().ToLowerInvariant(),
-                ["vm"] = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name)?.Name,
-            };
-            AddQueueCounters(entry, sum, port.Name, id, port.Queues);
-            if (port.VhostUser is not null)
-            {
-                // No ethdev behind it: the workers' own counts are the port's.
-                if (_vhostPorts.TryGetValue(port.Name, out VhostPort? vhost))
-                    entry["vhost_user"] = VhostStateJson(vhost);
-            }
-            else
-            {
-                EthStats stats = StatsOf(port.Name);
-                entry["ipackets"] = stats.Ipackets;
-                entry["opackets"] = stats.Opackets;
-                entry["imissed"] = stats.Imissed;
-                entry["ierrors"] = stats.Ierrors;
-                entry["oerrors"] = stats.Oerrors;
-                entry["rx_nombuf"] = stats.RxNoMbuf;
-                entry["discarded_at_attach"] = _atAttach.TryGetValue(port.Name, out var attached) ? attached.Discarded : 0;
-            }
-            ports[port.Name] = entry;
+            // A vhost-user port has no ethdev behind it: the workers' own counts are the port's.
+            _vhostPorts.TryGetValue(port.Name, out VhostPort? vhost);
+            VmSpec? vm = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name);
+            ports.Add(new PortSample(port, id, vm?.Name, vm?.Tenant,
+                QueueCountsSinceAttach(sum, port.Name, id, port.Queues),
+                port.VhostUser is null ? StatsOf(port.Name) : null,
+                _atAttach.TryGetValue(port.Name, out var attached) ? attached.Discarded : 0,
+                vhost));
         }
-        var drops = new JsonObject();
-        foreach (DropReason reason in Enum.GetValues<DropReason>().Where(r => r != DropReason.None))
-            drops[DropReasons.Label(reason)] = sum.Drops[(int)reason];
-        var tunnels = new JsonObject();
-        ulong encapsulated = 0, decapsulated = 0;
-        foreach (RemoteHost host in tables.Overlay?.Hosts ?? [])
-        {
-            int i = host.Index;
-            encapsulated += sum.TunnelEncap[i];
-            decapsulated += sum.TunnelDecap[i];
-            tunnels[host.Name] = new JsonObject
-            {
-                ["tunnel"] = host.Tunnel.ToString().ToLowerInvariant(),
-                ["vtep"] = Ipv4.Format(host.Vtep),
-                ["encap"] = sum.TunnelEncap[i],
-                ["decap"] = sum.TunnelDecap[i],
-                ["geneve_options"] = sum.TunnelGeneveOptions[i],
-                ["geneve_critical_options"] = sum.TunnelGeneveCriticalOptions[i],
-            };
-        }
-        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops };
-        CounterReport.AddTotals(report, sum);
-        report["encapsulated"] = encapsulated;
-        report["decapsulated"] = decapsulated;
-        report["tunnels"] = tunnels;
-        report["workers"] = workers;
-        // The rate of the workers' busy_cycles and idle_cycles.
-        report["tsc_hz"] = rte_get_tsc_hz();
-        // A collection suspends the workers too, even though they never allocate: report it.
-        report["gc"] = new JsonObject
-        {
-            ["collections"] = GC.CollectionCount(0),
-            ["gen2_collections"] = GC.CollectionCount(2),
-            ["pause_total_ms"] = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
-        };
-        return report;
+        return new CountersSnapshot(workers, sum, ports, tables.Overlay?.Hosts ?? [], rte_get_tsc_hz(),
+            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+    }
+
+    /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
+    public JsonObject CountersReport() => CountersJson.Write(TakeSnapshot());
+
+    /// <summary>What a /metrics scrape reports: the counters, the top flows per tenant (flow accounting on) and the neighbours.</summary>
+    private async Task<MetricsInputs> ReadMetricsAsync(CancellationToken ct)
+    {
+        CountersSnapshot counters = await UnderChangesLock(TakeSnapshot, ct);
+        SwitchTables tables = Tables;
+        IReadOnlyList<TenantFlows>? flows = _config.Flows.Enabled
+            ? FlowReport.Collect(_workers.Select(w => w.Flows!), tables.TenantLayout, tables.Tenants.Length, _config.Flows.Top)
+            : null;
+        return new MetricsInputs(counters, flows, tables.Tenants, _neighbours?.Entries(_uptime.Elapsed) ?? []);
     }
 }
 

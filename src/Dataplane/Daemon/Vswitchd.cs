@@ -10,6 +10,7 @@ using VSwitch.Common.Control;
 using VSwitch.Dataplane.Counters;
 using VSwitch.Dataplane.Flows;
 using VSwitch.Dataplane.Interop;
+using VSwitch.Dataplane.Metrics;
 using VSwitch.Dataplane.Overlay.Neighbours;
 using VSwitch.Dataplane.Ports;
 using VSwitch.Dataplane.Vhost;
@@ -96,6 +97,9 @@ public sealed partial class Vswitchd : ITableSource
         }
         Publish(_config.Spec);
 
+        var compiling = Stopwatch.StartNew();
+        int compiled = WorkerPrecompile.Run();
+        Log($"compiled {compiled} worker-side methods in {compiling.ElapsedMilliseconds} ms");
         _mailboxes = Enumerable.Range(0, _workerCount).Select(_ => new NeighbourMailbox()).ToArray();
         _workers = _config.WorkerCores.Take(_workerCount)
             .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool, _mailboxes[i],
@@ -112,6 +116,9 @@ public sealed partial class Vswitchd : ITableSource
         Log($"{_workers.Length} worker(s) on core(s) {string.Join(',', _workers.Select(w => w.Core))}, {_portIds.Count} port(s)");
 
         await using ControlServer? control = _config.ControlSocket is null ? null : ControlServer.Start(_config.ControlSocket, ControlOps(), new ControlServerOptions("vswitchd") { Log = Log, Limits = _config.ControlLimits });
+        await using MetricsEndpoint? metrics = _config.MetricsListen is { } listen ? MetricsEndpoint.Start(listen.ToEndPoint(), ReadMetricsAsync) : null;
+        if (_config.MetricsListen is { } served)
+            Log($"metrics: {MetricsEndpoint.Url(served.ToEndPoint())}");
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _state = DaemonState.Running;

@@ -16,6 +16,9 @@ namespace VSwitch.Dataplane.Flows;
 /// <param name="Packets">Every frame of the tenant: exact, whatever the sample rate.</param>
 public sealed record TenantFlows(int Tenant, IReadOnlyList<FlowRecord> Top, FlowAggregate Other, ulong Packets, ulong Bytes);
 
+/// <summary>A flow's ends (FlowReport.Endpoints): Protocol for IP, else EtherType; ports for TCP and UDP only.</summary>
+public readonly record struct FlowEndpoints(string? Protocol, string? EtherType, string Source, string Destination, int? SourcePort, int? DestinationPort);
+
 public static class FlowReport
 {
     /// <summary>
@@ -104,25 +107,18 @@ public static class FlowReport
 
     private static JsonObject Flow(FlowRecord flow, long now, double ticksPerSecond)
     {
-        FlowKey key = flow.Key;
-        var json = new JsonObject { ["vni"] = key.Vni };
-        switch (key.EtherType)
+        FlowEndpoints ends = Endpoints(flow.Key);
+        var json = new JsonObject { ["vni"] = flow.Key.Vni };
+        if (ends.Protocol is { } protocol)
+            json["protocol"] = protocol;
+        else
+            json["ether_type"] = ends.EtherType;
+        json["source"] = ends.Source;
+        json["destination"] = ends.Destination;
+        if (ends.SourcePort is int sourcePort)
         {
-            case Ethernet.TypeIpv4 or Ethernet.TypeIpv6:
-                json["protocol"] = Protocol(key.Protocol);
-                json["source"] = Address(key.EtherType, key.Source);
-                json["destination"] = Address(key.EtherType, key.Destination);
-                if (key.Protocol is Ipv4.ProtocolTcp or Ipv4.ProtocolUdp)
-                {
-                    json["source_port"] = (int)key.SourcePort;
-                    json["destination_port"] = (int)key.DestinationPort;
-                }
-                break;
-            default:
-                json["ether_type"] = $"0x{key.EtherType:x4}";
-                json["source"] = MacAddress.Format((ulong)key.Source);
-                json["destination"] = MacAddress.Format((ulong)key.Destination);
-                break;
+            json["source_port"] = sourcePort;
+            json["destination_port"] = ends.DestinationPort;
         }
         json["packets"] = flow.Packets;
         json["bytes"] = flow.Bytes;
@@ -136,6 +132,19 @@ public static class FlowReport
         }
         json["drops"] = drops;
         return json;
+    }
+
+    /// <summary>
+    /// A flow's ends as people read them: for IP the protocol, addresses and (TCP and UDP) ports;
+    /// for anything else the EtherType and MAC addresses.
+    /// </summary>
+    public static FlowEndpoints Endpoints(in FlowKey key)
+    {
+        if (key.EtherType is not (Ethernet.TypeIpv4 or Ethernet.TypeIpv6))
+            return new(null, $"0x{key.EtherType:x4}", MacAddress.Format((ulong)key.Source), MacAddress.Format((ulong)key.Destination), null, null);
+        bool ports = key.Protocol is Ipv4.ProtocolTcp or Ipv4.ProtocolUdp;
+        return new(Protocol(key.Protocol), null, Address(key.EtherType, key.Source), Address(key.EtherType, key.Destination),
+            ports ? key.SourcePort : null, ports ? key.DestinationPort : null);
     }
 
     /// <summary>The IANA protocol number's keyword for the common ones, else the number.</summary>

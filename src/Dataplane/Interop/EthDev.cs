@@ -7,7 +7,7 @@ using static VSwitch.Dataplane.Interop.Interop;
 namespace VSwitch.Dataplane.Interop;
 
 /// <summary>rte_eth_stats fields vswitchd reports.</summary>
-public readonly record struct EthStats(ulong Ipackets, ulong Opackets, ulong Imissed, ulong Ierrors, ulong Oerrors, ulong RxNoMbuf);
+public readonly record struct EthStats(ulong Ipackets, ulong Opackets, ulong Imissed, ulong Ierrors, ulong Oerrors, ulong RxNoMbuf, ulong Ibytes = 0, ulong Obytes = 0);
 
 internal static unsafe class EthDev
 {
@@ -76,7 +76,10 @@ internal static unsafe class EthDev
             *(ulong*)(stats + layout.EthStatsImissed),
             *(ulong*)(stats + layout.EthStatsIerrors),
             *(ulong*)(stats + layout.EthStatsOerrors),
-            *(ulong*)(stats + layout.EthStatsRxNombuf));
+            *(ulong*)(stats + layout.EthStatsRxNombuf),
+            // SAFETY: as above: 64-bit counters at offsets inside the buffer, as the shim reports them.
+            *(ulong*)(stats + layout.EthStatsIbytes),
+            *(ulong*)(stats + layout.EthStatsObytes));
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ internal static unsafe partial class Interop
 [StructLayout(LayoutKind.Sequential)]
 internal struct NativeLayout
 {
-    public const uint ExpectedVersion = 1;
+    public const uint ExpectedVersion = 2;
     public uint Version;
     public uint MbufSize;
     public uint MbufBufAddr;
@@ -69,4 +69,6 @@ internal struct NativeLayout
     public uint EthStatsOerrors;
     public uint EthStatsRxNombuf;
     public uint MaxEthPorts;
+    public uint EthStatsIbytes;
+    public uint EthStatsObytes;
 }

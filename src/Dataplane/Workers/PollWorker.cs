@@ -70,6 +70,7 @@ internal sealed class PollWorker : IDisposable
     private int _dirtyCount;
     private int _dropCount;
     private long _allocationBaseline = -1;
+    private long _jitBaseline;
 
     public int Index => _index;
     public int Core { get; }
@@ -190,17 +191,21 @@ internal sealed class PollWorker : IDisposable
     }
 
     /// <summary>
-    /// Publishes the bytes this thread has allocated since its first burst. The baseline waits
-    /// for traffic so that first-call work (class constructors) is not charged to the loop.
+    /// Publishes the bytes this thread has allocated, and the methods JIT-compiled on it, since
+    /// its first burst. The baseline waits for traffic so that the thread's own start (binding
+    /// rte_thread_register, whose call site sits in a try block and so gets a P/Invoke stub) is
+    /// not charged to the loop.
     /// </summary>
     private void SampleAllocations()
     {
         if (Counters.Packets == 0)
             return;
         long now = GC.GetAllocatedBytesForCurrentThread();
+        long compiled = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: true);
         if (_allocationBaseline < 0)
-            _allocationBaseline = now;
+            (_allocationBaseline, _jitBaseline) = (now, compiled);
         Volatile.Write(ref Counters.AllocatedBytes, now - _allocationBaseline);
+        Volatile.Write(ref Counters.JitMethods, compiled - _jitBaseline);
     }
 
     /// <summary>

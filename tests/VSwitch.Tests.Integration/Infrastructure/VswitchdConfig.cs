@@ -129,6 +129,9 @@ public sealed record VswitchdConfig(
     /// <summary>The flows section as written; vswitchd's defaults when null.</summary>
     public JsonObject? Flows { get; init; }
 
+    /// <summary>The metrics section (metrics.listen); null: no /metrics.</summary>
+    public JsonObject? Metrics { get; init; }
+
     /// <summary>
     /// Two cores on these machines: EAL gets lcores 0 and 1, the worker core 1, and the worker
     /// sleeps when a poll finds nothing so the test's own processes get CPU. (The KVM sandbox
@@ -168,6 +171,8 @@ public sealed record VswitchdConfig(
             json["overlay"] = Overlay.ToJson();
         if (Flows is not null)
             json["flows"] = Flows.DeepClone();
+        if (Metrics is not null)
+            json["metrics"] = Metrics.DeepClone();
         return json;
     }
 

@@ -56,6 +56,8 @@ internal static class ConfigFixture
           table_size: 2048
           top: 5
           sample_rate: 8
+        metrics:
+          listen: "127.0.0.1:9464"
 
         """;
 
@@ -80,7 +82,8 @@ internal static class ConfigFixture
               { "name": "blue-a", "port": "vm-c", "mac": "02:00:00:00:00:0c", "ipv4": ["10.9.0.1"], "ipv6": ["fd09::1"] }
             ] }
           ],
-          "flows": { "enabled": true, "table_size": 2048, "top": 5, "sample_rate": 8 }
+          "flows": { "enabled": true, "table_size": 2048, "top": 5, "sample_rate": 8 },
+          "metrics": { "listen": "127.0.0.1:9464" }
         }
         """;
 

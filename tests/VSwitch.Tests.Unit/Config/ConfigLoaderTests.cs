@@ -22,6 +22,7 @@ public sealed class ConfigLoaderTests : IDisposable
         IdleSleepMicroseconds = 50,
         ControlSocket = "/run/vsw.sock",
         Flows = new FlowSettings(true, 2048, 5, 8),
+        MetricsListen = new ListenAddress("127.0.0.1", 9464),
         Spec = new SwitchSpec(
             [new TenantSpec("red"), new TenantSpec("blue")],
             [
@@ -77,6 +78,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(0, config.IdleSleepMicroseconds);
         Assert.Null(config.ControlSocket);
         Assert.Equal(new FlowSettings(false, 4096, 10, 1), config.Flows);
+        Assert.Null(config.MetricsListen);
     }
 
     [Fact]

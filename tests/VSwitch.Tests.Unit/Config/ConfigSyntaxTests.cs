@@ -17,7 +17,7 @@ public class ConfigSyntaxTests
 
     [Theory]
     [InlineData("control_socket: /run/vsw.sock\n", "control_socket: /run/vsw.sock\ncontrol_sockets: /tmp/x\n",
-        "control_sockets: unknown field (expected one of: dpdk, workers, control_socket, ports, overlay, tenants, control, flows)")]
+        "control_sockets: unknown field (expected one of: dpdk, workers, control_socket, ports, overlay, tenants, control, flows, metrics)")]
     [InlineData("  mbufs: 4095\n", "  mbufs: 4095\n  mbuf_cache: 256\n", "dpdk.mbuf_cache: unknown field (expected one of: eal_args, pmd_dir, mbufs)")]
     [InlineData("  top: 5\n", "  top: 5\n  sample: 10\n", "flows.sample: unknown field (expected one of: enabled, table_size, top, sample_rate)")]
     [InlineData("  idle_sleep_us: 50\n", "  idle_sleep_ms: 1\n", "workers.idle_sleep_ms: unknown field (expected one of: cores, idle_sleep_us)")]

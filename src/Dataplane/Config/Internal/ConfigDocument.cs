@@ -8,7 +8,7 @@ namespace VSwitch.Dataplane.Config.Internal;
 
 internal sealed record ConfigDocument(
     DpdkSection? Dpdk, WorkersSection? Workers, string? ControlSocket, IReadOnlyList<PortEntry> Ports, IReadOnlyList<TenantEntry> Tenants,
-    OverlaySection? Overlay = null, ControlSection? Control = null, FlowsSection? Flows = null)
+    OverlaySection? Overlay = null, ControlSection? Control = null, FlowsSection? Flows = null, MetricsSection? Metrics = null)
 {
     /// <summary>Returns null when the top level is not a mapping; everything else is reported and read around.</summary>
     public static ConfigDocument? Bind(ConfigNode root, ConfigErrors errors) =>
@@ -22,7 +22,8 @@ internal sealed record ConfigDocument(
             IReadOnlyList<TenantEntry> tenants = file.MappingList("tenants", TenantEntry.Bind) ?? [];
             ControlSection? control = file.Mapping("control", ControlSection.Bind);
             FlowsSection? flows = file.Mapping("flows", FlowsSection.Bind);
-            return new ConfigDocument(dpdk, workers, controlSocket, ports, tenants, overlay, control, flows);
+            MetricsSection? metrics = file.Mapping("metrics", MetricsSection.Bind);
+            return new ConfigDocument(dpdk, workers, controlSocket, ports, tenants, overlay, control, flows, metrics);
         });
 }
 
@@ -41,6 +42,11 @@ internal sealed record WorkersSection(IReadOnlyList<int?>? Cores, int? IdleSleep
 internal sealed record FlowsSection(bool? Enabled, int? TableSize, int? Top, int? SampleRate)
 {
     public static FlowsSection Bind(FieldReader flows) => new(flows.Bool("enabled"), flows.Int("table_size"), flows.Int("top"), flows.Int("sample_rate"));
+}
+
+internal sealed record MetricsSection(string? Listen)
+{
+    public static MetricsSection Bind(FieldReader metrics) => new(metrics.String("listen"));
 }
 
 internal sealed record ControlSection(string? Group, int? MaxConnections, int? IdleTimeoutS, int? FrameTimeoutS, string? PcapDir, string? VhostDir)

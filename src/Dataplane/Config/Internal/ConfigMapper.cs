@@ -43,6 +43,7 @@ internal static class ConfigMapper
                 InRange(document.Flows?.TableSize ?? FlowSettings.DefaultTableSize, "flows.table_size", FlowSettings.MinTableSize, FlowSettings.MaxTableSize, errors),
                 InRange(document.Flows?.Top ?? FlowSettings.DefaultTop, "flows.top", 1, FlowSettings.MaxTop, errors),
                 InRange(document.Flows?.SampleRate ?? FlowSettings.DefaultSampleRate, "flows.sample_rate", 1, FlowSettings.MaxSampleRate, errors)),
+            MetricsListen = MapListen(document.Metrics?.Listen, "metrics.listen", errors),
             Spec = spec,
         };
         // dpdk.mbufs is a floor the ports set: a pool their rings, caches and bursts would drain is
@@ -84,6 +85,20 @@ internal static class ConfigMapper
                 unique.Claim(core, path, $"core {core}");
         }
         return cores.OfType<int>().ToArray();
+    }
+
+    /// <summary>"address:port" (an IPv6 address in brackets), the port 1..65535; null when not given.</summary>
+    private static ListenAddress? MapListen(string? listen, string path, ConfigErrors errors)
+    {
+        listen = NotEmpty(listen, path, errors);
+        if (listen is null)
+            return null;
+        if (!System.Net.IPEndPoint.TryParse(listen, out System.Net.IPEndPoint? endpoint) || endpoint.Port == 0)
+        {
+            errors.Add(path, $"'{listen}' is not an address and port such as 127.0.0.1:9464 or [::1]:9464");
+            return null;
+        }
+        return new ListenAddress(endpoint.Address.ToString(), endpoint.Port);
     }
 
     private static string? MapControlSocket(string? socket, ConfigErrors errors)

@@ -113,7 +113,10 @@ public sealed class KernelGeneveTests(KernelGeneveTopology t) : IClassFixture<Ke
         expect.Equal("tunnels.host-k.decap == GENEVE frames the kernel sent", received.Count(f => f.UdpDestinationPort == GenevePort), (long)tunnel["decap"]!);
         expect.Equal("drops (every reason)", 0, counters.TotalDrops);
         foreach (JsonNode? w in counters.Raw["workers"]!.AsArray())
+        {
             expect.Equal($"worker {w!["index"]} allocated_bytes", 0, (long)w["allocated_bytes"]!);
+            expect.Equal($"worker {w["index"]} jit_methods", 0, (long)w["jit_methods"]!);
+        }
         t.Log($"kernel GENEVE: {expect.Summary().Replace("\n", "\n    ")}");
         expect.Verify(() => $"captures and logs in {t.Workspace.WorkDir} (kept on failure)\ncounters: {counters}");
     }
