@@ -5,10 +5,11 @@ of one run over DPDK's telemetry socket (bench_sample.py), the verdict on a fini
 (bench_verdict.py) and the report (bench_report.py); bench_common.py holds what they share.
 
     bench.py eal     --prefix P --mem huge|nohuge         (testpmd's EAL arguments, one a line)
-    bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N [--flows on|off] [--flow-table N] [--flow-sample N]
+    bench.py config  --ports 2|30 --pcap IN --prefix P --mem huge|nohuge --mbufs N [--flows on|off] [--flow-table N] [--flow-sample N] [--metrics PORT]
     bench.py config  --scenario vxlan-encap|vxlan-decap|geneve-encap|geneve-decap --pcap IN ...
     bench.py input   --variant V        (which capture a variant reads: plain, vxlan or geneve)
     bench.py sample  --pid PID --socket SOCK --window 10,20 --stop 25 --out RUN.json
+    bench.py scrape  --url URL --stop 75 --out SCRAPE.json     (GET URL once a second, as Prometheus would)
     bench.py verdict --kind testpmd|vswitchd|ovs --run RUN.json --stdout F --rc N [--gc GC.csv]
     bench.py report  --dir WORK --doc docs/performance.md [--record] [--label TEXT]
 """
@@ -16,7 +17,7 @@ import argparse
 
 from bench_common import OVERLAY_SCENARIOS
 from bench_config import cmd_config, cmd_eal, cmd_input
-from bench_sample import cmd_sample
+from bench_sample import cmd_sample, cmd_scrape
 from bench_verdict import cmd_verdict
 from bench_report import cmd_report
 
@@ -37,6 +38,11 @@ def main():
     c.add_argument("--flows", choices=["on", "off"])
     c.add_argument("--flow-table", type=int)
     c.add_argument("--flow-sample", type=int)
+    c.add_argument("--metrics", type=int)
+    sc = sub.add_parser("scrape")
+    sc.add_argument("--url", required=True)
+    sc.add_argument("--stop", type=float, required=True)
+    sc.add_argument("--out", required=True)
     s = sub.add_parser("sample")
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--socket", required=True)
@@ -51,6 +57,7 @@ def main():
     v.add_argument("--stdout", required=True)
     v.add_argument("--rc", type=int, required=True)
     v.add_argument("--gc")
+    v.add_argument("--scrape")
     r = sub.add_parser("report")
     r.add_argument("--dir", required=True)
     r.add_argument("--doc", required=True)
@@ -61,7 +68,7 @@ def main():
     r.add_argument("--baseline", default="")
     r.add_argument("--baseline-text", default="")
     a = ap.parse_args()
-    {"eal": cmd_eal, "config": cmd_config, "input": cmd_input, "sample": cmd_sample, "verdict": cmd_verdict,
+    {"eal": cmd_eal, "config": cmd_config, "input": cmd_input, "sample": cmd_sample, "scrape": cmd_scrape, "verdict": cmd_verdict,
      "report": cmd_report}[a.cmd](a)
 
 

@@ -48,7 +48,8 @@ def overlay_config(scenario, pcap):
 
 def with_flows(cfg, a):
     """The flows section: none (vswitchd's defaults, and all an older baseline build knows),
-    flow accounting on or off (--flows), a table of another size (--flow-table), sampling (--flow-sample)."""
+    flow accounting on or off (--flows), a table of another size (--flow-table), sampling
+    (--flow-sample); and /metrics on 127.0.0.1:PORT (--metrics PORT)."""
     flows = {}
     if a.flows:
         flows["enabled"] = a.flows == "on"
@@ -58,6 +59,8 @@ def with_flows(cfg, a):
         flows["sample_rate"] = a.flow_sample
     if flows:
         cfg["flows"] = flows
+    if a.metrics:
+        cfg["metrics"] = {"listen": f"127.0.0.1:{a.metrics}"}
     return cfg
 
 

@@ -230,7 +230,9 @@ def markdown(summary, runs, mach, label, started, nice, baseline="", work=".", b
     for r in runs:
         ex = r.get("exit") or {}
         gc = r.get("gc")
-        gct = f"{gc['collections']}, {gc['pause_ms']} ms, {gc['allocated_bytes']} B" if gc else "—"
+        gct = f"{gc['collections']}, {gc['pause_ms']} ms (longest ≤ {gc.get('longest_pause_ms', '?')} ms), {gc['allocated_bytes']} B" if gc else "—"
+        if r.get("scrape"):
+            gct += f"; {r['scrape']['scrapes']} scrapes, {r['scrape']['samples']} samples, median {r['scrape']['median_ms']} ms"
         ft = r.get("fwd_thread", {})
         md.append(f"| {r['name']} | {fmt(r['rate_pps'] / 1e6) if 'rate_pps' in r else 'n/a'} | {r.get('window_seconds', 'n/a')} | "
                   f"{ft.get('name', '?')} {ft.get('cpu_share', '?')} | {fmt(r.get('cycles'), 0)} | {r.get('cpu1', {}).get('steal', '?')} | "

@@ -151,3 +151,29 @@ def cmd_sample(a):
         os.kill(a.pid, signal.SIGTERM)
     with open(a.out, "w") as f:
         json.dump(run, f, indent=1)
+
+
+def cmd_scrape(a):
+    """Scrapes URL once a second until --stop seconds, as a Prometheus server with
+    scrape_interval 1s would, and writes what each scrape took: the load that /metrics puts on
+    vswitchd while the benchmark measures its rate (bench/run --scrape-ab)."""
+    import urllib.request
+    start = time.monotonic()
+    took, samples, failures = [], 0, []
+    n = 0
+    while time.monotonic() - start < a.stop:
+        t0 = time.monotonic()
+        try:
+            with urllib.request.urlopen(a.url, timeout=0.9) as r:
+                body = r.read().decode()
+            took.append((time.monotonic() - t0) * 1000)
+            samples = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+        except OSError as e:
+            if time.monotonic() - start > 5:  # vswitchd starts listening a second or two in
+                failures.append(f"{time.monotonic() - start:.1f} s: {e}")
+        n += 1
+        time.sleep(max(0.0, start + n - time.monotonic()))
+    with open(a.out, "w") as f:
+        json.dump({"scrapes": len(took), "failures": failures, "samples": samples,
+                   "max_ms": round(max(took), 1) if took else None,
+                   "median_ms": round(sorted(took)[len(took) // 2], 1) if took else None}, f, indent=1)

@@ -56,7 +56,11 @@ def gc_window(path, window):
     if not before or not after:
         return None
     b, e = before[-1], after[0]
+    inside = [r for r in rows if b["mono_ns"] <= r["mono_ns"] <= e["mono_ns"]]
     return {"collections": sum(e[g] - b[g] for g in ("gen0", "gen1", "gen2")),
+            # The probe samples every 100 ms: the most pause time in one sample interval, an
+            # upper bound on the longest single pause.
+            "longest_pause_ms": round(max((y["pause_ns"] - x["pause_ns"] for x, y in zip(inside, inside[1:])), default=0) / 1e6, 3),
             "gen": [e[g] - b[g] for g in ("gen0", "gen1", "gen2")],
             "pause_ms": round((e["pause_ns"] - b["pause_ns"]) / 1e6, 3),
             "allocated_bytes": e["allocated_bytes"] - b["allocated_bytes"],
@@ -84,7 +88,15 @@ def cmd_verdict(a):
             run["errors"].append(f"gc probe: {e!r}")
         if run.get("gc") is None:
             run["errors"].append("gc probe: no samples around the window (process did not exit normally?)")
+    if a.scrape:
+        try:
+            with open(a.scrape) as f:
+                run["scrape"] = json.load(f)
+        except (OSError, ValueError) as e:
+            run["errors"].append(f"scraper: {e!r}")
     reasons = []
+    if run.get("scrape") is not None and (run["scrape"]["failures"] or not run["scrape"]["scrapes"]):
+        reasons.append(f"scrapes failed: {run['scrape']['failures'][:3]}")
     if "rate_pps" not in run:
         reasons.append("no rate")
     elif run["rate_pps"] <= 0:
@@ -104,6 +116,8 @@ def cmd_verdict(a):
         json.dump(run, f, indent=1)
     rate = f"{run['rate_pps'] / 1e6:7.2f} Mpps" if "rate_pps" in run else "   n/a"
     share = run.get("fwd_thread", {}).get("cpu_share")
+    scraped = run.get("scrape")
     print(f"  {os.path.basename(a.run)[:-5]:<16} {rate}  fwd-thread core share {share}"
-          f"  {'ok' if run['valid'] else 'INVALID: ' + '; '.join(reasons)}"
+          + (f"  {scraped['scrapes']} scrapes of {scraped['samples']} samples (median {scraped['median_ms']} ms)" if scraped else "")
+          + f"  {'ok' if run['valid'] else 'INVALID: ' + '; '.join(reasons)}"
           + (f"  [{'; '.join(run['errors'])}]" if run["errors"] else ""))
