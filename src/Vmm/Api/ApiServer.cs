@@ -70,6 +70,13 @@ public sealed class ApiServer : IDisposable
             {
                 ControlOperations.OnlyFields(request, "stats");
                 return ValueTask.FromResult(AddStatistics(Reply(machine.State), machine.Statistics()));
+            })
+            .Add("metrics", (request, _) =>
+            {
+                ControlOperations.OnlyFields(request, "metrics");
+                JsonObject reply = Reply(machine.State);
+                reply["metrics"] = VmmMetrics.From(machine.Statistics());
+                return ValueTask.FromResult(reply);
             });
     }
 
@@ -80,13 +87,8 @@ public sealed class ApiServer : IDisposable
     {
         reply["vcpus"] = new JsonArray([.. stats.VcpuExits.Select(exits => (JsonNode)new JsonObject
         {
-            ["exits"] = new JsonObject
-            {
-                ["port_io"] = exits[(int)VcpuExitKind.PortIo],
-                ["mmio"] = exits[(int)VcpuExitKind.Mmio],
-                ["interrupted"] = exits[(int)VcpuExitKind.Interrupted],
-                ["other"] = exits[(int)VcpuExitKind.Other],
-            },
+            ["exits"] = new JsonObject([.. Enum.GetValues<VcpuExitKind>().Select(kind =>
+                new KeyValuePair<string, JsonNode?>(ExitName(kind), exits[(int)kind]))]),
         })]);
         reply["nics"] = new JsonArray([.. stats.Nics.Select(nic => (JsonNode)new JsonObject { ["mmio_exits"] = MmioExits(nic) })]);
         reply["disks"] = new JsonArray([.. stats.Disks.Select(disk => (JsonNode)new JsonObject
@@ -110,6 +112,14 @@ public sealed class ApiServer : IDisposable
         ["interrupt_acks"] = exits.InterruptAcks,
         ["queue_notifies"] = new JsonArray([.. exits.QueueNotifies.Select(n => (JsonNode)n)]),
         ["other"] = exits.Other,
+    };
+
+    internal static string ExitName(VcpuExitKind kind) => kind switch
+    {
+        VcpuExitKind.PortIo => "port_io",
+        VcpuExitKind.Mmio => "mmio",
+        VcpuExitKind.Interrupted => "interrupted",
+        _ => "other",
     };
 
     internal static string BlockOutcomeName(BlockOutcome outcome) => outcome switch

@@ -2,6 +2,7 @@
 // the device buses, the rest ends the VM), parking between runs while the VM is paused
 // (Documentation/virt/kvm/api.rst 4.10 KVM_RUN and section 5 "The kvm_run structure").
 // With the in-kernel irqchip, HLT and the local APIC, PIC, IOAPIC and PIT never exit to here.
+using System.Diagnostics;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
 
@@ -29,6 +30,8 @@ internal sealed class VcpuThread : IDisposable
     private readonly Thread _thread;
     // Written by this vCPU's thread alone; others read a snapshot (an aligned long is never torn).
     private readonly long[] _exits = new long[Enum.GetValues<VcpuExitKind>().Length];
+    // Stopwatch ticks inside KVM_RUN; written by this thread alone.
+    private long _runTicks;
 
     public VcpuThread(VirtualMachine machine, KvmVcpu vcpu)
     {
@@ -43,6 +46,9 @@ internal sealed class VcpuThread : IDisposable
     /// <summary>This vCPU's exits to user space so far, indexed by <see cref="VcpuExitKind"/>.</summary>
     public long[] Exits => [.. _exits];
 
+    /// <summary>Time this vCPU's thread has spent in KVM_RUN.</summary>
+    public TimeSpan RunTime => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _runTicks));
+
     public void Start() => _thread.Start();
 
     public void Kick() => _vcpu.Kick();
@@ -55,7 +61,9 @@ internal sealed class VcpuThread : IDisposable
         {
             while (_machine.WaitWhilePaused())
             {
+                long entered = Stopwatch.GetTimestamp();
                 VcpuExit exit = _vcpu.Run();
+                Volatile.Write(ref _runTicks, _runTicks + Stopwatch.GetTimestamp() - entered);
                 VmOutcome? outcome = Handle(exit);
                 if (outcome is not null)
                 {

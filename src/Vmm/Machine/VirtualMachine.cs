@@ -186,7 +186,11 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     public VmStatistics Statistics() =>
         new([.. _vcpus.Select(vcpu => vcpu.Exits)], [.. _nics.Select(nic => nic.Transport.Exits)],
             [.. _disks.Select(disk => new DiskStatistics(disk.Device.Volume.Id, disk.Device.Counters, disk.Transport.Exits,
-                disk.Device.Volume is NbdVolume nbd ? new NetworkVolumeStatistics(nbd.Reconnects, nbd.Retries) : null))]);
+                disk.Device.Volume is NbdVolume nbd ? new NetworkVolumeStatistics(nbd.Reconnects, nbd.Retries) : null))])
+        {
+            VcpuRunTime = [.. _vcpus.Select(vcpu => vcpu.RunTime)],
+            Serial = (_serial.Transmitted, _serial.Received),
+        };
 
     /// <summary>Starts one thread per vCPU.</summary>
     public void Start()

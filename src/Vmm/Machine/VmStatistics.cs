@@ -12,6 +12,12 @@ namespace VSwitch.Vmm.Machine;
 public sealed record VmStatistics(IReadOnlyList<long[]> VcpuExits, IReadOnlyList<MmioExitCounts> Nics, IReadOnlyList<DiskStatistics> Disks)
 {
     public static readonly VmStatistics None = new([], [], []);
+
+    /// <summary>Per vCPU, the time its thread spent in KVM_RUN: the guest running, and KVM's own work for it.</summary>
+    public IReadOnlyList<TimeSpan> VcpuRunTime { get; init; } = [];
+
+    /// <summary>Bytes through the serial console (COM1): sent by the guest, and taken from the host's input.</summary>
+    public (long Transmitted, long Received) Serial { get; init; }
 }
 
 /// <param name="Network">For a network volume (NBD), how often its connection was lost and remade; null for a file.</param>

@@ -41,9 +41,20 @@ public class ApiTests
         Assert.True(stats.GetProperty("vcpus")[0].GetProperty("exits").GetProperty("port_io").GetInt64() > ticksAtPause, stats.ToString());
         Assert.Equal(0, stats.GetProperty("nics").GetArrayLength());
 
+        // The same as Prometheus families: the vCPU ran, and its serial output is counted byte for byte.
+        long logged = new FileInfo(vmm.SerialLog).Length; // before the call: the guest goes on printing
+        JsonElement metrics = api.Call("""{"op":"metrics"}""").GetProperty("metrics");
+        double Sample(string family, string? label = null, string? value = null) => metrics.EnumerateArray()
+            .Single(f => f.GetProperty("name").GetString() == family).GetProperty("samples").EnumerateArray()
+            .Single(s => label is null || s.GetProperty("labels").GetProperty(label).GetString() == value).GetProperty("value").GetDouble();
+        double ran = Sample("vmm_vcpu_run_seconds_total");
+        Assert.True(ran is > 0 and < 600, $"vCPU 0 ran {ran} s");
+        Assert.True(Sample("vmm_vcpu_exits_total", "reason", "port_io") > ticksAtPause, metrics.ToString());
+        Assert.True(Sample("vmm_serial_transmitted_bytes_total") >= logged && logged > 0, $"serial log {logged} B\n{metrics}");
+
         JsonElement bad = api.Call("""{"op":"reboot"}""");
         Assert.False(bad.GetProperty("ok").GetBoolean());
-        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, shutdown, stats)", bad.GetProperty("error").GetString());
+        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, shutdown, stats, metrics)", bad.GetProperty("error").GetString());
 
         Assert.True(api.Call("""{"op":"shutdown"}""").GetProperty("ok").GetBoolean());
         int exitCode = vmm.WaitForExit(TimeSpan.FromSeconds(60));

@@ -68,6 +68,7 @@ public sealed class Uart16550 : IBusDevice
     private bool _transmitterEmptyPending;
     private bool _irqLevel;
     private long _transmitted;
+    private long _received;
 
     public Uart16550(Stream output, IInterruptLine irq)
     {
@@ -77,6 +78,9 @@ public sealed class Uart16550 : IBusDevice
 
     /// <summary>Bytes the guest has sent.</summary>
     public long Transmitted => Interlocked.Read(ref _transmitted);
+
+    /// <summary>Bytes of host input the guest's receive FIFO took.</summary>
+    public long Received => Interlocked.Read(ref _received);
 
     public void Read(ulong offset, Span<byte> data)
     {
@@ -110,6 +114,7 @@ public sealed class Uart16550 : IBusDevice
             int taken = 0;
             while (taken < input.Length && _receive.Count < ReceiveFifoDepth)
                 _receive.Enqueue(input[taken++]);
+            _received += taken;
             UpdateInterrupt();
             return taken;
         }

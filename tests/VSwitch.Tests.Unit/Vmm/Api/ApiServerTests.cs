@@ -44,7 +44,11 @@ public sealed class ApiServerTests : IDisposable
 
         public VmStatistics Statistics() => new([[7, 3, 0, 0]], [new(5, 5, [0, 0, 2], 40)],
             [new("root", new BlockQueueCounters([9, 1, 2, 0, 0, 1, 0, 0], 4096, 512, 3, [13]), new(11, 11, [0], 30)),
-             new("data", new BlockQueueCounters([4, 0, 0, 0, 0, 0, 0, 0], 0, 2048, 1, [3, 1]), new(2, 2, [0], 30), new NetworkVolumeStatistics(1, 2))]);
+             new("data", new BlockQueueCounters([4, 0, 0, 0, 0, 0, 0, 0], 0, 2048, 1, [3, 1]), new(2, 2, [0], 30), new NetworkVolumeStatistics(1, 2))])
+        {
+            VcpuRunTime = [TimeSpan.FromMilliseconds(1500)],
+            Serial = (120, 4),
+        };
     }
 
     private static async Task<string> AskAsync(RawConnection client, string request) =>
@@ -72,11 +76,39 @@ public sealed class ApiServerTests : IDisposable
             await AskAsync(client, """{"op":"stats"}"""));
     }
 
+    [Fact]
+    public async Task Metrics_are_Prometheus_families_of_the_vms_statistics()
+    {
+        using ApiServer server = ApiServer.Start(new StandIn(), _path);
+        await using RawConnection client = await ConnectAsync();
+        JsonNode reply = JsonNode.Parse(await AskAsync(client, """{"op":"metrics"}"""))!;
+        Assert.True((bool)reply["ok"]!, reply.ToJsonString());
+        Dictionary<string, JsonObject> families = reply["metrics"]!.AsArray().Select(f => f!.AsObject()).ToDictionary(f => (string)f["name"]!);
+        foreach ((string name, JsonObject family) in families)
+        {
+            Assert.Matches("^vmm_[a-z_]+_total$", name);
+            Assert.Equal("counter", (string?)family["type"]);
+            Assert.False(string.IsNullOrWhiteSpace((string?)family["help"]), name);
+        }
+        double Value(string family, params (string Name, string Value)[] labels) =>
+            (double)families[family]["samples"]!.AsArray().Single(s => labels.All(l => (string?)s!["labels"]![l.Name] == l.Value))!["value"]!;
+        Assert.Equal(1.5, Value("vmm_vcpu_run_seconds_total", ("vcpu", "0")));
+        Assert.Equal(7, Value("vmm_vcpu_exits_total", ("vcpu", "0"), ("reason", "port_io")));
+        Assert.Equal(3, Value("vmm_vcpu_exits_total", ("vcpu", "0"), ("reason", "mmio")));
+        Assert.Equal(2, Value("vmm_virtio_mmio_exits_total", ("device", "nic0"), ("register", "queue_notify"), ("queue", "2")));
+        Assert.Equal(1, Value("vmm_disk_requests_total", ("disk", "root"), ("outcome", "io_error")));
+        Assert.Equal(1, Value("vmm_disk_queue_requests_total", ("disk", "data"), ("queue", "1")));
+        Assert.Equal(2048, Value("vmm_disk_written_bytes_total", ("disk", "data")));
+        Assert.Equal(2, Value("vmm_nbd_retries_total", ("disk", "data")));
+        Assert.Equal(120, Value("vmm_serial_transmitted_bytes_total"));
+        Assert.Equal(4, Value("vmm_serial_received_bytes_total"));
+    }
+
     [Theory]
     [InlineData("""{}""", "request has no string field \"op\"")]
     [InlineData("""{"op":1}""", "request has no string field \"op\"")]
     [InlineData("""{"op":"pause","force":true}""", "force: unknown field; pause takes only \"op\" and \"id\"")]
-    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown, stats)")]
+    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown, stats, metrics)")]
     [InlineData("""not json""", "invalid JSON: ")]
     public async Task Bad_requests_are_refused_naming_the_field_and_change_nothing(string request, string expected)
     {
