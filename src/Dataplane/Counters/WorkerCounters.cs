@@ -67,9 +67,24 @@ public sealed class WorkerCounters(int queueSlots, int remoteHosts)
     /// A new WorkerCounters holding the sum of every worker's counters, field by field, read while
     /// the workers run (each a whole 64-bit load). Epoch and AllocatedBytes are per worker and not summed.
     /// </summary>
-    public static WorkerCounters Sum(IReadOnlyList<WorkerCounters> workers)
+    public static WorkerCounters Sum(IReadOnlyList<WorkerCounters> workers) => Sum(workers, null);
+
+    /// <summary>
+    /// The sum into <paramref name="into"/>, zeroed first, when it has the workers' shape (else a
+    /// new one): a caller that sums once a second (/metrics) keeps one instead of allocating its
+    /// per-queue arrays (200 KB) each time.
+    /// </summary>
+    public static WorkerCounters Sum(IReadOnlyList<WorkerCounters> workers, WorkerCounters? into)
     {
-        var sum = workers.Count == 0 ? new WorkerCounters(0, 0) : new WorkerCounters(workers[0].QueueRx.Length, workers[0].TunnelEncap.Length);
+        (int slots, int hosts) = workers.Count == 0 ? (0, 0) : (workers[0].QueueRx.Length, workers[0].TunnelEncap.Length);
+        WorkerCounters sum = into is not null && into.QueueRx.Length == slots && into.TunnelEncap.Length == hosts ? into : new WorkerCounters(slots, hosts);
+        if (ReferenceEquals(sum, into))
+        {
+            foreach (FieldInfo field in s_scalars)
+                field.SetValue(sum, 0UL);
+            foreach (FieldInfo field in s_arrays)
+                Array.Clear((ulong[])field.GetValue(sum)!);
+        }
         foreach (WorkerCounters w in workers)
         {
             foreach (FieldInfo field in s_scalars)

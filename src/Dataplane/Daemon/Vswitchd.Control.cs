@@ -272,14 +272,15 @@ public sealed partial class Vswitchd
     /// Every counter, read once while the workers run: what the counters op and /metrics report.
     /// Reads ports' DPDK stats: the caller holds the changes lock.
     /// </summary>
-    internal CountersSnapshot TakeSnapshot()
+    /// <param name="sumInto">Reused for the workers' sum (WorkerCounters.Sum); null: a new one.</param>
+    internal CountersSnapshot TakeSnapshot(WorkerCounters? sumInto = null)
     {
         // Each worker's packet count is read before the outcome counters, so while traffic flows
         // the outcomes in a report never lag behind its packet count (readers compare the two).
         WorkerSample[] workers = [.. _workers.Select(w => new WorkerSample(w.Index, w.Core,
             Volatile.Read(ref w.Counters.Polls), Volatile.Read(ref w.Counters.Packets), Volatile.Read(ref w.Counters.AllocatedBytes),
             Volatile.Read(ref w.Counters.BusyCycles), Volatile.Read(ref w.Counters.IdleCycles), Volatile.Read(ref w.Counters.JitMethods)))];
-        WorkerCounters sum = WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]);
+        WorkerCounters sum = WorkerCounters.Sum([.. _workers.Select(w => w.Counters)], sumInto);
         SwitchTables tables = Tables;
         var ports = new List<PortSample>();
         foreach (PortSpec port in tables.Spec.Ports)
@@ -302,13 +303,18 @@ public sealed partial class Vswitchd
     /// <summary>Port, drop-reason and forwarding counters summed over workers, plus each worker's own.</summary>
     public JsonObject CountersReport() => CountersJson.Write(TakeSnapshot());
 
+    // What each scrape reuses rather than allocates again (scrapes take turns: MetricsEndpoint).
+    private readonly FlowCollector _scrapeFlows = new();
+    private WorkerCounters? _scrapeSum;
+
     /// <summary>What a /metrics scrape reports: the counters, the top flows per tenant (flow accounting on) and the neighbours.</summary>
     private async Task<MetricsInputs> ReadMetricsAsync(CancellationToken ct)
     {
-        CountersSnapshot counters = await UnderChangesLock(TakeSnapshot, ct);
+        CountersSnapshot counters = await UnderChangesLock(() => TakeSnapshot(_scrapeSum), ct);
+        _scrapeSum = counters.Sum;
         SwitchTables tables = Tables;
         IReadOnlyList<TenantFlows>? flows = _config.Flows.Enabled
-            ? FlowReport.Collect(_workers.Select(w => w.Flows!), tables.TenantLayout, tables.Tenants.Length, _config.Flows.Top)
+            ? _scrapeFlows.Collect(_workers.Select(w => w.Flows!), tables.TenantLayout, tables.Tenants.Length, _config.Flows.Top)
             : null;
         return new MetricsInputs(counters, flows, tables.Tenants, _neighbours?.Entries(_uptime.Elapsed) ?? []);
     }

@@ -19,6 +19,82 @@ public sealed record TenantFlows(int Tenant, IReadOnlyList<FlowRecord> Top, Flow
 /// <summary>A flow's ends (FlowReport.Endpoints): Protocol for IP, else EtherType; ports for TCP and UDP only.</summary>
 public readonly record struct FlowEndpoints(string? Protocol, string? EtherType, string Source, string Destination, int? SourcePort, int? DestinationPort);
 
+/// <summary>
+/// FlowReport.Collect with buffers kept from one call to the next. /metrics collects once a
+/// second, and fresh buffers each time were most of what a scrape allocated (about 1 MB with a
+/// thousand flows): a garbage collection, which suspends the workers too, every second or two.
+/// One call at a time.
+/// </summary>
+public sealed class FlowCollector
+{
+    private readonly List<FlowRecord> _read = [];
+    private readonly Dictionary<FlowKey, FlowRecord> _merged = [];
+    private readonly List<(int Tenant, FlowAggregate Aggregate, (ulong Packets, ulong Bytes) Total)> _gone = [];
+    private readonly Dictionary<int, FlowAggregate> _others = [];
+    private readonly Dictionary<int, (ulong Packets, ulong Bytes)> _totals = [];
+    private readonly Dictionary<int, List<FlowRecord>> _byTenant = [];
+
+    /// <inheritdoc cref="FlowReport.Collect"/>
+    public List<TenantFlows> Collect(IEnumerable<FlowTable> tables, int layout, int tenantCount, int top, int? onlyTenant = null)
+    {
+        _merged.Clear();
+        _others.Clear();
+        _totals.Clear();
+        foreach (List<FlowRecord> flows in _byTenant.Values)
+            flows.Clear();
+        foreach (FlowTable table in tables)
+        {
+            if (table.Layout != layout)
+                continue;
+            table.Read(_read);
+            _gone.Clear();
+            for (int tenant = -1; tenant < tenantCount; tenant++)
+            {
+                FlowAggregate aggregate = table.Aggregate(tenant);
+                (ulong Packets, ulong Bytes) total = table.Totals(tenant);
+                if (aggregate.Packets != 0 || total.Packets != 0)
+                    _gone.Add((tenant, aggregate, total));
+            }
+            // The worker reset its table while it was read (a tenant left): what was read mixes two tenant mappings.
+            if (table.Layout != layout)
+                continue;
+            foreach (FlowRecord flow in _read)
+            {
+                _merged[flow.Key] = _merged.TryGetValue(flow.Key, out FlowRecord seen)
+                    ? new FlowRecord(flow.Key, seen.Packets + flow.Packets, seen.Bytes + flow.Bytes,
+                        Math.Min(seen.FirstSeen, flow.FirstSeen), Math.Max(seen.LastSeen, flow.LastSeen), seen.DropReasons | flow.DropReasons)
+                    : flow;
+            }
+            foreach ((int tenant, FlowAggregate aggregate, (ulong packets, ulong bytes)) in _gone)
+            {
+                _others[tenant] = FlowReport.Add(_others.GetValueOrDefault(tenant), aggregate);
+                (ulong Packets, ulong Bytes) sum = _totals.GetValueOrDefault(tenant);
+                _totals[tenant] = (sum.Packets + packets, sum.Bytes + bytes);
+            }
+        }
+
+        foreach (FlowRecord flow in _merged.Values)
+        {
+            if (!_byTenant.TryGetValue(flow.Key.Tenant, out List<FlowRecord>? flows))
+                _byTenant[flow.Key.Tenant] = flows = [];
+            flows.Add(flow);
+        }
+        var report = new List<TenantFlows>();
+        foreach (int tenant in onlyTenant is int only ? [only] : _byTenant.Where(t => t.Value.Count > 0).Select(t => t.Key).Union(_others.Keys))
+        {
+            List<FlowRecord> flows = _byTenant.GetValueOrDefault(tenant) ?? [];
+            flows.Sort(static (a, b) => b.Bytes != a.Bytes ? b.Bytes.CompareTo(a.Bytes) : b.Packets.CompareTo(a.Packets));
+            FlowAggregate other = _others.GetValueOrDefault(tenant);
+            for (int i = top; i < flows.Count; i++)
+                other = FlowReport.Add(other, new FlowAggregate(flows[i].Packets, flows[i].Bytes, 1));
+            (ulong packets, ulong bytes) = _totals.GetValueOrDefault(tenant);
+            report.Add(new TenantFlows(tenant, flows.GetRange(0, Math.Min(top, flows.Count)), other, packets, bytes));
+        }
+        report.Sort(static (a, b) => b.Bytes.CompareTo(a.Bytes));
+        return report;
+    }
+}
+
 public static class FlowReport
 {
     /// <summary>
@@ -26,60 +102,10 @@ public static class FlowReport
     /// largest flows by bytes across <paramref name="tables"/> and the rest summed, largest tenant first.
     /// Tables whose layout is not <paramref name="layout"/> (a worker that has not yet reset after a tenant left) are skipped.
     /// </summary>
-    public static List<TenantFlows> Collect(IEnumerable<FlowTable> tables, int layout, int tenantCount, int top, int? onlyTenant = null)
-    {
-        var merged = new Dictionary<FlowKey, FlowRecord>();
-        var others = new Dictionary<int, FlowAggregate>();
-        var totals = new Dictionary<int, (ulong Packets, ulong Bytes)>();
-        foreach (FlowTable table in tables)
-        {
-            if (table.Layout != layout)
-                continue;
-            List<FlowRecord> flows = table.Read();
-            var gone = new List<(int Tenant, FlowAggregate Aggregate, (ulong Packets, ulong Bytes) Total)>();
-            for (int tenant = -1; tenant < tenantCount; tenant++)
-            {
-                FlowAggregate aggregate = table.Aggregate(tenant);
-                (ulong Packets, ulong Bytes) total = table.Totals(tenant);
-                if (aggregate.Packets != 0 || total.Packets != 0)
-                    gone.Add((tenant, aggregate, total));
-            }
-            // The worker reset its table while it was read (a tenant left): what was read mixes two tenant mappings.
-            if (table.Layout != layout)
-                continue;
-            foreach (FlowRecord flow in flows)
-            {
-                merged[flow.Key] = merged.TryGetValue(flow.Key, out FlowRecord seen)
-                    ? new FlowRecord(flow.Key, seen.Packets + flow.Packets, seen.Bytes + flow.Bytes,
-                        Math.Min(seen.FirstSeen, flow.FirstSeen), Math.Max(seen.LastSeen, flow.LastSeen), seen.DropReasons | flow.DropReasons)
-                    : flow;
-            }
-            foreach ((int tenant, FlowAggregate aggregate, (ulong packets, ulong bytes)) in gone)
-            {
-                others[tenant] = Add(others.GetValueOrDefault(tenant), aggregate);
-                (ulong Packets, ulong Bytes) sum = totals.GetValueOrDefault(tenant);
-                totals[tenant] = (sum.Packets + packets, sum.Bytes + bytes);
-            }
-        }
+    public static List<TenantFlows> Collect(IEnumerable<FlowTable> tables, int layout, int tenantCount, int top, int? onlyTenant = null) =>
+        new FlowCollector().Collect(tables, layout, tenantCount, top, onlyTenant);
 
-        var byTenant = merged.Values.GroupBy(f => f.Key.Tenant).ToDictionary(g => g.Key, g => g.ToList());
-        IEnumerable<int> tenants = onlyTenant is int only ? [only] : byTenant.Keys.Union(others.Keys);
-        var report = new List<TenantFlows>();
-        foreach (int tenant in tenants)
-        {
-            List<FlowRecord> flows = byTenant.GetValueOrDefault(tenant) ?? [];
-            flows.Sort((a, b) => b.Bytes != a.Bytes ? b.Bytes.CompareTo(a.Bytes) : b.Packets.CompareTo(a.Packets));
-            FlowAggregate other = others.GetValueOrDefault(tenant);
-            foreach (FlowRecord rest in flows.Skip(top))
-                other = Add(other, new FlowAggregate(rest.Packets, rest.Bytes, 1));
-            (ulong packets, ulong bytes) = totals.GetValueOrDefault(tenant);
-            report.Add(new TenantFlows(tenant, flows.Take(top).ToList(), other, packets, bytes));
-        }
-        report.Sort((a, b) => b.Bytes.CompareTo(a.Bytes));
-        return report;
-    }
-
-    private static FlowAggregate Add(FlowAggregate a, FlowAggregate b) => new(a.Packets + b.Packets, a.Bytes + b.Bytes, a.Flows + b.Flows);
+    internal static FlowAggregate Add(FlowAggregate a, FlowAggregate b) => new(a.Packets + b.Packets, a.Bytes + b.Bytes, a.Flows + b.Flows);
 
     /// <summary>
     /// The report as the control socket sends it. Times are seconds before <paramref name="now"/>,

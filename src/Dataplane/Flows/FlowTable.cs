@@ -225,9 +225,12 @@ public sealed class FlowTable
     private ref Other OtherOf(int tenant) => ref _others[(uint)(tenant + 1) < (uint)_others.Length ? tenant + 1 : 0];
 
     /// <summary>The flows in the table now, as the worker left them; safe while it runs. Allocates: control side only.</summary>
-    public List<FlowRecord> Read()
+    public List<FlowRecord> Read() => Read([]);
+
+    /// <summary>The flows in the table now, into <paramref name="flows"/> (cleared first); returns it.</summary>
+    public List<FlowRecord> Read(List<FlowRecord> flows)
     {
-        var flows = new List<FlowRecord>();
+        flows.Clear();
         for (int i = 0; i < _ways.Length; i++)
         {
             ref Way way = ref _ways[i];

@@ -10,7 +10,7 @@ namespace VSwitch.Dataplane.Metrics;
 
 internal abstract class SnapshotFamily
 {
-    private HashSet<string> _set = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _set = new(StringComparer.Ordinal);
 
     /// <summary>Removes every series that this scrape did not set.</summary>
     public void EndScrape()
@@ -20,7 +20,7 @@ internal abstract class SnapshotFamily
             if (!_set.Contains(Key(labels)))
                 Remove(labels);
         }
-        _set = new HashSet<string>(StringComparer.Ordinal);
+        _set.Clear();
     }
 
     protected void MarkSet(string[] labels) => _set.Add(Key(labels));

@@ -29,6 +29,19 @@ public sealed partial class CounterReportTests
     }
 
     [Fact]
+    public void A_sum_into_a_kept_instance_starts_from_zero_and_a_misshapen_one_is_not_used()
+    {
+        WorkerCounters a = Filled(1), b = Filled(1000);
+        WorkerCounters kept = WorkerCounters.Sum([a, b]);
+
+        Assert.Same(kept, WorkerCounters.Sum([a], kept));
+        Assert.Equal(1UL, kept.Unicast);
+        Assert.Equal(7UL, kept.Drops[7]);
+        Assert.All(kept.QueueRx.Select((total, i) => (total, i)), q => Assert.Equal(a.QueueRx[q.i], q.total));
+        Assert.NotSame(kept, WorkerCounters.Sum([new WorkerCounters(kept.QueueRx.Length + 1, 1)], kept));
+    }
+
+    [Fact]
     public void Totals_are_the_outcome_counters_under_their_snake_case_names()
     {
         var report = new JsonObject();

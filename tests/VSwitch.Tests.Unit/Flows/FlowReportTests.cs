@@ -54,6 +54,28 @@ public sealed class FlowReportTests
     }
 
     [Fact]
+    public void A_collector_kept_between_calls_answers_as_a_fresh_one_and_keeps_nothing_stale()
+    {
+        FlowTable one = new(64, 4), two = new(64, 4);
+        Record(one, Udp(0, 1), 10);
+        Record(two, Udp(1, 1), 4);
+        var kept = new FlowCollector();
+        string Describe(List<TenantFlows> report) => string.Join("; ", report.Select(t =>
+            $"{t.Tenant}: {string.Join(",", t.Top.Select(f => $"{f.Key.SourcePort}={f.Packets}"))} other {t.Other} total {t.Packets}"));
+        Assert.Equal(Describe(FlowReport.Collect([one, two], 0, 2, 2)), Describe(kept.Collect([one, two], 0, 2, 2)));
+
+        // Tenant 1's table is reset and new flows arrive in tenant 0: the kept collector shows only what is there now.
+        two.Reset(1);
+        Record(one, Udp(0, 2), 30);
+        Record(one, Udp(0, 3), 20);
+        List<TenantFlows> again = kept.Collect([one, two], 0, 2, 2);
+        Assert.Equal(Describe(FlowReport.Collect([one, two], 0, 2, 2)), Describe(again));
+        TenantFlows red = Assert.Single(again);
+        Assert.Equal([2, 3], red.Top.Select(f => (int)f.Key.SourcePort));
+        Assert.Equal((10ul, 1ul), (red.Other.Packets, red.Other.Flows));
+    }
+
+    [Fact]
     public void Flows_that_left_a_table_stay_in_their_tenants_other()
     {
         // One bucket of four ways: the fifth flow evicts the smallest.
