@@ -5,22 +5,34 @@
 // report names each scalar outcome counter by its field name in snake_case (Counters/CounterReport.cs).
 // The tables' and the overlay's limits size the arrays: the owner passes them in, so this folder
 // depends on neither.
+using System.Numerics;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 
 namespace VSwitch.Dataplane.Counters;
 
-/// <param name="queueSlots">Entries of the per-queue arrays: every (port, queue) pair, as SwitchTables.QueueSlot indexes them.</param>
+/// <param name="ports">Port ids the per-port arrays cover.</param>
+/// <param name="queuesPerPort">Queues of each port in the per-queue arrays, a power of two: a queue slot is port × queuesPerPort + queue, as SwitchTables.QueueSlot indexes them.</param>
 /// <param name="remoteHosts">Entries of the per-remote-host arrays, indexed by RemoteHost.Index.</param>
-public sealed class WorkerCounters(int queueSlots, int remoteHosts)
+public sealed class WorkerCounters(int ports, int queuesPerPort, int remoteHosts)
 {
+    private readonly int _queueShift = BitOperations.IsPow2(queuesPerPort)
+        ? BitOperations.Log2((uint)queuesPerPort)
+        : throw new ArgumentOutOfRangeException(nameof(queuesPerPort), queuesPerPort, "not a power of two");
+
+    public int Ports => ports;
+    public int QueuesPerPort => queuesPerPort;
+
     public readonly ulong[] Drops = new ulong[DropReasons.Count];
+    /// <summary>Per (port, reason), at port × DropReasons.Count + reason: the drops charged to the port's queues (QueueDrops), by reason.</summary>
+    public readonly ulong[] PortDrops = new ulong[ports * DropReasons.Count];
     // Per (port, queue); a port's counts are the sums over its queues.
     /// <summary>Frames received on a port's rx queue (from a VM's transmit vring for a vhost port).</summary>
-    public readonly ulong[] QueueRx = new ulong[queueSlots];
+    public readonly ulong[] QueueRx = new ulong[ports * queuesPerPort];
     /// <summary>Frames sent on a port's queue (into a VM's receive vring for a vhost port).</summary>
-    public readonly ulong[] QueueTx = new ulong[queueSlots];
+    public readonly ulong[] QueueTx = new ulong[ports * queuesPerPort];
     /// <summary>Drops charged to a queue: the rx queue for a classified drop, the tx queue for a frame the queue did not take.</summary>
-    public readonly ulong[] QueueDrops = new ulong[queueSlots];
+    public readonly ulong[] QueueDrops = new ulong[ports * queuesPerPort];
     public ulong Unicast;
     /// <summary>Frames flooded, once per frame however many copies went out.</summary>
     public ulong Flooded;
@@ -55,6 +67,21 @@ public sealed class WorkerCounters(int queueSlots, int remoteHosts)
     /// <summary>Poll loops completed; the control side waits on it to know a table swap has been seen.</summary>
     public long Epoch;
 
+    /// <summary>
+    /// Counts <paramref name="frames"/> dropped for <paramref name="reason"/> and charged to queue
+    /// slot <paramref name="queueSlot"/>: host-wide, at the queue, and at its port by reason.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void DropAt(int queueSlot, DropReason reason, uint frames)
+    {
+        Drops[(int)reason] += frames;
+        QueueDrops[queueSlot] += frames;
+        PortDrops[(queueSlot >> _queueShift) * DropReasons.Count + (int)reason] += frames;
+    }
+
+    /// <summary>The port's drops by reason (indexed by DropReason), copied.</summary>
+    public ulong[] PortDropsOf(int port) => PortDrops.AsSpan(port * DropReasons.Count, DropReasons.Count).ToArray();
+
     private static readonly FieldInfo[] s_scalars = Fields(typeof(ulong));
     private static readonly FieldInfo[] s_arrays = Fields(typeof(ulong[]));
 
@@ -76,8 +103,10 @@ public sealed class WorkerCounters(int queueSlots, int remoteHosts)
     /// </summary>
     public static WorkerCounters Sum(IReadOnlyList<WorkerCounters> workers, WorkerCounters? into)
     {
-        (int slots, int hosts) = workers.Count == 0 ? (0, 0) : (workers[0].QueueRx.Length, workers[0].TunnelEncap.Length);
-        WorkerCounters sum = into is not null && into.QueueRx.Length == slots && into.TunnelEncap.Length == hosts ? into : new WorkerCounters(slots, hosts);
+        (int ports, int queues, int hosts) = workers.Count == 0 ? (0, 1, 0) : (workers[0].Ports, workers[0].QueuesPerPort, workers[0].TunnelEncap.Length);
+        WorkerCounters sum = into is not null && into.Ports == ports && into.QueuesPerPort == queues && into.TunnelEncap.Length == hosts
+            ? into
+            : new WorkerCounters(ports, queues, hosts);
         if (ReferenceEquals(sum, into))
         {
             foreach (FieldInfo field in s_scalars)

@@ -260,6 +260,22 @@ public sealed partial class Vswitchd
         return counts;
     }
 
+    /// <summary>The workers' drops at the port, by reason (indexed by DropReason); zeros before there are workers.</summary>
+    private static ulong[] DropReasonsOf(WorkerCounters sum, ushort port) =>
+        port < sum.Ports ? sum.PortDropsOf(port) : new ulong[DropReasons.Count];
+
+    /// <summary>The port's drops by reason since it was attached.</summary>
+    private ulong[] DropReasonsSinceAttach(WorkerCounters sum, string name, ushort port)
+    {
+        ulong[] now = DropReasonsOf(sum, port);
+        if (_atAttach.TryGetValue(name, out var attached))
+        {
+            for (int r = 0; r < now.Length; r++)
+                now[r] -= attached.DropReasons[r];
+        }
+        return now;
+    }
+
     /// <summary>Each queue's counts since the port was attached (an id reused by a later port starts at zero).</summary>
     private QueueCounts[] QueueCountsSinceAttach(WorkerCounters sum, string name, ushort port, int queueCount)
     {
@@ -292,6 +308,7 @@ public sealed partial class Vswitchd
             VmSpec? vm = tables.Spec.Vms.FirstOrDefault(vm => vm.Port == port.Name);
             ports.Add(new PortSample(port, id, vm?.Name, vm?.Tenant,
                 QueueCountsSinceAttach(sum, port.Name, id, port.Queues),
+                DropReasonsSinceAttach(sum, port.Name, id),
                 port.VhostUser is null ? StatsOf(port.Name) : null,
                 _atAttach.TryGetValue(port.Name, out var attached) ? attached.Discarded : 0,
                 vhost));

@@ -44,7 +44,7 @@ public sealed partial class Vswitchd : ITableSource
     /// port id for the next add-port, whose port starts at zero), and the frames an ethdev port
     /// held when it was started, thrown away unswitched (EthPort.Start).
     /// </summary>
-    private readonly Dictionary<string, (QueueCounts[] Counts, int Discarded)> _atAttach = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (QueueCounts[] Counts, ulong[] DropReasons, int Discarded)> _atAttach = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changes = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
@@ -230,7 +230,9 @@ public sealed partial class Vswitchd : ITableSource
     private void AttachPort(PortSpec port)
     {
         int discarded = AttachPortDevice(port);
-        _atAttach[port.Name] = (QueueCountsOf(WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]), _portIds[port.Name], port.Queues), discarded);
+        WorkerCounters sum = WorkerCounters.Sum([.. _workers.Select(w => w.Counters)]);
+        ushort id = _portIds[port.Name];
+        _atAttach[port.Name] = (QueueCountsOf(sum, id, port.Queues), DropReasonsOf(sum, id), discarded);
     }
 
     /// <summary>Starts the port's device; returns the frames it held, thrown away (EthPort.Start).</summary>

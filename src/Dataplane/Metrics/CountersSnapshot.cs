@@ -17,8 +17,12 @@ internal readonly record struct QueueCounts(ulong Rx, ulong Tx, ulong Drops);
 /// <summary>One worker's own counters.</summary>
 internal readonly record struct WorkerSample(int Index, int Core, ulong Polls, ulong Packets, long AllocatedBytes, ulong BusyCycles, ulong IdleCycles, long JitMethods = 0);
 
-/// <summary>One port: the VM bound to it and that VM's tenant, its queues' counts since it was attached, and its ethdev's statistics (null for a vhost-user port).</summary>
-internal sealed record PortSample(PortSpec Spec, ushort Id, string? Vm, string? Tenant, QueueCounts[] Queues, EthStats? Eth, int DiscardedAtAttach, VhostPort? Vhost)
+/// <summary>
+/// One port: the VM bound to it and that VM's tenant, its queues' counts and its drops by reason
+/// (indexed by DropReason; they sum to its queues' drops) since it was attached, and its ethdev's
+/// statistics (null for a vhost-user port).
+/// </summary>
+internal sealed record PortSample(PortSpec Spec, ushort Id, string? Vm, string? Tenant, QueueCounts[] Queues, ulong[] DropReasons, EthStats? Eth, int DiscardedAtAttach, VhostPort? Vhost)
 {
     public ulong Rx => Queues.Aggregate(0UL, (sum, q) => sum + q.Rx);
     public ulong Tx => Queues.Aggregate(0UL, (sum, q) => sum + q.Tx);
@@ -30,7 +34,28 @@ internal sealed record PortSample(PortSpec Spec, ushort Id, string? Vm, string? 
 /// <param name="TscHz">The rate of the workers' busy and idle cycles.</param>
 internal sealed record CountersSnapshot(
     IReadOnlyList<WorkerSample> Workers, WorkerCounters Sum, IReadOnlyList<PortSample> Ports, IReadOnlyList<RemoteHost> Hosts, ulong TscHz,
-    int Gen0Collections, int Gen1Collections, int Gen2Collections, TimeSpan GcPauseTotal);
+    int Gen0Collections, int Gen1Collections, int Gen2Collections, TimeSpan GcPauseTotal)
+{
+    /// <summary>
+    /// Each tenant's drops by reason (indexed by DropReason): the sums over its VMs' ports, so
+    /// frames its VMs sent that were refused and frames to its VMs that their queues did not take.
+    /// A tunnelled frame dropped on the uplink is the uplink port's, whatever its VNI.
+    /// </summary>
+    public SortedDictionary<string, ulong[]> TenantDropReasons()
+    {
+        var tenants = new SortedDictionary<string, ulong[]>(StringComparer.Ordinal);
+        foreach (PortSample port in Ports)
+        {
+            if (port.Tenant is not { } tenant)
+                continue;
+            if (!tenants.TryGetValue(tenant, out ulong[]? sum))
+                tenants[tenant] = sum = new ulong[port.DropReasons.Length];
+            for (int r = 0; r < sum.Length; r++)
+                sum[r] += port.DropReasons[r];
+        }
+        return tenants;
+    }
+}
 
 internal static class CountersJson
 {
@@ -59,7 +84,10 @@ internal static class CountersJson
                 ["geneve_critical_options"] = s.Sum.TunnelGeneveCriticalOptions[i],
             };
         }
-        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops };
+        var tenantDrops = new JsonObject();
+        foreach ((string tenant, ulong[] byReason) in s.TenantDropReasons())
+            tenantDrops[tenant] = NonZeroReasons(byReason);
+        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops, ["tenant_drops"] = tenantDrops };
         CounterReport.AddTotals(report, s.Sum);
         report["encapsulated"] = encapsulated;
         report["decapsulated"] = decapsulated;
@@ -104,6 +132,18 @@ internal static class CountersJson
         };
     }
 
+    /// <summary>The reasons that dropped any frame, by label: a port's drops name the few that hit it.</summary>
+    public static JsonObject NonZeroReasons(ulong[] byReason)
+    {
+        var reasons = new JsonObject();
+        for (int r = 1; r < byReason.Length; r++)
+        {
+            if (byReason[r] != 0)
+                reasons[DropReasons.Label((DropReason)r)] = byReason[r];
+        }
+        return reasons;
+    }
+
     private static JsonObject Port(PortSample port)
     {
         var entry = new JsonObject
@@ -111,10 +151,12 @@ internal static class CountersJson
             ["port_id"] = port.Id,
             ["role"] = port.Spec.Role.ToString().ToLowerInvariant(),
             ["vm"] = port.Vm,
+            ["tenant"] = port.Tenant,
             ["rx"] = port.Rx,
             ["tx"] = port.Tx,
             ["drops"] = port.Drops,
             ["queues"] = new JsonArray([.. port.Queues.Select(q => (JsonNode)new JsonObject { ["rx"] = q.Rx, ["tx"] = q.Tx, ["drops"] = q.Drops })]),
+            ["drop_reasons"] = NonZeroReasons(port.DropReasons),
         };
         if (port.Vhost is { } vhost)
             entry["vhost_user"] = VhostState(vhost);

@@ -26,7 +26,7 @@ internal sealed class VswitchdMetrics
     private readonly SnapshotCounter _portRx, _portTx, _portDropped;
     private readonly SnapshotCounter _queueRx, _queueTx, _queueDropped;
     private readonly SnapshotCounter _ethRxPackets, _ethTxPackets, _ethRxBytes, _ethTxBytes, _ethRxMissed, _ethRxErrors, _ethTxErrors, _ethRxNoMbuf;
-    private readonly SnapshotCounter _dropped;
+    private readonly SnapshotCounter _dropped, _portDroppedByReason, _tenantDropped;
     private readonly (string Field, SnapshotCounter Family)[] _outcomes;
     private readonly SnapshotGauge _remoteHostInfo;
     private readonly SnapshotCounter _tunnelEncap, _tunnelDecap, _tunnelGeneveOptions, _tunnelGeneveCritical;
@@ -58,6 +58,8 @@ internal sealed class VswitchdMetrics
         _ethTxErrors = Counter("vswitchd_ethdev_tx_errors_total", "rte_eth_stats.oerrors of an ethdev port.", "port");
         _ethRxNoMbuf = Counter("vswitchd_ethdev_rx_nombuf_total", "rte_eth_stats.rx_nombuf: receives that failed for want of an mbuf.", "port");
         _dropped = Counter("vswitchd_dropped_packets_total", "Frames dropped, by reason (src/Dataplane/Counters/drop-reasons.txt).", "reason");
+        _portDroppedByReason = Counter("vswitchd_port_dropped_by_reason_packets_total", "Frames dropped at the port, by reason: only the reasons that dropped any.", "port", "reason");
+        _tenantDropped = Counter("vswitchd_tenant_dropped_packets_total", "Frames dropped at the tenant's VM ports (sent by its VMs and refused, or not taken by their queues), by reason: only the reasons that dropped any.", "tenant", "reason");
         _outcomes = [.. WorkerCounters.Outcomes.Select(field =>
         {
             string name = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(field.Name);
@@ -94,6 +96,8 @@ internal sealed class VswitchdMetrics
             UpdatePort(port);
         foreach (DropReason reason in Enum.GetValues<DropReason>().Where(r => r != DropReason.None))
             _dropped.Set(s.Sum.Drops[(int)reason], DropReasons.Label(reason));
+        foreach ((string tenant, ulong[] byReason) in s.TenantDropReasons())
+            SetNonZero(_tenantDropped, tenant, byReason);
         foreach ((string field, SnapshotCounter family) in _outcomes)
             family.Set((ulong)typeof(WorkerCounters).GetField(field)!.GetValue(s.Sum)!);
         foreach (RemoteHost host in s.Hosts)
@@ -138,6 +142,7 @@ internal sealed class VswitchdMetrics
         _portRx.Set(port.Rx, name);
         _portTx.Set(port.Tx, name);
         _portDropped.Set(port.Drops, name);
+        SetNonZero(_portDroppedByReason, name, port.DropReasons);
         for (int q = 0; q < port.Queues.Length; q++)
         {
             string queue = q.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -178,6 +183,16 @@ internal sealed class VswitchdMetrics
             ];
             _flowPackets.Set(flow.Packets, labels);
             _flowBytes.Set(flow.Bytes, labels);
+        }
+    }
+
+    /// <summary>One series per reason that dropped any frame, labelled (<paramref name="owner"/>, reason).</summary>
+    private static void SetNonZero(SnapshotCounter family, string owner, ulong[] byReason)
+    {
+        for (int r = 1; r < byReason.Length; r++)
+        {
+            if (byReason[r] != 0)
+                family.Set(byReason[r], owner, DropReasons.Label((DropReason)r));
         }
     }
 

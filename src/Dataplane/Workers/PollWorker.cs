@@ -76,7 +76,7 @@ internal sealed class PollWorker : IDisposable
     public int Core { get; }
     /// <summary>The flows this worker counted; null when flow accounting is off.</summary>
     public FlowTable? Flows => _flows;
-    public WorkerCounters Counters { get; } = new(SwitchTables.MaxQueueSlots, OverlaySpec.MaxRemoteHosts);
+    public WorkerCounters Counters { get; } = new(SwitchTables.MaxPorts, SwitchTables.MaxQueues, OverlaySpec.MaxRemoteHosts);
     /// <summary>Set when the worker died; the daemon stops with an error.</summary>
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;
@@ -300,8 +300,7 @@ internal sealed class PollWorker : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Drop(int rxSlot, IntPtr m, DropReason reason)
     {
-        Counters.Drops[(int)reason]++;
-        Counters.QueueDrops[rxSlot]++;
+        Counters.DropAt(rxSlot, reason, 1);
         _drops[_dropCount++] = m;
     }
 
@@ -550,8 +549,7 @@ internal sealed class PollWorker : IDisposable
         if (sent < fill)
         {
             frames.Slice(sent, fill - sent).FreeBulk();
-            counters.Drops[(int)unsent] += (uint)(fill - sent);
-            counters.QueueDrops[slot] += (uint)(fill - sent);
+            counters.DropAt(slot, unsent, (uint)(fill - sent));
         }
     }
 
@@ -596,8 +594,7 @@ internal sealed class PollWorker : IDisposable
 
     private void DropBurst(int rxSlot, int n, DropReason reason)
     {
-        Counters.Drops[(int)reason] += (uint)n;
-        Counters.QueueDrops[rxSlot] += (uint)n;
+        Counters.DropAt(rxSlot, reason, (uint)n);
         _rx.Slice(0, n).FreeBulk();
     }
 }

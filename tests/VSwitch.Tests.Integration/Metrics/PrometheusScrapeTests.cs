@@ -192,6 +192,12 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
         Assert.Equal(SpoofedMac, await _prometheus.WaitForAsync("vswitchd_dropped_packets_total{reason=\"spoofed_source_mac\"}", v => v >= SpoofedMac, TimeSpan.FromSeconds(10), ct));
         Assert.Equal(SpoofedIp + SpoofedMac, await _prometheus.ScalarAsync("sum(vswitchd_dropped_packets_total)", ct));
         Assert.Equal(SpoofedIp + SpoofedMac, await _prometheus.ScalarAsync("vswitchd_port_dropped_packets_total{port=\"vm-a\"}", ct));
+        // By reason at the port, and at its tenant; blue forged nothing and has no drop series.
+        Assert.Equal(SpoofedIp, await _prometheus.ScalarAsync("vswitchd_port_dropped_by_reason_packets_total{port=\"vm-a\",reason=\"spoofed_ipv4_source\"}", ct));
+        Assert.Equal(SpoofedMac, await _prometheus.ScalarAsync("vswitchd_port_dropped_by_reason_packets_total{port=\"vm-a\",reason=\"spoofed_source_mac\"}", ct));
+        Assert.Equal(SpoofedIp, await _prometheus.ScalarAsync("vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_ipv4_source\"}", ct));
+        Assert.Equal(SpoofedMac, await _prometheus.ScalarAsync("vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_source_mac\"}", ct));
+        Assert.Equal(0, (await _prometheus.QueryAsync("vswitchd_tenant_dropped_packets_total{tenant=\"blue\"}", ct)).Count);
         Assert.Equal(0, await _prometheus.ScalarAsync("sum(vswitchd_ethdev_rx_missed_total)", ct));
         Assert.Equal(0, await _prometheus.ScalarAsync("max(vswitchd_worker_allocated_bytes)", ct));
 
@@ -228,8 +234,9 @@ public sealed class PrometheusScrapeTests : IAsyncLifetime
         await _prometheus!.WaitForAsync($"count(up{{job=\"{PrometheusServer.Job}\"}})", n => n == 1, TimeSpan.FromSeconds(10), ct);
         double idle = await _prometheus.WaitForAsync($"scrape_samples_scraped{{job=\"{PrometheusServer.Job}\"}}", n => n > 0, TimeSpan.FromSeconds(10), ct);
         Assert.Equal(0, (await _prometheus.QueryAsync("vswitchd_flow_packets_total", ct)).Count);
-        // Each tenant adds its packets, bytes, other packets and other bytes, and two series per top flow.
-        double bound = idle + Tenants * (4 + 2 * Top);
+        // Each tenant adds its packets, bytes, other packets and other bytes, and two series per top
+        // flow; the flood's one drop reason adds a series at vm-a and one at its tenant.
+        double bound = idle + Tenants * (4 + 2 * Top) + 2;
 
         // 100 000 flows of one frame each in red, from distinct source ports and addresses a may
         // not use (so also dropped, by reason), and three heavy flows of 2 000 frames among them.

@@ -194,6 +194,43 @@ public sealed class PcapScenarioTests
     private static string Canonical(JsonObject flow) =>
         new JsonObject(flow.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))).ToJsonString();
 
+    /// <summary>
+    /// Each port's drops by reason add up to its drops, no reason counts more at the ports than
+    /// host-wide, and each tenant's are the sums over its VMs' ports.
+    /// </summary>
+    public static IEnumerable<string> DropReasonsAddUp(string source, JsonObject actual)
+    {
+        var atPorts = new Dictionary<string, long>();
+        var byTenant = new Dictionary<string, Dictionary<string, long>>();
+        foreach ((string name, JsonNode? port) in actual["ports"]!.AsObject())
+        {
+            JsonObject reasons = port!["drop_reasons"]!.AsObject();
+            long sum = reasons.Sum(r => (long)r.Value!);
+            if (sum != (long)port["drops"]!)
+                yield return $"{source}: ports.{name}.drop_reasons add up to {sum}, its drops are {port["drops"]}";
+            foreach ((string reason, JsonNode? n) in reasons)
+                atPorts[reason] = atPorts.GetValueOrDefault(reason) + (long)n!;
+            if ((string?)port["tenant"] is not { } tenant)
+                continue;
+            Dictionary<string, long> ofTenant = byTenant.TryGetValue(tenant, out var t) ? t : byTenant[tenant] = [];
+            foreach ((string reason, JsonNode? n) in reasons)
+                ofTenant[reason] = ofTenant.GetValueOrDefault(reason) + (long)n!;
+        }
+        JsonObject tenantDrops = actual["tenant_drops"]!.AsObject();
+        foreach (string tenant in byTenant.Keys.Union(tenantDrops.Select(t => t.Key)))
+        {
+            string want = string.Join(", ", byTenant.GetValueOrDefault(tenant, []).OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"));
+            string got = string.Join(", ", (tenantDrops[tenant]?.AsObject() ?? []).OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"));
+            if (want != got)
+                yield return $"{source}: tenant_drops.{tenant} is {{{got}}}, its VMs' ports add up to {{{want}}}";
+        }
+        foreach ((string reason, long n) in atPorts)
+        {
+            if (n > (long)actual["drops"]![reason]!)
+                yield return $"{source}: {n} {reason} drops at the ports, {actual["drops"]![reason]} host-wide";
+        }
+    }
+
     /// <summary>Every counter counters.json names, and every drop label (absent from counters.json = 0).</summary>
     public static List<string> CompareCounters(string source, PcapScenario scenario, JsonObject actual)
     {
@@ -221,6 +258,7 @@ public sealed class PcapScenarioTests
         }
         JsonObject wantDrops = expected["drops"]!.AsObject();
         JsonObject? gotDrops = actual["drops"] as JsonObject;
+        problems.AddRange(DropReasonsAddUp(source, actual));
         foreach (string label in PcapScenario.DropLabels)
             Check($"drops.{label}", wantDrops[label], gotDrops?[label]);
         foreach ((string label, JsonNode? value) in gotDrops ?? [])

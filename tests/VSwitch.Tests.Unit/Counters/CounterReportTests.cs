@@ -38,7 +38,32 @@ public sealed partial class CounterReportTests
         Assert.Equal(1UL, kept.Unicast);
         Assert.Equal(7UL, kept.Drops[7]);
         Assert.All(kept.QueueRx.Select((total, i) => (total, i)), q => Assert.Equal(a.QueueRx[q.i], q.total));
-        Assert.NotSame(kept, WorkerCounters.Sum([new WorkerCounters(kept.QueueRx.Length + 1, 1)], kept));
+        Assert.NotSame(kept, WorkerCounters.Sum([new WorkerCounters(kept.Ports + 1, kept.QueuesPerPort, 1)], kept));
+    }
+
+    [Fact]
+    public void A_drop_counts_host_wide_at_its_queue_and_at_its_port_under_its_reason()
+    {
+        var counters = new WorkerCounters(ports: 4, queuesPerPort: 4, remoteHosts: 1);
+
+        counters.DropAt(queueSlot: 2 * 4 + 3, DropReason.SpoofedSourceMac, 5);
+        counters.DropAt(queueSlot: 2 * 4 + 0, DropReason.TxQueueFull, 2);
+        counters.DropAt(queueSlot: 1 * 4 + 3, DropReason.SpoofedSourceMac, 1);
+
+        Assert.Equal(6UL, counters.Drops[(int)DropReason.SpoofedSourceMac]);
+        Assert.Equal(5UL, counters.QueueDrops[11]);
+        ulong[] port2 = counters.PortDropsOf(2), port1 = counters.PortDropsOf(1);
+        Assert.Equal(5UL, port2[(int)DropReason.SpoofedSourceMac]);
+        Assert.Equal(2UL, port2[(int)DropReason.TxQueueFull]);
+        Assert.Equal(7UL, port2.Aggregate(0UL, (sum, n) => sum + n));
+        Assert.Equal(1UL, port1.Aggregate(0UL, (sum, n) => sum + n));
+        Assert.All(counters.PortDropsOf(0).Concat(counters.PortDropsOf(3)), n => Assert.Equal(0UL, n));
+    }
+
+    [Fact]
+    public void Queues_per_port_must_be_a_power_of_two()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerCounters(ports: 4, queuesPerPort: 3, remoteHosts: 1));
     }
 
     [Fact]
@@ -60,7 +85,7 @@ public sealed partial class CounterReportTests
         var documented = TableKey().Matches(counters).Select(m => m.Groups[1].Value).ToHashSet();
         var report = new JsonObject();
 
-        CounterReport.AddTotals(report, new WorkerCounters(queueSlots: 16, remoteHosts: 4));
+        CounterReport.AddTotals(report, new WorkerCounters(ports: 4, queuesPerPort: 4, remoteHosts: 4));
 
         Assert.All(report.Select(p => p.Key), key => Assert.Contains(key, documented));
     }
@@ -68,7 +93,7 @@ public sealed partial class CounterReportTests
     /// <summary>Every scalar counter set to a distinct multiple of <paramref name="unit"/>, every array slot i to i * unit.</summary>
     private static WorkerCounters Filled(ulong unit)
     {
-        var counters = new WorkerCounters(queueSlots: 16, remoteHosts: 4);
+        var counters = new WorkerCounters(ports: 4, queuesPerPort: 4, remoteHosts: 4);
         ulong next = 1;
         foreach (FieldInfo field in typeof(WorkerCounters).GetFields())
         {

@@ -27,12 +27,22 @@ public sealed partial class VswitchdMetricsTests
         Index = 0, Name = "host-b", Vtep = 0xC0A83202, Tunnel = TunnelType.Geneve, UdpPort = 6081, KnownOptions = [], NeighbourIndex = 0,
     };
 
-    private static PortSample Port(string name, ulong rx, ulong tx, ulong drops, EthStats? eth = null, string? vm = null) =>
-        new(new PortSpec(name, "net_null0", PortRole.Vm, 1500, 1), 0, vm, vm is null ? null : "red", [new QueueCounts(rx, tx, drops)], eth, 0, null);
+    private static PortSample Port(string name, ulong rx, ulong tx, ulong drops, EthStats? eth = null, string? vm = null, string tenant = "red", ulong[]? reasons = null) =>
+        new(new PortSpec(name, "net_null0", PortRole.Vm, 1500, 1), 0, vm, vm is null ? null : tenant, [new QueueCounts(rx, tx, drops)],
+            reasons ?? new ulong[DropReasons.Count], eth, 0, null);
+
+    /// <summary>Drops by reason as PortSample holds them (indexed by DropReason).</summary>
+    private static ulong[] Reasons(params (DropReason Reason, ulong Frames)[] drops)
+    {
+        var byReason = new ulong[DropReasons.Count];
+        foreach ((DropReason reason, ulong frames) in drops)
+            byReason[(int)reason] = frames;
+        return byReason;
+    }
 
     private static CountersSnapshot Snapshot(IReadOnlyList<PortSample> ports, Action<WorkerCounters>? count = null)
     {
-        var sum = new WorkerCounters(0, 1);
+        var sum = new WorkerCounters(0, 1, 1);
         count?.Invoke(sum);
         return new CountersSnapshot([new WorkerSample(0, 1, 5000, 700, 0, BusyCycles: 3 * TscHz, IdleCycles: TscHz / 2)], sum, ports, [HostB], TscHz,
             4, 2, 1, TimeSpan.FromMilliseconds(250));
@@ -115,6 +125,37 @@ public sealed partial class VswitchdMetricsTests
         Assert.Equal(5000, s["vswitchd_flow_bytes_total" + flow]);
         Assert.Equal(1, s["vswitchd_gc_collections_total{generation=\"2\"}"]);
         Assert.Equal(0.25, s["vswitchd_gc_pause_seconds_total"]);
+    }
+
+    [Fact]
+    public async Task Drops_by_reason_are_per_port_and_per_tenant_for_the_reasons_that_hit()
+    {
+        var metrics = new VswitchdMetrics();
+        CountersSnapshot counters = Snapshot(
+        [
+            Port("red-a", 10, 0, 4, vm: "red-a", reasons: Reasons((DropReason.SpoofedSourceMac, 3), (DropReason.GuestRxRingFull, 1))),
+            Port("red-b", 10, 0, 2, vm: "red-b", reasons: Reasons((DropReason.SpoofedSourceMac, 2))),
+            Port("blue-a", 10, 0, 5, vm: "blue-a", tenant: "blue", reasons: Reasons((DropReason.UnknownInnerDestination, 5))),
+            Port("up0", 10, 0, 1, reasons: Reasons((DropReason.UnknownVni, 1))),
+        ]);
+        metrics.Update(Inputs(counters));
+        Dictionary<string, double> s = await Scrape(metrics);
+
+        Assert.Equal(3, s["vswitchd_port_dropped_by_reason_packets_total{port=\"red-a\",reason=\"spoofed_source_mac\"}"]);
+        Assert.Equal(1, s["vswitchd_port_dropped_by_reason_packets_total{port=\"red-a\",reason=\"guest_rx_ring_full\"}"]);
+        Assert.Equal(1, s["vswitchd_port_dropped_by_reason_packets_total{port=\"up0\",reason=\"unknown_vni\"}"]);
+        Assert.Equal(5, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_source_mac\"}"]);
+        Assert.Equal(1, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"guest_rx_ring_full\"}"]);
+        Assert.Equal(5, s["vswitchd_tenant_dropped_packets_total{tenant=\"blue\",reason=\"unknown_inner_destination\"}"]);
+        // Only reasons that hit get a series, and the uplink belongs to no tenant.
+        Assert.Equal(5, s.Keys.Count(k => k.StartsWith("vswitchd_port_dropped_by_reason_packets_total{", StringComparison.Ordinal)));
+        Assert.Equal(3, s.Keys.Count(k => k.StartsWith("vswitchd_tenant_dropped_packets_total{", StringComparison.Ordinal)));
+
+        // A port removed takes its series with it, and its tenant's sums go back.
+        metrics.Update(Inputs(Snapshot([Port("red-b", 10, 0, 2, vm: "red-b", reasons: Reasons((DropReason.SpoofedSourceMac, 2)))])));
+        s = await Scrape(metrics);
+        Assert.DoesNotContain(s.Keys, k => k.Contains("port=\"red-a\"", StringComparison.Ordinal) || k.Contains("tenant=\"blue\"", StringComparison.Ordinal));
+        Assert.Equal(2, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_source_mac\"}"]);
     }
 
     [GeneratedRegex(@"^# TYPE (?<name>\S+) (?<type>\S+)$", RegexOptions.Multiline)]
