@@ -22,20 +22,24 @@ internal static class WorkerPrecompile
     public static int Run()
     {
         Type[] types = typeof(WorkerPrecompile).Assembly.GetTypes();
+        Type[] workerSide = [.. types.Where(IsWorkerSide).SelectMany(type => Instantiations(type, types))];
+        // Statics first: a method compiled while a class's statics do not exist yet reads every
+        // static readonly field through a class-initialisation check, where one compiled after
+        // takes its value as a constant (the JIT folds initialised static readonly fields).
+        foreach (Type type in workerSide)
+            RuntimeHelpers.RunClassConstructor(type.TypeHandle);
         int compiled = 0;
-        foreach (Type type in types)
+        foreach (Type type in workerSide)
         {
-            if (type.Namespace is not { } ns || !ns.StartsWith("VSwitch.Dataplane.", StringComparison.Ordinal)
-                || s_controlNamespaces.Any(c => ns == c || ns.StartsWith(c + ".", StringComparison.Ordinal)))
-                continue;
-            foreach (Type closed in Instantiations(type, types))
-            {
-                foreach (MethodBase method in Methods(closed))
-                    compiled += Prepare(method, types);
-            }
+            foreach (MethodBase method in Methods(type))
+                compiled += Prepare(method, types);
         }
         return compiled;
     }
+
+    private static bool IsWorkerSide(Type type) =>
+        type.Namespace is { } ns && ns.StartsWith("VSwitch.Dataplane.", StringComparison.Ordinal)
+        && !s_controlNamespaces.Any(c => ns == c || ns.StartsWith(c + ".", StringComparison.Ordinal));
 
     private static IEnumerable<MethodBase> Methods(Type type)
     {
