@@ -21,6 +21,19 @@ internal interface IFlowAccounting
     /// <summary>The next frame to count: <paramref name="frame"/> of tenant <paramref name="tenant"/> (-1: none), through VNI <paramref name="vni"/> (0: local).</summary>
     void Observe(int tenant, uint vni, ReadOnlySpan<byte> frame);
 
+    /// <summary>
+    /// A whole burst of one tenant's frames (from a VM port), <paramref name="frames"/> of
+    /// <paramref name="bytes"/> bytes in all, counted on its totals at once. Instead of Observe
+    /// per frame, the loop asks IsSampleAt(i) per frame and hands the frames it names to SampleAt.
+    /// </summary>
+    void ObserveBurst(int tenant, int frames, ulong bytes);
+
+    /// <summary>Whether frame <paramref name="i"/> of the burst ObserveBurst counted is one to sample.</summary>
+    bool IsSampleAt(int i);
+
+    /// <summary>Takes the key of the frame IsSampleAt named; Count follows as after Observe.</summary>
+    void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame);
+
     /// <summary>Counts the frame last observed, dropped for <paramref name="reason"/> unless None.</summary>
     void Count(DropReason reason);
 
@@ -39,6 +52,19 @@ internal struct NoFlowAccounting : IFlowAccounting
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void ObserveBurst(int tenant, int frames, ulong bytes)
+    {
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool IsSampleAt(int i) => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame)
+    {
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Count(DropReason reason)
     {
     }
@@ -51,10 +77,12 @@ internal struct NoFlowAccounting : IFlowAccounting
 
 /// <summary>
 /// Flow accounting into a worker's table, every frame of one burst stamped with the burst's time.
-/// Inline, a frame costs two adds to its tenant's running totals and the sampling countdown, all
-/// in locals: the totals reach the table once per run of one tenant's frames (a burst from a VM
-/// port is one run). A sampled frame's key and its flow's update run out of line, so the loops
-/// keep their registers (FlowTable.cs, "Sampling").
+/// From the uplink (Observe), a frame costs two adds to its tenant's running totals and the
+/// sampling countdown, all in locals: the totals reach the table once per run of one tenant's
+/// frames. From a VM port, whose burst is one tenant's, the burst is counted at once
+/// (ObserveBurst) and a frame costs one compare, against the index of the next one to sample. A
+/// sampled frame's key and its flow's update run out of line, so the loops keep their registers
+/// (FlowTable.cs, "Sampling").
 /// </summary>
 internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
 {
@@ -64,15 +92,13 @@ internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
     private int _tenant = int.MinValue;
     private ulong _packets, _bytes;
     private bool _sampled;
+    // ObserveBurst's burst: the index of its next frame to sample (past the end: none left).
+    private int _next = int.MaxValue;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Observe(int tenant, uint vni, ReadOnlySpan<byte> frame)
     {
-        if (tenant != _tenant)
-        {
-            table.AddToTotals(_tenant, _packets, _bytes);
-            (_tenant, _packets, _bytes) = (tenant, 0, 0);
-        }
+        StartRun(tenant);
         _packets++;
         _bytes += (ulong)frame.Length;
         _sampled = --_countdown == 0;
@@ -84,10 +110,49 @@ internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Count(DropReason reason)
+    public void ObserveBurst(int tenant, int frames, ulong bytes)
+    {
+        StartRun(tenant);
+        _packets += (ulong)frames;
+        _bytes += bytes;
+        // The frames Observe would sample, one at a time: indexes countdown - 1, then every
+        // SampleRate after; the countdown goes on from the burst's end.
+        int rate = table.SampleRate;
+        _next = _countdown - 1;
+        int samples = _next < frames ? (frames - 1 - _next) / rate + 1 : 0;
+        _countdown += samples * rate - frames;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly bool IsSampleAt(int i) => i == _next;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame)
+    {
+        _next += table.SampleRate;
+        _sampled = true;
+        table.TakeSample(tenant, vni, frame);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Count(DropReason reason)
     {
         if (_sampled)
+        {
+            _sampled = false;
             table.CountSample(now, reason);
+        }
+    }
+
+    /// <summary>Frames of <paramref name="tenant"/> next: the run of another tenant's before them goes to its totals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void StartRun(int tenant)
+    {
+        if (tenant != _tenant)
+        {
+            table.AddToTotals(_tenant, _packets, _bytes);
+            (_tenant, _packets, _bytes) = (tenant, 0, 0);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -69,6 +69,15 @@ internal readonly unsafe struct MbufArray
 
     public int Length { get; }
 
+    /// <summary>The bytes of the first <paramref name="count"/> frames: the sum of their first segments' data lengths.</summary>
+    public ulong DataLengths(int count)
+    {
+        ulong bytes = 0;
+        for (int i = 0; i < count; i++)
+            bytes += (uint)Mbuf.DataLen(this[i]);
+        return bytes;
+    }
+
     public IntPtr this[int index]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

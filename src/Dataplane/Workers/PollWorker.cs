@@ -250,11 +250,13 @@ internal sealed class PollWorker : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void SwitchBurst<TFlows>(SwitchTables tables, PortBinding ingress, int rxSlot, int n, TFlows flows) where TFlows : struct, IFlowAccounting
     {
+        if (TFlows.Enabled)
+            flows.ObserveBurst(ingress.TenantIndex, n, _rx.DataLengths(n));
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
-            if (TFlows.Enabled)
-                flows.Observe(ingress.TenantIndex, 0, Mbuf.Frame(m));
+            if (TFlows.Enabled && flows.IsSampleAt(i))
+                flows.SampleAt(ingress.TenantIndex, 0, Mbuf.Frame(m));
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Switch(tables, ingress, m);
             flows.Count(reason);
             if (reason != DropReason.None)
