@@ -103,7 +103,7 @@ public sealed partial class Vswitchd : ITableSource
         _mailboxes = Enumerable.Range(0, _workerCount).Select(_ => new NeighbourMailbox()).ToArray();
         _workers = _config.WorkerCores.Take(_workerCount)
             .Select((core, i) => new PollWorker(i, core, this, _config.IdleSleepMicroseconds, _mempool, _mailboxes[i],
-                _config.Flows.Enabled ? new FlowTable(_config.Flows.TableSize, SwitchTables.MaxTenants, _config.Flows.SampleRate) : null)).ToArray();
+                _config.Flows.Enabled ? new FlowTable(_config.Flows.TableSize, SwitchTables.MaxTenants, _config.Flows.SampleRate, PollWorker.BurstSize) : null)).ToArray();
         foreach (PollWorker worker in _workers)
             worker.Start();
         if (_neighbours is not null && Tables.Overlay is { } overlayTables)

@@ -23,16 +23,22 @@ internal interface IFlowAccounting
 
     /// <summary>
     /// A whole burst of one tenant's frames (from a VM port), <paramref name="frames"/> of
-    /// <paramref name="bytes"/> bytes in all, counted on its totals at once. Instead of Observe
-    /// per frame, the loop asks IsSampleAt(i) per frame and hands the frames it names to SampleAt.
+    /// <paramref name="bytes"/> bytes in all, counted on its totals at once, before any is
+    /// switched. Instead of Observe and Count per frame, the frames to sample (FirstSample, then
+    /// every SampleRate) go to SampleAt, and CountSamples counts them once the burst is switched.
     /// </summary>
     void ObserveBurst(int tenant, int frames, ulong bytes);
 
-    /// <summary>Whether frame <paramref name="i"/> of the burst ObserveBurst counted is one to sample.</summary>
-    bool IsSampleAt(int i);
+    /// <summary>The index of the first frame of ObserveBurst's burst to sample; the burst's length or more: none.</summary>
+    int FirstSample { get; }
 
-    /// <summary>Takes the key of the frame IsSampleAt named; Count follows as after Observe.</summary>
-    void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame);
+    int SampleRate { get; }
+
+    /// <summary>Takes the key of frame <paramref name="index"/> of the burst, which FirstSample and SampleRate named.</summary>
+    void SampleAt(int index, int tenant, uint vni, ReadOnlySpan<byte> frame);
+
+    /// <summary>Counts the burst's samples, each with the reason its frame was dropped (<paramref name="reasons"/>[index]; None: delivered).</summary>
+    void CountSamples(ReadOnlySpan<DropReason> reasons);
 
     /// <summary>Counts the frame last observed, dropped for <paramref name="reason"/> unless None.</summary>
     void Count(DropReason reason);
@@ -56,11 +62,17 @@ internal struct NoFlowAccounting : IFlowAccounting
     {
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool IsSampleAt(int i) => false;
+    public readonly int FirstSample => int.MaxValue;
+
+    public readonly int SampleRate => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame)
+    public readonly void SampleAt(int index, int tenant, uint vni, ReadOnlySpan<byte> frame)
+    {
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void CountSamples(ReadOnlySpan<DropReason> reasons)
     {
     }
 
@@ -79,9 +91,10 @@ internal struct NoFlowAccounting : IFlowAccounting
 /// Flow accounting into a worker's table, every frame of one burst stamped with the burst's time.
 /// From the uplink (Observe), a frame costs two adds to its tenant's running totals and the
 /// sampling countdown, all in locals: the totals reach the table once per run of one tenant's
-/// frames. From a VM port, whose burst is one tenant's, the burst is counted at once
-/// (ObserveBurst) and a frame costs one compare, against the index of the next one to sample. A
-/// sampled frame's key and its flow's update run out of line, so the loops keep their registers
+/// frames. From a VM port, whose burst is one tenant's, the burst is counted and its samples'
+/// keys taken before the switching loop (ObserveBurst, SampleAt), and the samples counted after it
+/// (CountSamples): the loop itself only notes each frame's drop reason, so it compiles as it does
+/// with accounting off. A sampled frame's key and its flow's update run out of line
 /// (FlowTable.cs, "Sampling").
 /// </summary>
 internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
@@ -92,7 +105,7 @@ internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
     private int _tenant = int.MinValue;
     private ulong _packets, _bytes;
     private bool _sampled;
-    // ObserveBurst's burst: the index of its next frame to sample (past the end: none left).
+    // ObserveBurst's burst: the index of its first frame to sample (past the end: none).
     private int _next = int.MaxValue;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,25 +136,21 @@ internal struct FlowTableAccounting(FlowTable table, long now) : IFlowAccounting
         _countdown += samples * rate - frames;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool IsSampleAt(int i) => i == _next;
+    public readonly int FirstSample => _next;
+
+    public readonly int SampleRate => table.SampleRate;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SampleAt(int tenant, uint vni, ReadOnlySpan<byte> frame)
-    {
-        _next += table.SampleRate;
-        _sampled = true;
-        table.TakeSample(tenant, vni, frame);
-    }
+    public readonly void SampleAt(int index, int tenant, uint vni, ReadOnlySpan<byte> frame) => table.TakeSampleAt(index, tenant, vni, frame);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Count(DropReason reason)
+    public readonly void CountSamples(ReadOnlySpan<DropReason> reasons) => table.CountSamples(reasons, now);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Count(DropReason reason)
     {
         if (_sampled)
-        {
-            _sampled = false;
             table.CountSample(now, reason);
-        }
     }
 
     /// <summary>Frames of <paramref name="tenant"/> next: the run of another tenant's before them goes to its totals.</summary>

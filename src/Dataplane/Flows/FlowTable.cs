@@ -69,6 +69,11 @@ public sealed class FlowTable
     // The sampled frame between TakeSample and CountSample.
     private FlowKey _sampleKey;
     private int _sampleBytes;
+    // A burst's sampled frames, taken before it is switched (TakeSampleAt) and counted once every
+    // frame's fate is known (CountSamples): their keys, bytes and places in the burst.
+    private readonly FlowKey[] _burstKeys;
+    private readonly int[] _burstBytes, _burstIndexes;
+    private int _burstSamples;
 
     static FlowTable()
     {
@@ -80,8 +85,13 @@ public sealed class FlowTable
     /// <param name="capacity">Flows the table holds: rounded up to a power of two, at least <see cref="Ways"/>.</param>
     /// <param name="maxTenants">Tenant indexes the aggregates cover (0 .. maxTenants - 1).</param>
     /// <param name="sampleRate">One frame in this many is counted on its flow (Observe); 1: every frame.</param>
-    public FlowTable(int capacity, int maxTenants, int sampleRate = 1)
+    /// <param name="maxBurst">Frames of the largest burst the worker counts at once (FlowTableAccounting.ObserveBurst).</param>
+    public FlowTable(int capacity, int maxTenants, int sampleRate = 1, int maxBurst = 64)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBurst, 1);
+        _burstKeys = new FlowKey[maxBurst];
+        _burstBytes = new int[maxBurst];
+        _burstIndexes = new int[maxBurst];
         ArgumentOutOfRangeException.ThrowIfLessThan(sampleRate, 1);
         _sampleRate = Countdown = sampleRate;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -145,6 +155,35 @@ public sealed class FlowTable
     /// <summary>Counts the frame Observe sampled, SampleRate times over, with the reason it was dropped, if it was.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void CountSample(long now, DropReason reason) => Count(_sampleKey, _sampleBytes, _sampleRate, now, reason);
+
+    /// <summary>
+    /// Reads the key of frame <paramref name="index"/> of a burst, sampled before the burst is
+    /// switched; CountSamples counts it once the burst's fates are known. A burst has at most
+    /// maxBurst frames, so at most that many samples.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void TakeSampleAt(int index, int tenant, uint vni, ReadOnlySpan<byte> frame)
+    {
+        int sample = _burstSamples;
+        if ((uint)sample >= (uint)_burstKeys.Length)
+            return;
+        _burstKeys[sample] = FlowKey.FromFrame(tenant, vni, frame);
+        _burstBytes[sample] = frame.Length;
+        _burstIndexes[sample] = index;
+        _burstSamples = sample + 1;
+    }
+
+    /// <summary>Counts the burst's samples (TakeSampleAt), each SampleRate times over, with the reason its frame was dropped (indexed by its place in the burst).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void CountSamples(ReadOnlySpan<DropReason> reasons, long now)
+    {
+        for (int s = 0; s < _burstSamples; s++)
+        {
+            int index = _burstIndexes[s];
+            Count(_burstKeys[s], _burstBytes[s], _sampleRate, now, (uint)index < (uint)reasons.Length ? reasons[index] : DropReason.None);
+        }
+        _burstSamples = 0;
+    }
 
     private void AddToTotals(int tenant, int bytes) => AddToTotals(tenant, 1, (ulong)bytes);
 

@@ -60,6 +60,8 @@ internal sealed class PollWorker : IDisposable
     private readonly MbufArray _rx;
     // Frames of the current burst to free: drops, and frames consumed without being sent.
     private readonly MbufArray _drops;
+    // Each frame's fate in a burst from a VM port, for its flow accounting's samples (SwitchBurst).
+    private readonly DropReason[] _burstReasons = new DropReason[BurstSize];
     // Fresh mbufs for head-end replicas of one flooded frame: one per remote host at most.
     private readonly MbufArray _replicas;
     // Tx staging per (egress port, queue) slot, BurstSize frames each. A frame goes to any one
@@ -251,18 +253,33 @@ internal sealed class PollWorker : IDisposable
     private void SwitchBurst<TFlows>(SwitchTables tables, PortBinding ingress, int rxSlot, int n, TFlows flows) where TFlows : struct, IFlowAccounting
     {
         if (TFlows.Enabled)
-            flows.ObserveBurst(ingress.TenantIndex, n, _rx.DataLengths(n));
+            SampleBurst(ref flows, ingress.TenantIndex, n);
         for (int i = 0; i < n; i++)
         {
             IntPtr m = PrefetchNext(i, n);
-            if (TFlows.Enabled && flows.IsSampleAt(i))
-                flows.SampleAt(ingress.TenantIndex, 0, Mbuf.Frame(m));
             DropReason reason = Mbuf.SegmentCount(m) != 1 ? DropReason.MultiSegment : Switch(tables, ingress, m);
-            flows.Count(reason);
+            if (TFlows.Enabled)
+                _burstReasons[i] = reason;
             if (reason != DropReason.None)
                 Drop(rxSlot, m, reason);
         }
+        if (TFlows.Enabled)
+            flows.CountSamples(_burstReasons.AsSpan(0, n));
         flows.Finish();
+    }
+
+    /// <summary>
+    /// A burst from a VM port, all of one tenant, counted on its totals and its samples' keys
+    /// taken before it is switched (encapsulation and the ARP responder rewrite frames in place).
+    /// Out of line, so the switching loop holds nothing of the accounting but the drop reasons.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SampleBurst<TFlows>(ref TFlows flows, int tenant, int n) where TFlows : struct, IFlowAccounting
+    {
+        flows.ObserveBurst(tenant, n, _rx.DataLengths(n));
+        int rate = flows.SampleRate;
+        for (int i = flows.FirstSample; i < n; i += rate)
+            flows.SampleAt(i, tenant, 0, Mbuf.Frame(_rx[i]));
     }
 
     /// <summary>A burst from the uplink: decapsulated, or the VTEP's own ARP.</summary>

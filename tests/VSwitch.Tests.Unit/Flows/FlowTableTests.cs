@@ -155,31 +155,28 @@ public sealed class FlowTableTests
     }
 
     /// <summary>Frames through the worker's accounting (Flows/FlowAccounting.cs) as a burst loop drives it.</summary>
-    private static void Burst(FlowTable table, int tenant, byte[][] frames, long now = 1)
+    private static void Burst(FlowTable table, int tenant, byte[][] frames, long now = 1, DropReason[]? reasons = null)
     {
         var accounting = new FlowTableAccounting(table, now);
-        foreach (byte[] frame in frames)
+        for (int i = 0; i < frames.Length; i++)
         {
-            accounting.Observe(tenant, 0, frame);
-            accounting.Count(DropReason.None);
+            accounting.Observe(tenant, 0, frames[i]);
+            accounting.Count(reasons is null ? DropReason.None : reasons[i]);
         }
         accounting.Finish();
     }
 
-    /// <summary>A burst from a VM port as SwitchBurst drives the accounting: counted at once, the frames to sample picked by index.</summary>
-    private static void WholeBurst(FlowTable table, int tenant, byte[][] frames, long now = 1)
+    /// <summary>A burst from a VM port as SwitchBurst drives the accounting: counted and sampled at once, the samples counted once the burst's fates are known.</summary>
+    private static void WholeBurst(FlowTable table, int tenant, byte[][] frames, long now = 1, DropReason[]? reasons = null)
     {
         var accounting = new FlowTableAccounting(table, now);
         ulong bytes = 0;
         foreach (byte[] frame in frames)
             bytes += (ulong)frame.Length;
         accounting.ObserveBurst(tenant, frames.Length, bytes);
-        for (int i = 0; i < frames.Length; i++)
-        {
-            if (accounting.IsSampleAt(i))
-                accounting.SampleAt(tenant, 0, frames[i]);
-            accounting.Count(DropReason.None);
-        }
+        for (int i = accounting.FirstSample; i < frames.Length; i += accounting.SampleRate)
+            accounting.SampleAt(i, tenant, 0, frames[i]);
+        accounting.CountSamples(reasons ?? new DropReason[frames.Length]);
         accounting.Finish();
     }
 
@@ -200,11 +197,13 @@ public sealed class FlowTableTests
         {
             byte[][] frames = [.. Enumerable.Range(0, random.Next(1, 33)).Select(_ => Udp4(0x0A000001, 0x0A000002, port++, 53, payload: random.Next(0, 200)))];
             int tenant = burst % 3;
-            Burst(perFrame, tenant, frames, burst);
-            WholeBurst(perBurst, tenant, frames, burst);
+            DropReason[] reasons = [.. frames.Select(_ => random.Next(4) == 0 ? DropReason.SpoofedIpv4Source : DropReason.None)];
+            Burst(perFrame, tenant, frames, burst, reasons);
+            WholeBurst(perBurst, tenant, frames, burst, reasons);
         }
         Assert.Equal(perFrame.Read(), perBurst.Read());
         Assert.NotEmpty(perBurst.Read());
+        Assert.Contains(perBurst.Read(), f => f.DropReasons != 0);
         for (int tenant = 0; tenant < 3; tenant++)
         {
             Assert.Equal(perFrame.Totals(tenant), perBurst.Totals(tenant));
@@ -234,19 +233,20 @@ public sealed class FlowTableTests
     public void The_workers_accounting_allocates_nothing_sampled_or_not()
     {
         byte[][] frames = [.. Enumerable.Range(0, 32).Select(i => Udp4(0x0A000001, 0x0A000002, (ushort)(1000 + i), 53))];
+        var reasons = new DropReason[frames.Length];
         foreach (int rate in new[] { 1, 16 })
         {
             var table = new FlowTable(64, 4, rate);
             for (int i = 0; i < 100; i++)
             {
                 Burst(table, i % 4, frames, i); // first calls: JIT and class constructors
-                WholeBurst(table, i % 4, frames, i);
+                WholeBurst(table, i % 4, frames, i, reasons);
             }
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 10_000; i++)
             {
                 Burst(table, i % 4, frames, i);
-                WholeBurst(table, i % 4, frames, i);
+                WholeBurst(table, i % 4, frames, i, reasons);
             }
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
