@@ -120,6 +120,16 @@ public static class DropReasons
     /// </summary>
     public static string Label(DropReason reason) => s_labels[(int)reason];
 
+    /// <summary>The reasons that dropped any frame in <paramref name="byReason"/> (indexed by DropReason), by label, with their counts. Allocates: control side only.</summary>
+    public static IEnumerable<(string Label, ulong Frames)> Hits(ulong[] byReason)
+    {
+        for (int r = 1; r < byReason.Length; r++)
+        {
+            if (byReason[r] != 0)
+                yield return (s_labels[r], byReason[r]);
+        }
+    }
+
     private static readonly string[] s_labels =
         [.. Enum.GetValues<DropReason>().Select(reason => JsonNamingPolicy.SnakeCaseLower.ConvertName(reason.ToString()))];
 }

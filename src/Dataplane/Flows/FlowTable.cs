@@ -66,11 +66,9 @@ public sealed class FlowTable
     private readonly Other[] _others;
     private int _layout;
     private readonly int _sampleRate;
-    // The sampled frame between TakeSample and CountSample.
-    private FlowKey _sampleKey;
-    private int _sampleBytes;
-    // A burst's sampled frames, taken before it is switched (TakeSampleAt) and counted once every
-    // frame's fate is known (CountSamples): their keys, bytes and places in the burst.
+    // Sampled frames whose fates are not known yet: a burst's, taken before it is switched
+    // (TakeSampleAt) and counted once every frame's fate is known (CountSamples), or the one frame
+    // between TakeSample and CountSample. Their keys, bytes and places in the burst.
     private readonly FlowKey[] _burstKeys;
     private readonly int[] _burstBytes, _burstIndexes;
     private int _burstSamples;
@@ -145,16 +143,10 @@ public sealed class FlowTable
     }
 
     /// <summary>Reads the key of a frame the worker sampled; CountSample follows once the frame's fate is known.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void TakeSample(int tenant, uint vni, ReadOnlySpan<byte> frame)
-    {
-        _sampleKey = FlowKey.FromFrame(tenant, vni, frame);
-        _sampleBytes = frame.Length;
-    }
+    internal void TakeSample(int tenant, uint vni, ReadOnlySpan<byte> frame) => TakeSampleAt(0, tenant, vni, frame);
 
     /// <summary>Counts the frame Observe sampled, SampleRate times over, with the reason it was dropped, if it was.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public void CountSample(long now, DropReason reason) => Count(_sampleKey, _sampleBytes, _sampleRate, now, reason);
+    public void CountSample(long now, DropReason reason) => CountSamples(new ReadOnlySpan<DropReason>(in reason), now);
 
     /// <summary>
     /// Reads the key of frame <paramref name="index"/> of a burst, sampled before the burst is

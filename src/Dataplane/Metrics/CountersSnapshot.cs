@@ -133,16 +133,8 @@ internal static class CountersJson
     }
 
     /// <summary>The reasons that dropped any frame, by label: a port's drops name the few that hit it.</summary>
-    public static JsonObject NonZeroReasons(ulong[] byReason)
-    {
-        var reasons = new JsonObject();
-        for (int r = 1; r < byReason.Length; r++)
-        {
-            if (byReason[r] != 0)
-                reasons[DropReasons.Label((DropReason)r)] = byReason[r];
-        }
-        return reasons;
-    }
+    public static JsonObject NonZeroReasons(ulong[] byReason) =>
+        new(DropReasons.Hits(byReason).Select(hit => KeyValuePair.Create(hit.Label, (JsonNode?)hit.Frames)));
 
     private static JsonObject Port(PortSample port)
     {

@@ -189,11 +189,8 @@ internal sealed class VswitchdMetrics
     /// <summary>One series per reason that dropped any frame, labelled (<paramref name="owner"/>, reason).</summary>
     private static void SetNonZero(SnapshotCounter family, string owner, ulong[] byReason)
     {
-        for (int r = 1; r < byReason.Length; r++)
-        {
-            if (byReason[r] != 0)
-                family.Set(byReason[r], owner, DropReasons.Label((DropReason)r));
-        }
+        foreach ((string label, ulong frames) in DropReasons.Hits(byReason))
+            family.Set(frames, owner, label);
     }
 
     private SnapshotCounter Counter(string name, string help, params string[] labels) =>
