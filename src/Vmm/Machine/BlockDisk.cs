@@ -1,8 +1,8 @@
 // A guest disk put together: virtio-blk on a virtio-mmio slot, serving a volume the VMM opened.
 // Each request queue has a kick eventfd that KVM signals on the guest's notify write
 // (KVM_IOEVENTFD with DATAMATCH, so the kick never exits to the VMM's user space) and an I/O
-// thread that waits on it and serves the queue; completions raise the device's GSI. The vCPUs
-// never wait for the volume.
+// thread that waits on it and serves the queue; completions raise the device's interrupt
+// (DeviceInterrupt: one irqfd, whichever queue completes). The vCPUs never wait for the volume.
 using VSwitch.Vmm.Devices.Bus;
 using VSwitch.Vmm.Devices.Virtio.Block;
 using VSwitch.Vmm.Devices.Virtio.Mmio;
@@ -16,12 +16,14 @@ internal sealed class BlockDisk : IDisposable
 {
     private readonly IBlockVolume _volume;
     private readonly EventFd[] _kicks;
+    private readonly DeviceInterrupt _interrupt;
     private readonly Thread[] _threads;
     private volatile bool _stopping;
 
-    private BlockDisk(IBlockVolume volume, VirtioBlockDevice device, VirtioMmioTransport transport, EventFd[] kicks)
+    private BlockDisk(IBlockVolume volume, VirtioBlockDevice device, VirtioMmioTransport transport, EventFd[] kicks, DeviceInterrupt interrupt)
     {
         _volume = volume;
+        _interrupt = interrupt;
         Device = device;
         Transport = transport;
         _kicks = kicks;
@@ -37,17 +39,19 @@ internal sealed class BlockDisk : IDisposable
     public static BlockDisk Attach(KvmVm vm, GuestMemory memory, DeviceBus mmio, int slot, IBlockVolume volume, int queues, Action<string>? log)
     {
         var kicks = new EventFd[queues];
+        DeviceInterrupt? interrupt = null;
         try
         {
             for (int queue = 0; queue < queues; queue++)
                 kicks[queue] = EventFd.Create();
+            interrupt = DeviceInterrupt.Attach(vm, VirtioSlots.Gsi(slot));
             var device = new VirtioBlockDevice(volume, queues, queue => kicks[queue].Signal());
             ulong address = VirtioSlots.Address(slot);
-            var transport = new VirtioMmioTransport(device, memory, new GsiLine(vm, VirtioSlots.Gsi(slot)), log);
+            var transport = new VirtioMmioTransport(device, memory, interrupt, log);
             mmio.Register(address, VirtioMmioTransport.WindowSize, transport, $"virtio-blk {slot} ({volume.Id})");
             for (int queue = 0; queue < queues; queue++)
                 vm.AddIoeventfd(address + VirtioMmioTransport.RegQueueNotify, 4, (ulong)queue, kicks[queue]);
-            var disk = new BlockDisk(volume, device, transport, kicks);
+            var disk = new BlockDisk(volume, device, transport, kicks, interrupt);
             for (int queue = 0; queue < queues; queue++)
             {
                 int served = queue;
@@ -60,6 +64,7 @@ internal sealed class BlockDisk : IDisposable
         {
             foreach (EventFd? kick in kicks)
                 kick?.Dispose();
+            interrupt?.Dispose();
             volume.Dispose();
             throw;
         }
@@ -85,6 +90,7 @@ internal sealed class BlockDisk : IDisposable
             thread?.Join();
         foreach (EventFd kick in _kicks)
             kick.Dispose();
+        _interrupt.Dispose();
         _volume.Dispose();
     }
 }

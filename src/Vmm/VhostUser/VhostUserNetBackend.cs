@@ -1,6 +1,6 @@
 // virtio-net's data queues served by a vhost-user backend (vswitchd): the eventfds each queue
 // kicks and is called through, made once when the VM is built so KVM can take them
-// (KVM_IOEVENTFD on the queue's notify write, KVM_IRQFD on the device's GSI), and the frontend
+// (KVM_IOEVENTFD on the queue's notify write; the calls are the device's one irqfd), and the frontend
 // that hands the rings over. With both registered in KVM, a packet moves guest <-> vswitchd
 // without the VMM's user space; Kick is the path for a guest write KVM did not take.
 using VSwitch.Vmm.Devices.Virtio;
@@ -30,19 +30,25 @@ public sealed class VhostUserNetBackend : INetBackend, IDisposable
     private readonly VhostUserFrontend _frontend;
     private readonly EventFd[] _kicks;
     private readonly EventFd[] _calls;
+    private readonly bool _ownsCalls;
 
     /// <param name="dataQueues">Rings of the device's data queues: 2 per queue pair.</param>
     /// <param name="linkChanged">Where the backend's coming and going goes (VirtioNetDevice.SetLink).</param>
-    public VhostUserNetBackend(string socketPath, GuestMemory memory, int dataQueues, Action<bool>? linkChanged, Action<string>? log = null)
+    /// <param name="call">
+    /// The eventfd every ring calls through, the device's interrupt (Machine/DeviceInterrupt.cs),
+    /// not owned; null gives each ring its own, so a test can tell the rings' calls apart.
+    /// </param>
+    public VhostUserNetBackend(string socketPath, GuestMemory memory, int dataQueues, Action<bool>? linkChanged, Action<string>? log = null, EventFd? call = null)
     {
         _kicks = new EventFd[dataQueues];
         _calls = new EventFd[dataQueues];
+        _ownsCalls = call is null;
         try
         {
             for (int i = 0; i < dataQueues; i++)
             {
                 _kicks[i] = EventFd.Create();
-                _calls[i] = EventFd.Create();
+                _calls[i] = call ?? EventFd.Create();
             }
             _frontend = new VhostUserFrontend(socketPath, memory, linkChanged, log);
         }
@@ -91,7 +97,7 @@ public sealed class VhostUserNetBackend : INetBackend, IDisposable
 
     private void DisposeEventFds()
     {
-        foreach (EventFd? fd in _kicks.Concat(_calls))
+        foreach (EventFd? fd in _ownsCalls ? _kicks.Concat(_calls) : _kicks)
             fd?.Dispose();
     }
 }

@@ -121,7 +121,7 @@ public sealed partial class GuestDiskTests : IDisposable
         Assert.Equal(baseBytes, File.ReadAllBytes(baseImage));
 
         // Boot 2: the same volume with two request queues on two vCPUs (virtio-blk multiqueue):
-        // a read from each CPU, then the files read back, then delete and trim.
+        // reads from both CPUs at once, then the files read back, then delete and trim.
         using VmmProcess c = VmmProcess.Start("--spec", SpecWith("c", "vsw.disks=1 vsw.disk_mq=1 vsw.disk=check vsw.disk_trim=1",
             $$"""{"path": "{{volume}}", "id": "vol-a", "queues": 2}""", vcpus: 2));
         AssertCleanExit(c, c.WaitForExit(BootLimit));
@@ -129,8 +129,10 @@ public sealed partial class GuestDiskTests : IDisposable
         long[] perQueue = [.. c.Statistics()["disks"]![0]!["queue_requests"]!.AsArray().Select(n => (long)n!)];
         TestContext.Current.SendDiagnosticMessage($"c: requests per queue {string.Join(", ", perQueue)}");
         Assert.Equal(2, perQueue.Length);
-        // Each CPU's 256 direct reads went down its own queue, besides whatever else the guest did.
-        Assert.All(perQueue, n => Assert.True(n >= 8, $"a queue served {n} requests: {string.Join(", ", perQueue)}"));
+        // Each CPU's 2048 direct reads, made side by side, went down its own queue, besides
+        // whatever else the guest did. Two queues completing at once is what lost an interrupt
+        // when each I/O thread pulsed the GSI itself (Machine/DeviceInterrupt.cs): the guest hung.
+        Assert.All(perQueue, n => Assert.True(n >= 2048, $"a queue served {n} requests: {string.Join(", ", perQueue)}"));
         Assert.Equal(written, Field(c, "VSWITCH-DISK-READ", "sha256"));
         Assert.Equal("written_by_the_KVM_lane", Field(c, "VSWITCH-DISK-READ", "hello"));
         Assert.Contains("VSWITCH-DISK-TRIMMED", c.Serial);

@@ -283,8 +283,9 @@ public sealed class HostileVirtioGuestTests : IDisposable
         Assert.Fail($"the guest did not halt within {maxExits} exits");
     }
 
-    private sealed class NoInterrupt : IInterruptLine
+    private sealed class NoInterrupt : IInterruptLine, IInterruptTrigger
     {
         public void Set(bool asserted) { }
+        public void Trigger() { }
     }
 }

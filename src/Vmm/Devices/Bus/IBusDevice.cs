@@ -19,3 +19,13 @@ public interface IInterruptLine
 {
     void Set(bool asserted);
 }
+
+/// <summary>
+/// An edge-triggered interrupt: each Trigger reaches the guest as an interrupt that begins after
+/// it (triggers close together may merge into one), so state set before Trigger is seen by the
+/// guest's handler.
+/// </summary>
+public interface IInterruptTrigger
+{
+    void Trigger();
+}

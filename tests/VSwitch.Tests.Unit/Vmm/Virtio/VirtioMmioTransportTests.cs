@@ -19,7 +19,7 @@ public sealed class VirtioMmioTransportTests : IDisposable
     private static readonly byte[] s_mac = [0x02, 0, 0, 0, 0, 0x0a];
     private readonly GuestMemory _memory = GuestMemory.Create(0x4_0000);
     private readonly RecordingBackend _backend = new();
-    private readonly FakeInterruptLine _irq = new();
+    private readonly FakeInterruptTrigger _irq = new();
     private readonly VirtioNetDevice _device;
     private readonly T _transport;
 
@@ -168,9 +168,26 @@ public sealed class VirtioMmioTransportTests : IDisposable
         Assert.Equal(NetControlQueue.Ok, _memory.GetSpan(0x30010, 1)[0]);
         Assert.Equal((0u, 1u), driver.Used(0));
         Assert.Equal(T.InterruptUsedBuffer, Read(T.RegInterruptStatus));
-        Assert.Equal(1, _irq.RisingEdges);
-        Assert.False(_irq.Level); // an edge: the GSI is edge-triggered
+        Assert.Equal(1, _irq.Triggers);
         Write(T.RegInterruptAck, T.InterruptUsedBuffer);
+        Assert.Equal(0u, Read(T.RegInterruptStatus));
+    }
+
+    [Fact]
+    public void Each_interrupt_is_triggered_after_its_reason_is_in_interrupt_status()
+    {
+        // What the guest's handler finds when the edge reaches it: the reason, then nothing once acknowledged.
+        var seen = new List<uint>();
+        _irq.OnTrigger = () =>
+        {
+            uint status = Read(T.RegInterruptStatus);
+            seen.Add(status);
+            Write(T.RegInterruptAck, status);
+        };
+        _transport.SignalUsedBuffers();
+        _transport.SignalConfigChange();
+        _transport.SignalUsedBuffers();
+        Assert.Equal([T.InterruptUsedBuffer, T.InterruptConfigChange, T.InterruptUsedBuffer], seen);
         Assert.Equal(0u, Read(T.RegInterruptStatus));
     }
 
@@ -320,12 +337,12 @@ public sealed class VirtioMmioTransportTests : IDisposable
         }
         for (int i = 0; i < 1000; i++)
             Exits(); // first-call and tier-up work outside the measurement
-        int levels = _irq.Levels.Count;
+        int triggers = _irq.Triggers;
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
             Exits();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(levels, _irq.Levels.Count);
+        Assert.Equal(triggers, _irq.Triggers);
         Assert.Equal(11_000, _transport.Exits.InterruptAcks);
     }
 

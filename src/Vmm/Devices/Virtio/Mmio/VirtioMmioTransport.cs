@@ -10,8 +10,10 @@
 // device sees it, and a device that cannot run gets DEVICE_NEEDS_RESET with a configuration
 // change interrupt (2.1.2). Every refusal is counted by reason.
 //
-// The interrupt line is an edge-triggered GSI: each notification is one edge, and the driver
-// learns why from InterruptStatus (4.2.2, bits 0 "used buffer" and 1 "configuration change").
+// The interrupt is edge-triggered (Machine/DeviceInterrupt.cs): each notification sets its bit in
+// InterruptStatus (4.2.2, bits 0 "used buffer" and 1 "configuration change") and then triggers,
+// so the handler the edge runs finds the bit, from whichever thread (a vCPU, an I/O thread per
+// request queue) raised it.
 using System.Buffers.Binary;
 using VSwitch.Vmm.Devices.Bus;
 using VSwitch.Vmm.Devices.Virtio.Queue;
@@ -95,7 +97,7 @@ public sealed class VirtioMmioTransport : IBusDevice, IVirtioTransport
     private readonly Lock _lock = new();
     private readonly IVirtioDevice _device;
     private readonly GuestMemory _memory;
-    private readonly IInterruptLine _irq;
+    private readonly IInterruptTrigger _irq;
     private readonly Action<string>? _log;
     private readonly QueueRegisters[] _queues;
     private readonly long[] _refusals = new long[Enum.GetValues<MmioRefusal>().Length];
@@ -122,7 +124,7 @@ public sealed class VirtioMmioTransport : IBusDevice, IVirtioTransport
     }
 
     /// <param name="log">Receives one line per refused activation or reset request; null for silence.</param>
-    public VirtioMmioTransport(IVirtioDevice device, GuestMemory memory, IInterruptLine irq, Action<string>? log = null)
+    public VirtioMmioTransport(IVirtioDevice device, GuestMemory memory, IInterruptTrigger irq, Action<string>? log = null)
     {
         _device = device;
         _memory = memory;
@@ -228,8 +230,7 @@ public sealed class VirtioMmioTransport : IBusDevice, IVirtioTransport
     {
         lock (_lock)
             _interruptStatus |= reason;
-        _irq.Set(true);
-        _irq.Set(false);
+        _irq.Trigger();
     }
 
     private bool IsControlAccess(ulong offset, int length)
