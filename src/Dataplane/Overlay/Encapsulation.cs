@@ -36,9 +36,9 @@ public static class Encapsulation
     public static DropReason Check(OverlayTables overlay, TunnelEndpoint endpoint, int length, out ulong nextHop)
     {
         nextHop = 0;
-        if (length + endpoint.HeaderLength > overlay.Uplink.MaxFrameLength)
+        if (length > endpoint.MaxInnerLength)
             return DropReason.EncapExceedsMtu;
-        nextHop = Volatile.Read(ref overlay.NeighbourMacs[endpoint.Host.NeighbourIndex]);
+        nextHop = Volatile.Read(ref overlay.NeighbourMacs[endpoint.NeighbourIndex]);
         return nextHop == 0 ? DropReason.NeighbourUnresolved : DropReason.None;
     }
 

@@ -26,7 +26,7 @@ internal static class UplinkTransmit
         if (!Mbuf.Prepend(m, endpoint.HeaderLength))
             return DropReason.NoHeadroom;
         Encapsulation.Write(Mbuf.Frame(m), endpoint, nextHop, sourcePort);
-        counters.TunnelEncap[endpoint.Host.Index]++;
+        counters.TunnelEncap[endpoint.HostIndex]++;
         return DropReason.None;
     }
 
@@ -65,7 +65,7 @@ internal static class UplinkTransmit
             Span<byte> packet = Mbuf.Frame(r);
             inner.CopyTo(packet.Slice(endpoint.HeaderLength));
             Encapsulation.Write(packet, endpoint, nextHop, sourcePort);
-            counters.TunnelEncap[endpoint.Host.Index]++;
+            counters.TunnelEncap[endpoint.HostIndex]++;
             // Entries ready..i-1 are unused ones: swapping keeps the ready ones in order at the front.
             replicas[i] = replicas[ready];
             replicas[ready++] = r;

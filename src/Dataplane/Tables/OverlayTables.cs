@@ -26,18 +26,28 @@ public sealed class RemoteHost
     public required int NeighbourIndex { get; init; }
 }
 
-/// <summary>One (tenant, remote host) pair: where a tenant's frames to that host get their outer headers.</summary>
-public sealed class TunnelEndpoint
+/// <summary>
+/// One (tenant, remote host) pair: where a tenant's frames to that host get their outer headers.
+/// What encapsulation reads per frame is copied here (the header length, the host's indexes, the
+/// uplink's limit), one load each: following Template, Host and the uplink's binding for them
+/// was a chain of dependent loads on every encapsulated frame.
+/// </summary>
+public sealed class TunnelEndpoint(RemoteHost host, int tenantIndex, uint vni, byte[] template, uint checksumBase, int uplinkMaxFrameLength)
 {
-    public required RemoteHost Host { get; init; }
-    public required int TenantIndex { get; init; }
-    public required uint Vni { get; init; }
+    public RemoteHost Host { get; } = host;
+    public int TenantIndex { get; } = tenantIndex;
+    public uint Vni { get; } = vni;
     /// <summary>The outer headers with the next-hop MAC, lengths, checksum and source port left zero.</summary>
-    public required byte[] Template { get; init; }
+    public byte[] Template { get; } = template;
     /// <summary>One's-complement sum of the template's IPv4 header (total length and checksum zero).</summary>
-    public required uint ChecksumBase { get; init; }
-
-    public int HeaderLength => Template.Length;
+    public uint ChecksumBase { get; } = checksumBase;
+    public int HeaderLength { get; } = template.Length;
+    /// <summary>The longest inner frame the uplink carries behind these headers.</summary>
+    public int MaxInnerLength { get; } = uplinkMaxFrameLength - template.Length;
+    /// <summary>Host.Index: the per-remote-host counters' index.</summary>
+    public int HostIndex { get; } = host.Index;
+    /// <summary>Host.NeighbourIndex: the next hop's slot in the neighbour table.</summary>
+    public int NeighbourIndex { get; } = host.NeighbourIndex;
 }
 
 /// <summary>A tenant's VM on another host.</summary>
@@ -128,7 +138,7 @@ public sealed class OverlayTables
             RemoteHost host = hostByName[vm.Host];
             if (!endpoints.TryGetValue((tenant, host.Index), out TunnelEndpoint? endpoint))
             {
-                endpoint = BuildEndpoint(overlay, overlay.RemoteHosts[host.Index], host, tenant, spec.Tenants[tenant].Vni ?? 0, mac);
+                endpoint = BuildEndpoint(overlay, overlay.RemoteHosts[host.Index], host, tenant, spec.Tenants[tenant].Vni ?? 0, mac, uplink.MaxFrameLength);
                 endpoints.Add((tenant, host.Index), endpoint);
                 flood[tenant].Add(endpoint);
             }
@@ -162,7 +172,7 @@ public sealed class OverlayTables
         throw new ArgumentException($"{Ipv4.Format(value)} is no next hop");
     }
 
-    private static TunnelEndpoint BuildEndpoint(OverlaySpec overlay, RemoteHostSpec spec, RemoteHost host, int tenant, uint vni, ulong sourceMac)
+    private static TunnelEndpoint BuildEndpoint(OverlaySpec overlay, RemoteHostSpec spec, RemoteHost host, int tenant, uint vni, ulong sourceMac, int uplinkMaxFrameLength)
     {
         int tunnelLength = host.Tunnel == TunnelType.Vxlan ? Vxlan.HeaderLength : Geneve.HeaderLength + Geneve.OptionsLength(spec.GeneveOptions);
         byte[] template = new byte[Udp.TunnelOuterLength + tunnelLength];
@@ -183,13 +193,6 @@ public sealed class OverlayTables
             Vxlan.Write(tunnel, vni);
         else
             Geneve.Write(tunnel, vni, spec.GeneveOptions);
-        return new TunnelEndpoint
-        {
-            Host = host,
-            TenantIndex = tenant,
-            Vni = vni,
-            Template = template,
-            ChecksumBase = Ipv4.OnesComplementSum(ip),
-        };
+        return new TunnelEndpoint(host, tenant, vni, template, Ipv4.OnesComplementSum(ip), uplinkMaxFrameLength);
     }
 }
