@@ -93,12 +93,16 @@ public static class Ipv4
         totalLength = 0;
         if (packet.Length < MinHeaderLength)
             return 0;
-        byte versionIhl = packet[0];
+        // Of constant length: the fixed-offset reads need no bounds checks.
+        ReadOnlySpan<byte> header = packet.Slice(0, MinHeaderLength);
+        byte versionIhl = header[0];
         int headerLength = (versionIhl & 0xF) * 4;
-        if (versionIhl >> 4 != 4 || headerLength < MinHeaderLength || headerLength > packet.Length)
+        // Each range as one unsigned compare (every frame from a VM passes here): MinHeaderLength
+        // <= headerLength <= packet.Length, then headerLength <= total <= packet.Length.
+        if ((versionIhl & 0xF0) != 0x40 || (uint)(headerLength - MinHeaderLength) > (uint)(packet.Length - MinHeaderLength))
             return 0;
-        int total = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(TotalLengthOffset));
-        if (total < headerLength || total > packet.Length)
+        int total = BinaryPrimitives.ReadUInt16BigEndian(header.Slice(TotalLengthOffset));
+        if ((uint)(total - headerLength) > (uint)(packet.Length - headerLength))
             return 0;
         totalLength = total;
         return headerLength;
