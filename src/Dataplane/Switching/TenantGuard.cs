@@ -76,26 +76,17 @@ public static class TenantGuard
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason CheckSender<TSender>(TSender sender, ushort etherType, ReadOnlySpan<byte> l3) where TSender : struct, ITenantSender
     {
-        // IPv4 straight through, everything else in one call: the fewer cold calls whose paths
-        // merge back into the IPv4 one, the fewer values the switching loop spills around them.
-        if (etherType != Ethernet.TypeIpv4)
-            return CheckOtherSender(sender, etherType, l3);
-        int headerLength = Ipv4.ValidHeaderLength(l3, out int totalLength);
-        if (headerLength == 0)
-            return DropReason.MalformedIpv4;
-        // Of constant length: its fixed-offset reads need no bounds checks.
-        ReadOnlySpan<byte> ipFixed = l3.Slice(0, Ipv4.MinHeaderLength);
-        if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(ipFixed.Slice(Ipv4.SourceOffset, 4))))
-            return DropReason.SpoofedIpv4Source;
-        return CheckIpv4(ipFixed, l3, headerLength, totalLength);
-    }
-
-    /// <summary>Every EtherType but IPv4. Out of line: a VM sends ARP once a minute, IPv4 all the time.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DropReason CheckOtherSender<TSender>(TSender sender, ushort etherType, ReadOnlySpan<byte> l3) where TSender : struct, ITenantSender
-    {
         switch (etherType)
         {
+            case Ethernet.TypeIpv4:
+                int headerLength = Ipv4.ValidHeaderLength(l3, out int totalLength);
+                if (headerLength == 0)
+                    return DropReason.MalformedIpv4;
+                // Of constant length: its fixed-offset reads need no bounds checks.
+                ReadOnlySpan<byte> ipFixed = l3.Slice(0, Ipv4.MinHeaderLength);
+                if (!sender.HasIpv4(BinaryPrimitives.ReadUInt32BigEndian(ipFixed.Slice(Ipv4.SourceOffset, 4))))
+                    return DropReason.SpoofedIpv4Source;
+                return CheckIpv4(ipFixed, l3, headerLength, totalLength);
             case Ethernet.TypeArp:
                 return CheckArpSender(sender, l3);
             case Ethernet.TypeIpv6:
@@ -108,8 +99,8 @@ public static class TenantGuard
         }
     }
 
-    /// <summary>RFC 826 well-formedness, then the sender's MAC and IPv4 address.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>RFC 826 well-formedness, then the sender's MAC and IPv4 address. Out of line: a VM sends ARP once a minute, IPv4 all the time.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static DropReason CheckArpSender<TSender>(TSender sender, ReadOnlySpan<byte> arp) where TSender : struct, ITenantSender
     {
         if (!Arp.IsWellFormed(arp))
@@ -119,7 +110,8 @@ public static class TenantGuard
             ? DropReason.None : DropReason.SpoofedArpSender;
     }
 
-    /// <summary>The IPv6 checks: header, source, then the first-hop checks (the upper layer out of line: most IPv6 is TCP).</summary>
+    /// <summary>The IPv6 checks: header, source, then the first-hop checks. Out of line: IPv4 is the common case.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static DropReason CheckIpv6Sender<TSender>(TSender sender, ReadOnlySpan<byte> packet) where TSender : struct, ITenantSender
     {
         if (!Ipv6.IsValidHeader(packet))
