@@ -97,7 +97,7 @@ public sealed class KvmVm : IDisposable
         KvmThrow.Check(Ioctl(_fd, KvmIoctls.Ioeventfd, ref ioeventfd), "KVM_IOEVENTFD");
     }
 
-    /// <summary>KVM_IRQFD: each signal of <paramref name="eventFd"/> is an edge on <paramref name="gsi"/> (a backend's call straight to the guest).</summary>
+    /// <summary>KVM_IRQFD: each signal of <paramref name="eventFd"/> is an edge on <paramref name="gsi"/> (a device's one interrupt eventfd, Machine/DeviceInterrupt.cs).</summary>
     public void AddIrqfd(uint gsi, EventFd eventFd)
     {
         var irqfd = new KvmIrqfd { Fd = (uint)eventFd.Handle.DangerousGetHandle(), Gsi = gsi };
