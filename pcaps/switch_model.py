@@ -520,6 +520,9 @@ class Scenario:
             return "unknown_vni", [], None
         inner = payload[offset:]
         fate = self.check_inner(tenant, host, inner)
+        if fate in DROP_LABELS and any(r.tenant == tenant and r.host == host.name for r in self.remote_vms):
+            # The frame came through a tunnel of the tenant (it has a VM at that host): its drop is the tenant's too.
+            self.count(f"tenant_drop:{tenant}:{fate}")
         if fate in DROP_LABELS and fate not in ("no_flood_target", "unknown_inner_destination", "egress_mtu_exceeded"):
             return fate, [], None
         # Past the tunnel and source checks the frame counts as decapsulated, wherever it then goes.
@@ -652,6 +655,12 @@ class Scenario:
                 h.name: {k: self.extra.get(f"tunnel:{h.name}:{k}", 0) for k in ("encap", "decap", "geneve_options", "geneve_critical_options")}
                 for h in self.overlay.hosts.values()
             }
+            uplink_drops = {}
+            for key, n in self.extra.items():
+                if key.startswith("tenant_drop:") and n:
+                    _, tenant, reason = key.split(":")
+                    uplink_drops.setdefault(tenant, {})[reason] = n
+            counters["tenant_uplink_drops"] = uplink_drops
             for port, frame, note in self.injected:
                 lines.append(f"{port} (sent by vswitchd, {len(frame)} B): {note}")
         return counters, "\n".join(lines) + "\n"

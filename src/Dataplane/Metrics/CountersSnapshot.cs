@@ -32,28 +32,59 @@ internal sealed record PortSample(PortSpec Spec, ushort Id, string? Vm, string? 
 /// <param name="Sum">Every worker's counters summed (WorkerCounters.Sum).</param>
 /// <param name="Hosts">The overlay's remote hosts; their Index indexes Sum's tunnel arrays.</param>
 /// <param name="TscHz">The rate of the workers' busy and idle cycles.</param>
+/// <param name="TenantUplinkDrops">Per tenant, the tunnelled frames of its remote VMs dropped on the uplink once their tunnel was known, by reason (every worker's VniDropTable, by the tenants' VNIs).</param>
+/// <param name="UnattributedTenantDrops">Such drops that found their worker's VniDropTable full: counted at the uplink, under no tenant.</param>
 internal sealed record CountersSnapshot(
     IReadOnlyList<WorkerSample> Workers, WorkerCounters Sum, IReadOnlyList<PortSample> Ports, IReadOnlyList<RemoteHost> Hosts, ulong TscHz,
-    int Gen0Collections, int Gen1Collections, int Gen2Collections, TimeSpan GcPauseTotal)
+    int Gen0Collections, int Gen1Collections, int Gen2Collections, TimeSpan GcPauseTotal,
+    IReadOnlyDictionary<string, ulong[]> TenantUplinkDrops, ulong UnattributedTenantDrops)
 {
     /// <summary>
-    /// Each tenant's drops by reason (indexed by DropReason): the sums over its VMs' ports, so
-    /// frames its VMs sent that were refused and frames to its VMs that their queues did not take.
-    /// A tunnelled frame dropped on the uplink is the uplink port's, whatever its VNI.
+    /// Each tenant's drops by reason (indexed by DropReason): the sums over its VMs' ports (frames
+    /// its VMs sent that were refused, frames to its VMs that their queues did not take) and its
+    /// tunnelled frames dropped on the uplink (TenantUplinkDrops), which count at the uplink port too.
     /// </summary>
     public SortedDictionary<string, ulong[]> TenantDropReasons()
     {
         var tenants = new SortedDictionary<string, ulong[]>(StringComparer.Ordinal);
         foreach (PortSample port in Ports)
         {
-            if (port.Tenant is not { } tenant)
-                continue;
-            if (!tenants.TryGetValue(tenant, out ulong[]? sum))
-                tenants[tenant] = sum = new ulong[port.DropReasons.Length];
-            for (int r = 0; r < sum.Length; r++)
-                sum[r] += port.DropReasons[r];
+            if (port.Tenant is { } tenant)
+                AddInto(tenants, tenant, port.DropReasons);
         }
+        foreach ((string tenant, ulong[] byReason) in TenantUplinkDrops)
+            AddInto(tenants, tenant, byReason);
         return tenants;
+    }
+
+    private static void AddInto(SortedDictionary<string, ulong[]> tenants, string tenant, ulong[] byReason)
+    {
+        if (!tenants.TryGetValue(tenant, out ulong[]? sum))
+            tenants[tenant] = sum = new ulong[byReason.Length];
+        for (int r = 0; r < sum.Length; r++)
+            sum[r] += byReason[r];
+    }
+
+    /// <summary>
+    /// Every worker's VniDropTable merged and named by the tenants of <paramref name="tenants"/>
+    /// (a VNI no tenant holds now, one that left, is left out), and the drops none could hold.
+    /// </summary>
+    public static (Dictionary<string, ulong[]> ByTenant, ulong Unattributed) TenantUplinkDropsOf(IEnumerable<WorkerCounters> workers, IEnumerable<TenantSpec> tenants)
+    {
+        var byVni = new Dictionary<uint, ulong[]>();
+        ulong unattributed = 0;
+        foreach (WorkerCounters w in workers)
+        {
+            w.TenantUplinkDrops.AddTo(byVni);
+            unattributed += w.TenantUplinkDrops.Unattributed;
+        }
+        var byTenant = new Dictionary<string, ulong[]>(StringComparer.Ordinal);
+        foreach (TenantSpec tenant in tenants)
+        {
+            if (tenant.Vni is { } vni && byVni.TryGetValue(vni, out ulong[]? byReason))
+                byTenant[tenant.Name] = byReason;
+        }
+        return (byTenant, unattributed);
     }
 }
 
@@ -87,7 +118,7 @@ internal static class CountersJson
         var tenantDrops = new JsonObject();
         foreach ((string tenant, ulong[] byReason) in s.TenantDropReasons())
             tenantDrops[tenant] = NonZeroReasons(byReason);
-        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops, ["tenant_drops"] = tenantDrops };
+        var report = new JsonObject { ["ports"] = ports, ["drops"] = drops, ["tenant_drops"] = tenantDrops, ["tenant_drops_unattributed"] = s.UnattributedTenantDrops };
         CounterReport.AddTotals(report, s.Sum);
         report["encapsulated"] = encapsulated;
         report["decapsulated"] = decapsulated;

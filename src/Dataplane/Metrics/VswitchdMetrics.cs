@@ -26,7 +26,7 @@ internal sealed class VswitchdMetrics
     private readonly SnapshotCounter _portRx, _portTx, _portDropped;
     private readonly SnapshotCounter _queueRx, _queueTx, _queueDropped;
     private readonly SnapshotCounter _ethRxPackets, _ethTxPackets, _ethRxBytes, _ethTxBytes, _ethRxMissed, _ethRxErrors, _ethTxErrors, _ethRxNoMbuf;
-    private readonly SnapshotCounter _dropped, _portDroppedByReason, _tenantDropped;
+    private readonly SnapshotCounter _dropped, _portDroppedByReason, _tenantDropped, _tenantDropsUnattributed;
     private readonly (string Field, SnapshotCounter Family)[] _outcomes;
     private readonly SnapshotGauge _remoteHostInfo;
     private readonly SnapshotCounter _tunnelEncap, _tunnelDecap, _tunnelGeneveOptions, _tunnelGeneveCritical;
@@ -59,7 +59,8 @@ internal sealed class VswitchdMetrics
         _ethRxNoMbuf = Counter("vswitchd_ethdev_rx_nombuf_total", "rte_eth_stats.rx_nombuf: receives that failed for want of an mbuf.", "port");
         _dropped = Counter("vswitchd_dropped_packets_total", "Frames dropped, by reason (src/Dataplane/Counters/drop-reasons.txt).", "reason");
         _portDroppedByReason = Counter("vswitchd_port_dropped_by_reason_packets_total", "Frames dropped at the port, by reason: only the reasons that dropped any.", "port", "reason");
-        _tenantDropped = Counter("vswitchd_tenant_dropped_packets_total", "Frames dropped at the tenant's VM ports (sent by its VMs and refused, or not taken by their queues), by reason: only the reasons that dropped any.", "tenant", "reason");
+        _tenantDropped = Counter("vswitchd_tenant_dropped_packets_total", "Frames of the tenant dropped, by reason: at its VM ports (sent by its VMs and refused, or not taken by their queues) and on the uplink once their tunnel was known. Only the reasons that dropped any.", "tenant", "reason");
+        _tenantDropsUnattributed = Counter("vswitchd_unattributed_tenant_drops_total", "Tunnelled frames dropped on the uplink that a worker's per-tenant drop table had no room for: counted at the uplink, under no tenant.");
         _outcomes = [.. WorkerCounters.Outcomes.Select(field =>
         {
             string name = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(field.Name);
@@ -98,6 +99,7 @@ internal sealed class VswitchdMetrics
             _dropped.Set(s.Sum.Drops[(int)reason], DropReasons.Label(reason));
         foreach ((string tenant, ulong[] byReason) in s.TenantDropReasons())
             SetNonZero(_tenantDropped, tenant, byReason);
+        _tenantDropsUnattributed.Set(s.UnattributedTenantDrops);
         foreach ((string field, SnapshotCounter family) in _outcomes)
             family.Set((ulong)typeof(WorkerCounters).GetField(field)!.GetValue(s.Sum)!);
         foreach (RemoteHost host in s.Hosts)

@@ -387,7 +387,7 @@ internal sealed class PollWorker : IDisposable
         else if (TFlows.Enabled)
             flows.Observe(-1, 0, frame);
         if (reason != DropReason.None)
-            return reason;
+            return d.Tunnel is { } refused ? ChargeTenant(refused, reason) : reason;
         switch (d.Action)
         {
             case UplinkAction.VtepArpReply:
@@ -408,10 +408,22 @@ internal sealed class PollWorker : IDisposable
         Counters.TunnelGeneveCriticalOptions[host] += (uint)d.GeneveCriticalOptions;
         Mbuf.Narrow(m, d.InnerOffset, d.InnerLength);
         if (d.Action == UplinkAction.Flood)
-            return Flood(tables, tunnel.TenantIndex, null, m, replicate: false);
+            return ChargeTenant(tunnel, Flood(tables, tunnel.TenantIndex, null, m, replicate: false));
         Counters.Unicast++;
         Stage(d.Egress!, m);
         return DropReason.None;
+    }
+
+    /// <summary>
+    /// Counts a tunnelled frame's drop under its tenant's VNI too (Counters/VniDropTable.cs), so a
+    /// tenant's drops include what its remote VMs sent. Returns <paramref name="reason"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DropReason ChargeTenant(TunnelEndpoint tunnel, DropReason reason)
+    {
+        if (reason != DropReason.None)
+            Counters.TenantUplinkDrops.Add(tunnel.Vni, reason);
+        return reason;
     }
 
     /// <summary>Hands an accepted ARP's next-hop MAC to the resolver (UnderlayArp: refused ARP teaches nothing).</summary>

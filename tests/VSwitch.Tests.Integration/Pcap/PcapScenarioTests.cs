@@ -196,12 +196,15 @@ public sealed class PcapScenarioTests
 
     /// <summary>
     /// Each port's drops by reason add up to its drops, no reason counts more at the ports than
-    /// host-wide, and each tenant's are the sums over its VMs' ports.
+    /// host-wide, and each tenant's are the sums over its VMs' ports plus its tunnelled frames
+    /// dropped on the uplink (<paramref name="uplinkDrops"/>: the model's tenant_uplink_drops).
     /// </summary>
-    public static IEnumerable<string> DropReasonsAddUp(string source, JsonObject actual)
+    public static IEnumerable<string> DropReasonsAddUp(string source, JsonObject actual, JsonObject? uplinkDrops)
     {
         var atPorts = new Dictionary<string, long>();
         var byTenant = new Dictionary<string, Dictionary<string, long>>();
+        foreach ((string tenant, JsonNode? reasons) in uplinkDrops ?? [])
+            byTenant[tenant] = reasons!.AsObject().ToDictionary(r => r.Key, r => (long)r.Value!);
         foreach ((string name, JsonNode? port) in actual["ports"]!.AsObject())
         {
             JsonObject reasons = port!["drop_reasons"]!.AsObject();
@@ -222,7 +225,7 @@ public sealed class PcapScenarioTests
             string want = string.Join(", ", byTenant.GetValueOrDefault(tenant, []).OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"));
             string got = string.Join(", ", (tenantDrops[tenant]?.AsObject() ?? []).OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"));
             if (want != got)
-                yield return $"{source}: tenant_drops.{tenant} is {{{got}}}, its VMs' ports add up to {{{want}}}";
+                yield return $"{source}: tenant_drops.{tenant} is {{{got}}}, its VMs' ports and its uplink drops add up to {{{want}}}";
         }
         foreach ((string reason, long n) in atPorts)
         {
@@ -258,7 +261,9 @@ public sealed class PcapScenarioTests
         }
         JsonObject wantDrops = expected["drops"]!.AsObject();
         JsonObject? gotDrops = actual["drops"] as JsonObject;
-        problems.AddRange(DropReasonsAddUp(source, actual));
+        problems.AddRange(DropReasonsAddUp(source, actual, expected["tenant_uplink_drops"] as JsonObject));
+        if ((long?)actual["tenant_drops_unattributed"] is not 0)
+            problems.Add($"{source}: tenant_drops_unattributed = {actual["tenant_drops_unattributed"]}, expected 0");
         foreach (string label in PcapScenario.DropLabels)
             Check($"drops.{label}", wantDrops[label], gotDrops?[label]);
         foreach ((string label, JsonNode? value) in gotDrops ?? [])

@@ -40,12 +40,12 @@ public sealed partial class VswitchdMetricsTests
         return byReason;
     }
 
-    private static CountersSnapshot Snapshot(IReadOnlyList<PortSample> ports, Action<WorkerCounters>? count = null)
+    private static CountersSnapshot Snapshot(IReadOnlyList<PortSample> ports, Action<WorkerCounters>? count = null, IReadOnlyDictionary<string, ulong[]>? uplinkDrops = null)
     {
         var sum = new WorkerCounters(0, 1, 1);
         count?.Invoke(sum);
         return new CountersSnapshot([new WorkerSample(0, 1, 5000, 700, 0, BusyCycles: 3 * TscHz, IdleCycles: TscHz / 2)], sum, ports, [HostB], TscHz,
-            4, 2, 1, TimeSpan.FromMilliseconds(250));
+            4, 2, 1, TimeSpan.FromMilliseconds(250), uplinkDrops ?? new Dictionary<string, ulong[]>(), 0);
     }
 
     private static FlowRecord Flow(int tenant, ushort sourcePort, ulong packets) =>
@@ -156,6 +156,26 @@ public sealed partial class VswitchdMetricsTests
         s = await Scrape(metrics);
         Assert.DoesNotContain(s.Keys, k => k.Contains("port=\"red-a\"", StringComparison.Ordinal) || k.Contains("tenant=\"blue\"", StringComparison.Ordinal));
         Assert.Equal(2, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_source_mac\"}"]);
+    }
+
+    [Fact]
+    public async Task A_tenants_drops_include_its_tunnelled_frames_dropped_on_the_uplink()
+    {
+        var metrics = new VswitchdMetrics();
+        CountersSnapshot counters = Snapshot(
+            [
+                Port("red-a", 10, 0, 3, vm: "red-a", reasons: Reasons((DropReason.SpoofedSourceMac, 3))),
+                Port("up0", 10, 0, 6, reasons: Reasons((DropReason.SpoofedIpv4Source, 4), (DropReason.UnknownVni, 2))),
+            ],
+            uplinkDrops: new Dictionary<string, ulong[]> { ["red"] = Reasons((DropReason.SpoofedIpv4Source, 4)) });
+        metrics.Update(Inputs(counters));
+        Dictionary<string, double> s = await Scrape(metrics);
+
+        Assert.Equal(3, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_source_mac\"}"]);
+        Assert.Equal(4, s["vswitchd_tenant_dropped_packets_total{tenant=\"red\",reason=\"spoofed_ipv4_source\"}"]);
+        // An unknown VNI names no tenant: it stays the uplink's alone.
+        Assert.Equal(2, s.Keys.Count(k => k.StartsWith("vswitchd_tenant_dropped_packets_total{", StringComparison.Ordinal)));
+        Assert.Equal(0, s["vswitchd_unattributed_tenant_drops_total"]);
     }
 
     [GeneratedRegex(@"^# TYPE (?<name>\S+) (?<type>\S+)$", RegexOptions.Multiline)]
