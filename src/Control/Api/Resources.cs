@@ -1,0 +1,55 @@
+// The resources of the host agent's API (docs/agent.md): what an operator asks to exist on a
+// host. Every one is desired state: the agent stores it before it acts on it. JSON names are
+// snake_case (AgentJson); a field left out of a create request takes the default written here.
+namespace VSwitch.Control.Api;
+
+/// <summary>A tenant: an isolated network of VMs, carried between hosts under its own VNI.</summary>
+/// <param name="Name">Lower-case letters, digits and '-', 1 to 63 characters, starting with a letter or digit (as every resource name).</param>
+/// <param name="Vni">The tenant's 24-bit VXLAN/GENEVE network identifier, 1..16777215, unique on the host.</param>
+public sealed record Tenant(string Name, uint Vni);
+
+/// <summary>One virtio-net NIC of a VM, attached to vswitchd over vhost-user.</summary>
+/// <param name="Mac">A unicast MAC, "02:00:00:00:00:01", unique within the tenant.</param>
+/// <param name="Ipv4">The IPv4 addresses the VM may send from ("10.0.0.5"), each unique within the tenant; the first is given to the guest.</param>
+/// <param name="Prefix">The prefix length of the tenant network the first address is in, 1..32.</param>
+public sealed record Nic(string Mac, IReadOnlyList<string> Ipv4, int Prefix = 24);
+
+/// <summary>A VM of a tenant on this host.</summary>
+/// <param name="Kernel">Absolute path of the guest's kernel (bzImage or ELF vmlinux).</param>
+/// <param name="Initramfs">Absolute path of its initramfs, if any.</param>
+/// <param name="Cmdline">Kernel command line; the agent adds the console and the NICs' addresses.</param>
+/// <param name="Volumes">Names of volumes attached as virtio-blk disks, in order (vda, vdb, ...); each belongs to at most one VM.</param>
+/// <param name="CpuWeight">cgroup v2 cpu.weight of the VM's vCPU threads, 1..10000 (100: an equal share).</param>
+/// <param name="CpuMaxPercent">cgroup v2 cpu.max as a share of one CPU, 1..100 × vcpus; null: no cap.</param>
+public sealed record Vm(
+    string Name,
+    string Tenant,
+    int Vcpus,
+    int MemoryMib,
+    string Kernel,
+    string? Initramfs = null,
+    string? Cmdline = null,
+    IReadOnlyList<Nic>? Nics = null,
+    IReadOnlyList<string>? Volumes = null,
+    int CpuWeight = 100,
+    int? CpuMaxPercent = null);
+
+/// <summary>A block volume from the host's pool, attached to at most one VM.</summary>
+/// <param name="SizeMib">1..16777216 (16 TiB).</param>
+/// <param name="Vm">The VM it is attached to (set by the VM's create, never by a request); null while free.</param>
+public sealed record Volume(string Name, long SizeMib, string? Vm = null);
+
+/// <summary>Another host of the overlay: where remote VMs of tenants live.</summary>
+/// <param name="Vtep">The host's VTEP IPv4 address on the underlay.</param>
+/// <param name="Tunnel">"vxlan" or "geneve".</param>
+public sealed record RemoteHost(string Name, string Vtep, string Tunnel = "vxlan");
+
+/// <summary>What the host can give VMs: memory is never overcommitted; vCPUs up to VcpuOvercommit × Cpus.</summary>
+public sealed record Capacity(int Cpus, long MemoryMib, double VcpuOvercommit, int VcpusUsed, long MemoryMibUsed);
+
+/// <summary>
+/// Every error the agent returns: HTTP 400 (a field is malformed), 404 (no such resource), 409
+/// (the request conflicts with what exists), with the field it is about ("nics[0].mac") when
+/// there is one, and a message that names it too.
+/// </summary>
+public sealed record ApiError(string Error, string? Field = null);

@@ -1,0 +1,15 @@
+// The agent's routes (docs/agent.md, "API"). Collections answer GET (list) and POST (create);
+// members GET (show) and DELETE. A create returns 201 with the resource as stored.
+namespace VSwitch.Control.Api;
+
+public static class Routes
+{
+    public const string Tenants = "/v1/tenants";
+    public const string Vms = "/v1/vms";
+    public const string Volumes = "/v1/volumes";
+    public const string Hosts = "/v1/hosts";
+    public const string Capacity = "/v1/capacity";
+    public const string OpenApi = "/openapi/v1.json";
+
+    public static string Member(string collection, string name) => $"{collection}/{Uri.EscapeDataString(name)}";
+}
