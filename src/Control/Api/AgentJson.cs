@@ -1,4 +1,7 @@
-// The one JSON shape of the API on both sides: snake_case names, nulls left out.
+// The one JSON shape of the API on both sides: snake_case names, nulls left out, unknown fields
+// refused, and text unescaped beyond what JSON needs: the API's bodies are read by people and
+// programs, never embedded in HTML, so 'name' stays 'name' rather than \u0027name\u0027.
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -15,6 +18,7 @@ public static class AgentJson
         options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         options.WriteIndented = true;
+        options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         return options;
     }
 }

@@ -1,0 +1,58 @@
+// The routes of one kind of resource (Routes.cs, docs/agent.md "API"): GET the collection lists,
+// POST creates (201 and the resource as stored), GET and DELETE a member show and delete (204).
+// A Refusal from the store's rules becomes its ApiError in AgentServer's error middleware.
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using VSwitch.Control.Agent.State;
+using VSwitch.Control.Agent.Validation;
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Agent.Http;
+
+internal static class ResourceEndpoints
+{
+    public static void Map<T>(IEndpointRouteBuilder app, string collection, Kind<T> kind, AgentStore store, HostResources host, ILogger logger)
+        where T : class
+    {
+        RouteGroupBuilder group = app.MapGroup(collection).WithTags(kind.Plural);
+
+        group.MapGet("", () => Results.Ok(store.List(kind)))
+            .WithName($"list-{kind.Plural}")
+            .WithSummary($"Every {kind.Noun}, by name")
+            .Produces<IReadOnlyList<T>>();
+
+        group.MapGet("/{name}", (string name) => Results.Ok(store.Show(kind, name)))
+            .WithName($"show-{kind.Plural}")
+            .WithSummary($"One {kind.Noun}")
+            .Produces<T>()
+            .Produces<ApiError>(StatusCodes.Status404NotFound);
+
+        group.MapPost("", async (HttpRequest request) =>
+            {
+                T stored = store.Create(kind, await RequestBody.ReadAsync<T>(request), host);
+                AgentLog.Created(logger, kind.Noun, kind.NameOf(stored));
+                return Results.Created(Routes.Member(collection, kind.NameOf(stored)), stored);
+            })
+            .WithName($"create-{kind.Plural}")
+            .WithSummary($"Create a {kind.Noun}; 201 with it as stored")
+            .Accepts<T>("application/json")
+            .Produces<T>(StatusCodes.Status201Created)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
+            .Produces<ApiError>(StatusCodes.Status409Conflict);
+
+        group.MapDelete("/{name}", (string name) =>
+            {
+                store.Delete(kind, name);
+                AgentLog.Deleted(logger, kind.Noun, name);
+                return Results.NoContent();
+            })
+            .WithName($"delete-{kind.Plural}")
+            .WithSummary($"Delete a {kind.Noun}; 204")
+            .Produces(StatusCodes.Status204NoContent)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
+            .Produces<ApiError>(StatusCodes.Status409Conflict);
+    }
+}

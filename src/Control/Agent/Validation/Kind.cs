@@ -1,0 +1,47 @@
+// One kind of resource (tenant, VM, volume, remote host) as the store and the HTTP routes see it:
+// its name in messages and in the store, where its resources are in a DesiredState, and the rules
+// of its create and delete. The rules live in <Kind>Rules.cs; this record lets the store and the
+// routes treat the four kinds alike instead of repeating themselves four times.
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Agent.Validation;
+
+/// <param name="Noun">"tenant": how messages name one.</param>
+/// <param name="Plural">"tenants": how the store's table and the route name them all.</param>
+/// <param name="Create">Checks a create request against the state; returns the state after it and the resource as stored.</param>
+/// <param name="Delete">Checks a delete against the state; returns the state after it.</param>
+public sealed record Kind<T>(
+    string Noun,
+    string Plural,
+    Func<T, string> NameOf,
+    Func<DesiredState, IReadOnlyList<T>> In,
+    Func<T?, DesiredState, HostResources, (DesiredState After, T Stored)> Create,
+    Func<string, DesiredState, DesiredState> Delete)
+    where T : class
+{
+    /// <summary>The resource named <paramref name="name"/> in <paramref name="state"/>; 404 if there is none.</summary>
+    public T Find(string name, DesiredState state, string field = "name") =>
+        In(state).FirstOrDefault(resource => NameOf(resource) == name) ?? throw Refusal.Missing(field, $"no {Noun} named '{name}'");
+
+    /// <summary>Refuses <paramref name="name"/> if another resource of this kind has it (409).</summary>
+    public void ThrowIfTaken(string name, DesiredState state)
+    {
+        if (In(state).Any(resource => NameOf(resource) == name))
+            throw Refusal.Conflict("name", $"a {Noun} named '{name}' already exists");
+    }
+}
+
+public static class Kinds
+{
+    public static Kind<Tenant> Tenant { get; } = new("tenant", "tenants", t => t.Name, s => s.Tenants,
+        (request, state, _) => TenantRules.Create(request, state), TenantRules.Delete);
+
+    public static Kind<Vm> Vm { get; } = new("VM", "vms", vm => vm.Name, s => s.Vms,
+        VmRules.Create, VmRules.Delete);
+
+    public static Kind<Volume> Volume { get; } = new("volume", "volumes", v => v.Name, s => s.Volumes,
+        (request, state, _) => VolumeRules.Create(request, state), VolumeRules.Delete);
+
+    public static Kind<RemoteHost> Host { get; } = new("remote host", "hosts", h => h.Name, s => s.Hosts,
+        (request, state, _) => RemoteHostRules.Create(request, state), RemoteHostRules.Delete);
+}

@@ -1,0 +1,30 @@
+// A remote host's create and delete (docs/agent.md, "Remote hosts"): another VTEP of the overlay.
+// Two hosts with one VTEP address would make the underlay deliver one host's tunnels to the other.
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Agent.Validation;
+
+public static class RemoteHostRules
+{
+    /// <summary>The encapsulations vswitchd speaks (docs/configuration.md, "overlay").</summary>
+    public static IReadOnlyList<string> Tunnels { get; } = ["vxlan", "geneve"];
+
+    public static (DesiredState After, RemoteHost Stored) Create(RemoteHost? request, DesiredState state)
+    {
+        RemoteHost host = Fields.Required(request, "body");
+        Fields.Name(host.Name);
+        Fields.UnicastIpv4(host.Vtep, "vtep");
+        if (!Tunnels.Contains(Fields.Required(host.Tunnel, "tunnel")))
+            throw Refusal.Malformed("tunnel", $"'{host.Tunnel}' is not a tunnel; one of: {string.Join(", ", Tunnels)}");
+        Kinds.Host.ThrowIfTaken(host.Name, state);
+        if (state.Hosts.FirstOrDefault(h => h.Vtep == host.Vtep) is { } holder)
+            throw Refusal.Conflict("vtep", $"{host.Vtep} is already the VTEP of remote host '{holder.Name}'");
+        return (state with { Hosts = [.. state.Hosts, host] }, host);
+    }
+
+    public static DesiredState Delete(string name, DesiredState state)
+    {
+        RemoteHost host = Kinds.Host.Find(name, state);
+        return state with { Hosts = [.. state.Hosts.Where(h => h != host)] };
+    }
+}

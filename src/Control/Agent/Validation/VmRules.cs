@@ -1,0 +1,142 @@
+// A VM's create and delete (docs/agent.md, "VMs"). Fields are checked first, each alone (400);
+// then against what exists (404, 409): its tenant, the addresses its tenant's other VMs hold, its
+// volumes, and what the host has left. A create attaches its volumes and a delete frees them, in
+// the same state change, so a volume is never attached to a VM that does not exist.
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Agent.Validation;
+
+public static class VmRules
+{
+    public const int MaxVcpus = 64;
+    /// <summary>Below 16 MiB no Linux guest gets past decompressing its kernel.</summary>
+    public const int MinMemoryMib = 16;
+    /// <summary>1 TiB.</summary>
+    public const int MaxMemoryMib = 1024 * 1024;
+    /// <summary>cgroup v2 cpu.weight's range (Documentation/admin-guide/cgroup-v2.rst, "Weights").</summary>
+    public const int MaxCpuWeight = 10_000;
+    public const int MaxPrefix = 32;
+
+    public static (DesiredState After, Vm Stored) Create(Vm? request, DesiredState state, HostResources host)
+    {
+        Vm vm = Fields.Required(request, "body");
+        Fields.Name(vm.Name);
+        Fields.Name(vm.Tenant, "tenant");
+        Fields.InRange(vm.Vcpus, 1, MaxVcpus, "vcpus");
+        Fields.InRange(vm.MemoryMib, MinMemoryMib, MaxMemoryMib, "memory_mib");
+        Fields.ExistingFile(vm.Kernel, "kernel");
+        if (vm.Initramfs is not null)
+            Fields.ExistingFile(vm.Initramfs, "initramfs");
+        Fields.InRange(vm.CpuWeight, 1, MaxCpuWeight, "cpu_weight");
+        if (vm.CpuMaxPercent is int cap)
+            Fields.InRange(cap, 1, 100L * vm.Vcpus, "cpu_max_percent");
+        vm = vm with { Nics = CheckNics(vm.Nics ?? []), Volumes = CheckVolumeNames(vm.Volumes ?? []) };
+
+        Kinds.Vm.ThrowIfTaken(vm.Name, state);
+        Kinds.Tenant.Find(vm.Tenant, state, "tenant");
+        ThrowIfAddressTaken(vm, state);
+        for (int i = 0; i < vm.Volumes!.Count; i++)
+        {
+            Volume volume = Kinds.Volume.Find(vm.Volumes[i], state, $"volumes[{i}]");
+            if (volume.Vm is not null)
+                throw Refusal.Conflict($"volumes[{i}]", $"volume '{volume.Name}' is attached to VM '{volume.Vm}'");
+        }
+        ThrowIfBeyondHost(vm, state, host);
+
+        return (state with
+        {
+            Vms = [.. state.Vms, vm],
+            Volumes = [.. state.Volumes.Select(v => vm.Volumes.Contains(v.Name) ? v with { Vm = vm.Name } : v)],
+        }, vm);
+    }
+
+    /// <summary>Deletes the VM and frees its volumes.</summary>
+    public static DesiredState Delete(string name, DesiredState state)
+    {
+        Vm vm = Kinds.Vm.Find(name, state);
+        return state with
+        {
+            Vms = [.. state.Vms.Where(v => v != vm)],
+            Volumes = [.. state.Volumes.Select(v => v.Vm == name ? v with { Vm = null } : v)],
+        };
+    }
+
+    /// <summary>Each NIC's fields, MACs in canonical form; no MAC or address twice within the VM.</summary>
+    private static Nic[] CheckNics(IReadOnlyList<Nic> nics)
+    {
+        var seen = new Dictionary<string, string>();
+        var checkedNics = new Nic[nics.Count];
+        for (int i = 0; i < nics.Count; i++)
+        {
+            string field = $"nics[{i}]";
+            Nic nic = Fields.Required(nics[i], field);
+            string mac = Fields.UnicastMac(nic.Mac, $"{field}.mac");
+            Once(seen, mac, $"{field}.mac");
+            IReadOnlyList<string> addresses = nic.Ipv4 ?? [];
+            for (int j = 0; j < addresses.Count; j++)
+                Once(seen, Fields.UnicastIpv4(addresses[j], $"{field}.ipv4[{j}]"), $"{field}.ipv4[{j}]");
+            Fields.InRange(nic.Prefix, 1, MaxPrefix, $"{field}.prefix");
+            checkedNics[i] = nic with { Mac = mac, Ipv4 = addresses };
+        }
+        return checkedNics;
+    }
+
+    private static void Once(Dictionary<string, string> seen, string value, string field)
+    {
+        if (!seen.TryAdd(value, field))
+            throw Refusal.Malformed(field, $"{value} is also {seen[value]}");
+    }
+
+    private static string[] CheckVolumeNames(IReadOnlyList<string> volumes)
+    {
+        var seen = new Dictionary<string, string>();
+        for (int i = 0; i < volumes.Count; i++)
+            Once(seen, Fields.Name(volumes[i], $"volumes[{i}]"), $"volumes[{i}]");
+        return [.. volumes];
+    }
+
+    /// <summary>
+    /// A MAC or IPv4 address another VM of the tenant holds: the switch learns one port per MAC
+    /// and answers ARP for one VM per address, so a second holder would take the first's traffic.
+    /// </summary>
+    private static void ThrowIfAddressTaken(Vm vm, DesiredState state)
+    {
+        var held = new Dictionary<string, string>();
+        foreach (Vm other in state.Vms.Where(other => other.Tenant == vm.Tenant))
+        {
+            foreach (Nic nic in other.Nics ?? [])
+            {
+                foreach (string address in nic.Ipv4.Prepend(nic.Mac))
+                    held.TryAdd(address, other.Name);
+            }
+        }
+        for (int i = 0; i < vm.Nics!.Count; i++)
+        {
+            Nic nic = vm.Nics[i];
+            var fields = nic.Ipv4.Select((address, j) => (address, field: $"nics[{i}].ipv4[{j}]")).Prepend((address: nic.Mac, field: $"nics[{i}].mac"));
+            foreach ((string address, string field) in fields)
+            {
+                if (held.TryGetValue(address, out string? holder))
+                    throw Refusal.Conflict(field, $"{address} is already held by VM '{holder}' of tenant '{vm.Tenant}'");
+            }
+        }
+    }
+
+    /// <summary>Memory is never overcommitted; vCPUs up to the host's limit (HostResources).</summary>
+    private static void ThrowIfBeyondHost(Vm vm, DesiredState state, HostResources host)
+    {
+        Capacity used = host.Usage(state);
+        long memoryLeft = host.MemoryMib - used.MemoryMibUsed;
+        if (vm.MemoryMib > memoryLeft)
+        {
+            throw Refusal.Conflict("memory_mib",
+                $"{vm.MemoryMib} MiB asked, but the host has {Math.Max(memoryLeft, 0)} MiB left of {host.MemoryMib} MiB for VMs");
+        }
+        long vcpusLeft = host.VcpuLimit - used.VcpusUsed;
+        if (vm.Vcpus > vcpusLeft)
+        {
+            throw Refusal.Conflict("vcpus",
+                $"{vm.Vcpus} vCPUs asked, but the host has {Math.Max(vcpusLeft, 0)} left of {host.VcpuLimit} ({host.Cpus} CPUs × {host.VcpuOvercommit} overcommit)");
+        }
+    }
+}

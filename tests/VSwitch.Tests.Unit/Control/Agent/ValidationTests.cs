@@ -1,0 +1,260 @@
+// The agent's rules (docs/agent.md, "Resources"), each refusing with its status and the field it
+// is about, checked on DesiredState values without a store: a rule is a function of the request
+// and the state.
+using System.Net;
+using VSwitch.Control.Agent.Validation;
+using VSwitch.Control.Api;
+using Xunit;
+using static VSwitch.Tests.Unit.Control.Agent.AgentFixture;
+
+namespace VSwitch.Tests.Unit.Control.Agent;
+
+public sealed class ValidationTests : IDisposable
+{
+    private readonly AgentFixture _fixture = new();
+
+    private static DesiredState CreateVm(Vm vm, DesiredState? state = null, HostResources? host = null) =>
+        VmRules.Create(vm, state ?? Seeded(), host ?? Host).After;
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-web")]
+    [InlineData("Web")]
+    [InlineData("web_1")]
+    [InlineData("a234567890123456789012345678901234567890123456789012345678901234")]
+    public void A_name_outside_the_pattern_is_refused_naming_the_field(string name)
+    {
+        Refused(HttpStatusCode.BadRequest, "name", () => TenantRules.Create(new Tenant(name, 7), Seeded()));
+        Refused(HttpStatusCode.BadRequest, "name", () => VolumeRules.Create(new Volume(name, 1), Seeded()));
+        Refused(HttpStatusCode.BadRequest, "name", () => RemoteHostRules.Create(new RemoteHost(name, "192.0.2.1"), Seeded()));
+        Refused(HttpStatusCode.BadRequest, "name", () => CreateVm(_fixture.Vm(name)));
+    }
+
+    [Fact]
+    public void Names_of_one_to_63_characters_pass()
+    {
+        string longest = "a" + new string('-', 61) + "z";
+        Assert.Equal(63, longest.Length);
+        Assert.Single(TenantRules.Create(new Tenant(longest, 7), DesiredState.Empty).After.Tenants);
+        Assert.Single(TenantRules.Create(new Tenant("0", 7), DesiredState.Empty).After.Tenants);
+    }
+
+    [Fact]
+    public void A_missing_body_or_name_is_required()
+    {
+        Refused(HttpStatusCode.BadRequest, "body", () => TenantRules.Create(null, Seeded()));
+        Refused(HttpStatusCode.BadRequest, "name", () => TenantRules.Create(new Tenant(null!, 7), Seeded()));
+    }
+
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(16_777_216u)]
+    public void A_vni_beyond_24_bits_or_zero_is_refused(uint vni) =>
+        Refused(HttpStatusCode.BadRequest, "vni", () => TenantRules.Create(new Tenant("red", vni), Seeded()));
+
+    [Fact]
+    public void A_vni_another_tenant_has_is_a_conflict_naming_that_tenant()
+    {
+        Refusal refusal = Refused(HttpStatusCode.Conflict, "vni", () => TenantRules.Create(new Tenant("red", 100), Seeded()));
+        Assert.Contains("'blue'", refusal.Message);
+        Assert.Equal(16_777_215u, TenantRules.Create(new Tenant("red", 16_777_215), Seeded()).Stored.Vni);
+    }
+
+    [Fact]
+    public void A_taken_name_is_a_conflict_for_every_kind()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Refused(HttpStatusCode.Conflict, "name", () => TenantRules.Create(new Tenant("blue", 5), state));
+        Refused(HttpStatusCode.Conflict, "name", () => VolumeRules.Create(new Volume("disk-a", 5), state));
+        Refused(HttpStatusCode.Conflict, "name", () => RemoteHostRules.Create(new RemoteHost("east", "192.0.2.99"), state));
+        Refused(HttpStatusCode.Conflict, "name", () => CreateVm(_fixture.Vm(mac: "02:00:00:00:00:99", ip: "10.0.0.99"), state));
+    }
+
+    [Fact]
+    public void A_tenant_with_vms_cannot_be_deleted_and_a_missing_one_is_not_found()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Refusal refusal = Refused(HttpStatusCode.Conflict, "name", () => TenantRules.Delete("blue", state));
+        Assert.Contains("web-1", refusal.Message);
+        Refused(HttpStatusCode.NotFound, "name", () => TenantRules.Delete("green", state));
+        Assert.Empty(TenantRules.Delete("blue", VmRules.Delete("web-1", state)).Tenants);
+    }
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(16L * 1024 * 1024 + 1)]
+    public void A_volume_size_out_of_range_is_refused(long size) =>
+        Refused(HttpStatusCode.BadRequest, "size_mib", () => VolumeRules.Create(new Volume("disk-c", size), Seeded()));
+
+    [Fact]
+    public void A_volume_request_cannot_attach_itself() =>
+        Refused(HttpStatusCode.BadRequest, "vm", () => VolumeRules.Create(new Volume("disk-c", 10, "web-1"), Seeded()));
+
+    [Fact]
+    public void An_attached_volume_cannot_be_deleted_until_its_vm_is()
+    {
+        DesiredState state = CreateVm(_fixture.Vm(volumes: ["disk-a"]));
+        Refusal refusal = Refused(HttpStatusCode.Conflict, "name", () => VolumeRules.Delete("disk-a", state));
+        Assert.Contains("'web-1'", refusal.Message);
+        Assert.DoesNotContain(VolumeRules.Delete("disk-a", VmRules.Delete("web-1", state)).Volumes, v => v.Name == "disk-a");
+    }
+
+    [Theory]
+    [InlineData("10.0.0")]
+    [InlineData("10.0.0.256")]
+    [InlineData("010.0.0.1")]
+    [InlineData("1")]
+    [InlineData("10.0.0.1 ")]
+    [InlineData("0.0.0.0")]
+    [InlineData("127.0.0.1")]
+    [InlineData("224.0.0.1")]
+    [InlineData("255.255.255.255")]
+    public void A_vtep_that_is_not_a_unicast_ipv4_address_is_refused(string vtep) =>
+        Refused(HttpStatusCode.BadRequest, "vtep", () => RemoteHostRules.Create(new RemoteHost("west", vtep), Seeded()));
+
+    [Fact]
+    public void A_vtep_another_host_has_is_a_conflict_and_the_tunnel_is_vxlan_or_geneve()
+    {
+        Assert.Contains("'east'", Refused(HttpStatusCode.Conflict, "vtep", () => RemoteHostRules.Create(new RemoteHost("west", "192.0.2.10"), Seeded())).Message);
+        Refused(HttpStatusCode.BadRequest, "tunnel", () => RemoteHostRules.Create(new RemoteHost("west", "192.0.2.11", "gre"), Seeded()));
+        Assert.Equal("geneve", RemoteHostRules.Create(new RemoteHost("west", "192.0.2.11", "geneve"), Seeded()).Stored.Tunnel);
+    }
+
+    [Fact]
+    public void A_vm_of_a_missing_tenant_is_not_found() =>
+        Refused(HttpStatusCode.NotFound, "tenant", () => CreateVm(_fixture.Vm(tenant: "green")));
+
+    [Theory]
+    [InlineData(0, 1024, "vcpus")]
+    [InlineData(65, 1024, "vcpus")]
+    [InlineData(1, 15, "memory_mib")]
+    [InlineData(1, 1024 * 1024 + 1, "memory_mib")]
+    public void Vcpus_and_memory_out_of_range_are_refused(int vcpus, int memoryMib, string field) =>
+        Refused(HttpStatusCode.BadRequest, field, () => CreateVm(_fixture.Vm() with { Vcpus = vcpus, MemoryMib = memoryMib }, host: Host with { MemoryMib = 2L << 20 }));
+
+    [Fact]
+    public void Kernel_and_initramfs_are_absolute_paths_of_existing_files()
+    {
+        Refused(HttpStatusCode.BadRequest, "kernel", () => CreateVm(_fixture.Vm() with { Kernel = "bzImage" }));
+        Refused(HttpStatusCode.BadRequest, "kernel", () => CreateVm(_fixture.Vm() with { Kernel = _fixture.Kernel + ".missing" }));
+        Refused(HttpStatusCode.BadRequest, "kernel", () => CreateVm(_fixture.Vm() with { Kernel = null! }));
+        Assert.Contains("directory", Refused(HttpStatusCode.BadRequest, "initramfs", () => CreateVm(_fixture.Vm() with { Initramfs = _fixture.Folder })).Message);
+        Assert.Single(CreateVm(_fixture.Vm() with { Initramfs = null }).Vms);
+    }
+
+    [Theory]
+    [InlineData("01:00:00:00:00:01", "multicast")]
+    [InlineData("ff:ff:ff:ff:ff:ff", "multicast")]
+    [InlineData("00:00:00:00:00:00", "00:00:00:00:00:00")]
+    [InlineData("02:00:00:00:00", "not a MAC")]
+    [InlineData("02-00-00-00-00-01", "not a MAC")]
+    public void A_nic_mac_must_be_unicast_and_not_zero(string mac, string why) =>
+        Assert.Contains(why, Refused(HttpStatusCode.BadRequest, "nics[0].mac", () => CreateVm(_fixture.Vm(mac: mac))).Message);
+
+    [Fact]
+    public void Macs_are_stored_in_lower_case_and_compared_so()
+    {
+        DesiredState state = CreateVm(_fixture.Vm(mac: "02:00:00:00:00:AB"));
+        Assert.Equal("02:00:00:00:00:ab", state.Vms[0].Nics![0].Mac);
+        Refused(HttpStatusCode.Conflict, "nics[0].mac", () => CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:ab", ip: "10.0.0.2"), state));
+    }
+
+    [Fact]
+    public void A_mac_or_address_another_vm_of_the_tenant_holds_is_a_conflict_naming_that_vm()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Assert.Contains("'web-1'", Refused(HttpStatusCode.Conflict, "nics[0].mac",
+            () => CreateVm(_fixture.Vm("web-2", ip: "10.0.0.2"), state)).Message);
+        Vm second = _fixture.Vm("web-2", mac: "02:00:00:00:00:02") with
+        {
+            Nics = [new Nic("02:00:00:00:00:02", ["10.0.0.2"]), new Nic("02:00:00:00:00:03", ["10.0.0.3", "10.0.0.1"])],
+        };
+        Assert.Contains("'web-1'", Refused(HttpStatusCode.Conflict, "nics[1].ipv4[1]", () => CreateVm(second, state)).Message);
+    }
+
+    [Fact]
+    public void Another_tenant_may_use_the_same_mac_and_address()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        state = TenantRules.Create(new Tenant("red", 200), state).After;
+        Assert.Equal(2, CreateVm(_fixture.Vm("db-1", tenant: "red"), state).Vms.Count);
+    }
+
+    [Fact]
+    public void A_mac_or_address_twice_within_the_vm_is_refused()
+    {
+        Vm vm = _fixture.Vm() with { Nics = [new Nic("02:00:00:00:00:01", ["10.0.0.1"]), new Nic("02:00:00:00:00:01", ["10.0.0.2"])] };
+        Assert.Contains("nics[0].mac", Refused(HttpStatusCode.BadRequest, "nics[1].mac", () => CreateVm(vm)).Message);
+        vm = _fixture.Vm() with { Nics = [new Nic("02:00:00:00:00:01", ["10.0.0.1", "10.0.0.1"])] };
+        Refused(HttpStatusCode.BadRequest, "nics[0].ipv4[1]", () => CreateVm(vm));
+    }
+
+    [Theory]
+    [InlineData("10.0.0.256")]
+    [InlineData("10.0.0")]
+    [InlineData("fe80::1")]
+    public void A_nic_address_must_parse_as_ipv4(string ip) =>
+        Refused(HttpStatusCode.BadRequest, "nics[0].ipv4[0]", () => CreateVm(_fixture.Vm(ip: ip)));
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(33)]
+    public void A_prefix_out_of_1_to_32_is_refused(int prefix) =>
+        Refused(HttpStatusCode.BadRequest, "nics[0].prefix", () => CreateVm(_fixture.Vm() with { Nics = [new Nic("02:00:00:00:00:01", ["10.0.0.1"], prefix)] }));
+
+    [Fact]
+    public void Volumes_must_exist_be_free_and_be_listed_once()
+    {
+        Refused(HttpStatusCode.NotFound, "volumes[1]", () => CreateVm(_fixture.Vm(volumes: ["disk-a", "disk-z"])));
+        Refused(HttpStatusCode.BadRequest, "volumes[1]", () => CreateVm(_fixture.Vm(volumes: ["disk-a", "disk-a"])));
+        DesiredState state = CreateVm(_fixture.Vm(volumes: ["disk-a"]));
+        Assert.Contains("'web-1'", Refused(HttpStatusCode.Conflict, "volumes[0]",
+            () => CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:02", ip: "10.0.0.2", volumes: ["disk-a"]), state)).Message);
+    }
+
+    [Fact]
+    public void A_vm_create_attaches_its_volumes_and_its_delete_frees_them()
+    {
+        DesiredState state = CreateVm(_fixture.Vm(volumes: ["disk-b", "disk-a"]));
+        Assert.All(state.Volumes, v => Assert.Equal("web-1", v.Vm));
+        Assert.Equal(["disk-b", "disk-a"], state.Vms[0].Volumes!);
+        Assert.All(VmRules.Delete("web-1", state).Volumes, v => Assert.Null(v.Vm));
+        Refused(HttpStatusCode.NotFound, "name", () => VmRules.Delete("web-9", state));
+    }
+
+    [Theory]
+    [InlineData(0, null, "cpu_weight")]
+    [InlineData(10_001, null, "cpu_weight")]
+    [InlineData(100, 0, "cpu_max_percent")]
+    [InlineData(100, 201, "cpu_max_percent")]
+    public void Cpu_weight_and_cap_out_of_range_are_refused(int weight, int? maxPercent, string field) =>
+        Refused(HttpStatusCode.BadRequest, field, () => CreateVm(_fixture.Vm() with { CpuWeight = weight, CpuMaxPercent = maxPercent }));
+
+    [Fact]
+    public void A_cap_of_every_vcpu_whole_passes() =>
+        Assert.Equal(200, CreateVm(_fixture.Vm() with { CpuWeight = 10_000, CpuMaxPercent = 200 }).Vms[0].CpuMaxPercent);
+
+    [Fact]
+    public void Memory_is_never_overcommitted_and_the_refusal_says_what_is_left()
+    {
+        HostResources host = Host with { MemoryMib = 1536 };
+        DesiredState state = CreateVm(_fixture.Vm(), host: host);
+        Refusal refusal = Refused(HttpStatusCode.Conflict, "memory_mib",
+            () => CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:02", ip: "10.0.0.2"), state, host));
+        Assert.Contains("512 MiB left", refusal.Message);
+        Assert.Equal(2, CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:02", ip: "10.0.0.2") with { MemoryMib = 512 }, state, host).Vms.Count);
+    }
+
+    [Fact]
+    public void Vcpus_are_limited_to_cpus_times_the_overcommit()
+    {
+        HostResources host = new(Cpus: 1, MemoryMib: 1 << 20, VcpuOvercommit: 2.5);
+        Assert.Equal(2, host.VcpuLimit);
+        DesiredState state = CreateVm(_fixture.Vm() with { Vcpus = 2 }, host: host);
+        Assert.Contains("0 left of 2", Refused(HttpStatusCode.Conflict, "vcpus",
+            () => CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:02", ip: "10.0.0.2") with { Vcpus = 1 }, state, host)).Message);
+        Assert.Equal(new Capacity(1, 1 << 20, 2.5, 2, 1024), host.Usage(state));
+    }
+
+    public void Dispose() => _fixture.Dispose();
+}
