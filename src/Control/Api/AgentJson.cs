@@ -17,6 +17,10 @@ public static class AgentJson
         options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        // Set, not inherited: ASP.NET's web defaults read "7" as 7 and "VNI" as "vni", and the
+        // agent's HTTP options start from them; the API takes numbers as numbers and names as written.
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.PropertyNameCaseInsensitive = false;
         options.WriteIndented = true;
         options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         return options;

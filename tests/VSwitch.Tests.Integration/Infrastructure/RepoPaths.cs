@@ -1,4 +1,4 @@
-// Where the repository, its pcaps/ and the built vswitchd are, found from this test assembly.
+// Where the repository, its pcaps/ and the built vswitchd and vswitch-agent are, found from this test assembly.
 using VSwitch.Dataplane.Counters;
 
 namespace VSwitch.Tests.Integration.Infrastructure;
@@ -23,17 +23,9 @@ public static class RepoPaths
     /// </summary>
     public static string Vswitchd()
     {
-        string binary;
-        if (Environment.GetEnvironmentVariable("VSWITCHD") is { Length: > 0 } overridden)
-        {
-            binary = overridden;
-        }
-        else
-        {
-            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string configuration = tfm.Parent?.Name ?? "Debug";
-            binary = Path.Combine(Root, "src", "Dataplane", "bin", configuration, tfm.Name, "vswitchd");
-        }
+        string binary = Environment.GetEnvironmentVariable("VSWITCHD") is { Length: > 0 } overridden
+            ? overridden
+            : Built(["src", "Dataplane"], "vswitchd");
         if (!File.Exists(binary))
             throw new InvalidOperationException($"vswitchd not found at {binary}: build it first (dotnet build VSwitch.sln), or set VSWITCHD");
         string shim = Path.Combine(Path.GetDirectoryName(binary)!, "libvswshim.so");
@@ -44,6 +36,26 @@ public static class RepoPaths
                 "(needs libdpdk-dev) and run dotnet build VSwitch.sln again so it is copied beside vswitchd");
         }
         return binary;
+    }
+
+    /// <summary>
+    /// src/Control/Agent/bin/&lt;Configuration&gt;/net10.0/vswitch-agent, in this test assembly's
+    /// configuration; throws, saying how to build it, when it is missing.
+    /// </summary>
+    public static string Agent()
+    {
+        string binary = Built(["src", "Control", "Agent"], "vswitch-agent");
+        if (!File.Exists(binary))
+            throw new InvalidOperationException($"vswitch-agent not found at {binary}: build it first (dotnet build VSwitch.sln)");
+        return binary;
+    }
+
+    /// <summary>PROJECT/bin/&lt;Configuration&gt;/&lt;tfm&gt;/NAME, with the configuration and target framework of this test assembly (tests/VSwitch.Tests.Integration/bin/&lt;Configuration&gt;/net10.0/).</summary>
+    private static string Built(string[] project, string name)
+    {
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = tfm.Parent?.Name ?? "Debug";
+        return Path.Combine([Root, .. project, "bin", configuration, tfm.Name, name]);
     }
 
     private static string FindRoot()
