@@ -29,6 +29,17 @@ public sealed record Kind<T>(
         if (In(state).Any(resource => NameOf(resource) == name))
             throw Refusal.Conflict("name", $"a {Noun} named '{name}' already exists");
     }
+
+    /// <summary>
+    /// Refuses a value that must be unique among this kind (a VNI, a VTEP) if another resource
+    /// holds it: 409 on <paramref name="field"/>, naming the holder.
+    /// </summary>
+    /// <param name="what">The value as the message shows it: "VNI 100".</param>
+    public void ThrowIfHeld<TValue>(string field, TValue value, Func<T, TValue> of, DesiredState state, string what)
+    {
+        if (In(state).FirstOrDefault(resource => EqualityComparer<TValue>.Default.Equals(of(resource), value)) is { } holder)
+            throw Refusal.Conflict(field, $"{what} is already taken by {Noun} '{NameOf(holder)}'");
+    }
 }
 
 public static class Kinds

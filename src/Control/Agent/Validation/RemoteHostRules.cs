@@ -17,8 +17,7 @@ public static class RemoteHostRules
         if (!Tunnels.Contains(Fields.Required(host.Tunnel, "tunnel")))
             throw Refusal.Malformed("tunnel", $"'{host.Tunnel}' is not a tunnel; one of: {string.Join(", ", Tunnels)}");
         Kinds.Host.ThrowIfTaken(host.Name, state);
-        if (state.Hosts.FirstOrDefault(h => h.Vtep == host.Vtep) is { } holder)
-            throw Refusal.Conflict("vtep", $"{host.Vtep} is already the VTEP of remote host '{holder.Name}'");
+        Kinds.Host.ThrowIfHeld("vtep", host.Vtep, h => h.Vtep, state, $"VTEP {host.Vtep}");
         return (state with { Hosts = [.. state.Hosts, host] }, host);
     }
 

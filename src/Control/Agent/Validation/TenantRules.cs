@@ -15,8 +15,7 @@ public static class TenantRules
         Fields.Name(tenant.Name);
         Fields.InRange(tenant.Vni, 1, MaxVni, "vni");
         Kinds.Tenant.ThrowIfTaken(tenant.Name, state);
-        if (state.Tenants.FirstOrDefault(t => t.Vni == tenant.Vni) is { } holder)
-            throw Refusal.Conflict("vni", $"VNI {tenant.Vni} is already taken by tenant '{holder.Name}'");
+        Kinds.Tenant.ThrowIfHeld("vni", tenant.Vni, t => t.Vni, state, $"VNI {tenant.Vni}");
         return (state with { Tenants = [.. state.Tenants, tenant] }, tenant);
     }
 
