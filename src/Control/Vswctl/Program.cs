@@ -1,1 +1,5 @@
-return 0;
+// vswctl: the operator's CLI over the host agent's HTTP API (docs/vswctl.md).
+using VSwitch.Control.Vswctl;
+
+return await VswctlCommandLine.RunAsync(args, Console.Out, Console.Error, AgentConnection.Open,
+    Environment.GetEnvironmentVariable(VswctlCommandLine.SocketEnvironmentVariable));

@@ -1,0 +1,135 @@
+// The kinds of resource vswctl manages (Api/Resources.cs): for each, the fields it prints and the
+// options of its create verb. Options map one to one onto the request's fields; the agent checks
+// their values and ranges (one place for each rule), so vswctl checks only what it must to build
+// the request: types, required options, and the --nic syntax.
+using System.CommandLine;
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Vswctl;
+
+internal static class Kinds
+{
+    public static readonly ResourceVerbs<Tenant> Tenants = new("tenant", "tenant", Routes.Tenants,
+    [
+        new("name", t => t.Name),
+        new("vni", t => $"{t.Vni}"),
+    ]);
+
+    public static readonly ResourceVerbs<Volume> Volumes = new("volume", "volume", Routes.Volumes,
+    [
+        new("name", v => v.Name),
+        new("size_mib", v => $"{v.SizeMib}"),
+        new("vm", v => v.Vm),
+    ]);
+
+    public static readonly ResourceVerbs<RemoteHost> Hosts = new("host", "remote host", Routes.Hosts,
+    [
+        new("name", h => h.Name),
+        new("vtep", h => h.Vtep),
+        new("tunnel", h => h.Tunnel),
+    ]);
+
+    public static readonly ResourceVerbs<Vm> Vms = new("vm", "VM", Routes.Vms,
+    [
+        new("name", v => v.Name),
+        new("tenant", v => v.Tenant),
+        new("vcpus", v => $"{v.Vcpus}"),
+        new("memory_mib", v => $"{v.MemoryMib}"),
+        new("cpu_weight", v => $"{v.CpuWeight}", Listed: false),
+        new("cpu_max_percent", v => $"{v.CpuMaxPercent}", Listed: false),
+        new("kernel", v => v.Kernel, Listed: false),
+        new("initramfs", v => v.Initramfs, Listed: false),
+        new("cmdline", v => v.Cmdline, Listed: false),
+        new("nics", v => string.Join(' ', (v.Nics ?? []).Select(NicSyntax.Format))),
+        new("volumes", v => string.Join(',', v.Volumes ?? [])),
+    ]);
+
+    public static readonly Field<Capacity>[] CapacityFields =
+    [
+        new("cpus", c => $"{c.Cpus}"),
+        new("memory_mib", c => $"{c.MemoryMib}"),
+        new("vcpu_overcommit", c => $"{c.VcpuOvercommit}"),
+        new("vcpus_used", c => $"{c.VcpusUsed}"),
+        new("memory_mib_used", c => $"{c.MemoryMibUsed}"),
+    ];
+
+    public static Command Tenant(AgentVerbs verbs)
+    {
+        var vni = new Option<uint>("--vni") { HelpName = "N", Description = "the tenant's VXLAN/GENEVE network identifier, 1..16777215, unique on the host", Required = true };
+        return Tenants.Command(verbs, "Tenants: isolated networks of VMs, each carried between hosts under its own VNI", [vni],
+            (parse, name) => new Tenant(name, parse.GetValue(vni)));
+    }
+
+    public static Command Volume(AgentVerbs verbs)
+    {
+        var size = new Option<long>("--size-mib") { HelpName = "N", Description = "its size in MiB, 1..16777216 (16 TiB)", Required = true };
+        return Volumes.Command(verbs, "Volumes: block devices from the host's pool, each attached to at most one VM", [size],
+            (parse, name) => new Volume(name, parse.GetValue(size)));
+    }
+
+    public static Command Host(AgentVerbs verbs)
+    {
+        var vtep = new Option<string>("--vtep") { Description = "the host's VTEP IPv4 address on the underlay", HelpName = "A.B.C.D", Required = true };
+        var tunnel = new Option<string>("--tunnel") { Description = "the encapsulation its tunnels use (default: vxlan)" }.AcceptOnlyFromAmong("vxlan", "geneve");
+        return Hosts.Command(verbs, "Remote hosts: the other hosts of the overlay, where tenants' remote VMs live", [vtep, tunnel], (parse, name) =>
+        {
+            var host = new RemoteHost(name, parse.GetValue(vtep)!);
+            return parse.GetValue(tunnel) is { } given ? host with { Tunnel = given } : host;
+        });
+    }
+
+    public static Command Vm(AgentVerbs verbs)
+    {
+        var tenant = new Option<string>("--tenant") { Description = "the tenant whose network the VM's NICs join", Required = true };
+        var vcpus = new Option<int>("--vcpus") { HelpName = "N", Description = "its number of vCPUs", Required = true };
+        var memory = new Option<int>("--memory-mib") { HelpName = "N", Description = "its RAM in MiB (never overcommitted)", Required = true };
+        var kernel = PathOption("--kernel", "the guest's kernel (bzImage or ELF vmlinux)", required: true);
+        var initramfs = PathOption("--initramfs", "its initramfs", required: false);
+        var cmdline = new Option<string>("--cmdline") { Description = "the kernel command line; the agent adds the console and the NICs' addresses", HelpName = "TEXT" };
+        var nics = NicSyntax.Option();
+        var volumes = new Option<string[]>("--volume") { Description = "a volume to attach as a virtio-blk disk (vda, vdb, ... in order); repeat for more", HelpName = "NAME" };
+        var weight = new Option<int?>("--cpu-weight") { HelpName = "N", Description = "cgroup cpu.weight of its vCPU threads, 1..10000 (default: 100, an equal share)" };
+        var max = new Option<int?>("--cpu-max-percent") { HelpName = "N", Description = "cgroup cpu.max as a share of one CPU, 1..100 × vcpus (default: no cap)" };
+        return Vms.Command(verbs, "VMs of tenants on this host", [tenant, vcpus, memory, kernel, initramfs, cmdline, nics, volumes, weight, max], (parse, name) =>
+        {
+            Nic[] nicsGiven = parse.GetValue(nics) ?? [];
+            string[] volumesGiven = parse.GetValue(volumes) ?? [];
+            var vm = new Vm(name, parse.GetValue(tenant)!, parse.GetValue(vcpus), parse.GetValue(memory), parse.GetValue(kernel)!,
+                parse.GetValue(initramfs), parse.GetValue(cmdline), nicsGiven.Length == 0 ? null : nicsGiven, volumesGiven.Length == 0 ? null : volumesGiven,
+                CpuMaxPercent: parse.GetValue(max));
+            return parse.GetValue(weight) is { } given ? vm with { CpuWeight = given } : vm;
+        });
+    }
+
+    public static Command Capacity(AgentVerbs verbs)
+    {
+        var capacity = new Command("capacity", "What the host can give VMs (CPUs, memory, vCPU overcommit) and how much of it VMs hold");
+        verbs.SetAction(capacity, async (_, agent, printer, ct) =>
+            printer.Show(await agent.GetAsync<Capacity>(Routes.Capacity, ct).ConfigureAwait(false), CapacityFields));
+        return capacity;
+    }
+
+    /// <summary>
+    /// A file the agent opens: it resolves paths against its own working directory, not the
+    /// operator's, so a relative path is made absolute here, against the directory vswctl runs in.
+    /// </summary>
+    private static Option<string> PathOption(string name, string description, bool required) => new(name)
+    {
+        Description = $"{description}; a relative path is taken from the current directory",
+        HelpName = "PATH",
+        Required = required,
+        CustomParser = result =>
+        {
+            string path = result.Tokens[0].Value;
+            try
+            {
+                return Path.GetFullPath(path);
+            }
+            catch (ArgumentException)
+            {
+                result.AddError($"{name} needs a path, not '{path}'");
+                return null;
+            }
+        },
+    };
+}
