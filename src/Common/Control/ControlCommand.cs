@@ -11,6 +11,8 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using VSwitch.Common.Cli;
 
+using VSwitch.Common.Sockets;
+
 namespace VSwitch.Common.Control;
 
 /// <summary>Whose socket a ctl verb talks to, and how its help names things.</summary>
@@ -141,7 +143,7 @@ public sealed partial class ControlCommand(ControlTarget target)
         }
         catch (SocketException ex)
         {
-            await stderr.WriteLineAsync($"{Name}: cannot connect to {path}: {DescribeConnectError(path, ex)}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"{Name}: cannot connect to {path}: {ConnectFailure.Describe(path, target.Daemon, ex, ex.Message)}").ConfigureAwait(false);
             return ExitStatus.BadInput;
         }
         catch (ArgumentException ex)
@@ -297,18 +299,4 @@ public sealed partial class ControlCommand(ControlTarget target)
     private string TableOps => target.Tables is { Count: > 0 } tables ? $"ops with one: {string.Join(", ", tables.Keys)}" : "no op has one";
 
     private string TableHelp => $"print the reply as a table instead of JSON ({TableOps})";
-
-    private string DescribeConnectError(string path, SocketException ex)
-    {
-        // .NET reports ENOENT on a Unix socket path as AddressNotAvailable ("Cannot assign
-        // requested address"), which would send the operator looking in the wrong place.
-        if (!Path.Exists(path))
-            return $"No such file or directory — is {target.Daemon} running?";
-        return ex.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => $"Connection refused — is {target.Daemon} running?",
-            SocketError.AccessDenied => "Permission denied — run as root or as a member of the socket's group",
-            _ => ex.Message,
-        };
-    }
 }

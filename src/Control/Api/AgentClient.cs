@@ -77,7 +77,7 @@ public sealed class AgentClient : IDisposable
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
     {
         await ThrowIfFailedAsync(response, ct).ConfigureAwait(false);
-        return await response.Content.ReadFromJsonAsync<T>(AgentJson.Options, ct).ConfigureAwait(false)
+        return await response.Content.ReadFromJsonAsync<T>(AgentJson.Answers, ct).ConfigureAwait(false)
             ?? throw new AgentException(response.StatusCode, new ApiError("the agent answered with an empty body"));
     }
 
@@ -88,7 +88,7 @@ public sealed class AgentClient : IDisposable
         ApiError? error = null;
         try
         {
-            error = await response.Content.ReadFromJsonAsync<ApiError>(AgentJson.Options, ct).ConfigureAwait(false);
+            error = await response.Content.ReadFromJsonAsync<ApiError>(AgentJson.Answers, ct).ConfigureAwait(false);
         }
         catch (System.Text.Json.JsonException)
         {

@@ -11,6 +11,12 @@ public static class AgentJson
 {
     public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions());
 
+    /// <summary>
+    /// How a client reads the agent's answers: as Options, but a field it does not know is
+    /// skipped, so an agent that adds one does not break an older vswctl. Requests stay strict.
+    /// </summary>
+    public static JsonSerializerOptions Answers { get; } = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip };
+
     /// <summary>Applies the API's conventions to <paramref name="options"/> (the agent's HTTP JSON options too).</summary>
     public static JsonSerializerOptions Configure(JsonSerializerOptions options)
     {

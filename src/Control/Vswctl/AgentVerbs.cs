@@ -87,18 +87,7 @@ internal sealed class AgentVerbs(GlobalOptions options, TextWriter stdout, TextW
         return ExitStatus.BadInput;
     }
 
-    private static string ConnectFailure(string socket, HttpRequestException e)
-    {
-        // .NET reports a Unix socket path that does not exist as AddressNotAvailable ("Cannot
-        // assign requested address"), which would send the operator looking in the wrong place.
-        if (!Path.Exists(socket))
-            return "No such file or directory — is the agent running?";
-        return (e.InnerException as SocketException)?.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => "Connection refused — is the agent running?",
-            SocketError.AccessDenied => "Permission denied — run as root or as a member of the socket's group",
-            // A path too long for a Unix socket (over 107 bytes) comes as an ArgumentException.
-            _ => e.InnerException?.Message ?? e.Message,
-        };
-    }
+    // A path too long for a Unix socket (over 107 bytes) comes as an ArgumentException inside.
+    private static string ConnectFailure(string socket, HttpRequestException e) =>
+        Common.Sockets.ConnectFailure.Describe(socket, "the agent", e.InnerException as SocketException, e.InnerException?.Message ?? e.Message);
 }

@@ -2,7 +2,6 @@
 // for a list and "key: value" lines for one resource; `-o json` the API's own JSON for scripts.
 // A resource's fields are declared once (Field) and serve both the list's columns and the show
 // lines, under the API's names, so the words a person reads are the ones an error names.
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using VSwitch.Control.Api;
 
@@ -27,10 +26,6 @@ internal sealed class Printer(TextWriter stdout, OutputFormat format)
 {
     public const string TableName = "table";
     public const string JsonName = "json";
-
-    // The API's conventions (snake_case, nulls left out), with names and command lines printed as
-    // they are rather than as \u002B escapes: still JSON, and readable in a terminal.
-    private static readonly JsonSerializerOptions s_json = new(AgentJson.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static OutputFormat Parse(string name) => name == JsonName ? OutputFormat.Json : OutputFormat.Table;
 
@@ -62,5 +57,5 @@ internal sealed class Printer(TextWriter stdout, OutputFormat format)
             stdout.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
     }
 
-    private void Json<T>(T value) => stdout.WriteLine(JsonSerializer.Serialize(value, s_json));
+    private void Json<T>(T value) => stdout.WriteLine(JsonSerializer.Serialize(value, AgentJson.Options));
 }

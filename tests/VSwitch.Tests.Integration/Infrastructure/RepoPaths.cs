@@ -42,13 +42,13 @@ public static class RepoPaths
     /// src/Control/Agent/bin/&lt;Configuration&gt;/net10.0/vswitch-agent, in this test assembly's
     /// configuration; throws, saying how to build it, when it is missing.
     /// </summary>
-    public static string Agent()
-    {
-        string binary = Built(["src", "Control", "Agent"], "vswitch-agent");
-        if (!File.Exists(binary))
-            throw new InvalidOperationException($"vswitch-agent not found at {binary}: build it first (dotnet build VSwitch.sln)");
-        return binary;
-    }
+    public static string Agent() => Existing(Built(["src", "Control", "Agent"], "vswitch-agent"));
+
+    /// <summary>src/Control/Vswctl/bin/&lt;Configuration&gt;/net10.0/vswctl, as Agent().</summary>
+    public static string Vswctl() => Existing(Built(["src", "Control", "Vswctl"], "vswctl"));
+
+    private static string Existing(string binary) =>
+        File.Exists(binary) ? binary : throw new InvalidOperationException($"{Path.GetFileName(binary)} not found at {binary}: build it first (dotnet build VSwitch.sln)");
 
     /// <summary>PROJECT/bin/&lt;Configuration&gt;/&lt;tfm&gt;/NAME, with the configuration and target framework of this test assembly (tests/VSwitch.Tests.Integration/bin/&lt;Configuration&gt;/net10.0/).</summary>
     private static string Built(string[] project, string name)

@@ -122,25 +122,14 @@ internal static class ConfigMapper
             TimeSpan.FromSeconds(InRange(control?.FrameTimeoutS ?? ConnectionLimits.DefaultFrameTimeoutSeconds, "control.frame_timeout_s", 1, ConnectionLimits.MaxTimeoutSeconds, errors)));
     }
 
-    /// <summary>A gid, or a group name looked up in /etc/group (group(5): name:password:gid:members).</summary>
+    /// <summary>A gid, or a group name looked up in /etc/group (GroupDatabase).</summary>
     private static uint? MapGroup(string group, ConfigErrors errors)
     {
-        if (uint.TryParse(group, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
-            return gid;
-        if (File.Exists(GroupFile))
-        {
-            foreach (string line in File.ReadLines(GroupFile))
-            {
-                string[] fields = line.Split(':');
-                if (fields.Length >= 3 && fields[0] == group && uint.TryParse(fields[2], out gid))
-                    return gid;
-            }
-        }
-        errors.Add("control.group", $"'{group}' is neither a gid nor a group in {GroupFile}");
-        return null;
+        uint? gid = GroupDatabase.Gid(group);
+        if (gid is null)
+            errors.Add("control.group", $"'{group}' is neither a gid nor a group in {GroupDatabase.GroupFile}");
+        return gid;
     }
-
-    private const string GroupFile = "/etc/group";
 
     private static RuntimePortPolicy MapRuntimePorts(ControlSection? control, ConfigErrors errors) => new(
         AbsoluteDirectory(control?.PcapDir, "control.pcap_dir", errors) ?? RuntimePortPolicy.DefaultPcapDir,
