@@ -17,6 +17,13 @@ public static class KernelCmdline
     /// <summary>The first NIC is the guest's first virtio-net device: slot 0, probed first.</summary>
     public const string FirstNicDevice = "eth0";
 
+    /// <summary>
+    /// What a VM without a command line of its own boots with besides the console, as vmm's own
+    /// default (docs/vmm.md): reboot through the i8042, no panic timeout (a panicked guest
+    /// stops its VMM rather than hanging), no PCI probe (vmm has no PCI bus).
+    /// </summary>
+    public const string DefaultParameters = "reboot=k panic=-1 pci=off";
+
     /// <summary>Everything after it is for init, not the kernel (Documentation/admin-guide/kernel-parameters.rst).</summary>
     private const string EndOfKernelParameters = "--";
 
@@ -32,7 +39,7 @@ public static class KernelCmdline
     /// </summary>
     public static string For(Vm vm)
     {
-        List<string> words = Words(vm.Cmdline ?? "");
+        List<string> words = Words(vm.Cmdline ?? DefaultParameters);
         int end = words.IndexOf(EndOfKernelParameters);
         if (end < 0)
             end = words.Count;

@@ -9,8 +9,12 @@ namespace VSwitch.Control.Agent.Validation;
 public static class VmRules
 {
     public const int MaxVcpus = 64;
-    /// <summary>Below 16 MiB no Linux guest gets past decompressing its kernel.</summary>
-    public const int MinMemoryMib = 16;
+    /// <summary>vmm's smallest guest (its E820 map's minimum): a VM the agent accepts must be one vmm boots.</summary>
+    public const int MinMemoryMib = 64;
+    /// <summary>vmm maps guest memory in 2 MiB units (huge pages, E820Map.MemoryAlignment).</summary>
+    public const int MemoryAlignmentMib = 2;
+    /// <summary>vmm's virtio-mmio slots, shared by NICs and disks (MachineConfig.MaxVirtioDevices).</summary>
+    public const int MaxDevices = 8;
     /// <summary>1 TiB.</summary>
     public const int MaxMemoryMib = 1024 * 1024;
     /// <summary>cgroup v2 cpu.weight's range (Documentation/admin-guide/cgroup-v2.rst, "Weights").</summary>
@@ -24,6 +28,8 @@ public static class VmRules
         Fields.Name(vm.Tenant, "tenant");
         Fields.InRange(vm.Vcpus, 1, MaxVcpus, "vcpus");
         Fields.InRange(vm.MemoryMib, MinMemoryMib, MaxMemoryMib, "memory_mib");
+        if (vm.MemoryMib % MemoryAlignmentMib != 0)
+            throw Refusal.Malformed("memory_mib", $"{vm.MemoryMib} is not a multiple of {MemoryAlignmentMib}");
         Fields.ExistingFile(vm.Kernel, "kernel");
         if (vm.Initramfs is not null)
             Fields.ExistingFile(vm.Initramfs, "initramfs");
@@ -31,6 +37,8 @@ public static class VmRules
         if (vm.CpuMaxPercent is int cap)
             Fields.InRange(cap, 1, 100L * vm.Vcpus, "cpu_max_percent");
         vm = vm with { Nics = CheckNics(vm.Nics ?? []), Volumes = CheckVolumeNames(vm.Volumes ?? []) };
+        if (vm.Nics!.Count + vm.Volumes!.Count > MaxDevices)
+            throw Refusal.Malformed("nics", $"{vm.Nics.Count} NICs and {vm.Volumes.Count} volumes: a VM has {MaxDevices} device slots for both");
 
         Kinds.Vm.ThrowIfTaken(vm.Name, state);
         Kinds.Tenant.Find(vm.Tenant, state, "tenant");

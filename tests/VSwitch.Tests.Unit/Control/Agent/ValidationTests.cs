@@ -128,9 +128,31 @@ public sealed class ValidationTests : IDisposable
     [InlineData(0, 1024, "vcpus")]
     [InlineData(65, 1024, "vcpus")]
     [InlineData(1, 15, "memory_mib")]
+    [InlineData(1, 62, "memory_mib")]
+    [InlineData(1, 257, "memory_mib")]
     [InlineData(1, 1024 * 1024 + 1, "memory_mib")]
     public void Vcpus_and_memory_out_of_range_are_refused(int vcpus, int memoryMib, string field) =>
         Refused(HttpStatusCode.BadRequest, field, () => CreateVm(_fixture.Vm() with { Vcpus = vcpus, MemoryMib = memoryMib }, host: Host with { MemoryMib = 2L << 20 }));
+
+    [Fact]
+    public void A_vm_gets_no_more_nics_and_volumes_together_than_vmm_has_device_slots()
+    {
+        Nic[] nics = [.. Enumerable.Range(1, VmRules.MaxDevices + 1).Select(i => new Nic($"02:00:00:00:01:{i:x2}", [$"10.0.1.{i}"]))];
+        Refused(HttpStatusCode.BadRequest, "nics", () => CreateVm(_fixture.Vm() with { Nics = nics }));
+        Assert.Single(CreateVm(_fixture.Vm() with { Nics = nics[..VmRules.MaxDevices] }).Vms);
+    }
+
+    /// <summary>A VM the agent accepts must be one vmm boots: the agent states vmm's limits, and this pins them to vmm's own.</summary>
+    [Fact]
+    public void The_agents_vm_limits_are_vmms()
+    {
+        Assert.Equal((int)(VSwitch.Vmm.Boot.E820Map.MinimumMemorySize >> 20), VmRules.MinMemoryMib);
+        Assert.Equal((int)(VSwitch.Vmm.Boot.E820Map.MemoryAlignment >> 20), VmRules.MemoryAlignmentMib);
+        Assert.Equal(VSwitch.Vmm.Machine.MachineConfig.MaxVirtioDevices, VmRules.MaxDevices);
+        Assert.Equal(VSwitch.Vmm.Spec.VmSpec.MaxMemoryMib, VmRules.MaxMemoryMib);
+        Assert.True(VmRules.MaxVcpus <= VSwitch.Vmm.Acpi.AcpiTables.MaxVcpus);
+        Assert.Equal(VSwitch.Vmm.Machine.MachineConfig.DefaultCommandLine, $"console=ttyS0 {VSwitch.Control.Agent.Plan.KernelCmdline.DefaultParameters}");
+    }
 
     [Fact]
     public void Kernel_and_initramfs_are_absolute_paths_of_existing_files()

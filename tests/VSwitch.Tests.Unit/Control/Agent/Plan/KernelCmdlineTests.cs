@@ -16,7 +16,7 @@ public sealed class KernelCmdlineTests
 
     [Fact]
     public void A_vm_without_a_command_line_gets_the_console_and_its_address() =>
-        Assert.Equal("console=ttyS0 ip=10.0.0.5:::255.255.255.0:web:eth0:off", For(null, Addressed));
+        Assert.Equal("reboot=k panic=-1 pci=off console=ttyS0 ip=10.0.0.5:::255.255.255.0:web:eth0:off", For(null, Addressed));
 
     [Theory]
     [InlineData(1, "128.0.0.0")]
@@ -25,7 +25,7 @@ public sealed class KernelCmdlineTests
     [InlineData(31, "255.255.255.254")]
     [InlineData(32, "255.255.255.255")]
     public void The_netmask_is_the_nics_prefix(int prefix, string netmask) =>
-        Assert.Equal($"console=ttyS0 ip=10.0.0.5:::{netmask}:web:eth0:off", For(null, Addressed with { Prefix = prefix }));
+        Assert.Equal($"reboot=k panic=-1 pci=off console=ttyS0 ip=10.0.0.5:::{netmask}:web:eth0:off", For(null, Addressed with { Prefix = prefix }));
 
     [Fact]
     public void The_vms_own_words_come_first_as_written() =>

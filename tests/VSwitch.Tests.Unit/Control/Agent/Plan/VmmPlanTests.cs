@@ -55,7 +55,7 @@ public sealed class VmmPlanTests
         Assert.Null(spec.Initramfs);
         Assert.Empty(spec.Nics!);
         Assert.Empty(spec.Disks!);
-        Assert.Equal("console=ttyS0", spec.Cmdline);
+        Assert.Equal("reboot=k panic=-1 pci=off console=ttyS0", spec.Cmdline);
     }
 
     [Fact]
