@@ -8,13 +8,15 @@ namespace VSwitch.Tests.Unit;
 
 public partial class FolderLayeringTests
 {
-    [GeneratedRegex(@"^using (static )?VSwitch\.(?<program>\w+)\.(?<folder>\w+)[.;]")]
-    private static partial Regex ProgramUsing();
+    /// <summary>"using VSwitch.Dataplane.Tables;" for program Dataplane, "using VSwitch.Control.Agent.State;" for Control/Agent.</summary>
+    private static Regex ProgramUsing(string program) =>
+        new($@"^using (static )?VSwitch\.{Regex.Escape(program.Replace('/', '.'))}\.(?<folder>\w+)[.;]");
 
     [Theory]
     [InlineData("Dataplane")]
     [InlineData("Vmm")]
     [InlineData("Common")]
+    [InlineData("Control/Agent")]
     public void No_folder_uses_a_folder_that_uses_it_back(string program)
     {
         Dictionary<string, HashSet<string>> uses = FolderUses(program);
@@ -39,7 +41,8 @@ public partial class FolderLayeringTests
     /// <summary>Top-level folder of src/PROGRAM -> the program's top-level folders its files import.</summary>
     private static Dictionary<string, HashSet<string>> FolderUses(string program)
     {
-        string root = Repository.PathOf("src", program);
+        string root = Repository.PathOf(["src", .. program.Split('/')]);
+        Regex programUsing = ProgramUsing(program);
         var uses = new Dictionary<string, HashSet<string>>();
         foreach (string file in Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories))
         {
@@ -49,8 +52,8 @@ public partial class FolderLayeringTests
             HashSet<string> used = uses.TryGetValue(parts[0], out var set) ? set : uses[parts[0]] = [];
             foreach (string line in File.ReadLines(file))
             {
-                Match m = ProgramUsing().Match(line);
-                if (m.Success && m.Groups["program"].Value == program && m.Groups["folder"].Value != parts[0])
+                Match m = programUsing.Match(line);
+                if (m.Success && m.Groups["folder"].Value != parts[0])
                     used.Add(m.Groups["folder"].Value);
             }
         }

@@ -23,6 +23,7 @@ public partial class UnsafeBoundaryTests
     {
         { "Vmm", "Kvm/Interop" },
         { "Dataplane", "Interop" },
+        { "Control/Agent", "Supervision/Interop" },
     };
 
     [Theory]
