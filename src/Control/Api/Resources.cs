@@ -47,6 +47,28 @@ public sealed record RemoteHost(string Name, string Vtep, string Tunnel = "vxlan
 /// <summary>What the host can give VMs: memory is never overcommitted; vCPUs up to VcpuOvercommit × Cpus.</summary>
 public sealed record Capacity(int Cpus, long MemoryMib, double VcpuOvercommit, int VcpusUsed, long MemoryMibUsed);
 
+/// <summary>What the agent runs and whether the daemons serve the desired state (GET /v1/status).</summary>
+/// <param name="Children">Every process the agent supervises, by name; empty when it runs without --host-settings.</param>
+/// <param name="Vswitchd">How far vswitchd is from the desired state; null when the agent runs without --host-settings (it only stores state).</param>
+public sealed record AgentStatus(IReadOnlyList<SupervisedChild> Children, VswitchdConvergence? Vswitchd);
+
+/// <summary>One supervised process (docs/agent.md, "Supervision").</summary>
+/// <param name="State">"running", "stopping" (SIGTERM sent) or "backing_off" (died or could not start; restarts at RestartAt).</param>
+/// <param name="Pid">Its pid while it runs.</param>
+/// <param name="StartCount">Starts since the agent first supervised it, those of earlier agents included when it was adopted.</param>
+/// <param name="Adopted">Started by an earlier agent and adopted by this one.</param>
+/// <param name="LastExit">How its last run ended, if one did.</param>
+/// <param name="LastError">Why its last start failed, if it did.</param>
+public sealed record SupervisedChild(string Name, string State, int? Pid, int StartCount, bool Adopted,
+    DateTimeOffset? RestartAt = null, string? LastExit = null, string? LastError = null);
+
+/// <summary>Whether vswitchd's live configuration (its `list`) matches the plan of the desired state.</summary>
+/// <param name="Converged">At the last check, vswitchd held every planned port and VM and nothing else.</param>
+/// <param name="LastError">Why the last check did not converge (vswitchd unreachable, an op refused, a restart under way); null when it did.</param>
+/// <param name="CheckedAt">When the last check ended; null before the first.</param>
+/// <param name="Config">The configuration file the agent writes for vswitchd.</param>
+public sealed record VswitchdConvergence(bool Converged, string? LastError, DateTimeOffset? CheckedAt, string Config);
+
 /// <summary>
 /// Every error the agent returns: HTTP 400 (a field is malformed), 404 (no such resource), 409
 /// (the request conflicts with what exists), with the field it is about ("nics[0].mac") when

@@ -9,6 +9,8 @@ public static class Routes
     public const string Volumes = "/v1/volumes";
     public const string Hosts = "/v1/hosts";
     public const string Capacity = "/v1/capacity";
+    /// <summary>GET: the supervised children and whether vswitchd serves the desired state (AgentStatus).</summary>
+    public const string Status = "/v1/status";
     public const string OpenApi = "/openapi/v1.json";
 
     public static string Member(string collection, string name) => $"{collection}/{Uri.EscapeDataString(name)}";

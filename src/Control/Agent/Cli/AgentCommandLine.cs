@@ -1,14 +1,16 @@
 // The vswitch-agent program's command line (docs/agent.md, "Running it"):
 //   vswitch-agent run [--socket PATH] [--state PATH] [--group NAME] [--cpus N] [--memory-mib N] [--vcpu-overcommit X]
+//                     [--host-settings FILE]
 // Exit status as every VSwitch program's (Common/Cli/ExitStatus.cs): 0 stopped by SIGTERM or
 // SIGINT, 1 failed while running, 2 bad input: an option out of range, a socket another agent
-// listens on, a state file it cannot use.
+// listens on, a state file it cannot use, a host settings file it cannot run with.
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text;
 using VSwitch.Common.Cli;
 using VSwitch.Common.Sockets;
 using VSwitch.Control.Agent.Http;
+using VSwitch.Control.Agent.Reconcile;
 using VSwitch.Control.Agent.Validation;
 using VSwitch.Control.Api;
 
@@ -59,12 +61,31 @@ public static class AgentCommandLine
         };
         Check(overcommit, x => x is >= 1 and <= MaxVcpuOvercommit ? null : $"{x} is out of range 1..{MaxVcpuOvercommit}");
 
+        var hostSettings = new Option<string>("--host-settings")
+        {
+            Description = "a JSON file of the host's settings (docs/agent.md, \"--host-settings\"): with it, the agent keeps vswitchd running and serving the desired state; without, it only stores the state",
+            HelpName = "FILE",
+        };
+
         var run = new Command("run", "Serve the desired state's API on the socket until SIGTERM or SIGINT")
         {
-            socket, state, group, cpus, memory, overcommit,
+            socket, state, group, cpus, memory, overcommit, hostSettings,
         };
         run.SetAction(async (parse, cancel) =>
         {
+            ReconcileSettings? reconcile = null;
+            if (parse.GetValue(hostSettings) is { } file)
+            {
+                try
+                {
+                    reconcile = HostSettingsFile.Load(file);
+                }
+                catch (HostSettingsException e)
+                {
+                    await stderr.WriteLineAsync($"{Program}: {hostSettings.Name} {file}: {e.Message}").ConfigureAwait(false);
+                    return ExitStatus.BadInput;
+                }
+            }
             try
             {
                 long memoryMib = parse.GetValue(memory) ?? HostMemory.ForVms(HostMemory.TotalMib());
@@ -72,7 +93,8 @@ public static class AgentCommandLine
                     parse.GetRequiredValue(socket),
                     parse.GetRequiredValue(state),
                     parse.GetValue(group) is { } name ? GroupDatabase.Gid(name) : null,
-                    new HostResources(parse.GetValue(cpus), memoryMib, parse.GetValue(overcommit)));
+                    new HostResources(parse.GetValue(cpus), memoryMib, parse.GetValue(overcommit)),
+                    reconcile);
                 await AgentServer.RunAsync(settings, cancel).ConfigureAwait(false);
                 return ExitStatus.Ok;
             }
@@ -88,7 +110,7 @@ public static class AgentCommandLine
             }
         });
 
-        var root = new RootCommand("vswitch-agent: the VSwitch host agent; keeps the host's desired state (tenants, VMs, volumes, remote hosts) and serves it as an HTTP API on a Unix socket")
+        var root = new RootCommand("vswitch-agent: the VSwitch host agent; keeps the host's desired state (tenants, VMs, volumes, remote hosts), serves it as an HTTP API on a Unix socket and, with --host-settings, keeps vswitchd serving it")
         {
             run,
         };

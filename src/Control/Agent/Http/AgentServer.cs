@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.WebUtilities;
 using VSwitch.Common.Sockets;
+using VSwitch.Control.Agent.Reconcile;
 using VSwitch.Control.Agent.State;
 using VSwitch.Control.Agent.Validation;
 using VSwitch.Control.Api;
@@ -60,40 +61,64 @@ public static class AgentServer
         using (store)
         {
             string staging = SocketPath.Staging(socketPath);
-            await using WebApplication app = Build(settings, store, staging);
+            // Built before the loop it reports on: the loop logs through the application's logger.
+            VswitchdReconciler? reconciler = null;
+            await using WebApplication app = Build(settings, store, staging,
+                () => reconciler?.Status() ?? new AgentStatus([], null), () => reconciler?.Poke());
             ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("vswitch-agent");
-            await app.StartAsync(ct);
-            FileId published;
+            if (settings.Reconcile is { } reconcile)
+                reconciler = VswitchdReconciler.Start(store.Read, reconcile, logger);
             try
             {
-                File.SetUnixFileMode(staging, SocketMode);
-                if (settings.Group is { } gid)
-                    SocketFile.SetGroup(staging, gid);
-                File.Move(staging, socketPath, overwrite: true);
-                published = SocketPath.Identity(socketPath) ?? default;
-            }
-            catch
-            {
-                await app.StopAsync(CancellationToken.None);
-                throw;
-            }
-            AgentLog.Listening(logger, socketPath, settings.Group?.ToString() ?? "the agent's own", store.Path,
-                settings.Host.Cpus, settings.Host.VcpuOvercommit, settings.Host.MemoryMib);
-            try
-            {
-                await app.WaitForShutdownAsync(ct);
+                await ServeAsync(app, settings, store, socketPath, staging, logger, ct);
             }
             finally
             {
-                // Unless another agent has replaced it since: its clients must keep finding it.
-                SocketPath.DeleteIfSame(socketPath, published);
-                AgentLog.Stopped(logger, socketPath);
+                // Ends the loop; vswitchd keeps running for the next agent to adopt.
+                if (reconciler is not null)
+                    await reconciler.DisposeAsync();
             }
         }
     }
 
+    /// <summary>Starts <paramref name="app"/>, publishes its socket and serves until shutdown, then removes the socket.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static async Task ServeAsync(WebApplication app, AgentSettings settings, AgentStore store, string socketPath, string staging,
+        ILogger logger, CancellationToken ct)
+    {
+        await app.StartAsync(ct);
+        FileId published;
+        try
+        {
+            File.SetUnixFileMode(staging, SocketMode);
+            if (settings.Group is { } gid)
+                SocketFile.SetGroup(staging, gid);
+            File.Move(staging, socketPath, overwrite: true);
+            published = SocketPath.Identity(socketPath) ?? default;
+        }
+        catch
+        {
+            await app.StopAsync(CancellationToken.None);
+            throw;
+        }
+        AgentLog.Listening(logger, socketPath, settings.Group?.ToString() ?? "the agent's own", store.Path,
+            settings.Host.Cpus, settings.Host.VcpuOvercommit, settings.Host.MemoryMib);
+        try
+        {
+            await app.WaitForShutdownAsync(ct);
+        }
+        finally
+        {
+            // Unless another agent has replaced it since: its clients must keep finding it.
+            SocketPath.DeleteIfSame(socketPath, published);
+            AgentLog.Stopped(logger, socketPath);
+        }
+    }
+
     /// <summary>The web application, listening on <paramref name="socket"/> once started.</summary>
-    internal static WebApplication Build(AgentSettings settings, AgentStore store, string socket)
+    /// <param name="status">What GET /v1/status answers.</param>
+    /// <param name="changed">Called after every stored change that vswitchd serves (tenants, VMs, remote hosts).</param>
+    internal static WebApplication Build(AgentSettings settings, AgentStore store, string socket, Func<AgentStatus> status, Action changed)
     {
         // No arguments, and the content root where the binary is: nothing in the working
         // directory (appsettings.json) changes how the agent runs.
@@ -127,15 +152,21 @@ public static class AgentServer
         app.Use(async (context, next) => await AnswerErrorsAsync(context, next, logger));
 
         HostResources host = settings.Host;
-        ResourceEndpoints.Map(app, Routes.Tenants, Kinds.Tenant, store, host, logger);
-        ResourceEndpoints.Map(app, Routes.Vms, Kinds.Vm, store, host, logger);
-        ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger);
-        ResourceEndpoints.Map(app, Routes.Hosts, Kinds.Host, store, host, logger);
+        ResourceEndpoints.Map(app, Routes.Tenants, Kinds.Tenant, store, host, logger, changed);
+        ResourceEndpoints.Map(app, Routes.Vms, Kinds.Vm, store, host, logger, changed);
+        // Volumes are vmm's alone: vswitchd has nothing to do with them.
+        ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger, () => { });
+        ResourceEndpoints.Map(app, Routes.Hosts, Kinds.Host, store, host, logger, changed);
         app.MapGet(Routes.Capacity, () => Results.Ok(host.Usage(store.Read())))
             .WithName("capacity")
             .WithTags("capacity")
             .WithSummary("What the host gives VMs and what they use of it")
             .Produces<Capacity>();
+        app.MapGet(Routes.Status, () => Results.Ok(status()))
+            .WithName("status")
+            .WithTags("status")
+            .WithSummary("The supervised processes and whether vswitchd serves the desired state")
+            .Produces<AgentStatus>();
         app.MapOpenApi(Routes.OpenApi);
         return app;
     }

@@ -1,6 +1,8 @@
 // The routes of one kind of resource (Routes.cs, docs/agent.md "API"): GET the collection lists,
 // POST creates (201 and the resource as stored), GET and DELETE a member show and delete (204).
-// A Refusal from the store's rules becomes its ApiError in AgentServer's error middleware.
+// A Refusal from the store's rules becomes its ApiError in AgentServer's error middleware. After a
+// change is stored, `changed` is called (the reconcile loop's Poke): it only wakes the loop, so
+// the answer never waits for, or fails with, the daemons.
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -13,8 +15,8 @@ namespace VSwitch.Control.Agent.Http;
 
 internal static class ResourceEndpoints
 {
-    public static void Map<T>(IEndpointRouteBuilder app, string collection, Kind<T> kind, AgentStore store, HostResources host, ILogger logger)
-        where T : class
+    public static void Map<T>(IEndpointRouteBuilder app, string collection, Kind<T> kind, AgentStore store, HostResources host, ILogger logger,
+        Action changed) where T : class
     {
         RouteGroupBuilder group = app.MapGroup(collection).WithTags(kind.Plural);
 
@@ -33,6 +35,7 @@ internal static class ResourceEndpoints
             {
                 T stored = store.Create(kind, await RequestBody.ReadAsync<T>(request), host);
                 AgentLog.Created(logger, kind.Noun, kind.NameOf(stored));
+                changed();
                 return Results.Created(Routes.Member(collection, kind.NameOf(stored)), stored);
             })
             .WithName($"create-{kind.Plural}")
@@ -47,6 +50,7 @@ internal static class ResourceEndpoints
             {
                 store.Delete(kind, name);
                 AgentLog.Deleted(logger, kind.Noun, name);
+                changed();
                 return Results.NoContent();
             })
             .WithName($"delete-{kind.Plural}")

@@ -1,11 +1,15 @@
 // What the agent knows of its host beyond the desired state: where runtime files go, how
 // vswitchd runs (DPDK, cores, the uplink and overlay) and where vmm finds volumes. Plain values:
-// loading them from a file or the command line comes later. Every vswitchd field but the EAL
-// arguments is optional, so a host without an uplink (one host, no overlay) needs none of them.
+// `vswitch-agent run --host-settings FILE` reads them from a JSON file (Reconcile/HostSettingsFile;
+// snake_case, the runtime directory as "runtime_dir", the name its errors give). Every vswitchd
+// field but the EAL arguments is optional, so a host without an uplink (one host, no overlay)
+// needs none of them.
+using System.Text.Json.Serialization;
+
 namespace VSwitch.Control.Agent.Plan;
 
 /// <param name="RuntimeDirectory">An absolute directory for sockets and generated files (RuntimePaths), e.g. /run/vswitch.</param>
-public sealed record HostSettings(string RuntimeDirectory)
+public sealed record HostSettings([property: JsonPropertyName("runtime_dir")] string RuntimeDirectory)
 {
     /// <summary>
     /// Which side of every NIC's vhost-user socket connects: vswitchd is the client, vmm listens.
@@ -20,6 +24,7 @@ public sealed record HostSettings(string RuntimeDirectory)
     public VswitchdSettings Vswitchd { get; init; } = new();
     public VmmSettings Vmm { get; init; } = new();
 
+    [JsonIgnore]
     public RuntimePaths Paths => new(RuntimeDirectory);
 
     /// <summary>
@@ -27,6 +32,7 @@ public sealed record HostSettings(string RuntimeDirectory)
     /// agree on. With an uplink: 1450, so that a full frame and VXLAN's (or option-less GENEVE's)
     /// 50 bytes of outer headers fit a 1500-byte underlay (docs/overlay.md, "MTU"); else 1500.
     /// </summary>
+    [JsonIgnore]
     public int NicMtu => Vswitchd.NicMtu ?? (Vswitchd.Uplink is null ? StandardMtu : StandardMtu - OverlayOverhead);
 
     private const int StandardMtu = 1500;
@@ -62,6 +68,7 @@ public sealed record HostSettings(string RuntimeDirectory)
 /// <param name="ControlGroup">control.group: who besides root may use the control socket; null: vswitchd's own group.</param>
 /// <param name="Uplink">The uplink and this host's VTEP; null: no overlay, VMs reach only this host's VMs.</param>
 /// <param name="NicMtu">Every VM NIC's MTU; null: HostSettings.NicMtu's default.</param>
+/// <param name="IdleSleepUs">workers.idle_sleep_us: how long a worker sleeps after an empty poll; null: vswitchd's default (0, pure polling).</param>
 public sealed record VswitchdSettings(
     IReadOnlyList<string>? EalArgs = null,
     IReadOnlyList<int>? WorkerCores = null,
@@ -69,7 +76,8 @@ public sealed record VswitchdSettings(
     string? PmdDir = null,
     string? ControlGroup = null,
     UplinkSettings? Uplink = null,
-    int? NicMtu = null);
+    int? NicMtu = null,
+    int? IdleSleepUs = null);
 
 /// <summary>The host's link to the underlay and its VTEP (docs/overlay.md; the overlay section of docs/configuration.md).</summary>
 /// <param name="Devargs">The uplink port's DPDK device, e.g. "0000:03:00.0" or "net_af_packet0,iface=eth1".</param>

@@ -16,7 +16,14 @@ public static class VswitchdPlan
 
     /// <summary>The YAML text of vswitchd's configuration, to be written to <see cref="RuntimePaths.VswitchdConfig"/>.</summary>
     /// <exception cref="PlanException">A host setting no vswitchd can run with.</exception>
-    public static string Compile(DesiredState state, HostSettings host)
+    public static string Compile(DesiredState state, HostSettings host) => Text(Build(state, host));
+
+    /// <summary>
+    /// vswitchd's configuration as a tree, the keys as the file spells them: what the reconcile
+    /// loop compares with vswitchd's `list` reply (Reconcile/VswitchdDiff).
+    /// </summary>
+    /// <exception cref="PlanException">A host setting no vswitchd can run with.</exception>
+    public static JsonObject Build(DesiredState state, HostSettings host)
     {
         host.Check();
         VswitchdSettings vswitchd = host.Vswitchd;
@@ -31,7 +38,9 @@ public static class VswitchdPlan
                 ("eal_args", Array((vswitchd.EalArgs ?? []).Select(arg => (JsonNode)arg))),
                 ("pmd_dir", vswitchd.PmdDir),
                 ("mbufs", vswitchd.Mbufs))),
-            ("workers", vswitchd.WorkerCores is { } cores ? Object(("cores", Array(cores.Select(core => (JsonNode)core)))) : null),
+            ("workers", vswitchd.WorkerCores is null && vswitchd.IdleSleepUs is null ? null : Object(
+                ("cores", vswitchd.WorkerCores is { } cores ? Array(cores.Select(core => (JsonNode)core)) : null),
+                ("idle_sleep_us", vswitchd.IdleSleepUs))),
             ("control_socket", host.Paths.ControlSocket),
             // vhost_dir: the agent will add VMs' ports over the control socket, which vswitchd
             // allows only for sockets below it.
@@ -39,8 +48,12 @@ public static class VswitchdPlan
             ("ports", Array(ports)),
             ("tenants", Array(state.Tenants.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => Tenant(t, vms, overlay: uplink is not null)))),
             ("overlay", uplink is null ? null : Overlay(uplink, state.Hosts)));
-        return Yaml(config, "vswitchd's configuration, compiled by vswitch-agent from its desired state (docs/agent.md,\n\"Launch plan\"). The agent writes it again whenever that state changes: edits here are lost.");
+        return config;
     }
+
+    /// <summary>The configuration file's text for a tree <see cref="Build"/> made.</summary>
+    public static string Text(JsonObject config) =>
+        Yaml(config, "vswitchd's configuration, compiled by vswitch-agent from its desired state (docs/agent.md,\n\"Launch plan\"). The agent writes it again whenever that state changes: edits here are lost.");
 
     /// <summary>ports[]: NIC i of the VM, on the socket its vmm listens on.</summary>
     private static IEnumerable<JsonObject> NicPorts(Vm vm, HostSettings host) =>

@@ -39,6 +39,25 @@ public sealed class AgentCommandLineTests
     }
 
     [Fact]
+    public async Task A_host_settings_file_it_cannot_run_with_exits_2_naming_the_field()
+    {
+        string socket = "/tmp/never-bound-" + Guid.NewGuid().ToString("N")[..8] + ".sock";
+        string file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, """{"runtime_dir": "run", "vswitchd_binary": "/usr/bin/vswitchd"}""", TestContext.Current.CancellationToken);
+            (int exit, string stdout, string stderr) = await AgentAsync("run", "--socket", socket, "--host-settings", file);
+            Assert.Equal((ExitStatus.BadInput, ""), (exit, stdout));
+            Assert.Equal($"vswitch-agent: --host-settings {file}: runtime_dir: 'run' is not an absolute path\n", stderr);
+            Assert.False(File.Exists(socket));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task A_socket_path_too_long_for_sun_path_is_refused()
     {
         (int exit, _, string stderr) = await AgentAsync("run", "--socket", "/tmp/" + new string('s', 120));

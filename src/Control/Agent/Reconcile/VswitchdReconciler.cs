@@ -1,0 +1,294 @@
+// Keeps vswitchd running and serving the desired state (docs/agent.md, "Reconcile"). One loop, on
+// start, after every change the API stores (Poke) and every few seconds besides:
+//   1. compiles vswitchd's configuration from the stored state (VswitchdPlan) and, if its text
+//      changed, writes it (to a temporary name, then renamed), so a vswitchd started or restarted
+//      at any moment, by the supervisor or by hand, reads the current desired state;
+//   2. keeps the child "vswitchd" (`vswitchd run --config PATH`) in the supervisor's desired set,
+//      its spec carrying a digest of what only a restart changes (VswitchdDiff.StaticFingerprint);
+//   3. asks vswitchd for its `list`, sends the ops VswitchdDiff finds, and asks again, until
+//      nothing differs. Nothing is remembered between passes: the stored state and vswitchd's
+//      own report are the truth, so a vswitchd restarted from an older file, one adopted from an
+//      earlier agent, or a change half applied before a failure all converge the same way.
+// A vswitchd that cannot be reached or refuses an op never fails the API request that caused the
+// pass: the loop logs it, reports it in /v1/status and tries again a second later.
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using VSwitch.Common.Control;
+using VSwitch.Control.Agent.Plan;
+using VSwitch.Control.Agent.Supervision;
+using VSwitch.Control.Agent.Validation;
+using VSwitch.Control.Api;
+
+namespace VSwitch.Control.Agent.Reconcile;
+
+public sealed class VswitchdReconciler : IAsyncDisposable
+{
+    /// <summary>The supervisor's name for vswitchd: its log is LOG_DIR/vswitchd.log, its record SUPERVISOR_DIR/vswitchd.json.</summary>
+    public const string ChildName = "vswitchd";
+
+    /// <summary>The environment variable of vswitchd's child spec that holds the static fingerprint; vswitchd ignores it.</summary>
+    public const string FingerprintVariable = "VSWITCH_AGENT_STATIC_CONFIG";
+
+    /// <summary>How soon a pass that did not converge is tried again: vswitchd starts in about 2 s, so a second is not long to wait.</summary>
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+    /// <summary>How often a converged vswitchd is checked again without a change: one `list` every 5 s costs nothing, and catches a restart or an edit by hand.</summary>
+    private static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
+    /// <summary>The longest one control request may take: vswitchd answers in milliseconds, or waits up to 5 s for its workers on a change.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>Rounds of list, ops, list in one pass: one applies the diff, the next confirms it; more means vswitchd changes under us.</summary>
+    private const int MaxRounds = 3;
+
+    /// <summary>A minimal PATH for vswitchd (it runs no other program); the rest of the agent's environment is not passed on.</summary>
+    private const string ChildPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    private readonly Func<DesiredState> _read;
+    private readonly ReconcileSettings _settings;
+    private readonly ILogger _logger;
+    private readonly ProcessSupervisor _supervisor;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    private readonly Lock _lock = new();
+    private VswitchdConvergence _convergence;
+    private string? _writtenText;
+
+    private VswitchdReconciler(Func<DesiredState> read, ReconcileSettings settings, ILogger logger)
+    {
+        _read = read;
+        _logger = logger;
+        Directory.CreateDirectory(settings.Host.RuntimeDirectory);
+        // vswitchd reports a vhost-user socket by its real path (docs/control-socket.md, add-port),
+        // so the plan must name it so too, or a runtime directory under a symbolic link
+        // (/var/run -> /run) would never compare equal and its ports would be replaced forever.
+        _settings = settings with { Host = settings.Host with { RuntimeDirectory = RealDirectory(settings.Host.RuntimeDirectory) } };
+        _convergence = new VswitchdConvergence(false, "not checked yet", null, Paths.VswitchdConfig);
+        Directory.CreateDirectory(Paths.VhostDirectory);
+        // The file comes first: the supervisor may start vswitchd at once, which reads it.
+        string fingerprint = WritePlan(out _);
+        _supervisor = ProcessSupervisor.Start(new SupervisorOptions(settings.SupervisorDirectory, settings.LogDirectory), [Spec(fingerprint)], logger);
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Writes vswitchd's configuration, starts supervising vswitchd (adopting one an earlier agent left running) and starts the loop.</summary>
+    /// <param name="read">Reads the stored desired state.</param>
+    /// <exception cref="IOException">The runtime directory cannot be written.</exception>
+    public static VswitchdReconciler Start(Func<DesiredState> read, ReconcileSettings settings, ILogger logger) => new(read, settings, logger);
+
+    private RuntimePaths Paths => _settings.Host.Paths;
+
+    /// <summary>The existing directory's absolute path with every symbolic link along it resolved (realpath(3)).</summary>
+    internal static string RealDirectory(string directory)
+    {
+        string real = Path.GetPathRoot(directory)!;
+        foreach (string part in directory.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = new DirectoryInfo(Path.Join(real, part));
+            real = next.LinkTarget is null ? next.FullName : next.ResolveLinkTarget(returnFinalTarget: true)!.FullName;
+        }
+        return real;
+    }
+
+    /// <summary>The desired state changed: run a pass now.</summary>
+    public void Poke()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A pass is already due; it reads the state when it starts, this change included.
+        }
+    }
+
+    /// <summary>The supervised children and vswitchd's convergence, as /v1/status answers.</summary>
+    public AgentStatus Status()
+    {
+        VswitchdConvergence convergence;
+        lock (_lock)
+            convergence = _convergence;
+        return new AgentStatus([.. _supervisor.Status().Select(Child)], convergence);
+    }
+
+    internal static SupervisedChild Child(ChildStatus child) => new(
+        child.Name,
+        child.State switch
+        {
+            ChildState.Running => "running",
+            ChildState.Stopping => "stopping",
+            _ => "backing_off",
+        },
+        child.Pid,
+        child.StartCount,
+        child.Adopted,
+        child.RestartAt,
+        child.LastExit?.ToString(),
+        child.LastError);
+
+    private ChildSpec Spec(string fingerprint)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = ChildPath,
+            [FingerprintVariable] = fingerprint,
+        };
+        // vswitchd is a framework-dependent .NET program: its host finds the runtime through
+        // DOTNET_ROOT when the runtime is not in the default place, as the agent's own did.
+        if (Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } dotnetRoot)
+            environment["DOTNET_ROOT"] = dotnetRoot;
+        return new ChildSpec(ChildName, _settings.VswitchdBinary, ["run", "--config", Paths.VswitchdConfig], environment, _settings.Host.RuntimeDirectory);
+    }
+
+    /// <summary>Compiles the plan from the stored state, writes the file if its text changed, and returns the static fingerprint.</summary>
+    private string WritePlan(out JsonObject plan)
+    {
+        plan = VswitchdPlan.Build(_read(), _settings.Host);
+        string text = VswitchdPlan.Text(plan);
+        string path = Paths.VswitchdConfig;
+        if (_writtenText != text || !File.Exists(path) || File.ReadAllText(path) != text)
+        {
+            // Renamed into place: vswitchd, started at any moment, reads the old file or the new
+            // one, never half of one. Not fsynced: the runtime directory is a tmpfs, and the
+            // stored state rebuilds the file after a power loss anyway.
+            string temporary = path + ".tmp";
+            File.WriteAllText(temporary, text);
+            File.Move(temporary, path, overwrite: true);
+            ReconcileLog.Wrote(_logger, path);
+        }
+        _writtenText = text;
+        return VswitchdDiff.StaticFingerprint(plan);
+    }
+
+    private async Task LoopAsync()
+    {
+        CancellationToken ct = _stop.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            string? problem;
+            Exception? failure = null;
+            try
+            {
+                string fingerprint = WritePlan(out JsonObject plan);
+                _supervisor.SetDesired([Spec(fingerprint)]);
+                problem = await ConvergeAsync(plan, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Not vswitchd's doing (an unwritable runtime directory, a bug): logged with its
+                // stack, once, like any other reason, and retried like one.
+                failure = e;
+                problem = $"the reconcile pass failed: {e.Message}";
+            }
+            Record(problem, failure);
+            try
+            {
+                await _wake.WaitAsync(problem is null ? CheckInterval : RetryInterval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Publishes the pass's outcome; logs it when it differs from the last one.</summary>
+    private void Record(string? problem, Exception? failure)
+    {
+        VswitchdConvergence previous;
+        lock (_lock)
+        {
+            previous = _convergence;
+            _convergence = new VswitchdConvergence(problem is null, problem, DateTimeOffset.UtcNow, Paths.VswitchdConfig);
+        }
+        if (problem is null && !previous.Converged)
+            ReconcileLog.Converged(_logger);
+        else if (problem is not null && problem != previous.LastError && failure is not null)
+            ReconcileLog.Failed(_logger, failure, RetryInterval.TotalSeconds);
+        else if (problem is not null && problem != previous.LastError)
+            ReconcileLog.NotConverged(_logger, problem, RetryInterval.TotalSeconds);
+    }
+
+    /// <summary>Brings the running vswitchd to <paramref name="plan"/>; null once it matches, else why it does not yet.</summary>
+    private async Task<string?> ConvergeAsync(JsonObject plan, CancellationToken ct)
+    {
+        string socket = Paths.ControlSocket;
+        ControlClient client;
+        try
+        {
+            client = await WithTimeout(token => ControlClient.ConnectAsync(socket, token), ct);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or TimeoutException)
+        {
+            return $"cannot reach vswitchd on {socket}: {e.Message}";
+        }
+        await using (client)
+        {
+            try
+            {
+                for (int round = 1; ; round++)
+                {
+                    JsonObject list = await WithTimeout(token => client.RequestAsync(new JsonObject { ["op"] = "list" }, token), ct);
+                    VswitchdChanges changes = VswitchdDiff.Compute(plan, list);
+                    if (changes.None)
+                        return null;
+                    if (changes.Restart is { } why)
+                    {
+                        // vswitchd exits after answering; the supervisor starts it again on the file.
+                        ReconcileLog.Restarting(_logger, why);
+                        await WithTimeout(token => client.RequestAsync(new JsonObject { ["op"] = "shutdown" }, token), ct);
+                        return $"restarting vswitchd: {why}";
+                    }
+                    if (round == MaxRounds)
+                        return $"vswitchd still differs after {MaxRounds - 1} rounds of changes: {changes.Ops[0].ToJsonString()} is still needed";
+                    foreach (JsonObject op in changes.Ops)
+                    {
+                        try
+                        {
+                            await WithTimeout(token => client.RequestAsync(op, token), ct);
+                        }
+                        catch (ControlRequestFailedException e)
+                        {
+                            return $"vswitchd refused {op.ToJsonString()}: {e.Error}";
+                        }
+                        ReconcileLog.Applied(_logger, op.ToJsonString());
+                    }
+                }
+            }
+            catch (Exception e) when (e is ControlProtocolException or ControlRequestFailedException or System.Net.Sockets.SocketException
+                or IOException or TimeoutException or InvalidDataException)
+            {
+                return $"vswitchd on {socket}: {e.Message}";
+            }
+        }
+    }
+
+    /// <summary>Runs a control exchange with RequestTimeout, as a TimeoutException when it runs out.</summary>
+    private static async Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> exchange, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(RequestTimeout);
+        try
+        {
+            return await exchange(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no answer within {RequestTimeout.TotalSeconds} s");
+        }
+    }
+
+    /// <summary>Ends the loop and the supervisor's watch. vswitchd keeps running: the next agent adopts it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _supervisor.Dispose();
+        _stop.Dispose();
+        _wake.Dispose();
+    }
+}
