@@ -42,7 +42,7 @@ public static class VswitchdPlan
                 ("cores", vswitchd.WorkerCores is { } cores ? Array(cores.Select(core => (JsonNode)core)) : null),
                 ("idle_sleep_us", vswitchd.IdleSleepUs))),
             ("control_socket", host.Paths.ControlSocket),
-            // vhost_dir: the agent will add VMs' ports over the control socket, which vswitchd
+            // vhost_dir: the agent adds VMs' ports over the control socket, which vswitchd
             // allows only for sockets below it.
             ("control", Object(("group", vswitchd.ControlGroup), ("vhost_dir", host.Paths.VhostDirectory))),
             ("ports", Array(ports)),

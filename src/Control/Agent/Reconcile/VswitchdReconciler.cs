@@ -217,6 +217,9 @@ public sealed class VswitchdReconciler : IAsyncDisposable
     private async Task<string?> ConvergeAsync(JsonObject plan, CancellationToken ct)
     {
         string socket = Paths.ControlSocket;
+        // Said plainly: connect(2) on a missing Unix socket reports EADDRNOTAVAIL in .NET's words.
+        if (!File.Exists(socket))
+            return $"vswitchd's control socket {socket} is not there (vswitchd not running, or still starting)";
         ControlClient client;
         try
         {
