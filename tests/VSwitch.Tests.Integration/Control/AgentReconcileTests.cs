@@ -2,7 +2,9 @@
 // built vswitch-agent with --host-settings, and vswitchd started by its supervisor with the EAL
 // settings every vswitchd of this suite runs with (VswitchdConfig: --no-huge, --no-pci, lcores
 // 0 and 1, a file prefix of this run's own, the worker sleeping when idle). What vswitchd serves
-// is read from vswitchd itself (its `list`), never from the agent. A VM's NIC is a vhost-user
+// is read from vswitchd itself (its `list`), never from the agent. The scenario: a VM's NIC served
+// live; vswitchd killed and restarted on the written file; the VM deleted live; the agent killed
+// and its successor adopting vswitchd; an agent with changed settings restarting it. A VM's NIC is a vhost-user
 // port in client mode, which vswitchd adds with nobody listening on the socket (it retries the
 // connection by itself, docs/dataplane.md), so no VM runs here.
 //
@@ -45,7 +47,8 @@ public sealed class AgentReconcileTests : IAsyncDisposable
 
     private AgentClient Api => _agent!.Client;
 
-    private async Task StartAgentAsync()
+    /// <param name="idleSleepUs">workers.idle_sleep_us: a setting no control op changes, so changing it restarts vswitchd.</param>
+    private async Task StartAgentAsync(int idleSleepUs = 200)
     {
         var settings = new JsonObject
         {
@@ -56,7 +59,7 @@ public sealed class AgentReconcileTests : IAsyncDisposable
                 // As VswitchdConfig.ToJson gives every vswitchd of the suite.
                 ["eal_args"] = new JsonArray("--no-huge", "-m", "512", "--no-pci", "-l", "0,1", "--file-prefix", _prefix),
                 ["worker_cores"] = new JsonArray(1),
-                ["idle_sleep_us"] = 200,
+                ["idle_sleep_us"] = idleSleepUs,
             },
         };
         await File.WriteAllTextAsync(SettingsPath, settings.ToJsonString());
@@ -175,6 +178,17 @@ public sealed class AgentReconcileTests : IAsyncDisposable
         await Api.CreateAsync(Routes.Vms, NewVm("db", "02:00:00:00:00:02", "10.0.0.2"));
         status = await ServedAsync("db.nic0", present: true);
         Assert.Equal((secondPid, 2), (Vswitchd(status).Pid!.Value, Vswitchd(status).StartCount));
+
+        // An agent with another host setting that no op changes restarts the adopted vswitchd on the new file.
+        await _agent!.StopAsync();
+        await _agent.DisposeAsync();
+        _agent = null;
+        await StartAgentAsync(idleSleepUs: 100);
+        status = await EventuallyAsync(async () => await StatusAsync() is { } s && Vswitchd(s) is { State: "running", StartCount: 3 } ? s : null,
+            "the agent restarts vswitchd for its changed settings", DescribeAsync);
+        Assert.NotEqual(secondPid, Vswitchd(status).Pid);
+        await ServedAsync("db.nic0", present: true);
+        Assert.Contains("idle_sleep_us: 100", await File.ReadAllTextAsync(Path.Combine(Runtime, "vswitchd.yaml"), TestContext.Current.CancellationToken));
     }
 
     public async ValueTask DisposeAsync()
