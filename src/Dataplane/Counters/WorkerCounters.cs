@@ -44,11 +44,6 @@ public sealed class WorkerCounters(int ports, int queuesPerPort, int remoteHosts
     /// <summary>Per remote host: GENEVE options carried by decapsulated frames, and how many of them were critical (and understood).</summary>
     public readonly ulong[] TunnelGeneveOptions = new ulong[remoteHosts];
     public readonly ulong[] TunnelGeneveCriticalOptions = new ulong[remoteHosts];
-    /// <summary>
-    /// Drops of tunnelled frames whose tunnel was known, by (VNI, reason): the tenant's share of
-    /// the uplink port's drops. Not summed by Sum (a sparse table, merged by VNI: CountersSnapshot).
-    /// </summary>
-    public readonly VniDropTable TenantUplinkDrops = new();
     /// <summary>ARP requests for our VTEP address answered on the uplink.</summary>
     public ulong VtepArpReplies;
     /// <summary>ARP replies from a next hop, learned and consumed.</summary>

@@ -313,7 +313,7 @@ public sealed partial class Vswitchd
                 _atAttach.TryGetValue(port.Name, out var attached) ? attached.Discarded : 0,
                 vhost));
         }
-        (Dictionary<string, ulong[]> uplinkDrops, ulong unattributed) = CountersSnapshot.TenantUplinkDropsOf(_workers.Select(w => w.Counters), tables.Spec.Tenants);
+        (Dictionary<string, ulong[]> uplinkDrops, ulong unattributed) = CountersSnapshot.TenantUplinkDropsOf(_workers.Select(w => w.TenantUplinkDrops), tables.Spec.Tenants);
         return new CountersSnapshot(workers, sum, ports, tables.Overlay?.Hosts ?? [], rte_get_tsc_hz(),
             GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(),
             uplinkDrops, unattributed);

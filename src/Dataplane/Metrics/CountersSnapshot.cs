@@ -69,14 +69,14 @@ internal sealed record CountersSnapshot(
     /// Every worker's VniDropTable merged and named by the tenants of <paramref name="tenants"/>
     /// (a VNI no tenant holds now, one that left, is left out), and the drops none could hold.
     /// </summary>
-    public static (Dictionary<string, ulong[]> ByTenant, ulong Unattributed) TenantUplinkDropsOf(IEnumerable<WorkerCounters> workers, IEnumerable<TenantSpec> tenants)
+    public static (Dictionary<string, ulong[]> ByTenant, ulong Unattributed) TenantUplinkDropsOf(IEnumerable<VniDropTable> workers, IEnumerable<TenantSpec> tenants)
     {
         var byVni = new Dictionary<uint, ulong[]>();
         ulong unattributed = 0;
-        foreach (WorkerCounters w in workers)
+        foreach (VniDropTable table in workers)
         {
-            w.TenantUplinkDrops.AddTo(byVni);
-            unattributed += w.TenantUplinkDrops.Unattributed;
+            table.AddTo(byVni);
+            unattributed += table.Unattributed;
         }
         var byTenant = new Dictionary<string, ulong[]>(StringComparer.Ordinal);
         foreach (TenantSpec tenant in tenants)

@@ -79,6 +79,13 @@ internal sealed class PollWorker : IDisposable
     /// <summary>The flows this worker counted; null when flow accounting is off.</summary>
     public FlowTable? Flows => _flows;
     public WorkerCounters Counters { get; } = new(SwitchTables.MaxPorts, SwitchTables.MaxQueues, OverlaySpec.MaxRemoteHosts);
+
+    /// <summary>
+    /// Drops of tunnelled frames whose tunnel was known, by (VNI, reason): the tenants' share of
+    /// the uplink port's drops. Beside Counters, not in it: a sparse table is merged by VNI
+    /// (CountersSnapshot.TenantUplinkDropsOf), never summed slot by slot as WorkerCounters.Sum does.
+    /// </summary>
+    public VniDropTable TenantUplinkDrops { get; } = new();
     /// <summary>Set when the worker died; the daemon stops with an error.</summary>
     public Exception? Fault { get; private set; }
     public bool IsRunning => _thread.IsAlive;
@@ -422,7 +429,7 @@ internal sealed class PollWorker : IDisposable
     private DropReason ChargeTenant(TunnelEndpoint tunnel, DropReason reason)
     {
         if (reason != DropReason.None)
-            Counters.TenantUplinkDrops.Add(tunnel.Vni, reason);
+            TenantUplinkDrops.Add(tunnel.Vni, reason);
         return reason;
     }
 

@@ -13,17 +13,17 @@ public sealed class VniDropTableTests
     [Fact]
     public void Each_vni_and_reason_counts_apart_and_workers_add_up()
     {
-        WorkerCounters a = new(1, 1, 1), b = new(1, 1, 1);
+        VniDropTable a = new(), b = new();
         for (int i = 0; i < 5; i++)
-            a.TenantUplinkDrops.Add(5001, DropReason.SpoofedIpv4Source);
-        a.TenantUplinkDrops.Add(5001, DropReason.UnknownInnerDestination);
-        b.TenantUplinkDrops.Add(5001, DropReason.SpoofedIpv4Source);
-        b.TenantUplinkDrops.Add(0xFFFFFF, DropReason.GuestRxRingFull);
-        b.TenantUplinkDrops.Add(0, DropReason.RuntFrame);
+            a.Add(5001, DropReason.SpoofedIpv4Source);
+        a.Add(5001, DropReason.UnknownInnerDestination);
+        b.Add(5001, DropReason.SpoofedIpv4Source);
+        b.Add(0xFFFFFF, DropReason.GuestRxRingFull);
+        b.Add(0, DropReason.RuntFrame);
 
         var byVni = new Dictionary<uint, ulong[]>();
-        a.TenantUplinkDrops.AddTo(byVni);
-        b.TenantUplinkDrops.AddTo(byVni);
+        a.AddTo(byVni);
+        b.AddTo(byVni);
 
         Assert.Equal([0u, 5001u, 0xFFFFFFu], byVni.Keys.Order());
         Assert.Equal(6UL, byVni[5001][(int)DropReason.SpoofedIpv4Source]);
@@ -36,11 +36,11 @@ public sealed class VniDropTableTests
     [Fact]
     public void Vnis_are_named_by_the_tenants_that_hold_them_now()
     {
-        WorkerCounters a = new(1, 1, 1), b = new(1, 1, 1);
-        a.TenantUplinkDrops.Add(100, DropReason.SpoofedInnerSource);
-        b.TenantUplinkDrops.Add(100, DropReason.SpoofedInnerSource);
-        b.TenantUplinkDrops.Add(200, DropReason.MalformedInner);
-        b.TenantUplinkDrops.Add(300, DropReason.MalformedInner);
+        VniDropTable a = new(), b = new();
+        a.Add(100, DropReason.SpoofedInnerSource);
+        b.Add(100, DropReason.SpoofedInnerSource);
+        b.Add(200, DropReason.MalformedInner);
+        b.Add(300, DropReason.MalformedInner);
 
         // Tenant "gone" held VNI 300 and left: its drops are named by no one.
         (Dictionary<string, ulong[]> byTenant, ulong unattributed) = CountersSnapshot.TenantUplinkDropsOf([a, b], [new TenantSpec("red", 100), new TenantSpec("blue", 200), new TenantSpec("green", 400)]);
