@@ -19,6 +19,9 @@ public sealed class AgentClient : IDisposable
     /// <summary>Where the agent listens unless configured otherwise (docs/agent.md).</summary>
     public const string DefaultSocket = "/run/vswitch/agent.sock";
 
+    /// <summary>How long a request waits for the agent's answer unless the caller says otherwise.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
     private readonly HttpClient _http;
 
     public AgentClient(string socketPath, TimeSpan? timeout = null)
@@ -42,7 +45,7 @@ public sealed class AgentClient : IDisposable
             },
         };
         // The host name is never resolved: every request goes to the socket.
-        _http = new HttpClient(handler) { BaseAddress = new Uri("http://agent"), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        _http = new HttpClient(handler) { BaseAddress = new Uri("http://agent"), Timeout = timeout ?? DefaultTimeout };
     }
 
     public string SocketPath { get; }

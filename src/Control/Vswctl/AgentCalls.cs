@@ -18,13 +18,7 @@ internal interface IAgentCalls : IDisposable
 
 internal sealed class AgentConnection(AgentClient client) : IAgentCalls
 {
-    /// <summary>
-    /// How long vswctl waits for an answer. AgentClient's own default, stated here so the message
-    /// of an agent that does not answer can say how long it waited.
-    /// </summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-
-    public static IAgentCalls Open(string socketPath) => new AgentConnection(new AgentClient(socketPath, Timeout));
+    public static IAgentCalls Open(string socketPath) => new AgentConnection(new AgentClient(socketPath));
 
     public Task<T> GetAsync<T>(string path, CancellationToken ct) => client.GetAsync<T>(path, ct);
 

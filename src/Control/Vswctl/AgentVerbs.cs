@@ -67,7 +67,7 @@ internal sealed class AgentVerbs(GlobalOptions options, TextWriter stdout, TextW
         }
         catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
         {
-            return await UnreachableAsync(socket, $"no answer within {AgentConnection.Timeout.TotalSeconds} s").ConfigureAwait(false);
+            return await UnreachableAsync(socket, $"no answer within {AgentClient.DefaultTimeout.TotalSeconds} s").ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
