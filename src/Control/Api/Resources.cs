@@ -50,7 +50,8 @@ public sealed record Capacity(int Cpus, long MemoryMib, double VcpuOvercommit, i
 /// <summary>What the agent runs and whether the daemons serve the desired state (GET /v1/status).</summary>
 /// <param name="Children">Every process the agent supervises, by name; empty when it runs without --host-settings.</param>
 /// <param name="Vswitchd">How far vswitchd is from the desired state; null when the agent runs without --host-settings (it only stores state).</param>
-public sealed record AgentStatus(IReadOnlyList<SupervisedChild> Children, VswitchdConvergence? Vswitchd);
+/// <param name="Vms">Whether every VM's volumes and vmm spec are ready; null when the agent runs no VMs (no vmm_binary in its host settings).</param>
+public sealed record AgentStatus(IReadOnlyList<SupervisedChild> Children, VswitchdConvergence? Vswitchd, VmsConvergence? Vms = null);
 
 /// <summary>One supervised process (docs/agent.md, "Supervision").</summary>
 /// <param name="State">"running", "stopping" (SIGTERM sent) or "backing_off" (died or could not start; restarts at RestartAt).</param>
@@ -68,6 +69,10 @@ public sealed record SupervisedChild(string Name, string State, int? Pid, int St
 /// <param name="CheckedAt">When the last check ended; null before the first.</param>
 /// <param name="Config">The configuration file the agent writes for vswitchd.</param>
 public sealed record VswitchdConvergence(bool Converged, string? LastError, DateTimeOffset? CheckedAt, string Config);
+
+/// <summary>Whether every VM of the desired state has its volumes made and attached in the pool and its vmm spec written (its vmm is then a supervised child).</summary>
+/// <param name="Problems">Why each VM that is not ready is not, one line per VM ("VM 'web-1': ..."); empty when all are.</param>
+public sealed record VmsConvergence(bool Converged, IReadOnlyList<string> Problems);
 
 /// <summary>
 /// Every error the agent returns: HTTP 400 (a field is malformed), 404 (no such resource), 409

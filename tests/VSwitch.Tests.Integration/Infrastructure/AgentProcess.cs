@@ -22,7 +22,9 @@ public sealed class AgentProcess : IAsyncDisposable
     {
         Socket = socket;
         _process = process;
-        Client = new AgentClient(socket, TimeSpan.FromSeconds(10));
+        // A deadline, not a wait: in the one-CPU KVM sandbox, beside two booting guests, the
+        // agent's first answers (JIT) took over 10 s.
+        Client = new AgentClient(socket, TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Runs vswitch-agent run --socket SOCKET --state STATE with <paramref name="extra"/>, without waiting for anything.</summary>

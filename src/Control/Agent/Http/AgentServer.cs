@@ -62,12 +62,12 @@ public static class AgentServer
         {
             string staging = SocketPath.Staging(socketPath);
             // Built before the loop it reports on: the loop logs through the application's logger.
-            VswitchdReconciler? reconciler = null;
+            HostReconciler? reconciler = null;
             await using WebApplication app = Build(settings, store, staging,
                 () => reconciler?.Status() ?? new AgentStatus([], null), () => reconciler?.Poke());
             ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("vswitch-agent");
             if (settings.Reconcile is { } reconcile)
-                reconciler = VswitchdReconciler.Start(store.Read, reconcile, logger);
+                reconciler = HostReconciler.Start(store.Read, reconcile, logger);
             try
             {
                 await ServeAsync(app, settings, store, socketPath, staging, logger, ct);

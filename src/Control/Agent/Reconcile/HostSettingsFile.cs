@@ -1,6 +1,6 @@
 // `vswitch-agent run --host-settings FILE` (docs/agent.md, "Reconcile"): one JSON object holding
 // Plan/HostSettings (runtime_dir, vswitchd, vmm) and what launching vswitchd takes besides
-// (vswitchd_binary, log_dir, supervisor_dir). Read with the API's conventions (snake_case, an
+// (vswitchd_binary, vmm_binary, log_dir, supervisor_dir). Read with the API's conventions (snake_case, an
 // unknown field refused), and checked whole at start: the agent refuses to start (exit 2) on a
 // file it could only fail with later, and every error names its field as the file spells it.
 using System.Text.Json;
@@ -19,13 +19,15 @@ public sealed class HostSettingsException(string field, string problem) : Except
 /// <summary>What the reconcile loop runs with.</summary>
 /// <param name="Host">What the plans are compiled with.</param>
 /// <param name="VswitchdBinary">The vswitchd executable the supervisor starts (`vswitchd run --config PATH`).</param>
+/// <param name="VmmBinary">The vmm executable the supervisor starts once per VM (`vmm run --spec PATH`); null: VMs get their vswitchd ports, and nothing boots them.</param>
 /// <param name="LogDirectory">The supervisor's children's logs (NAME.log).</param>
 /// <param name="SupervisorDirectory">The supervisor's record of its children (NAME.json), read by the next agent to adopt them.</param>
-public sealed record ReconcileSettings(HostSettings Host, string VswitchdBinary, string LogDirectory, string SupervisorDirectory);
+public sealed record ReconcileSettings(HostSettings Host, string VswitchdBinary, string LogDirectory, string SupervisorDirectory, string? VmmBinary = null);
 
 public static class HostSettingsFile
 {
     public const string BinaryField = "vswitchd_binary";
+    public const string VmmBinaryField = "vmm_binary";
     public const string LogField = "log_dir";
     public const string SupervisorField = "supervisor_dir";
 
@@ -63,6 +65,7 @@ public static class HostSettingsFile
                 throw new HostSettingsException("file", "must hold one JSON object");
             // The launch fields are taken out first, so what remains is exactly a HostSettings.
             string? binary = TakeString(root, BinaryField);
+            string? vmm = TakeString(root, VmmBinaryField);
             string? logs = TakeString(root, LogField);
             string? supervisor = TakeString(root, SupervisorField);
             HostSettings host = root.Deserialize<HostSettings>(Options) ?? throw new HostSettingsException("file", "must hold one JSON object");
@@ -71,8 +74,11 @@ public static class HostSettingsFile
                 host,
                 binary ?? throw new HostSettingsException(BinaryField, "is required: the absolute path of the vswitchd executable"),
                 logs ?? Path.Join(host.RuntimeDirectory, DefaultLogSubdirectory),
-                supervisor ?? Path.Join(host.RuntimeDirectory, DefaultSupervisorSubdirectory));
+                supervisor ?? Path.Join(host.RuntimeDirectory, DefaultSupervisorSubdirectory),
+                vmm);
             Absolute(BinaryField, settings.VswitchdBinary);
+            if (vmm is not null)
+                Absolute(VmmBinaryField, vmm);
             Absolute(LogField, settings.LogDirectory);
             Absolute(SupervisorField, settings.SupervisorDirectory);
             return settings;

@@ -24,4 +24,7 @@ internal static partial class ReconcileLog
 
     [LoggerMessage(206, LogLevel.Error, "the reconcile pass failed; retrying every {Retry} s")]
     public static partial void Failed(ILogger logger, Exception exception, double retry);
+
+    [LoggerMessage(207, LogLevel.Warning, "{Problem}; retrying every {Retry} s")]
+    public static partial void VmNotReady(ILogger logger, string problem, double retry);
 }

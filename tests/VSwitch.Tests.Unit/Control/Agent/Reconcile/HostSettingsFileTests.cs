@@ -19,6 +19,7 @@ public sealed class HostSettingsFileTests
         Assert.Equal("/usr/bin/vswitchd", settings.VswitchdBinary);
         Assert.Equal("/run/vswitch/log", settings.LogDirectory);
         Assert.Equal("/run/vswitch/supervisor", settings.SupervisorDirectory);
+        Assert.Null(settings.VmmBinary);
     }
 
     [Fact]
@@ -26,7 +27,7 @@ public sealed class HostSettingsFileTests
     {
         ReconcileSettings settings = HostSettingsFile.Parse("""
             {
-              "runtime_dir": "/run/vsw", "vswitchd_binary": "/opt/vswitchd", "log_dir": "/var/log/vsw", "supervisor_dir": "/run/vsw-sup",
+              "runtime_dir": "/run/vsw", "vswitchd_binary": "/opt/vswitchd", "vmm_binary": "/opt/vmm", "log_dir": "/var/log/vsw", "supervisor_dir": "/run/vsw-sup",
               "vswitchd": {
                 "eal_args": ["-l", "0,1"], "worker_cores": [1], "mbufs": 4096, "pmd_dir": "/usr/lib/dpdk", "control_group": "vswitch",
                 "nic_mtu": 1400, "idle_sleep_us": 200,
@@ -36,6 +37,7 @@ public sealed class HostSettingsFileTests
               "vmm": {"volume_pool": "/var/lib/vswitch/pool"}
             }
             """);
+        Assert.Equal("/opt/vmm", settings.VmmBinary);
         Assert.Equal("/var/log/vsw", settings.LogDirectory);
         Assert.Equal("/run/vsw-sup", settings.SupervisorDirectory);
         Assert.Equal([1], settings.Host.Vswitchd.WorkerCores);
@@ -51,6 +53,8 @@ public sealed class HostSettingsFileTests
     [InlineData("""{"runtime_dir": "run", "vswitchd_binary": "/usr/bin/vswitchd"}""", "runtime_dir: 'run' is not an absolute path")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "vswitchd"}""", "vswitchd_binary: 'vswitchd' is not an absolute path")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "log_dir": "log"}""", "log_dir: 'log' is not an absolute path")]
+    [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vmm_binary": "vmm"}""", "vmm_binary: 'vmm' is not an absolute path")]
+    [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vmm_binary": ""}""", "vmm_binary: must be a non-empty string")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": 7}""", "vswitchd_binary: must be a non-empty string")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "colour": 1}""", "colour: unknown field")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vswitchd": {"cores": [1]}}""", "vswitchd.cores: unknown field")]

@@ -1,4 +1,4 @@
-// The runtime directory as vswitchd reports paths under it (VswitchdReconciler.RealDirectory):
+// The runtime directory as vswitchd reports paths under it (HostReconciler.RealDirectory):
 // every symbolic link along it resolved, as realpath(3) does, so /var/run/vswitch is /run/vswitch.
 using VSwitch.Control.Agent.Reconcile;
 using Xunit;
@@ -16,9 +16,9 @@ public sealed class RealDirectoryTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_folder, "absolute"), Path.Combine(_folder, "real"));
         File.CreateSymbolicLink(Path.Combine(_folder, "relative"), "real");
 
-        Assert.Equal(real, VswitchdReconciler.RealDirectory(Path.Combine(_folder, "absolute", "run")));
-        Assert.Equal(real, VswitchdReconciler.RealDirectory(Path.Combine(_folder, "relative", "run")));
-        Assert.Equal(real, VswitchdReconciler.RealDirectory(real));
+        Assert.Equal(real, HostReconciler.RealDirectory(Path.Combine(_folder, "absolute", "run")));
+        Assert.Equal(real, HostReconciler.RealDirectory(Path.Combine(_folder, "relative", "run")));
+        Assert.Equal(real, HostReconciler.RealDirectory(real));
     }
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);

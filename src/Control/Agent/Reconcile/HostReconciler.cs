@@ -1,15 +1,18 @@
-// Keeps vswitchd running and serving the desired state (docs/agent.md, "Reconcile"). One loop, on
-// start, after every change the API stores (Poke) and every few seconds besides:
+// Keeps the host's daemons running and serving the desired state (docs/agent.md, "Reconcile").
+// One loop, on start, after every change the API stores (Poke) and every few seconds besides:
 //   1. compiles vswitchd's configuration from the stored state (VswitchdPlan) and, if its text
-//      changed, writes it (to a temporary name, then renamed), so a vswitchd started or restarted
-//      at any moment, by the supervisor or by hand, reads the current desired state;
-//   2. keeps the child "vswitchd" (`vswitchd run --config PATH`) in the supervisor's desired set,
-//      its spec carrying a digest of what only a restart changes (VswitchdDiff.StaticFingerprint);
-//   3. asks vswitchd for its `list`, sends the ops VswitchdDiff finds, and asks again, until
+//      changed, writes it, so a vswitchd started or restarted at any moment, by the supervisor
+//      or by hand, reads the current desired state;
+//   2. with a vmm binary, readies every VM's volumes and spec and names its vmm child
+//      (VmmChildren);
+//   3. hands the supervisor its desired set: the child "vswitchd" (`vswitchd run --config PATH`),
+//      its spec carrying a digest of what only a restart changes (VswitchdDiff.StaticFingerprint),
+//      and the VMs' children;
+//   4. asks vswitchd for its `list`, sends the ops VswitchdDiff finds, and asks again, until
 //      nothing differs. Nothing is remembered between passes: the stored state and vswitchd's
 //      own report are the truth, so a vswitchd restarted from an older file, one adopted from an
 //      earlier agent, or a change half applied before a failure all converge the same way.
-// A vswitchd that cannot be reached or refuses an op never fails the API request that caused the
+// A daemon that cannot be reached or refuses an op never fails the API request that caused the
 // pass: the loop logs it, reports it in /v1/status and tries again a second later.
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
@@ -21,10 +24,10 @@ using VSwitch.Control.Api;
 
 namespace VSwitch.Control.Agent.Reconcile;
 
-public sealed class VswitchdReconciler : IAsyncDisposable
+public sealed class HostReconciler : IAsyncDisposable
 {
     /// <summary>The supervisor's name for vswitchd: its log is LOG_DIR/vswitchd.log, its record SUPERVISOR_DIR/vswitchd.json.</summary>
-    public const string ChildName = "vswitchd";
+    public const string VswitchdChild = "vswitchd";
 
     /// <summary>The environment variable of vswitchd's child spec that holds the static fingerprint; vswitchd ignores it.</summary>
     public const string FingerprintVariable = "VSWITCH_AGENT_STATIC_CONFIG";
@@ -38,22 +41,20 @@ public sealed class VswitchdReconciler : IAsyncDisposable
     /// <summary>Rounds of list, ops, list in one pass: one applies the diff, the next confirms it; more means vswitchd changes under us.</summary>
     private const int MaxRounds = 3;
 
-    /// <summary>A minimal PATH for vswitchd (it runs no other program); the rest of the agent's environment is not passed on.</summary>
-    private const string ChildPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
     private readonly Func<DesiredState> _read;
     private readonly ReconcileSettings _settings;
     private readonly ILogger _logger;
     private readonly ProcessSupervisor _supervisor;
+    private readonly VmmChildren? _vmms;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     private readonly Lock _lock = new();
     private VswitchdConvergence _convergence;
-    private string? _writtenText;
+    private VmsConvergence? _vmsConvergence;
 
-    private VswitchdReconciler(Func<DesiredState> read, ReconcileSettings settings, ILogger logger)
+    private HostReconciler(Func<DesiredState> read, ReconcileSettings settings, ILogger logger)
     {
         _read = read;
         _logger = logger;
@@ -64,16 +65,23 @@ public sealed class VswitchdReconciler : IAsyncDisposable
         _settings = settings with { Host = settings.Host with { RuntimeDirectory = RealDirectory(settings.Host.RuntimeDirectory) } };
         _convergence = new VswitchdConvergence(false, "not checked yet", null, Paths.VswitchdConfig);
         Directory.CreateDirectory(Paths.VhostDirectory);
-        // The file comes first: the supervisor may start vswitchd at once, which reads it.
-        string fingerprint = WritePlan(out _);
-        _supervisor = ProcessSupervisor.Start(new SupervisorOptions(settings.SupervisorDirectory, settings.LogDirectory), [Spec(fingerprint)], logger);
+        if (_settings.VmmBinary is { } vmm)
+        {
+            _vmms = new VmmChildren(_settings, vmm);
+            _vmsConvergence = new VmsConvergence(false, ["not checked yet"]);
+        }
+        // The files come first: the supervisor may start vswitchd and the VMs at once, which read
+        // them. A vmm an earlier agent left running is adopted only if it is in this first set;
+        // any other recorded child is stopped.
+        _supervisor = ProcessSupervisor.Start(new SupervisorOptions(settings.SupervisorDirectory, settings.LogDirectory),
+            DesiredChildren(_read(), out _, out _), logger);
         _loop = Task.Run(LoopAsync);
     }
 
     /// <summary>Writes vswitchd's configuration, starts supervising vswitchd (adopting one an earlier agent left running) and starts the loop.</summary>
     /// <param name="read">Reads the stored desired state.</param>
     /// <exception cref="IOException">The runtime directory cannot be written.</exception>
-    public static VswitchdReconciler Start(Func<DesiredState> read, ReconcileSettings settings, ILogger logger) => new(read, settings, logger);
+    public static HostReconciler Start(Func<DesiredState> read, ReconcileSettings settings, ILogger logger) => new(read, settings, logger);
 
     private RuntimePaths Paths => _settings.Host.Paths;
 
@@ -105,10 +113,8 @@ public sealed class VswitchdReconciler : IAsyncDisposable
     /// <summary>The supervised children and vswitchd's convergence, as /v1/status answers.</summary>
     public AgentStatus Status()
     {
-        VswitchdConvergence convergence;
         lock (_lock)
-            convergence = _convergence;
-        return new AgentStatus([.. _supervisor.Status().Select(Child)], convergence);
+            return new AgentStatus([.. _supervisor.Status().Select(Child)], _convergence, _vmsConvergence);
     }
 
     internal static SupervisedChild Child(ChildStatus child) => new(
@@ -126,37 +132,31 @@ public sealed class VswitchdReconciler : IAsyncDisposable
         child.LastExit?.ToString(),
         child.LastError);
 
-    private ChildSpec Spec(string fingerprint)
+    private ChildSpec Spec(string fingerprint) =>
+        new(VswitchdChild, _settings.VswitchdBinary, ["run", "--config", Paths.VswitchdConfig],
+            ChildEnvironment.For(FingerprintVariable, fingerprint), _settings.Host.RuntimeDirectory);
+
+    /// <summary>Writes the daemons' files for <paramref name="state"/> and returns the children to run: vswitchd and, with a vmm binary, the VMs.</summary>
+    private List<ChildSpec> DesiredChildren(DesiredState state, out JsonObject plan, out bool vmsReady)
     {
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        List<ChildSpec> children = [Spec(WritePlan(out plan, state))];
+        vmsReady = true;
+        if (_vmms is not null)
         {
-            ["PATH"] = ChildPath,
-            [FingerprintVariable] = fingerprint,
-        };
-        // vswitchd is a framework-dependent .NET program: its host finds the runtime through
-        // DOTNET_ROOT when the runtime is not in the default place, as the agent's own did.
-        if (Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } dotnetRoot)
-            environment["DOTNET_ROOT"] = dotnetRoot;
-        return new ChildSpec(ChildName, _settings.VswitchdBinary, ["run", "--config", Paths.VswitchdConfig], environment, _settings.Host.RuntimeDirectory);
+            (IReadOnlyList<ChildSpec> vmms, IReadOnlyList<string> problems) = _vmms.Plan(state);
+            children.AddRange(vmms);
+            RecordVms(problems);
+            vmsReady = problems.Count == 0;
+        }
+        return children;
     }
 
-    /// <summary>Compiles the plan from the stored state, writes the file if its text changed, and returns the static fingerprint.</summary>
-    private string WritePlan(out JsonObject plan)
+    /// <summary>Compiles the plan from <paramref name="state"/>, writes the file if its text changed, and returns the static fingerprint.</summary>
+    private string WritePlan(out JsonObject plan, DesiredState state)
     {
-        plan = VswitchdPlan.Build(_read(), _settings.Host);
-        string text = VswitchdPlan.Text(plan);
-        string path = Paths.VswitchdConfig;
-        if (_writtenText != text || !File.Exists(path) || File.ReadAllText(path) != text)
-        {
-            // Renamed into place: vswitchd, started at any moment, reads the old file or the new
-            // one, never half of one. Not fsynced: the runtime directory is a tmpfs, and the
-            // stored state rebuilds the file after a power loss anyway.
-            string temporary = path + ".tmp";
-            File.WriteAllText(temporary, text);
-            File.Move(temporary, path, overwrite: true);
-            ReconcileLog.Wrote(_logger, path);
-        }
-        _writtenText = text;
+        plan = VswitchdPlan.Build(state, _settings.Host);
+        if (RuntimeFile.Replace(Paths.VswitchdConfig, VswitchdPlan.Text(plan)))
+            ReconcileLog.Wrote(_logger, Paths.VswitchdConfig);
         return VswitchdDiff.StaticFingerprint(plan);
     }
 
@@ -166,11 +166,11 @@ public sealed class VswitchdReconciler : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             string? problem;
+            bool vmsReady = true;
             Exception? failure = null;
             try
             {
-                string fingerprint = WritePlan(out JsonObject plan);
-                _supervisor.SetDesired([Spec(fingerprint)]);
+                _supervisor.SetDesired(DesiredChildren(_read(), out JsonObject plan, out vmsReady));
                 problem = await ConvergeAsync(plan, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -187,13 +187,26 @@ public sealed class VswitchdReconciler : IAsyncDisposable
             Record(problem, failure);
             try
             {
-                await _wake.WaitAsync(problem is null ? CheckInterval : RetryInterval, ct);
+                await _wake.WaitAsync(problem is null && vmsReady ? CheckInterval : RetryInterval, ct);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Publishes the VMs' outcome; logs each problem when it is new.</summary>
+    private void RecordVms(IReadOnlyList<string> problems)
+    {
+        VmsConvergence? previous;
+        lock (_lock)
+        {
+            previous = _vmsConvergence;
+            _vmsConvergence = new VmsConvergence(problems.Count == 0, problems);
+        }
+        foreach (string problem in problems.Except(previous?.Problems ?? []))
+            ReconcileLog.VmNotReady(_logger, problem, RetryInterval.TotalSeconds);
     }
 
     /// <summary>Publishes the pass's outcome; logs it when it differs from the last one.</summary>

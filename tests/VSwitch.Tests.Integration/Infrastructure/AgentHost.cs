@@ -1,0 +1,144 @@
+// One host run by the built vswitch-agent with --host-settings, for the tests that watch the agent
+// keep its daemons in line (Control/AgentReconcileTests, Control/AgentGuestTests): a folder with
+// the agent's socket, state and runtime directory, vswitchd with the EAL settings every vswitchd
+// of this suite runs with (VswitchdConfig: --no-huge, --no-pci, a file prefix of this run's own),
+// and what the tests read back: vswitchd's own `list`, the agent's /v1/status, a child's log.
+//
+// Whatever happens, it leaves no daemon behind: the agent is killed first (so nothing restarts
+// its children), then a supervisor on the agent's state directory adopts every child by its
+// recorded identity and stops it, and DPDK's runtime files for the prefix are removed.
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VSwitch.Common.Control;
+using VSwitch.Control.Agent.Reconcile;
+using VSwitch.Control.Agent.Supervision;
+using VSwitch.Control.Api;
+using Xunit;
+
+namespace VSwitch.Tests.Integration.Infrastructure;
+
+public sealed class AgentHost(string name) : IAsyncDisposable
+{
+    /// <summary>
+    /// How long vswitchd may take to come up and be programmed: VswitchdProcess allows 200 s for a
+    /// start on a loaded machine (about 2 s on a quiet one). Only a deadline: every wait polls.
+    /// </summary>
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(200);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly string _prefix = $"vsw{name}{Environment.ProcessId}";
+
+    public string Folder { get; } = Directory.CreateTempSubdirectory($"vsw-{name}-").FullName;
+    public string Runtime => Path.Combine(Folder, "run");
+    public string SocketPath => Path.Combine(Folder, "agent.sock");
+    public string StatePath => Path.Combine(Folder, "agent.db");
+    public string SettingsPath => Path.Combine(Folder, "host.json");
+    public string ControlSocket => Path.Combine(Runtime, "vswitchd.sock");
+    public string SupervisorDirectory => Path.Combine(Runtime, HostSettingsFile.DefaultSupervisorSubdirectory);
+    public string LogDirectory => Path.Combine(Runtime, HostSettingsFile.DefaultLogSubdirectory);
+
+    public AgentProcess? Agent { get; private set; }
+    public AgentClient Api => Agent!.Client;
+
+    /// <summary>The host settings file's vswitchd object, as VswitchdConfig.ToJson gives every vswitchd of the suite.</summary>
+    /// <param name="cores">The lcores: "0,1" with the worker on 1, or "0" with the worker on 0 (the one-CPU sandbox).</param>
+    public JsonObject Vswitchd(int idleSleepUs = 200, string cores = "0,1") => new()
+    {
+        ["eal_args"] = new JsonArray("--no-huge", "-m", "512", "--no-pci", "-l", cores, "--file-prefix", _prefix),
+        ["worker_cores"] = new JsonArray(int.Parse(cores.Split(',')[^1])),
+        ["idle_sleep_us"] = idleSleepUs,
+    };
+
+    /// <summary>Writes the host settings (runtime_dir and vswitchd_binary filled in, the rest from <paramref name="settings"/>) and starts the agent on them.</summary>
+    public async Task StartAgentAsync(JsonObject settings)
+    {
+        settings["runtime_dir"] = Runtime;
+        settings["vswitchd_binary"] = RepoPaths.Vswitchd();
+        await File.WriteAllTextAsync(SettingsPath, settings.ToJsonString());
+        Agent = await AgentProcess.StartAsync(SocketPath, StatePath, "--host-settings", SettingsPath);
+    }
+
+    /// <summary>Ends the agent (SIGKILL, or SIGTERM when <paramref name="kill"/> is false) and forgets it; its children run on.</summary>
+    public async Task EndAgentAsync(bool kill)
+    {
+        if (kill)
+            await Agent!.KillAsync();
+        else
+            await Agent!.StopAsync();
+        await Agent.DisposeAsync();
+        Agent = null;
+    }
+
+    /// <summary>vswitchd's `list`, or null while it cannot be reached.</summary>
+    public async Task<JsonObject?> ListAsync()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            await using ControlClient client = await ControlClient.ConnectAsync(ControlSocket, deadline.Token);
+            return await client.RequestAsync(new JsonObject { ["op"] = "list" }, deadline.Token);
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The agent's /v1/status, or null while it does not answer.</summary>
+    public async Task<AgentStatus?> StatusAsync()
+    {
+        try
+        {
+            return await Api.GetAsync<AgentStatus>(Routes.Status);
+        }
+        catch (Exception e) when (e is HttpRequestException or AgentException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The supervised child <paramref name="child"/> in <paramref name="status"/>, or null when it is not there.</summary>
+    public static SupervisedChild? Child(AgentStatus status, string child) => status.Children.SingleOrDefault(c => c.Name == child);
+
+    /// <summary>The last 4000 characters of a supervised child's log (its stdout and stderr).</summary>
+    public string ChildLog(string child)
+    {
+        string path = Path.Combine(LogDirectory, child + ".log");
+        return File.Exists(path) ? string.Concat(File.ReadAllText(path).TakeLast(4000)) : "(none)";
+    }
+
+    /// <summary>Polls <paramref name="probe"/> until it returns a value, failing after <paramref name="patience"/> (default Patience) with what the host looks like.</summary>
+    public async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what, TimeSpan? patience = null, params string[] logs) where T : class
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await probe() is { } value)
+                return value;
+            if (clock.Elapsed > (patience ?? Patience))
+            {
+                throw new TimeoutException($"not within {(patience ?? Patience).TotalSeconds} s: {what}\nlast: {await DescribeAsync()}\nagent: {Agent?.Log}\n" +
+                    string.Join('\n', logs.Prepend(HostReconciler.VswitchdChild).Select(log => $"{log} log: {ChildLog(log)}")));
+            }
+            await Task.Delay(PollInterval, TestContext.Current.CancellationToken);
+        }
+    }
+
+    private async Task<string> DescribeAsync() =>
+        $"list {(await ListAsync())?.ToJsonString() ?? "(unreachable)"}; status {JsonSerializer.Serialize(await StatusAsync(), AgentJson.Options)}";
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Agent is not null)
+            await EndAgentAsync(kill: true);
+        if (Directory.Exists(SupervisorDirectory))
+        {
+            using ProcessSupervisor reaper = ProcessSupervisor.Start(new SupervisorOptions(SupervisorDirectory, LogDirectory), []);
+            await reaper.StopAllAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        VswitchdProcess.CleanupRuntime(_prefix);
+        Directory.Delete(Folder, recursive: true);
+    }
+}
