@@ -63,6 +63,13 @@ public sealed class AgentClient : IDisposable
         return await ReadAsync<T>(response, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Replaces what <paramref name="path"/> holds with <paramref name="value"/>; returns what the agent stored.</summary>
+    public async Task<TAnswer> PutAsync<T, TAnswer>(string path, T value, CancellationToken ct = default)
+    {
+        using HttpResponseMessage response = await _http.PutAsJsonAsync(path, value, AgentJson.Options, ct).ConfigureAwait(false);
+        return await ReadAsync<TAnswer>(response, ct).ConfigureAwait(false);
+    }
+
     public async Task DeleteAsync(string collection, string name, CancellationToken ct = default)
     {
         using HttpResponseMessage response = await _http.DeleteAsync(Routes.Member(collection, name), ct).ConfigureAwait(false);

@@ -34,6 +34,11 @@ public sealed record Vm(
     int CpuWeight = 100,
     int? CpuMaxPercent = null);
 
+/// <summary>A VM's CPU control, changeable while it runs (PUT /v1/vms/{name}/cpu): what <see cref="Vm.CpuWeight"/> and <see cref="Vm.CpuMaxPercent"/> say, both replaced.</summary>
+/// <param name="CpuWeight">cgroup v2 cpu.weight, 1..10000 (100: an equal share).</param>
+/// <param name="CpuMaxPercent">cgroup v2 cpu.max as a share of one CPU, 1..100 × the VM's vcpus; null: no cap.</param>
+public sealed record VmCpu(int CpuWeight = 100, int? CpuMaxPercent = null);
+
 /// <summary>A block volume from the host's pool, attached to at most one VM.</summary>
 /// <param name="SizeMib">1..16777216 (16 TiB).</param>
 /// <param name="Vm">The VM it is attached to (set by the VM's create, never by a request); null while free.</param>

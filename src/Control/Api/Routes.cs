@@ -14,4 +14,9 @@ public static class Routes
     public const string OpenApi = "/openapi/v1.json";
 
     public static string Member(string collection, string name) => $"{collection}/{Uri.EscapeDataString(name)}";
+
+    /// <summary>PUT: a VM's CPU weight and cap (VmCpu), applied to the running VM.</summary>
+    public const string VmCpuTemplate = Vms + "/{name}/cpu";
+
+    public static string VmCpu(string vm) => $"{Member(Vms, vm)}/cpu";
 }

@@ -14,6 +14,9 @@ internal interface IAgentCalls : IDisposable
     Task<T> CreateAsync<T>(string collection, T resource, CancellationToken ct);
 
     Task DeleteAsync(string collection, string name, CancellationToken ct);
+
+    /// <summary>PUT <paramref name="value"/> to <paramref name="path"/>; what the agent stored (a VM's CPU: the VM).</summary>
+    Task<TAnswer> PutAsync<T, TAnswer>(string path, T value, CancellationToken ct);
 }
 
 internal sealed class AgentConnection(AgentClient client) : IAgentCalls
@@ -25,6 +28,8 @@ internal sealed class AgentConnection(AgentClient client) : IAgentCalls
     public Task<T> CreateAsync<T>(string collection, T resource, CancellationToken ct) => client.CreateAsync(collection, resource, ct);
 
     public Task DeleteAsync(string collection, string name, CancellationToken ct) => client.DeleteAsync(collection, name, ct);
+
+    public Task<TAnswer> PutAsync<T, TAnswer>(string path, T value, CancellationToken ct) => client.PutAsync<T, TAnswer>(path, value, ct);
 
     public void Dispose() => client.Dispose();
 }

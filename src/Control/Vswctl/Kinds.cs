@@ -88,9 +88,8 @@ internal static class Kinds
         var cmdline = new Option<string>("--cmdline") { Description = "the kernel command line; the agent adds the console and the NICs' addresses", HelpName = "TEXT" };
         var nics = NicSyntax.Option();
         var volumes = new Option<string[]>("--volume") { Description = "a volume to attach as a virtio-blk disk (vda, vdb, ... in order); repeat for more", HelpName = "NAME" };
-        var weight = new Option<int?>("--cpu-weight") { HelpName = "N", Description = "cgroup cpu.weight of its vCPU threads, 1..10000 (default: 100, an equal share)" };
-        var max = new Option<int?>("--cpu-max-percent") { HelpName = "N", Description = "cgroup cpu.max as a share of one CPU, 1..100 × vcpus (default: no cap)" };
-        return Vms.Command(verbs, "VMs of tenants on this host", [tenant, vcpus, memory, kernel, initramfs, cmdline, nics, volumes, weight, max], (parse, name) =>
+        (Option<int?> weight, Option<int?> max) = CpuOptions();
+        Command command = Vms.Command(verbs, "VMs of tenants on this host", [tenant, vcpus, memory, kernel, initramfs, cmdline, nics, volumes, weight, max], (parse, name) =>
         {
             Nic[] nicsGiven = parse.GetValue(nics) ?? [];
             string[] volumesGiven = parse.GetValue(volumes) ?? [];
@@ -99,7 +98,27 @@ internal static class Kinds
                 CpuMaxPercent: parse.GetValue(max));
             return parse.GetValue(weight) is { } given ? vm with { CpuWeight = given } : vm;
         });
+        command.Subcommands.Add(SetCpu(verbs));
+        return command;
     }
+
+    /// <summary>vm set-cpu NAME: a running VM's CPU weight and cap, both replaced (an option left out takes its default).</summary>
+    private static Command SetCpu(AgentVerbs verbs)
+    {
+        var name = new Argument<string>("NAME") { Description = "the VM's name" };
+        (Option<int?> weight, Option<int?> max) = CpuOptions();
+        var setCpu = new Command("set-cpu", "Replace a VM's CPU weight and cap; its running vmm's cgroup follows within a second. Prints the VM") { name, weight, max };
+        verbs.SetAction(setCpu, async (parse, agent, printer, ct) =>
+        {
+            var cpu = new VmCpu(parse.GetValue(weight) ?? new VmCpu().CpuWeight, parse.GetValue(max));
+            printer.Show(await agent.PutAsync<VmCpu, Vm>(Routes.VmCpu(parse.GetValue(name)!), cpu, ct).ConfigureAwait(false), Vms.Fields);
+        });
+        return setCpu;
+    }
+
+    private static (Option<int?> Weight, Option<int?> Max) CpuOptions() => (
+        new Option<int?>("--cpu-weight") { HelpName = "N", Description = "cgroup cpu.weight of its vCPU threads, 1..10000 (default: 100, an equal share)" },
+        new Option<int?>("--cpu-max-percent") { HelpName = "N", Description = "cgroup cpu.max as a share of one CPU, 1..100 × vcpus (default: no cap)" });
 
     public static Command Capacity(AgentVerbs verbs)
     {

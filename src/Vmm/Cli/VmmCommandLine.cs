@@ -3,6 +3,7 @@
 // /dev/kvm offers; `vmm volume` manages volume pools (Cli/VolumeCommands.cs). Exit codes: Machine/StopReason.cs ExitCodes.
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using VSwitch.Common.Cgroups;
 using VSwitch.Common.Cli;
 using VSwitch.Common.Control;
 using VSwitch.Vmm.Api;
@@ -41,11 +42,12 @@ public static class VmmCommandLine
         var serialLog = new Option<string>("--serial-log") { Description = "write the guest's serial console to this file" };
         var serial = new Option<string>("--serial") { Description = "serial console output: stdout (default), none" };
         var apiSocket = new Option<string>("--api-socket") { Description = "serve the JSON API on this Unix socket" };
+        var cgroup = new Option<string>("--cgroup") { Description = "a cgroup v2 group (directory) to move this process into before the VM starts" };
         var debug = new Option<bool>("--debug") { Description = "log unclaimed port and MMIO accesses, and every vCPU's registers at the end, to stderr" };
 
         var run = new Command("run", "Boot a Linux kernel in a new VM; ends when the VM does")
         {
-            spec, kernel, initramfs, cmdline, memory, vcpus, hugepages, serialLog, serial, apiSocket, debug,
+            spec, kernel, initramfs, cmdline, memory, vcpus, hugepages, serialLog, serial, apiSocket, cgroup, debug,
         };
         run.SetAction(parse =>
         {
@@ -58,6 +60,7 @@ public static class VmmCommandLine
                 Vcpus = parse.GetValue(vcpus),
                 HugePages = parse.GetValue(hugepages) ? true : null,
                 ApiSocket = Full(parse.GetValue(apiSocket)),
+                Cgroup = Full(parse.GetValue(cgroup)),
             };
             return Run(parse.GetValue(spec), fromOptions, parse.GetValue(serial), Full(parse.GetValue(serialLog)),
                 parse.GetValue(debug), stderr);
@@ -87,6 +90,16 @@ public static class VmmCommandLine
             // Before KVM: an unbootable file is the user's error on any host.
             BzImage.Parse(kernelImage.ReadHead(BzImage.MaxSetupBytes), kernelImage.Length);
             initramfsImage = config.InitramfsPath is null ? null : OpenInput(config.InitramfsPath, "initramfs");
+            // Before the VM's threads exist: a vCPU never runs outside the group its host gave it.
+            if (config.Cgroup is { } group)
+                Cgroup.Join(group);
+        }
+        catch (CgroupException e)
+        {
+            kernelImage?.Dispose();
+            initramfsImage?.Dispose();
+            stderr.WriteLine($"vmm: cgroup: {e.Message}");
+            return ExitCodes.BadInput;
         }
         catch (VmSpecException e)
         {
@@ -237,6 +250,7 @@ public static class VmmCommandLine
             Vcpus = options.Vcpus ?? spec.Vcpus,
             HugePages = options.HugePages ?? spec.HugePages,
             ApiSocket = options.ApiSocket ?? spec.ApiSocket,
+            Cgroup = options.Cgroup ?? spec.Cgroup,
             Serial = serialKind ?? spec.Serial,
             SerialPath = serialKind is null ? spec.SerialPath : serialLog,
         };

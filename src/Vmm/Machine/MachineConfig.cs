@@ -62,6 +62,8 @@ public sealed record MachineConfig
     public string? SerialPath { get; init; }
     /// <summary>Unix socket of the JSON API (docs/vmm.md, "API"); null for none.</summary>
     public string? ApiSocket { get; init; }
+    /// <summary>A cgroup v2 group the VMM moves itself into before the VM exists, so its vCPUs never run outside it; null: stay where started.</summary>
+    public string? Cgroup { get; init; }
     /// <summary>The guest's NICs, in slot order (virtio-mmio device 0, 1, ...).</summary>
     public IReadOnlyList<NicConfig> Nics { get; init; } = [];
     /// <summary>The guest's disks, in the slots after the NICs (the first is /dev/vda).</summary>

@@ -32,6 +32,7 @@ public sealed record VmSpec
     public SerialOutputKind? Serial { get; init; }
     public string? SerialPath { get; init; }
     public string? ApiSocket { get; init; }
+    public string? Cgroup { get; init; }
     public IReadOnlyList<NicConfig>? Nics { get; init; }
     public IReadOnlyList<DiskConfig>? Disks { get; init; }
 
@@ -84,10 +85,11 @@ public sealed record VmSpec
                     "vcpus" => spec with { Vcpus = IntValue(p.Value, field) },
                     "hugepages" => spec with { HugePages = BoolValue(p.Value, field) },
                     "api_socket" => spec with { ApiSocket = PathValue(p.Value, field, baseFolder) },
+                    "cgroup" => spec with { Cgroup = PathValue(p.Value, field, baseFolder) },
                     "serial" => ParseSerial(spec, p.Value, field, baseFolder),
                     "nics" => spec with { Nics = ParseNics(p.Value, field, baseFolder) },
                     "disks" => spec with { Disks = ParseDisks(p.Value, field, baseFolder) },
-                    _ => throw new VmSpecException(field, "unknown field; expected name, kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket, nics, disks"),
+                    _ => throw new VmSpecException(field, "unknown field; expected name, kernel, initramfs, cmdline, memory_mib, vcpus, hugepages, serial, api_socket, cgroup, nics, disks"),
                 };
             }
             return spec;
@@ -315,6 +317,7 @@ public sealed record VmSpec
             Serial = serial,
             SerialPath = serial == SerialOutputKind.File ? SerialPath : null,
             ApiSocket = ApiSocket,
+            Cgroup = Cgroup,
             Nics = Nics ?? [],
             Disks = Disks ?? [],
         };

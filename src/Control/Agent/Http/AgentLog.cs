@@ -1,5 +1,5 @@
 // What the agent logs, with fixed event ids so an operator can filter them. Nothing per request
-// except changes (create, delete) and failures: listing and showing are not worth a line.
+// except changes (create, delete, a VM's CPU) and failures: listing and showing are not worth a line.
 using Microsoft.Extensions.Logging;
 
 namespace VSwitch.Control.Agent.Http;
@@ -23,4 +23,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(6, LogLevel.Information, "stopped; removed {Socket}")]
     public static partial void Stopped(ILogger logger, string socket);
+
+    [LoggerMessage(7, LogLevel.Information, "VM '{Name}': cpu_weight {Weight}, cpu_max_percent {Cap}")]
+    public static partial void CpuSet(ILogger logger, string name, int weight, string cap);
 }

@@ -154,9 +154,22 @@ public static class AgentServer
         HostResources host = settings.Host;
         ResourceEndpoints.Map(app, Routes.Tenants, Kinds.Tenant, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.Vms, Kinds.Vm, store, host, logger, changed);
-        // Volumes are vmm's alone: vswitchd has nothing to do with them.
-        ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger, () => { });
+        ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.Hosts, Kinds.Host, store, host, logger, changed);
+        app.MapPut(Routes.VmCpuTemplate, async (string name, HttpRequest request) =>
+            {
+                Vm stored = store.SetCpu(name, await RequestBody.ReadAsync<VmCpu>(request));
+                AgentLog.CpuSet(logger, name, stored.CpuWeight, stored.CpuMaxPercent?.ToString() ?? "none");
+                changed();
+                return Results.Ok(stored);
+            })
+            .WithName("set-vm-cpu")
+            .WithTags("vms")
+            .WithSummary("Replace a VM's CPU weight and cap; its running vmm's cgroup follows within a second")
+            .Accepts<VmCpu>("application/json")
+            .Produces<Vm>()
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound);
         app.MapGet(Routes.Capacity, () => Results.Ok(host.Usage(store.Read())))
             .WithName("capacity")
             .WithTags("capacity")

@@ -57,6 +57,10 @@ public sealed record HostSettings([property: JsonPropertyName("runtime_dir")] st
         }
         if (Vmm.VolumePool is { } pool && !Path.IsPathFullyQualified(pool))
             throw new PlanException("vmm.volume_pool", $"'{pool}' is not an absolute path");
+        if (Vmm.Cgroup is { } cgroup && (!Path.IsPathFullyQualified(cgroup) || Path.GetDirectoryName(cgroup) is null))
+            throw new PlanException("vmm.cgroup", $"'{cgroup}' is not an absolute path below a cgroup v2 group (e.g. {VmmSettings.DefaultCgroup})");
+        if (Vmm.Cpus is { } cpus && (cpus.Count == 0 || cpus.Any(c => c is < 0 or > 4095) || cpus.Distinct().Count() != cpus.Count))
+            throw new PlanException("vmm.cpus", "must list distinct host CPU numbers 0..4095, at least one");
     }
 }
 
@@ -99,4 +103,12 @@ public sealed record StaticNeighbour(string Ip, string Mac);
 
 /// <summary>vmm's settings that are the host's.</summary>
 /// <param name="VolumePool">The volume pool's folder (docs/vmm.md, "Volume pools"), where every VM's volumes are; null: VMs with volumes cannot be planned.</param>
-public sealed record VmmSettings(string? VolumePool = null);
+/// <param name="Cgroup">The cgroup v2 group under which each VM gets its own (Reconcile/VmCgroups); null: VMs are not placed, and their CPU weight and cap are not applied.</param>
+/// <param name="Cpus">The host CPUs VMs' vCPUs run on; null: every online CPU but vswitchd's worker cores (every online CPU when that leaves none).</param>
+public sealed record VmmSettings(string? VolumePool = null, string? Cgroup = VmmSettings.DefaultCgroup, IReadOnlyList<int>? Cpus = null)
+{
+    public const string DefaultCgroup = "/sys/fs/cgroup/vswitch";
+
+    /// <summary>A VM's own group under <see cref="Cgroup"/>, by its vmm name; null when VMs are not placed.</summary>
+    public string? CgroupOf(string vm) => Cgroup is null ? null : Path.Join(Cgroup, PlanNames.Daemon(vm));
+}

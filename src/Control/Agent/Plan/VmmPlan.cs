@@ -24,6 +24,7 @@ public static class VmmPlan
             ("memory_mib", vm.MemoryMib),
             ("vcpus", vm.Vcpus),
             ("api_socket", host.Paths.ApiSocket(vm.Name)),
+            ("cgroup", host.Vmm.CgroupOf(vm.Name)),
             ("nics", Array((vm.Nics ?? []).Select((nic, i) => Object(
                 ("socket", host.Paths.NicSocket(vm.Name, i)),
                 ("mac", nic.Mac),

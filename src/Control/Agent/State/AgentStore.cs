@@ -113,6 +113,18 @@ public sealed class AgentStore : IDisposable
         return stored;
     }
 
+    /// <summary>Replaces VM <paramref name="vm"/>'s CPU weight and cap; returns the VM as stored. Refusal if a rule refuses it.</summary>
+    public Vm SetCpu(string vm, VmCpu? request)
+    {
+        Vm stored = null!;
+        Change(state =>
+        {
+            (DesiredState after, stored) = VmRules.SetCpu(vm, request, state);
+            return after;
+        });
+        return stored;
+    }
+
     /// <summary>Deletes the resource of <paramref name="kind"/> named <paramref name="name"/>; Refusal if a rule refuses it.</summary>
     public void Delete<T>(Kind<T> kind, string name) where T : class => Change(state => kind.Delete(name, state));
 

@@ -13,6 +13,9 @@ public sealed partial record ChildSpec(
     IReadOnlyDictionary<string, string> Environment,
     string WorkingDirectory)
 {
+    /// <summary>How long this child has between SIGTERM and SIGKILL; null: the supervisor's <see cref="SupervisorOptions.StopTimeout"/>. Not part of equality: it changes how a child stops, not what runs.</summary>
+    public TimeSpan? StopTimeout { get; init; }
+
     /// <summary>Lower-case letters, digits, '.', '_' and '-', starting with a letter or digit: a file name under the state and log directories on any file system, "vmm-" and an agent name (63) included.</summary>
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,79}$")]
     private static partial Regex NamePattern();

@@ -292,7 +292,7 @@ public sealed class ProcessSupervisor : IDisposable
         SupervisorLog.Started(_logger, spec.Name, process.Pid, child.StartCount, spec.Executable);
     }
 
-    /// <summary>SIGTERM the first time, SIGKILL once StopTimeout has passed since.</summary>
+    /// <summary>SIGTERM the first time, SIGKILL once the child's StopTimeout (else the supervisor's) has passed since.</summary>
     private void Stop(Supervised child, long now)
     {
         ChildProcess process = child.Process!;
@@ -300,7 +300,7 @@ public sealed class ProcessSupervisor : IDisposable
         {
             SupervisorLog.Stopping(_logger, child.Spec.Name, process.Pid, "SIGTERM");
             process.Signal(SIGTERM);
-            child.KillAt = now + (long)(_options.StopTimeout.TotalSeconds * Stopwatch.Frequency);
+            child.KillAt = now + (long)((child.Spec.StopTimeout ?? _options.StopTimeout).TotalSeconds * Stopwatch.Frequency);
         }
         else if (now >= child.KillAt && !child.Killed)
         {

@@ -33,9 +33,7 @@ public static class VmRules
         Fields.ExistingFile(vm.Kernel, "kernel");
         if (vm.Initramfs is not null)
             Fields.ExistingFile(vm.Initramfs, "initramfs");
-        Fields.InRange(vm.CpuWeight, 1, MaxCpuWeight, "cpu_weight");
-        if (vm.CpuMaxPercent is int cap)
-            Fields.InRange(cap, 1, 100L * vm.Vcpus, "cpu_max_percent");
+        CheckCpu(vm.CpuWeight, vm.CpuMaxPercent, vm.Vcpus);
         vm = vm with { Nics = CheckNics(vm.Nics ?? []), Volumes = CheckVolumeNames(vm.Volumes ?? []) };
         if (vm.Nics!.Count + vm.Volumes!.Count > MaxDevices)
             throw Refusal.Malformed("nics", $"{vm.Nics.Count} NICs and {vm.Volumes.Count} volumes: a VM has {MaxDevices} device slots for both");
@@ -67,6 +65,23 @@ public static class VmRules
             Vms = [.. state.Vms.Where(v => v != vm)],
             Volumes = [.. state.Volumes.Select(v => v.Vm == name ? v with { Vm = null } : v)],
         };
+    }
+
+    /// <summary>Replaces VM <paramref name="name"/>'s CPU weight and cap; the running VM's cgroup follows at the next pass.</summary>
+    public static (DesiredState After, Vm Stored) SetCpu(string name, VmCpu? request, DesiredState state)
+    {
+        VmCpu cpu = Fields.Required(request, "body");
+        Vm vm = Kinds.Vm.Find(name, state);
+        CheckCpu(cpu.CpuWeight, cpu.CpuMaxPercent, vm.Vcpus);
+        Vm changed = vm with { CpuWeight = cpu.CpuWeight, CpuMaxPercent = cpu.CpuMaxPercent };
+        return (state with { Vms = [.. state.Vms.Select(v => v == vm ? changed : v)] }, changed);
+    }
+
+    private static void CheckCpu(int weight, int? maxPercent, int vcpus)
+    {
+        Fields.InRange(weight, 1, MaxCpuWeight, "cpu_weight");
+        if (maxPercent is int cap)
+            Fields.InRange(cap, 1, 100L * vcpus, "cpu_max_percent");
     }
 
     /// <summary>Each NIC's fields, MACs in canonical form; no MAC or address twice within the VM.</summary>

@@ -249,8 +249,23 @@ public sealed class ValidationTests : IDisposable
     [InlineData(10_001, null, "cpu_weight")]
     [InlineData(100, 0, "cpu_max_percent")]
     [InlineData(100, 201, "cpu_max_percent")]
-    public void Cpu_weight_and_cap_out_of_range_are_refused(int weight, int? maxPercent, string field) =>
+    public void Cpu_weight_and_cap_out_of_range_are_refused(int weight, int? maxPercent, string field)
+    {
         Refused(HttpStatusCode.BadRequest, field, () => CreateVm(_fixture.Vm() with { CpuWeight = weight, CpuMaxPercent = maxPercent }));
+        Refused(HttpStatusCode.BadRequest, field, () => VmRules.SetCpu("web-1", new VmCpu(weight, maxPercent), CreateVm(_fixture.Vm())));
+    }
+
+    [Fact]
+    public void A_running_vms_cpu_is_replaced_whole_and_nothing_else_of_it()
+    {
+        DesiredState state = CreateVm(_fixture.Vm() with { CpuWeight = 300, CpuMaxPercent = 50 });
+        (DesiredState after, Vm stored) = VmRules.SetCpu("web-1", new VmCpu(CpuWeight: 200), state);
+        Assert.Equal(state.Vms[0] with { CpuWeight = 200, CpuMaxPercent = null }, stored);
+        Assert.Equal([stored], after.Vms);
+        Assert.Same(state.Volumes, after.Volumes);
+        Refused(HttpStatusCode.NotFound, "name", () => VmRules.SetCpu("web-9", new VmCpu(), state));
+        Refused(HttpStatusCode.BadRequest, "body", () => VmRules.SetCpu("web-1", null, state));
+    }
 
     [Fact]
     public void A_cap_of_every_vcpu_whole_passes() =>

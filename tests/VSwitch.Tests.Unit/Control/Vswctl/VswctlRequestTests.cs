@@ -51,6 +51,8 @@ public sealed class VswctlRequestTests
         { ["vm", "list"], "GET", "/v1/vms", null },
         { ["vm", "show", "web"], "GET", "/v1/vms/web", null },
         { ["vm", "delete", "web"], "DELETE", "/v1/vms/web", null },
+        { ["vm", "set-cpu", "web", "--cpu-weight", "300"], "PUT", "/v1/vms/web/cpu", """{"cpu_weight": 300}""" },
+        { ["vm", "set-cpu", "web", "--cpu-max-percent", "20"], "PUT", "/v1/vms/web/cpu", """{"cpu_weight": 100, "cpu_max_percent": 20}""" },
         { ["capacity"], "GET", "/v1/capacity", null },
     };
 

@@ -20,6 +20,7 @@ public sealed class HostSettingsFileTests
         Assert.Equal("/run/vswitch/log", settings.LogDirectory);
         Assert.Equal("/run/vswitch/supervisor", settings.SupervisorDirectory);
         Assert.Null(settings.VmmBinary);
+        Assert.Equal("/sys/fs/cgroup/vswitch", settings.Host.Vmm.Cgroup);
     }
 
     [Fact]
@@ -34,7 +35,7 @@ public sealed class HostSettingsFileTests
                 "uplink": {"devargs": "net_af_packet0,iface=eth1", "vtep": "192.168.50.1/24", "mac": "02:aa:00:00:00:01",
                            "gateway": "192.168.50.254", "static_neighbours": [{"ip": "192.168.50.254", "mac": "02:bb:00:00:00:01"}], "mtu": 1500}
               },
-              "vmm": {"volume_pool": "/var/lib/vswitch/pool"}
+              "vmm": {"volume_pool": "/var/lib/vswitch/pool", "cgroup": null, "cpus": [0, 2]}
             }
             """);
         Assert.Equal("/opt/vmm", settings.VmmBinary);
@@ -45,6 +46,8 @@ public sealed class HostSettingsFileTests
         Assert.Equal(1400, settings.Host.NicMtu);
         Assert.Equal("192.168.50.254", settings.Host.Vswitchd.Uplink!.StaticNeighbours![0].Ip);
         Assert.Equal("/var/lib/vswitch/pool", settings.Host.Vmm.VolumePool);
+        Assert.Null(settings.Host.Vmm.Cgroup);
+        Assert.Equal([0, 2], settings.Host.Vmm.Cpus);
     }
 
     [Theory]
@@ -60,6 +63,9 @@ public sealed class HostSettingsFileTests
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vswitchd": {"cores": [1]}}""", "vswitchd.cores: unknown field")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vswitchd": {"mbufs": "many"}}""", "vswitchd.mbufs: malformed")]
     [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vswitchd": {"uplink": {"devargs": "net_null0"}}}""", "vswitchd.uplink.vtep: is required")]
+    [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vmm": {"cgroup": "vswitch"}}""", "vmm.cgroup: 'vswitch' is not an absolute path")]
+    [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vmm": {"cpus": []}}""", "vmm.cpus: must list distinct host CPU numbers")]
+    [InlineData("""{"runtime_dir": "/run/vswitch", "vswitchd_binary": "/v", "vmm": {"cpus": [1, 1]}}""", "vmm.cpus: must list distinct host CPU numbers")]
     [InlineData("""[1]""", "file: must hold one JSON object")]
     [InlineData("""{"runtime_dir": """, "file: malformed")]
     public void Each_error_names_its_field(string text, string expected)
