@@ -23,8 +23,12 @@ namespace VSwitch.Common.Control;
 /// <param name="DefaultSocketPath">The socket without --socket or the variable; null makes --socket required.</param>
 /// <param name="DefaultTimeout">How long to wait for a reply without --timeout.</param>
 /// <param name="Tables">Per op that has one, how --table prints its reply for people.</param>
+/// <param name="RequestTimeout">
+/// Without --timeout, how long to wait for the reply to a request that takes longer than
+/// <paramref name="DefaultTimeout"/> by design (vmm's stop waits for the guest); null for the default.
+/// </param>
 public sealed record ControlTarget(string Program, string Daemon, string Ops, string? SocketEnvironmentVariable, string? DefaultSocketPath, TimeSpan DefaultTimeout,
-    IReadOnlyDictionary<string, Func<JsonObject, string>>? Tables = null);
+    IReadOnlyDictionary<string, Func<JsonObject, string>>? Tables = null, Func<JsonObject, TimeSpan?>? RequestTimeout = null);
 
 public sealed partial class ControlCommand(ControlTarget target)
 {
@@ -207,7 +211,7 @@ public sealed partial class ControlCommand(ControlTarget target)
 
     private Invocation Read(Syntax syntax, ParseResult parse, string? environmentSocket)
     {
-        TimeSpan timeout = target.DefaultTimeout;
+        TimeSpan? timeout = null;
         if (parse.GetValue(syntax.Timeout) is { } seconds)
         {
             if (!double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value > 0 && value <= int.MaxValue / 1000))
@@ -232,7 +236,7 @@ public sealed partial class ControlCommand(ControlTarget target)
                 throw new UsageException($"--table: op '{op}' has no table form ({TableOps})");
             table = print;
         }
-        return new Invocation(socket, request, timeout, table);
+        return new Invocation(socket, request, timeout ?? target.RequestTimeout?.Invoke(request) ?? target.DefaultTimeout, table);
     }
 
     private static JsonObject RequestFromJson(string json, List<string> words)

@@ -49,6 +49,15 @@ public sealed record Volume(string Name, long SizeMib, string? Vm = null);
 /// <param name="Tunnel">"vxlan" or "geneve".</param>
 public sealed record RemoteHost(string Name, string Vtep, string Tunnel = "vxlan");
 
+/// <summary>
+/// A VM of a tenant that runs on a remote host: this host's VMs of the tenant reach it through the
+/// overlay. One per NIC of that VM: each NIC is one MAC on the tenant's network.
+/// </summary>
+/// <param name="Host">The remote host it runs on.</param>
+/// <param name="Mac">Its NIC's unicast MAC, unique within the tenant, this host's VMs' NICs included; frames from it must come from this MAC.</param>
+/// <param name="Ipv4">The IPv4 addresses it sends from, each unique within the tenant; vswitchd answers ARP for them on this host.</param>
+public sealed record RemoteVm(string Name, string Tenant, string Host, string Mac, IReadOnlyList<string>? Ipv4 = null);
+
 /// <summary>What the host can give VMs: memory is never overcommitted; vCPUs up to VcpuOvercommit × Cpus.</summary>
 public sealed record Capacity(int Cpus, long MemoryMib, double VcpuOvercommit, int VcpusUsed, long MemoryMibUsed);
 
@@ -69,8 +78,8 @@ public sealed record SupervisedChild(string Name, string State, int? Pid, int St
     DateTimeOffset? RestartAt = null, string? LastExit = null, string? LastError = null);
 
 /// <summary>Whether vswitchd's live configuration (its `list`) matches the plan of the desired state.</summary>
-/// <param name="Converged">At the last check, vswitchd held every planned port and VM and nothing else.</param>
-/// <param name="LastError">Why the last check did not converge (vswitchd unreachable, an op refused, a restart under way); null when it did.</param>
+/// <param name="Converged">At the last check, vswitchd held every planned port, VM and remote VM and nothing else, and the plan left nothing of the desired state out.</param>
+/// <param name="LastError">Why the last check did not converge (vswitchd unreachable, an op refused, a restart under way, remote VMs on a host without an uplink); null when it did.</param>
 /// <param name="CheckedAt">When the last check ended; null before the first.</param>
 /// <param name="Config">The configuration file the agent writes for vswitchd.</param>
 public sealed record VswitchdConvergence(bool Converged, string? LastError, DateTimeOffset? CheckedAt, string Config);

@@ -8,6 +8,7 @@ public static class Routes
     public const string Vms = "/v1/vms";
     public const string Volumes = "/v1/volumes";
     public const string Hosts = "/v1/hosts";
+    public const string RemoteVms = "/v1/remote-vms";
     public const string Capacity = "/v1/capacity";
     /// <summary>GET: the supervised children and whether vswitchd serves the desired state (AgentStatus).</summary>
     public const string Status = "/v1/status";

@@ -29,6 +29,15 @@ internal static class Kinds
         new("tunnel", h => h.Tunnel),
     ]);
 
+    public static readonly ResourceVerbs<RemoteVm> RemoteVms = new("remote-vm", "remote VM", Routes.RemoteVms,
+    [
+        new("name", v => v.Name),
+        new("tenant", v => v.Tenant),
+        new("host", v => v.Host),
+        new("mac", v => v.Mac),
+        new("ipv4", v => string.Join(',', v.Ipv4 ?? [])),
+    ]);
+
     public static readonly ResourceVerbs<Vm> Vms = new("vm", "VM", Routes.Vms,
     [
         new("name", v => v.Name),
@@ -76,6 +85,20 @@ internal static class Kinds
             var host = new RemoteHost(name, parse.GetValue(vtep)!);
             return parse.GetValue(tunnel) is { } given ? host with { Tunnel = given } : host;
         });
+    }
+
+    public static Command RemoteVm(AgentVerbs verbs)
+    {
+        var tenant = new Option<string>("--tenant") { Description = "the tenant whose network the VM is on", Required = true };
+        var host = new Option<string>("--host") { Description = "the remote host it runs on", Required = true };
+        var mac = new Option<string>("--mac") { Description = "its NIC's MAC, unique within the tenant", HelpName = "MAC", Required = true };
+        var ips = new Option<string[]>("--ip") { Description = "an IPv4 address it sends from, unique within the tenant; repeat for more", HelpName = "A.B.C.D" };
+        return RemoteVms.Command(verbs, "Remote VMs: tenants' VMs on the remote hosts, one per NIC, which this host's VMs reach through the overlay",
+            [tenant, host, mac, ips], (parse, name) =>
+            {
+                string[] given = parse.GetValue(ips) ?? [];
+                return new RemoteVm(name, parse.GetValue(tenant)!, parse.GetValue(host)!, parse.GetValue(mac)!, given.Length == 0 ? null : given);
+            });
     }
 
     public static Command Vm(AgentVerbs verbs)

@@ -1,5 +1,5 @@
 // vswctl's command line (docs/vswctl.md): a verb per kind of resource of the host agent's API
-// (tenant, volume, host, vm: create, list, show, delete) and `capacity`, each one request or two
+// (tenant, volume, host, remote-vm, vm: create, list, show, delete) and `capacity`, each one request or two
 // to the agent's socket. It runs as every VSwitch program does (Common/Cli/CommandLines.cs):
 // usage errors exit 2 naming the verb, --help on every verb.
 using VSwitch.Common.Cli;
@@ -18,10 +18,10 @@ internal static class VswctlCommandLine
     {
         var options = new GlobalOptions();
         var verbs = new AgentVerbs(options, stdout, stderr, connect, environmentSocket);
-        var root = new System.CommandLine.RootCommand("vswctl: manage the host agent's tenants, VMs, volumes and remote hosts (docs/vswctl.md)")
+        var root = new System.CommandLine.RootCommand("vswctl: manage the host agent's tenants, VMs, volumes, remote hosts and remote VMs (docs/vswctl.md)")
         {
             options.Socket, options.Output,
-            Kinds.Tenant(verbs), Kinds.Vm(verbs), Kinds.Volume(verbs), Kinds.Host(verbs), Kinds.Capacity(verbs),
+            Kinds.Tenant(verbs), Kinds.Vm(verbs), Kinds.Volume(verbs), Kinds.Host(verbs), Kinds.RemoteVm(verbs), Kinds.Capacity(verbs),
         };
         return CommandLines.InvokeAsync(Program, root, args, stdout, stderr, ct);
     }

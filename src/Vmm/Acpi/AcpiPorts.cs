@@ -6,9 +6,15 @@ namespace VSwitch.Vmm.Acpi;
 
 public static class AcpiPorts
 {
-    /// <summary>PM1a_EVT_BLK: PM1 status (2 bytes) then PM1 enable (2 bytes). Reads may return 0.</summary>
+    /// <summary>PM1a_EVT_BLK: PM1 status (2 bytes) then PM1 enable (2 bytes).</summary>
     public const ushort Pm1aEvent = 0x600;
     public const byte Pm1EventLength = 4;
+
+    /// <summary>
+    /// PM1_STS PWRBTN_STS and PM1_EN PWRBTN_EN (bit 8 of each, tables 4.13 and 4.14): the fixed
+    /// power button was pressed, and the OS wants an SCI for it.
+    /// </summary>
+    public const ushort PowerButton = 1 << 8;
 
     /// <summary>
     /// PM1a_CNT_BLK (2 bytes). Linux powers off by writing SLP_TYP = <see cref="SleepTypeS5"/>
@@ -37,7 +43,7 @@ public static class AcpiPorts
     /// <summary>RESET_VALUE: "system reset" (bit 1) | "reset CPU" (bit 2), as on Intel chipsets.</summary>
     public const byte ResetValue = 0x06;
 
-    /// <summary>SCI_INT: ISA IRQ 9, level-triggered active high (MADT override to GSI 9). Never raised.</summary>
+    /// <summary>SCI_INT: ISA IRQ 9, level-triggered active high (MADT override to GSI 9); raised for the power button.</summary>
     public const byte SciInterrupt = 9;
 
     /// <summary>True when a 16-bit write of <paramref name="value"/> to <see cref="Pm1aControl"/> asks for S5.</summary>

@@ -5,8 +5,10 @@
 //  - keeps the legacy PC platform (PIT and PIC are set up; x86's acpi_reduced_hw_init would
 //    skip the timer init and the legacy PIC in hardware-reduced mode);
 // and resets through RESET_REG (section 4.8.3.6). SMI_CMD is 0: the platform is always in ACPI
-// mode (section 4.8.2.1), so the OS never tries an SMI handshake. No PM timer (optional since
-// ACPI 5.0A), no GPE blocks: the SCI is never raised. The port numbers are in AcpiPorts.
+// mode (section 4.8.2.1), so the OS never tries an SMI handshake. The fixed power button
+// (section 4.8.2.2.1) is offered, by leaving the PWR_BUTTON flag clear: the VMM's graceful stop
+// presses it, and the SCI (SCI_INT) is raised for it alone. No fixed sleep button, no RTC wake,
+// no PM timer (optional since ACPI 5.0A), no GPE blocks. The port numbers are in AcpiPorts.
 using System.Buffers.Binary;
 
 namespace VSwitch.Vmm.Acpi;
@@ -32,13 +34,13 @@ internal static class Fadt
     // Fixed feature flags (table 5.10).
     public const uint Wbinvd = 1 << 0;
     public const uint ProcC1 = 1 << 2;
-    public const uint PwrButton = 1 << 4;  // no fixed power button
+    public const uint PwrButton = 1 << 4;  // no fixed power button (clear here: there is one)
     public const uint SlpButton = 1 << 5;  // no fixed sleep button
     public const uint FixRtc = 1 << 6;     // no RTC wake status in the fixed registers
     public const uint ResetRegSup = 1 << 10;
     public const uint HwReducedAcpi = 1 << 20;
 
-    public const uint FeatureFlags = Wbinvd | ProcC1 | PwrButton | SlpButton | FixRtc | ResetRegSup;
+    public const uint FeatureFlags = Wbinvd | ProcC1 | SlpButton | FixRtc | ResetRegSup;
     public const ushort BootArchitecture = LegacyDevices | Has8042 | VgaNotPresent | CmosRtcNotPresent;
 
     public static byte[] Build(ulong facsAddress, ulong dsdtAddress)

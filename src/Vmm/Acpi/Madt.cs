@@ -55,6 +55,11 @@ internal static class Madt
         // (arch/x86/kvm/irq_comm.c) sends GSI 0 to pin 0 instead, so the VMM installs routing that
         // matches this override; without it a KVM guest (no_timer_check) waits for ticks forever.
         AppendOverride(body, 0, 2, ConformsToBus);
+        // The SCI is level-triggered (section 5.2.9: the OS treats it as "shareable, level, active
+        // low" unless an override says otherwise). Active high here, as QEMU's MADT says too: KVM's
+        // in-kernel IOAPIC and PIC take the level of KVM_IRQ_LINE as "asserted" and ignore the
+        // redirection entry's polarity bit, so the VMM drives 1 for asserted whichever the guest
+        // programs, and active high keeps the guest's view the same as the wire's.
         AppendOverride(body, AcpiPorts.SciInterrupt, AcpiPorts.SciInterrupt, ActiveHighLevel);
         Append(body, LocalApicNmiLength, w =>
         {

@@ -2,6 +2,7 @@
 // (Common/Control: framed JSON, {ok, id, error} envelope, ConnectionGate's limits) serving one
 // VM's ops. The socket is 0600, created with the VM and removed when it stops, unless another
 // VMM's socket has replaced it.
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using VSwitch.Common.Control;
 using VSwitch.Common.Sockets;
@@ -59,6 +60,20 @@ public sealed class ApiServer : IDisposable
             .Add("pause", Change("pause", machine.Pause))
             .Add("resume", Change("resume", machine.Resume))
 
+            .Add("stop", async (request, _) =>
+            {
+                ControlOperations.OnlyFields(request, "stop", "timeout_s");
+                TimeSpan timeout = StopTimeout(request);
+                // Not cancelled when the server is disposed: that happens only once the VM has
+                // stopped, which ends the wait anyway.
+                GracefulStopResult result = await GracefulStop.RunAsync(machine, timeout).ConfigureAwait(false)
+                    ?? throw new ControlException($"op: cannot stop a VM that is {StateName(machine.State)}");
+                JsonObject reply = Reply(MachineState.Stopped);
+                reply["reason"] = ExitCodes.Name(result.Outcome.Reason);
+                reply["graceful"] = result.Graceful;
+                reply["after_s"] = Math.Round(result.Elapsed.TotalSeconds, 3);
+                return reply;
+            })
             .Add("shutdown", (request, _) =>
             {
                 ControlOperations.OnlyFields(request, "shutdown");
@@ -78,6 +93,20 @@ public sealed class ApiServer : IDisposable
                 reply["metrics"] = VmmMetrics.From(machine.Statistics());
                 return ValueTask.FromResult(reply);
             });
+    }
+
+    /// <summary>A stop request's "timeout_s": whole seconds, 1 to <see cref="GracefulStop.MaxTimeoutSeconds"/>; without it the default.</summary>
+    /// <exception cref="ControlException">The field is not such a number.</exception>
+    internal static TimeSpan StopTimeout(JsonObject request)
+    {
+        JsonNode? field = request["timeout_s"];
+        if (field is null)
+            return GracefulStop.DefaultTimeout;
+        if (field is not JsonValue value || value.GetValueKind() != JsonValueKind.Number || !value.TryGetValue(out int seconds))
+            throw new ControlException($"timeout_s: must be a whole number of seconds (1..{GracefulStop.MaxTimeoutSeconds}), not {field.ToJsonString()}");
+        if (seconds is < 1 or > GracefulStop.MaxTimeoutSeconds)
+            throw new ControlException($"timeout_s: {seconds} is out of range (1..{GracefulStop.MaxTimeoutSeconds})");
+        return TimeSpan.FromSeconds(seconds);
     }
 
     private static JsonObject Reply(MachineState state) => new() { ["state"] = StateName(state) };

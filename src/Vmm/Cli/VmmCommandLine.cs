@@ -3,6 +3,7 @@
 // /dev/kvm offers; `vmm volume` manages volume pools (Cli/VolumeCommands.cs). Exit codes: Machine/StopReason.cs ExitCodes.
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
 using VSwitch.Common.Cgroups;
 using VSwitch.Common.Cli;
 using VSwitch.Common.Control;
@@ -21,13 +22,35 @@ public static class VmmCommandLine
     private const int ErrnoNoEntry = 2;
     private const int ErrnoAccess = 13;
 
+    private static readonly TimeSpan s_ctlTimeout = TimeSpan.FromSeconds(10);
+
     private static readonly ControlCommand s_ctl = new(new ControlTarget(
         Program: "vmm",
         Daemon: "the VMM",
-        Ops: "state pause resume shutdown stats (docs/vmm.md, \"API\")",
+        Ops: "state pause resume stop shutdown stats metrics (docs/vmm.md, \"API\")",
         SocketEnvironmentVariable: null,
         DefaultSocketPath: null,
-        DefaultTimeout: TimeSpan.FromSeconds(10)));
+        DefaultTimeout: s_ctlTimeout,
+        RequestTimeout: StopReplyTimeout));
+
+    /// <summary>Parses the words after "ctl" as the command line does.</summary>
+    /// <exception cref="ControlCommand.UsageException">The arguments do not make a request.</exception>
+    internal static ControlCommand.Invocation ParseCtl(IReadOnlyList<string> args) => s_ctl.Parse(args, null);
+
+    /// <summary>A stop's reply comes when the VM has stopped: up to its timeout_s, and then the usual wait.</summary>
+    private static TimeSpan? StopReplyTimeout(JsonObject request)
+    {
+        if (request["op"] is not JsonValue op || !op.TryGetValue(out string? name) || name != "stop")
+            return null;
+        try
+        {
+            return ApiServer.StopTimeout(request) + s_ctlTimeout;
+        }
+        catch (ControlException)
+        {
+            return null; // refused at once, naming the field
+        }
+    }
 
     /// <summary>Runs the program with <paramref name="args"/>; messages go to the writers, guest serial output to the process's stdout or a file.</summary>
     public static int Invoke(string[] args, TextWriter stdout, TextWriter stderr)
@@ -195,13 +218,25 @@ public static class VmmCommandLine
                 return ExitCodes.BadInput;
             }
         }
-        // SIGTERM and SIGINT stop the VM as the API's shutdown does, so the exit is orderly.
+        // SIGTERM and SIGINT stop the VM as the API's stop does: the power button, and the power
+        // cord after GracefulStop.DefaultTimeout; what a service manager that sends SIGTERM, and
+        // SIGKILL some time later, expects. A second signal pulls the cord at once.
+        int signals = 0;
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
-            machine.RequestStop(new VmOutcome(StopReason.Shutdown));
+            string name = context.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "SIGINT";
+            if (Interlocked.Increment(ref signals) > 1)
+            {
+                stderr.WriteLine($"vmm: {name} again: stopping the VM now");
+                machine.RequestStop(new VmOutcome(StopReason.Shutdown));
+                return;
+            }
+            stderr.WriteLine($"vmm: {name}: pressing the power button; the guest has {GracefulStop.DefaultTimeout.TotalSeconds:0} s " +
+                "to power off before the VM is stopped hard (a second signal stops it now)");
+            _ = StopOnSignalAsync(machine);
         }
 
         // stdin is the console's input: what is typed (or piped) reaches the guest's ttyS0.
@@ -229,6 +264,19 @@ public static class VmmCommandLine
             $"after {started.Elapsed.TotalSeconds:F2} s ({reads} unclaimed port reads, {writes} writes)");
         stderr.WriteLine($"vmm: statistics {ApiServer.AddStatistics(new(), machine.Statistics()).ToJsonString()}");
         return outcome.ExitCode;
+    }
+
+    private static async Task StopOnSignalAsync(VirtualMachine machine)
+    {
+        try
+        {
+            if (await GracefulStop.RunAsync(machine, GracefulStop.DefaultTimeout).ConfigureAwait(false) is null)
+                machine.RequestStop(new VmOutcome(StopReason.Shutdown)); // not started yet: nothing to press
+        }
+        catch (Exception e)
+        {
+            machine.RequestStop(new VmOutcome(StopReason.VmmError, $"stop: pressing the power button failed: {e.Message}"));
+        }
     }
 
     private static MachineConfig Configure(string? specPath, VmSpec options, string? serialMode, string? serialLog)

@@ -73,14 +73,23 @@ internal static class VolumeCommands
             opened.DeleteVolume(p.GetValue(name)!);
         }));
 
-        var from = new Option<string>("--from") { Description = "a raw disk image (a file of the volume's size or smaller)", Required = true };
+        var from = new Option<string>("--from")
+        {
+            Description = "a raw disk image of the volume's size or smaller: a file, or a pipe (- for standard input, a FIFO, /dev/fd/N) " +
+                "checked against the volume's size as it arrives",
+            Required = true,
+        };
         var import = new Command("import", "Copy a raw disk image into a volume, as the VM named --vm (its attachment); all-zero MiBs take no space") { pool, name, vm, from };
         import.SetAction(p => Run(stderr, () =>
         {
+            string image = p.GetValue(from)!;
             using VolumePool opened = VolumePool.Open(p.GetValue(pool)!);
             using PoolVolume volume = opened.OpenVolume(p.GetValue(name)!, p.GetValue(vm)!, readOnly: false);
-            long copied = Import(volume, p.GetValue(from)!);
-            stdout.WriteLine($"volume {volume.Id}: {copied} bytes from {p.GetValue(from)}, {opened.State.Find(volume.Id)!.MappedExtents} extents taken");
+            bool standardInput = image == "-";
+            string named = standardInput ? "standard input" : image;
+            using Stream source = standardInput ? Console.OpenStandardInput() : new FileStream(image, FileMode.Open, FileAccess.Read);
+            long copied = Import(volume, source, named);
+            stdout.WriteLine($"volume {volume.Id}: {copied} bytes from {named}, {opened.State.Find(volume.Id)!.MappedExtents} extents taken");
         }));
 
         var list = new Command("list", "The pool's volumes: size, space taken, attachments, and whether a VM runs with it") { pool };
@@ -136,12 +145,17 @@ internal static class VolumeCommands
         };
     }
 
-    /// <summary>Copies <paramref name="image"/> into <paramref name="volume"/> 1 MiB at a time, then flushes; a MiB of zeros takes no extent.</summary>
-    private static long Import(PoolVolume volume, string image)
+    /// <summary>
+    /// Copies <paramref name="source"/> (<paramref name="named"/> in errors) into <paramref name="volume"/> 1 MiB at
+    /// a time, then flushes; a MiB of zeros takes no extent.
+    /// </summary>
+    private static long Import(PoolVolume volume, Stream source, string named)
     {
-        using FileStream source = new(image, FileMode.Open, FileAccess.Read);
-        if (source.Length > volume.SizeBytes)
-            throw new PoolException($"{image} is {source.Length} bytes, more than volume '{volume.Id}' ({volume.SizeBytes})");
+        // A file too big is refused before anything is written. A pipe's size is known only once it
+        // has been read, so one too big is refused at the first MiB that would go past the volume's
+        // end, the MiBs before it already written: as an import cut short leaves it.
+        if (source.CanSeek && source.Length > volume.SizeBytes)
+            throw TooBig(named, $"{source.Length} bytes", volume);
         byte[] buffer = new byte[1 << 20];
         long at = 0;
         while (true)
@@ -149,6 +163,8 @@ internal static class VolumeCommands
             int read = source.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
             if (read == 0)
                 break;
+            if (at + read > volume.SizeBytes)
+                throw TooBig(named, $"at least {at + read} bytes", volume);
             // Whole sectors: a short last piece is padded with zeros.
             int length = (read + 511) / 512 * 512;
             buffer.AsSpan(read, length - read).Clear();
@@ -162,6 +178,9 @@ internal static class VolumeCommands
         volume.Flush();
         return at;
     }
+
+    private static PoolException TooBig(string named, string size, PoolVolume volume) =>
+        new($"{named} is {size}, more than volume '{volume.Id}' ({volume.SizeBytes})");
 
     private static int Run(TextWriter stderr, Action action)
     {

@@ -13,5 +13,11 @@ public interface IApiMachine
 
     void RequestStop(VmOutcome outcome);
 
+    /// <summary>Presses the ACPI power button; false when the VM is not running.</summary>
+    bool PressPowerButton();
+
+    /// <summary>Completes with the outcome of the first stop request.</summary>
+    Task<VmOutcome> Outcome { get; }
+
     VmStatistics Statistics();
 }

@@ -10,6 +10,8 @@ public enum StopReason
     PowerOff,
     /// <summary>The API's "shutdown": the VMM stopped the vCPUs.</summary>
     Shutdown,
+    /// <summary>A graceful stop (the API's "stop", SIGTERM) pressed the power button and the guest had not powered off when its time ran out.</summary>
+    StopTimeout,
     /// <summary>The guest reset the machine (i8042 0xFE, the FADT reset register, KVM reset event).</summary>
     Reset,
     /// <summary>KVM_EXIT_SHUTDOWN: the guest triple-faulted.</summary>
@@ -24,6 +26,7 @@ public static class ExitCodes
 {
     public const int PowerOff = ExitStatus.Ok;
     public const int Shutdown = ExitStatus.Ok;
+    public const int StopTimeout = ExitStatus.Ok;
     /// <summary>A VMM failure while the guest ran.</summary>
     public const int VmmError = ExitStatus.Failed;
     /// <summary>Bad command line, spec, kernel or initramfs: nothing was started.</summary>
@@ -38,6 +41,7 @@ public static class ExitCodes
     {
         StopReason.PowerOff => PowerOff,
         StopReason.Shutdown => Shutdown,
+        StopReason.StopTimeout => StopTimeout,
         StopReason.Reset => Reset,
         StopReason.TripleFault => TripleFault,
         StopReason.KvmError => KvmError,
@@ -49,6 +53,7 @@ public static class ExitCodes
     {
         StopReason.PowerOff => "poweroff",
         StopReason.Shutdown => "shutdown",
+        StopReason.StopTimeout => "stop-timeout",
         StopReason.Reset => "reset",
         StopReason.TripleFault => "triple-fault",
         StopReason.KvmError => "kvm-error",

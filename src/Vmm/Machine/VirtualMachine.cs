@@ -42,17 +42,21 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     private VmOutcome? _outcome;
     private bool _pauseRequested;
     private int _parked;
-    private readonly ManualResetEventSlim _stopped = new();
+    // Continuations run elsewhere: the guest's power-off completes it on a vCPU thread.
+    private readonly TaskCompletionSource<VmOutcome> _outcomeSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<string>? _eventLog;
+    private AcpiPmDevice? _pm;
     private readonly List<NetworkInterface> _nics = [];
     private readonly List<BlockDisk> _disks = [];
 
     private VirtualMachine(KvmSystem kvm, KvmVm vm, GuestMemory memory, Stream serialOutput, Action<string>? debugLog,
-        Func<VirtualMachine, (Uart16550, VcpuThread[])> build)
+        Action<string>? eventLog, Func<VirtualMachine, (Uart16550, VcpuThread[])> build)
     {
         _kvm = kvm;
         _vm = vm;
         _memory = memory;
         _serialOutput = serialOutput;
+        _eventLog = eventLog;
         PortBus = new DeviceBus("pio", debugLog);
         MmioBus = new DeviceBus("mmio", debugLog);
         (_serial, _vcpus) = build(this);
@@ -127,15 +131,16 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
                 [.. Enumerable.Range(0, virtioDevices).Select(VirtioSlots.AcpiDevice)]);
             KvmCpuidEntry2[] supported = kvm.GetSupportedCpuid();
 
-            var machine = new VirtualMachine(kvm, vm, memory, serialOutput, debugLog, self =>
+            var machine = new VirtualMachine(kvm, vm, memory, serialOutput, debugLog, eventLog, self =>
             {
                 var serial = new Uart16550(serialOutput, new GsiLine(vm, Uart16550.Com1Irq));
                 self.PortBus.Register(Uart16550.Com1Port, Uart16550.RegisterCount, serial, "serial (COM1)");
                 self.PortBus.Register(CmosRtc.BasePort, CmosRtc.PortCount, new CmosRtc(), "CMOS RTC");
                 self.PortBus.Register(I8042Controller.BasePort, I8042Controller.PortCount,
                     new I8042Controller(() => self.RequestStop(new VmOutcome(StopReason.Reset))), "i8042");
-                var pm = new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, request =>
+                var pm = new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, new GsiLine(vm, AcpiPorts.SciInterrupt), request =>
                     self.RequestStop(new VmOutcome(request == AcpiPmRequest.PowerOff ? StopReason.PowerOff : StopReason.Reset)));
+                self._pm = pm;
                 self.PortBus.Register(AcpiPorts.Pm1aEvent, AcpiPorts.Pm1EventLength, pm.EventBlock, "ACPI PM1a event");
                 self.PortBus.Register(AcpiPorts.Pm1aControl, AcpiPorts.Pm1ControlLength, pm.ControlBlock, "ACPI PM1a control");
                 self.PortBus.Register(AcpiPorts.ResetRegister, 1, pm.ResetRegister, "ACPI reset register");
@@ -274,6 +279,26 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
     }
 
     /// <summary>
+    /// Presses the ACPI power button (Devices/AcpiPm); false when the VM is not running. Whether
+    /// the guest powers off is up to it: <see cref="Outcome"/> says when the VM ends, and why.
+    /// </summary>
+    public bool PressPowerButton()
+    {
+        lock (_lock)
+        {
+            if (_state != MachineState.Running || _outcome is not null)
+                return false;
+        }
+        bool heard = _pm!.PressPowerButton();
+        _eventLog?.Invoke(heard ? "ACPI power button pressed"
+            : "ACPI power button pressed, but the guest has not enabled its event (PWRBTN_EN is 0: no ACPI button driver?); it will not see the press");
+        return true;
+    }
+
+    /// <summary>Completes, with the first stop request's outcome, when the VM is asked to stop; the vCPUs may still be leaving.</summary>
+    public Task<VmOutcome> Outcome => _outcomeSource.Task;
+
+    /// <summary>
     /// Ends the VM for <paramref name="outcome"/> (the first request wins). Callable from any
     /// thread, vCPU threads included; returns at once, <see cref="WaitForExit"/> joins.
     /// </summary>
@@ -288,13 +313,13 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
         }
         foreach (VcpuThread vcpu in _vcpus)
             vcpu.Kick();
-        _stopped.Set();
+        _outcomeSource.SetResult(outcome);
     }
 
     /// <summary>Waits for a stop request, then for every vCPU thread to end; returns why the VM stopped.</summary>
     public VmOutcome WaitForExit()
     {
-        _stopped.Wait();
+        _outcomeSource.Task.Wait();
         foreach (VcpuThread vcpu in _vcpus)
         {
             // A vCPU stuck in a device or in KVM_RUN despite the kick: kick again until it leaves.
@@ -353,7 +378,6 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
         _vm.Dispose();
         _memory.Dispose();
         _kvm.Dispose();
-        _stopped.Dispose();
     }
 }
 

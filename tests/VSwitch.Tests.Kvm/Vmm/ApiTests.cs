@@ -54,7 +54,7 @@ public class ApiTests
 
         JsonElement bad = api.Call("""{"op":"reboot"}""");
         Assert.False(bad.GetProperty("ok").GetBoolean());
-        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, shutdown, stats, metrics)", bad.GetProperty("error").GetString());
+        Assert.Equal("unknown op 'reboot' (expected state, pause, resume, stop, shutdown, stats, metrics)", bad.GetProperty("error").GetString());
 
         Assert.True(api.Call("""{"op":"shutdown"}""").GetProperty("ok").GetBoolean());
         int exitCode = vmm.WaitForExit(TimeSpan.FromSeconds(60));

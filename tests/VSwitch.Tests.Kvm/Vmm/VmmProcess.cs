@@ -3,13 +3,14 @@
 // in the tests), else `dotnet vmm.dll run ...` beside the tests (a developer's quick loop), with
 // the guest's serial console in a file the test can watch while the VM runs.
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 using Xunit;
 
 namespace VSwitch.Tests.Kvm.Vmm;
 
-internal sealed class VmmProcess : IDisposable
+internal sealed partial class VmmProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
@@ -159,6 +160,15 @@ internal sealed class VmmProcess : IDisposable
         }
         return (wakeups, ticks, string.Join(", ", woke));
     }
+
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Sends vmm <paramref name="signal"/>, as a service manager stopping it would.</summary>
+    public void Signal(int signal) =>
+        Assert.True(Kill(_process.Id, signal) == 0, $"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
 
     /// <summary>Types <paramref name="line"/> and a newline on the guest's console (vmm's stdin).</summary>
     public void ConsoleInput(string line)

@@ -117,7 +117,7 @@ public static class AgentServer
 
     /// <summary>The web application, listening on <paramref name="socket"/> once started.</summary>
     /// <param name="status">What GET /v1/status answers.</param>
-    /// <param name="changed">Called after every stored change that vswitchd serves (tenants, VMs, remote hosts).</param>
+    /// <param name="changed">Called after every stored change that vswitchd serves (tenants, VMs, remote hosts, remote VMs).</param>
     internal static WebApplication Build(AgentSettings settings, AgentStore store, string socket, Func<AgentStatus> status, Action changed)
     {
         // No arguments, and the content root where the binary is: nothing in the working
@@ -156,6 +156,7 @@ public static class AgentServer
         ResourceEndpoints.Map(app, Routes.Vms, Kinds.Vm, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.Hosts, Kinds.Host, store, host, logger, changed);
+        ResourceEndpoints.Map(app, Routes.RemoteVms, Kinds.RemoteVm, store, host, logger, changed);
         app.MapPut(Routes.VmCpuTemplate, async (string name, HttpRequest request) =>
             {
                 Vm stored = store.SetCpu(name, await RequestBody.ReadAsync<VmCpu>(request));

@@ -18,15 +18,17 @@ internal static class ResourceEndpoints
     public static void Map<T>(IEndpointRouteBuilder app, string collection, Kind<T> kind, AgentStore store, HostResources host, ILogger logger,
         Action changed) where T : class
     {
-        RouteGroupBuilder group = app.MapGroup(collection).WithTags(kind.Plural);
+        // The route's last part ("remote-vms") names the operations, as a client sees them.
+        string plural = collection[(collection.LastIndexOf('/') + 1)..];
+        RouteGroupBuilder group = app.MapGroup(collection).WithTags(plural);
 
         group.MapGet("", () => Results.Ok(store.List(kind)))
-            .WithName($"list-{kind.Plural}")
+            .WithName($"list-{plural}")
             .WithSummary($"Every {kind.Noun}, by name")
             .Produces<IReadOnlyList<T>>();
 
         group.MapGet("/{name}", (string name) => Results.Ok(store.Show(kind, name)))
-            .WithName($"show-{kind.Plural}")
+            .WithName($"show-{plural}")
             .WithSummary($"One {kind.Noun}")
             .Produces<T>()
             .Produces<ApiError>(StatusCodes.Status404NotFound);
@@ -38,7 +40,7 @@ internal static class ResourceEndpoints
                 changed();
                 return Results.Created(Routes.Member(collection, kind.NameOf(stored)), stored);
             })
-            .WithName($"create-{kind.Plural}")
+            .WithName($"create-{plural}")
             .WithSummary($"Create a {kind.Noun}; 201 with it as stored")
             .Accepts<T>("application/json")
             .Produces<T>(StatusCodes.Status201Created)
@@ -53,7 +55,7 @@ internal static class ResourceEndpoints
                 changed();
                 return Results.NoContent();
             })
-            .WithName($"delete-{kind.Plural}")
+            .WithName($"delete-{plural}")
             .WithSummary($"Delete a {kind.Noun}; 204")
             .Produces(StatusCodes.Status204NoContent)
             .Produces<ApiError>(StatusCodes.Status404NotFound)

@@ -6,9 +6,18 @@
 //
 // Derived names cannot collide with given ones: the agent's names are [a-z0-9-] only, and every
 // derived name holds a character they cannot: '.' before a NIC's index, '_' before a hash. Both
-// daemons accept '.' and '_' in names. Every function here is pure and stable across processes
-// and versions (SHA-256, not string.GetHashCode), because the agent must find tomorrow the port,
-// socket and pool attachment it named today.
+// daemons accept '.' and '_' in names.
+//
+// vswitchd's remote VMs share one namespace with its VMs (a remote VM may not take a local VM's
+// name, docs/configuration.md tenants[].remote_vms[]). The agent's local VM entries are all NICs,
+// "web.nic0", and so always end in ".nic" and an index; a remote VM is named as any other resource
+// (its name, or its start, '_' and a hash), which never holds a '.'. So the two never meet, and
+// `vswitchd ctl list` shows the remote VM "db" as "db". (The agent also refuses a remote VM named
+// as one of its VMs, and the other way round: a VM runs in one place, RemoteVmRules.)
+//
+// Every function here is pure and stable across processes and versions (SHA-256, not
+// string.GetHashCode), because the agent must find tomorrow the port, socket and pool attachment
+// it named today.
 using System.Security.Cryptography;
 using System.Text;
 
@@ -36,6 +45,9 @@ public static class PlanNames
         string suffix = $".nic{index}";
         return Fit(vm, MaxDaemonName - suffix.Length) + suffix;
     }
+
+    /// <summary>A remote VM's name in vswitchd: as a tenant's, and never a NIC's (no '.').</summary>
+    public static string RemoteVm(string name) => Daemon(name);
 
     /// <summary>A volume's name in the host's volume pool; the VM's disk names it so.</summary>
     public static string PoolVolume(string volume) => Fit(volume, MaxVolumeName);

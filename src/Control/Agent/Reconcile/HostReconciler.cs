@@ -12,6 +12,9 @@
 //      nothing differs. Nothing is remembered between passes: the stored state and vswitchd's
 //      own report are the truth, so a vswitchd restarted from an older file, one adopted from an
 //      earlier agent, or a change half applied before a failure all converge the same way.
+//   5. reports what the plan had to leave out (VswitchdPlan.Unserved: remote VMs on a host
+//      without an uplink) as not converged. Only a change of the state or of the host settings
+//      (a restart of the agent) can cure that, so it does not make the loop try again sooner.
 // A daemon that cannot be reached or refuses an op never fails the API request that caused the
 // pass: the loop logs it, reports it in /v1/status and tries again a second later.
 using System.Text.Json.Nodes;
@@ -166,12 +169,15 @@ public sealed class HostReconciler : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             string? problem;
-            bool vmsReady = true;
+            bool vmsReady = true, retry;
             Exception? failure = null;
             try
             {
-                _supervisor.SetDesired(DesiredChildren(_read(), out JsonObject plan, out vmsReady));
+                DesiredState state = _read();
+                _supervisor.SetDesired(DesiredChildren(state, out JsonObject plan, out vmsReady));
                 problem = await ConvergeAsync(plan, ct);
+                retry = problem is not null;
+                problem ??= VswitchdPlan.Unserved(state, _settings.Host);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -183,11 +189,13 @@ public sealed class HostReconciler : IAsyncDisposable
                 // stack, once, like any other reason, and retried like one.
                 failure = e;
                 problem = $"the reconcile pass failed: {e.Message}";
+                retry = true;
             }
-            Record(problem, failure);
+            TimeSpan next = retry || !vmsReady ? RetryInterval : CheckInterval;
+            Record(problem, failure, next);
             try
             {
-                await _wake.WaitAsync(problem is null && vmsReady ? CheckInterval : RetryInterval, ct);
+                await _wake.WaitAsync(next, ct);
             }
             catch (OperationCanceledException)
             {
@@ -210,7 +218,8 @@ public sealed class HostReconciler : IAsyncDisposable
     }
 
     /// <summary>Publishes the pass's outcome; logs it when it differs from the last one.</summary>
-    private void Record(string? problem, Exception? failure)
+    /// <param name="next">How soon the next pass runs.</param>
+    private void Record(string? problem, Exception? failure, TimeSpan next)
     {
         VswitchdConvergence previous;
         lock (_lock)
@@ -221,9 +230,9 @@ public sealed class HostReconciler : IAsyncDisposable
         if (problem is null && !previous.Converged)
             ReconcileLog.Converged(_logger);
         else if (problem is not null && problem != previous.LastError && failure is not null)
-            ReconcileLog.Failed(_logger, failure, RetryInterval.TotalSeconds);
+            ReconcileLog.Failed(_logger, failure, next.TotalSeconds);
         else if (problem is not null && problem != previous.LastError)
-            ReconcileLog.NotConverged(_logger, problem, RetryInterval.TotalSeconds);
+            ReconcileLog.NotConverged(_logger, problem, next.TotalSeconds);
     }
 
     /// <summary>Brings the running vswitchd to <paramref name="plan"/>; null once it matches, else why it does not yet.</summary>

@@ -6,8 +6,14 @@
 // a failed attempt, converges the same way.
 //
 // Split of the work (docs/agent.md, "Reconcile"):
-// - Live: VM ports (add-port, remove-port) and VMs (add-vm, remove-vm). A VM whose port must
-//   change is removed and added again, since vswitchd refuses to remove a port a VM is bound to.
+// - Live: VM ports (add-port, remove-port), VMs (add-vm, remove-vm) and remote VMs
+//   (add-remote-vm, remove-remote-vm). A VM whose port must change is removed and added again,
+//   since vswitchd refuses to remove a port a VM is bound to. A remote VM needs its tenant to
+//   exist (add-remote-vm refuses it otherwise), and goes with it when vswitchd drops the tenant
+//   with its last VM: so remote VMs are removed first, before a remove-vm can take them, and
+//   added last, after add-vm has made their tenant; those of a tenant whose VMs are all removed
+//   and added again are removed and added again with them. The plan lists a tenant's remote VMs
+//   only while it has a VM here (VswitchdPlan), so every remote VM it wants has its tenant.
 // - Restart, through the child's spec (StaticFingerprint): everything vswitchd has no op for
 //   (DPDK, workers, the control section, the uplink, the overlay and its remote hosts). `list`
 //   does not report the overlay, so those are compared by the file they come from, not live.
@@ -23,7 +29,7 @@ using System.Text.Json.Nodes;
 
 namespace VSwitch.Control.Agent.Reconcile;
 
-/// <param name="Ops">Control requests to send in order: removals (VMs, then ports), then additions (ports, then VMs).</param>
+/// <param name="Ops">Control requests to send in order: removals (remote VMs, VMs, ports), then additions (ports, VMs, remote VMs).</param>
 /// <param name="Restart">Why vswitchd must be restarted on its file instead; null when the ops suffice.</param>
 public sealed record VswitchdChanges(IReadOnlyList<JsonObject> Ops, string? Restart)
 {
@@ -38,21 +44,22 @@ public static class VswitchdDiff
     /// <exception cref="InvalidDataException">The reply lacks a field `list` always has.</exception>
     public static VswitchdChanges Compute(JsonObject plan, JsonObject list)
     {
-        // Desired: the plan's VM ports, and its VMs with their tenant's name and VNI beside them.
+        // Desired: the plan's VM ports, its VMs with their tenant's name and VNI beside them, and
+        // its remote VMs with their tenant's name, as `list` reports them (flat, each naming its tenant).
         Dictionary<string, JsonObject> wantPorts = ByName(Items(plan, "ports").Where(IsVmPort));
         var wantVms = new Dictionary<string, (JsonObject Vm, JsonNode? Vni)>(StringComparer.Ordinal);
+        var wantRemoteVms = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (JsonObject tenant in Items(plan, "tenants"))
         {
             foreach (JsonObject vm in Items(tenant, "vms"))
-            {
-                JsonObject entry = (JsonObject)vm.DeepClone();
-                entry["tenant"] = tenant["name"]?.DeepClone();
-                wantVms[Name(vm)] = (entry, tenant["vni"]);
-            }
+                wantVms[Name(vm)] = (WithTenant(vm, tenant), tenant["vni"]);
+            foreach (JsonObject vm in Items(tenant, "remote_vms"))
+                wantRemoteVms[Name(vm)] = WithTenant(vm, tenant);
         }
 
         Dictionary<string, JsonObject> havePorts = ByName(Required(list, "ports").Where(IsVmPort));
         Dictionary<string, JsonObject> haveVms = ByName(Required(list, "vms"));
+        Dictionary<string, JsonObject> haveRemoteVms = ByName(Required(list, "remote_vms"));
         Dictionary<string, JsonNode?> haveVnis = Required(list, "tenants").ToDictionary(Name, t => t["vni"], StringComparer.Ordinal);
 
         var removePorts = havePorts.Where(p => !wantPorts.TryGetValue(p.Key, out JsonObject? want) || !Matches(want, p.Value))
@@ -63,7 +70,16 @@ public static class VswitchdDiff
                 || !VniMatches(want.Vni, haveVnis, Text(v.Value, "tenant")))
             .Select(v => v.Key).ToHashSet(StringComparer.Ordinal);
 
+        // The tenants vswitchd drops, their remote VMs with them, once the removals are done.
+        var dropped = haveVms.Values.GroupBy(v => Text(v, "tenant"), StringComparer.Ordinal)
+            .Where(tenant => tenant.All(v => removeVms.Contains(Name(v)))).Select(tenant => tenant.Key).ToHashSet(StringComparer.Ordinal);
+        var removeRemoteVms = haveRemoteVms.Where(v => !wantRemoteVms.TryGetValue(v.Key, out JsonObject? want)
+                || !Matches(want, v.Value)
+                || dropped.Contains(Text(v.Value, "tenant")))
+            .Select(v => v.Key).ToHashSet(StringComparer.Ordinal);
+
         var ops = new List<JsonObject>();
+        ops.AddRange(removeRemoteVms.Order(StringComparer.Ordinal).Select(name => Op("remove-remote-vm", new JsonObject { ["name"] = name })));
         ops.AddRange(removeVms.Order(StringComparer.Ordinal).Select(name => Op("remove-vm", new JsonObject { ["name"] = name })));
         ops.AddRange(removePorts.Order(StringComparer.Ordinal).Select(name => Op("remove-port", new JsonObject { ["name"] = name })));
         ops.AddRange(wantPorts.Where(p => !havePorts.ContainsKey(p.Key) || removePorts.Contains(p.Key))
@@ -77,6 +93,8 @@ public static class VswitchdDiff
                 request["vni"] = vni.DeepClone();
             ops.Add(request);
         }
+        ops.AddRange(wantRemoteVms.Where(v => !haveRemoteVms.ContainsKey(v.Key) || removeRemoteVms.Contains(v.Key))
+            .OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => Op("add-remote-vm", (JsonObject)v.Value.DeepClone())));
 
         // A tenant with the wrong VNI that still exists once the removals are done (one vswitchd
         // holds without VMs, or with VMs kept) would be joined by add-vm rather than created.
@@ -90,10 +108,11 @@ public static class VswitchdDiff
     }
 
     /// <summary>
-    /// A digest of what only a restart changes: the plan without its VM ports and tenants. It is
-    /// part of vswitchd's child spec, so the supervisor restarts vswitchd, on the file that was
-    /// written first, exactly when it changes, and an adopted vswitchd started from another one is
-    /// restarted too (the spec is in the supervisor's record of the child).
+    /// A digest of what only a restart changes: the plan without its VM ports and tenants (and so
+    /// without its VMs and remote VMs). It is part of vswitchd's child spec, so the supervisor
+    /// restarts vswitchd, on the file that was written first, exactly when it changes, and an
+    /// adopted vswitchd started from another one is restarted too (the spec is in the supervisor's
+    /// record of the child).
     /// </summary>
     public static string StaticFingerprint(JsonObject plan)
     {
@@ -102,6 +121,14 @@ public static class VswitchdDiff
         if (fixedPart["ports"] is JsonArray ports)
             fixedPart["ports"] = new JsonArray([.. ports.OfType<JsonObject>().Where(p => !IsVmPort(p)).Select(p => p.DeepClone())]);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(fixedPart.ToJsonString())))[..16];
+    }
+
+    /// <summary>A copy of the plan's entry of <paramref name="tenant"/>, naming the tenant as `list` and the add ops do.</summary>
+    private static JsonObject WithTenant(JsonObject entry, JsonObject tenant)
+    {
+        var flat = (JsonObject)entry.DeepClone();
+        flat["tenant"] = tenant["name"]?.DeepClone();
+        return flat;
     }
 
     private static bool IsVmPort(JsonObject port) => (port["role"]?.GetValue<string>() ?? VmRole) == VmRole;

@@ -16,8 +16,19 @@ public sealed class StateException(string message, Exception? inner = null) : Ex
 
 public sealed class AgentStore : IDisposable
 {
-    /// <summary>PRAGMA user_version of the schema this agent writes; bump it with a migration.</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>
+    /// The tables each schema version adds: entry i takes a file from version i to i + 1. A file
+    /// is brought to <see cref="SchemaVersion"/> by the entries past its PRAGMA user_version, so an
+    /// agent upgraded in place keeps the state it had, and a new file gets every table.
+    /// </summary>
+    private static readonly string[][] TablesAdded =
+    [
+        [Kinds.Tenant.Plural, Kinds.Vm.Plural, Kinds.Volume.Plural, Kinds.Host.Plural],
+        [Kinds.RemoteVm.Plural],
+    ];
+
+    /// <summary>PRAGMA user_version of the schema this agent writes: a new kind of resource adds an entry to TablesAdded.</summary>
+    public static int SchemaVersion => TablesAdded.Length;
 
     /// <summary>How long a change waits for another process's write lock (the sqlite3 shell, a backup) before it fails.</summary>
     private const int BusyTimeoutMs = 5000;
@@ -77,13 +88,11 @@ public sealed class AgentStore : IDisposable
             throw new StateException($"{path} has schema version {version}, written by a newer vswitch-agent; this one knows up to {SchemaVersion}");
         if (version == SchemaVersion)
             return;
-        foreach (string table in Tables)
+        foreach (string table in TablesAdded.Skip((int)version).SelectMany(tables => tables))
             Execute(connection, $"CREATE TABLE {table} (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT", transaction);
         Execute(connection, $"PRAGMA user_version = {SchemaVersion}", transaction);
         transaction.Commit();
     }
-
-    private static IEnumerable<string> Tables => [Kinds.Tenant.Plural, Kinds.Vm.Plural, Kinds.Volume.Plural, Kinds.Host.Plural];
 
     /// <summary>Every resource, as of now.</summary>
     public DesiredState Read()
@@ -144,6 +153,7 @@ public sealed class AgentStore : IDisposable
             Write(Kinds.Vm, before, after, transaction);
             Write(Kinds.Volume, before, after, transaction);
             Write(Kinds.Host, before, after, transaction);
+            Write(Kinds.RemoteVm, before, after, transaction);
             transaction.Commit();
         }
     }
@@ -152,7 +162,8 @@ public sealed class AgentStore : IDisposable
         ReadTable(Kinds.Tenant, transaction),
         ReadTable(Kinds.Vm, transaction),
         ReadTable(Kinds.Volume, transaction),
-        ReadTable(Kinds.Host, transaction));
+        ReadTable(Kinds.Host, transaction),
+        ReadTable(Kinds.RemoteVm, transaction));
 
     private List<T> ReadTable<T>(Kind<T> kind, SqliteTransaction transaction) where T : class
     {

@@ -10,7 +10,8 @@ public sealed record DesiredState(
     IReadOnlyList<Tenant> Tenants,
     IReadOnlyList<Vm> Vms,
     IReadOnlyList<Volume> Volumes,
-    IReadOnlyList<RemoteHost> Hosts)
+    IReadOnlyList<RemoteHost> Hosts,
+    IReadOnlyList<RemoteVm> RemoteVms)
 {
-    public static DesiredState Empty { get; } = new([], [], [], []);
+    public static DesiredState Empty { get; } = new([], [], [], [], []);
 }

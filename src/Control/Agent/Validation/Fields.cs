@@ -35,6 +35,14 @@ public static partial class Fields
         return value!;
     }
 
+    /// <summary>Records that <paramref name="field"/> holds <paramref name="value"/>; refuses a value an earlier field of the request holds (400, naming it).</summary>
+    /// <param name="seen">The request's values so far, each with the field that holds it.</param>
+    public static void Once(Dictionary<string, string> seen, string value, string field)
+    {
+        if (!seen.TryAdd(value, field))
+            throw Refusal.Malformed(field, $"{value} is also {seen[value]}");
+    }
+
     public static long InRange(long value, long min, long max, string field) =>
         value >= min && value <= max ? value : throw Refusal.Malformed(field, $"{value} is out of range {min}..{max}");
 

@@ -1,13 +1,13 @@
-// One kind of resource (tenant, VM, volume, remote host) as the store and the HTTP routes see it:
-// its name in messages and in the store, where its resources are in a DesiredState, and the rules
-// of its create and delete. The rules live in <Kind>Rules.cs; this record lets the store and the
-// routes treat the four kinds alike instead of repeating themselves four times.
+// One kind of resource (tenant, VM, volume, remote host, remote VM) as the store and the HTTP
+// routes see it: its name in messages and in the store, where its resources are in a
+// DesiredState, and the rules of its create and delete. The rules live in <Kind>Rules.cs; this
+// record lets the store and the routes treat the kinds alike instead of repeating themselves.
 using VSwitch.Control.Api;
 
 namespace VSwitch.Control.Agent.Validation;
 
 /// <param name="Noun">"tenant": how messages name one.</param>
-/// <param name="Plural">"tenants": how the store's table and the route name them all.</param>
+/// <param name="Plural">"tenants": the store's table of them.</param>
 /// <param name="Create">Checks a create request against the state; returns the state after it and the resource as stored.</param>
 /// <param name="Delete">Checks a delete against the state; returns the state after it.</param>
 public sealed record Kind<T>(
@@ -40,6 +40,17 @@ public sealed record Kind<T>(
         if (In(state).FirstOrDefault(resource => EqualityComparer<TValue>.Default.Equals(of(resource), value)) is { } holder)
             throw Refusal.Conflict(field, $"{what} is already taken by {Noun} '{NameOf(holder)}'");
     }
+
+    /// <summary>
+    /// Refuses the delete of <paramref name="used"/> ("tenant 'blue'") while resources of this
+    /// kind still refer to it: 409 on name, naming them.
+    /// </summary>
+    public void ThrowIfInUse(Func<T, bool> uses, DesiredState state, string used)
+    {
+        string[] users = [.. In(state).Where(uses).Select(NameOf)];
+        if (users.Length > 0)
+            throw Refusal.Conflict("name", $"{used} still has {users.Length} {Noun}(s): {string.Join(", ", users)}; delete them first");
+    }
 }
 
 public static class Kinds
@@ -55,4 +66,7 @@ public static class Kinds
 
     public static Kind<RemoteHost> Host { get; } = new("remote host", "hosts", h => h.Name, s => s.Hosts,
         (request, state, _) => RemoteHostRules.Create(request, state), RemoteHostRules.Delete);
+
+    public static Kind<RemoteVm> RemoteVm { get; } = new("remote VM", "remote_vms", vm => vm.Name, s => s.RemoteVms,
+        (request, state, _) => RemoteVmRules.Create(request, state), RemoteVmRules.Delete);
 }

@@ -21,9 +21,11 @@ public static class RemoteHostRules
         return (state with { Hosts = [.. state.Hosts, host] }, host);
     }
 
+    /// <summary>Refused while remote VMs run on the host: vswitchd would have nowhere to send their frames.</summary>
     public static DesiredState Delete(string name, DesiredState state)
     {
         RemoteHost host = Kinds.Host.Find(name, state);
+        Kinds.RemoteVm.ThrowIfInUse(vm => vm.Host == name, state, $"remote host '{name}'");
         return state with { Hosts = [.. state.Hosts.Where(h => h != host)] };
     }
 }

@@ -19,13 +19,12 @@ public static class TenantRules
         return (state with { Tenants = [.. state.Tenants, tenant] }, tenant);
     }
 
-    /// <summary>Refused while the tenant has VMs: deleting it would leave them on no network.</summary>
+    /// <summary>Refused while the tenant has VMs or remote VMs: deleting it would leave them on no network.</summary>
     public static DesiredState Delete(string name, DesiredState state)
     {
         Tenant tenant = Kinds.Tenant.Find(name, state);
-        string[] vms = [.. state.Vms.Where(vm => vm.Tenant == name).Select(vm => vm.Name)];
-        if (vms.Length > 0)
-            throw Refusal.Conflict("name", $"tenant '{name}' still has {vms.Length} VM(s): {string.Join(", ", vms)}; delete them first");
+        Kinds.Vm.ThrowIfInUse(vm => vm.Tenant == name, state, $"tenant '{name}'");
+        Kinds.RemoteVm.ThrowIfInUse(vm => vm.Tenant == name, state, $"tenant '{name}'");
         return state with { Tenants = [.. state.Tenants.Where(t => t != tenant)] };
     }
 }

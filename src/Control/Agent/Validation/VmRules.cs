@@ -1,7 +1,8 @@
 // A VM's create and delete (docs/agent.md, "VMs"). Fields are checked first, each alone (400);
-// then against what exists (404, 409): its tenant, the addresses its tenant's other VMs hold, its
-// volumes, and what the host has left. A create attaches its volumes and a delete frees them, in
-// the same state change, so a volume is never attached to a VM that does not exist.
+// then against what exists (404, 409): its name among VMs and remote VMs, its tenant, the
+// addresses its tenant's other VMs and remote VMs hold, its volumes, and what the host has left.
+// A create attaches its volumes and a delete frees them, in the same state change, so a volume is
+// never attached to a VM that does not exist.
 using VSwitch.Control.Api;
 
 namespace VSwitch.Control.Agent.Validation;
@@ -39,8 +40,10 @@ public static class VmRules
             throw Refusal.Malformed("nics", $"{vm.Nics.Count} NICs and {vm.Volumes.Count} volumes: a VM has {MaxDevices} device slots for both");
 
         Kinds.Vm.ThrowIfTaken(vm.Name, state);
+        // A VM is in one place: a name both here and on another host is one registration too many.
+        Kinds.RemoteVm.ThrowIfTaken(vm.Name, state);
         Kinds.Tenant.Find(vm.Tenant, state, "tenant");
-        ThrowIfAddressTaken(vm, state);
+        TenantAddresses.ThrowIfHeld(vm.Nics!.SelectMany((nic, i) => TenantAddresses.Claims(nic.Mac, nic.Ipv4, $"nics[{i}].")), vm.Tenant, state);
         for (int i = 0; i < vm.Volumes!.Count; i++)
         {
             Volume volume = Kinds.Volume.Find(vm.Volumes[i], state, $"volumes[{i}]");
@@ -93,56 +96,19 @@ public static class VmRules
         {
             string field = $"nics[{i}]";
             Nic nic = Fields.Required(nics[i], field);
-            string mac = Fields.UnicastMac(nic.Mac, $"{field}.mac");
-            Once(seen, mac, $"{field}.mac");
-            IReadOnlyList<string> addresses = nic.Ipv4 ?? [];
-            for (int j = 0; j < addresses.Count; j++)
-                Once(seen, Fields.UnicastIpv4(addresses[j], $"{field}.ipv4[{j}]"), $"{field}.ipv4[{j}]");
+            (string mac, IReadOnlyList<string> addresses) = TenantAddresses.Check(nic.Mac, nic.Ipv4, $"{field}.", seen);
             Fields.InRange(nic.Prefix, 1, MaxPrefix, $"{field}.prefix");
             checkedNics[i] = nic with { Mac = mac, Ipv4 = addresses };
         }
         return checkedNics;
     }
 
-    private static void Once(Dictionary<string, string> seen, string value, string field)
-    {
-        if (!seen.TryAdd(value, field))
-            throw Refusal.Malformed(field, $"{value} is also {seen[value]}");
-    }
-
     private static string[] CheckVolumeNames(IReadOnlyList<string> volumes)
     {
         var seen = new Dictionary<string, string>();
         for (int i = 0; i < volumes.Count; i++)
-            Once(seen, Fields.Name(volumes[i], $"volumes[{i}]"), $"volumes[{i}]");
+            Fields.Once(seen, Fields.Name(volumes[i], $"volumes[{i}]"), $"volumes[{i}]");
         return [.. volumes];
-    }
-
-    /// <summary>
-    /// A MAC or IPv4 address another VM of the tenant holds: the switch learns one port per MAC
-    /// and answers ARP for one VM per address, so a second holder would take the first's traffic.
-    /// </summary>
-    private static void ThrowIfAddressTaken(Vm vm, DesiredState state)
-    {
-        var held = new Dictionary<string, string>();
-        foreach (Vm other in state.Vms.Where(other => other.Tenant == vm.Tenant))
-        {
-            foreach (Nic nic in other.Nics ?? [])
-            {
-                foreach (string address in nic.Ipv4.Prepend(nic.Mac))
-                    held.TryAdd(address, other.Name);
-            }
-        }
-        for (int i = 0; i < vm.Nics!.Count; i++)
-        {
-            Nic nic = vm.Nics[i];
-            var fields = nic.Ipv4.Select((address, j) => (address, field: $"nics[{i}].ipv4[{j}]")).Prepend((address: nic.Mac, field: $"nics[{i}].mac"));
-            foreach ((string address, string field) in fields)
-            {
-                if (held.TryGetValue(address, out string? holder))
-                    throw Refusal.Conflict(field, $"{address} is already held by VM '{holder}' of tenant '{vm.Tenant}'");
-            }
-        }
     }
 
     /// <summary>Memory is never overcommitted; vCPUs up to the host's limit (HostResources).</summary>

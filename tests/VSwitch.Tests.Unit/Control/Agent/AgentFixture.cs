@@ -28,7 +28,11 @@ public sealed class AgentFixture : IDisposable
 
     /// <summary>Tenant "blue" (VNI 100), volumes "disk-a" and "disk-b", remote host "east".</summary>
     public static DesiredState Seeded() => new(
-        [new Tenant("blue", 100)], [], [new Volume("disk-a", 1024), new Volume("disk-b", 2048)], [new RemoteHost("east", "192.0.2.10")]);
+        [new Tenant("blue", 100)], [], [new Volume("disk-a", 1024), new Volume("disk-b", 2048)], [new RemoteHost("east", "192.0.2.10")], []);
+
+    /// <summary>A remote VM of "blue" on "east" that passes every rule against Seeded().</summary>
+    public static RemoteVm RemoteVm(string name = "db-1", string tenant = "blue", string host = "east", string mac = "02:00:00:00:00:11", params string[] ipv4) =>
+        new(name, tenant, host, mac, ipv4.Length == 0 ? ["10.0.0.11"] : ipv4);
 
     /// <summary>The refusal <paramref name="action"/> throws, checked for its status and field; the message starts with the field.</summary>
     public static Refusal Refused(HttpStatusCode status, string field, Action action)

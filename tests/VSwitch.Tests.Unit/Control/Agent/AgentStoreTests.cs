@@ -36,7 +36,10 @@ public sealed class AgentStoreTests : IDisposable
     {
         Vm stored;
         using (AgentStore store = SeededStore())
+        {
             stored = store.Create(Kinds.Vm, _fixture.Vm(volumes: ["disk-a"]), Host);
+            store.Create(Kinds.RemoteVm, RemoteVm(), Host);
+        }
 
         using (AgentStore reopened = AgentStore.Open(StatePath))
         {
@@ -50,6 +53,9 @@ public sealed class AgentStoreTests : IDisposable
             Assert.Equal([new Volume("disk-a", 1024, "web-1"), new Volume("disk-b", 2048)], state.Volumes);
             Assert.Equal("web-1", reopened.Show(Kinds.Vm, "web-1").Name);
             Assert.Equal(["disk-a", "disk-b"], reopened.List(Kinds.Volume).Select(v => v.Name));
+            RemoteVm remote = Assert.Single(state.RemoteVms);
+            Assert.Equal(RemoteVm() with { Ipv4 = null }, remote with { Ipv4 = null });
+            Assert.Equal(RemoteVm().Ipv4, remote.Ipv4);
         }
     }
 
@@ -126,6 +132,48 @@ public sealed class AgentStoreTests : IDisposable
         Assert.Equal((long)AgentStore.SchemaVersion, command.ExecuteScalar());
         command.CommandText = "SELECT resource FROM tenants WHERE name = 'blue'";
         Assert.Contains("\"vni\": 100", (string)command.ExecuteScalar()!);
+    }
+
+    /// <summary>
+    /// A file as the first agent (schema 1: no remote VMs) left it, with a tenant and a remote
+    /// host in it: this agent adds the remote VMs' table and keeps what was there.
+    /// </summary>
+    [Fact]
+    public void A_file_of_schema_1_gains_the_remote_vms_table_and_keeps_its_state()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(StatePath)!);
+        using (var connection = new SqliteConnection($"Data Source={StatePath};Pooling=False"))
+        {
+            connection.Open();
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE tenants (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT;
+                CREATE TABLE vms (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT;
+                CREATE TABLE volumes (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT;
+                CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT;
+                INSERT INTO tenants VALUES ('blue', '{"name": "blue", "vni": 100}');
+                INSERT INTO hosts VALUES ('east', '{"name": "east", "vtep": "192.0.2.10", "tunnel": "vxlan"}');
+                PRAGMA user_version = 1;
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        using (AgentStore store = AgentStore.Open(StatePath))
+        {
+            Assert.Equal(Seeded().Tenants, store.Read().Tenants);
+            Assert.Equal(Seeded().Hosts, store.Read().Hosts);
+            Assert.Empty(store.Read().RemoteVms);
+            store.Create(Kinds.RemoteVm, RemoteVm(), Host);
+        }
+        using (AgentStore reopened = AgentStore.Open(StatePath))
+            Assert.Equal(["db-1"], reopened.List(Kinds.RemoteVm).Select(vm => vm.Name));
+        using var check = new SqliteConnection($"Data Source={StatePath};Pooling=False");
+        check.Open();
+        using SqliteCommand version = check.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        Assert.Equal(2L, version.ExecuteScalar());
+        Assert.Equal(2, AgentStore.SchemaVersion);
     }
 
     [Fact]

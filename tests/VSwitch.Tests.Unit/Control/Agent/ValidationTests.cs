@@ -28,6 +28,7 @@ public sealed class ValidationTests : IDisposable
         Refused(HttpStatusCode.BadRequest, "name", () => VolumeRules.Create(new Volume(name, 1), Seeded()));
         Refused(HttpStatusCode.BadRequest, "name", () => RemoteHostRules.Create(new RemoteHost(name, "192.0.2.1"), Seeded()));
         Refused(HttpStatusCode.BadRequest, "name", () => CreateVm(_fixture.Vm(name)));
+        Refused(HttpStatusCode.BadRequest, "name", () => RemoteVmRules.Create(RemoteVm(name), Seeded()));
     }
 
     [Fact]
@@ -68,6 +69,8 @@ public sealed class ValidationTests : IDisposable
         Refused(HttpStatusCode.Conflict, "name", () => VolumeRules.Create(new Volume("disk-a", 5), state));
         Refused(HttpStatusCode.Conflict, "name", () => RemoteHostRules.Create(new RemoteHost("east", "192.0.2.99"), state));
         Refused(HttpStatusCode.Conflict, "name", () => CreateVm(_fixture.Vm(mac: "02:00:00:00:00:99", ip: "10.0.0.99"), state));
+        state = RemoteVmRules.Create(RemoteVm(), state).After;
+        Refused(HttpStatusCode.Conflict, "name", () => RemoteVmRules.Create(RemoteVm(mac: "02:00:00:00:00:98", ipv4: "10.0.0.98"), state));
     }
 
     [Fact]
@@ -291,6 +294,100 @@ public sealed class ValidationTests : IDisposable
         Assert.Contains("0 left of 2", Refused(HttpStatusCode.Conflict, "vcpus",
             () => CreateVm(_fixture.Vm("web-2", mac: "02:00:00:00:00:02", ip: "10.0.0.2") with { Vcpus = 1 }, state, host)).Message);
         Assert.Equal(new Capacity(1, 1 << 20, 2.5, 2, 1024), host.Usage(state));
+    }
+
+    private static DesiredState CreateRemoteVm(RemoteVm vm, DesiredState? state = null) => RemoteVmRules.Create(vm, state ?? Seeded()).After;
+
+    [Fact]
+    public void A_remote_vm_is_stored_with_its_mac_in_lower_case_and_no_address_list_null()
+    {
+        RemoteVm stored = RemoteVmRules.Create(RemoteVm(mac: "02:00:00:00:00:AB"), Seeded()).Stored;
+        Assert.Equal(("db-1", "blue", "east", "02:00:00:00:00:ab"), (stored.Name, stored.Tenant, stored.Host, stored.Mac));
+        Assert.Equal(["10.0.0.11"], stored.Ipv4!);
+        Assert.Empty(RemoteVmRules.Create(RemoteVm() with { Ipv4 = null }, Seeded()).Stored.Ipv4!);
+    }
+
+    [Theory]
+    [InlineData("tenant")]
+    [InlineData("host")]
+    [InlineData("mac")]
+    public void A_remote_vms_tenant_host_and_mac_are_required(string field) =>
+        Refused(HttpStatusCode.BadRequest, field, () => CreateRemoteVm(field switch
+        {
+            "tenant" => RemoteVm() with { Tenant = null! },
+            "host" => RemoteVm() with { Host = null! },
+            _ => RemoteVm() with { Mac = null! },
+        }));
+
+    [Theory]
+    [InlineData("01:00:00:00:00:01", "10.0.0.11", "mac")]
+    [InlineData("02:00:00:00:00", "10.0.0.11", "mac")]
+    [InlineData("02:00:00:00:00:11", "10.0.0.256", "ipv4[0]")]
+    [InlineData("02:00:00:00:00:11", "224.0.0.1", "ipv4[0]")]
+    public void A_remote_vms_mac_and_addresses_are_checked_as_a_nics(string mac, string ip, string field) =>
+        Refused(HttpStatusCode.BadRequest, field, () => CreateRemoteVm(RemoteVm(mac: mac, ipv4: ip)));
+
+    [Fact]
+    public void An_address_twice_within_the_remote_vm_is_refused() =>
+        Assert.Contains("ipv4[0]", Refused(HttpStatusCode.BadRequest, "ipv4[1]", () => CreateRemoteVm(RemoteVm(ipv4: ["10.0.0.11", "10.0.0.11"]))).Message);
+
+    [Fact]
+    public void A_remote_vm_of_a_missing_tenant_or_host_is_not_found()
+    {
+        Assert.Contains("'green'", Refused(HttpStatusCode.NotFound, "tenant", () => CreateRemoteVm(RemoteVm(tenant: "green"))).Message);
+        Assert.Contains("'west'", Refused(HttpStatusCode.NotFound, "host", () => CreateRemoteVm(RemoteVm(host: "west"))).Message);
+    }
+
+    [Fact]
+    public void A_mac_or_address_a_vm_of_the_tenant_holds_here_is_a_conflict_for_a_remote_vm_naming_that_vm()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Assert.Contains("VM 'web-1'", Refused(HttpStatusCode.Conflict, "mac", () => CreateRemoteVm(RemoteVm(mac: "02:00:00:00:00:01"), state)).Message);
+        Assert.Contains("VM 'web-1'", Refused(HttpStatusCode.Conflict, "ipv4[1]", () => CreateRemoteVm(RemoteVm(ipv4: ["10.0.0.11", "10.0.0.1"]), state)).Message);
+    }
+
+    [Fact]
+    public void A_mac_or_address_another_remote_vm_of_the_tenant_holds_is_a_conflict_naming_it()
+    {
+        DesiredState state = CreateRemoteVm(RemoteVm());
+        Assert.Contains("remote VM 'db-1'", Refused(HttpStatusCode.Conflict, "mac", () => CreateRemoteVm(RemoteVm("db-2", ipv4: "10.0.0.12"), state)).Message);
+        Assert.Contains("remote VM 'db-1'", Refused(HttpStatusCode.Conflict, "ipv4[0]", () => CreateRemoteVm(RemoteVm("db-2", mac: "02:00:00:00:00:12"), state)).Message);
+    }
+
+    [Fact]
+    public void A_vm_may_not_take_a_mac_or_address_a_remote_vm_of_its_tenant_holds()
+    {
+        DesiredState state = CreateRemoteVm(RemoteVm(mac: "02:00:00:00:00:01", ipv4: "10.0.0.11"));
+        Assert.Contains("remote VM 'db-1' of tenant 'blue'", Refused(HttpStatusCode.Conflict, "nics[0].mac", () => CreateVm(_fixture.Vm(), state)).Message);
+        Assert.Contains("remote VM 'db-1'", Refused(HttpStatusCode.Conflict, "nics[0].ipv4[0]", () => CreateVm(_fixture.Vm(mac: "02:00:00:00:00:02", ip: "10.0.0.11"), state)).Message);
+    }
+
+    [Fact]
+    public void Another_tenant_may_use_a_remote_vms_mac_and_address()
+    {
+        DesiredState state = TenantRules.Create(new Tenant("red", 200), CreateRemoteVm(RemoteVm())).After;
+        Assert.Equal(2, CreateRemoteVm(RemoteVm("db-2", tenant: "red"), state).RemoteVms.Count);
+        Assert.Single(CreateVm(_fixture.Vm(tenant: "red", mac: "02:00:00:00:00:11", ip: "10.0.0.11"), state).Vms);
+    }
+
+    [Fact]
+    public void A_vm_and_a_remote_vm_may_not_share_a_name()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Assert.Contains("VM named 'web-1'", Refused(HttpStatusCode.Conflict, "name", () => CreateRemoteVm(RemoteVm("web-1"), state)).Message);
+        state = CreateRemoteVm(RemoteVm());
+        Assert.Contains("remote VM named 'db-1'", Refused(HttpStatusCode.Conflict, "name", () => CreateVm(_fixture.Vm("db-1"), state)).Message);
+    }
+
+    [Fact]
+    public void A_tenant_or_remote_host_with_remote_vms_cannot_be_deleted_until_they_are()
+    {
+        DesiredState state = CreateRemoteVm(RemoteVm("db-2", mac: "02:00:00:00:00:12", ipv4: "10.0.0.12"), CreateRemoteVm(RemoteVm()));
+        Assert.Contains("2 remote VM(s): db-1, db-2", Refused(HttpStatusCode.Conflict, "name", () => TenantRules.Delete("blue", state)).Message);
+        Assert.Contains("remote host 'east' still has 2 remote VM(s): db-1, db-2", Refused(HttpStatusCode.Conflict, "name", () => RemoteHostRules.Delete("east", state)).Message);
+        state = RemoteVmRules.Delete("db-2", RemoteVmRules.Delete("db-1", state));
+        Assert.Empty(RemoteHostRules.Delete("east", TenantRules.Delete("blue", state)).Hosts);
+        Refused(HttpStatusCode.NotFound, "name", () => RemoteVmRules.Delete("db-1", state));
     }
 
     public void Dispose() => _fixture.Dispose();

@@ -17,6 +17,8 @@ internal sealed class FakeAgent : IAgentCalls
     public static readonly Volume Data = new("data", 1024, "web");
     public static readonly Volume Spare = new("spare", 20480);
     public static readonly RemoteHost Host2 = new("host2", "192.0.2.2");
+    public static readonly RemoteVm Cache = new("cache", "acme", "host2", "02:00:00:00:00:0c", ["10.0.0.12", "10.0.0.13"]);
+    public static readonly RemoteVm Probe = new("probe", "globex-research", "host2", "02:00:00:00:00:0d", []);
     public static readonly Vm Web = new("web", "acme", 2, 512, "/boot/vmlinuz", "/boot/initrd.img", "quiet loglevel=3",
         [new Nic("02:00:00:00:00:01", ["10.0.0.5", "10.0.0.6"]), new Nic("02:00:00:00:00:02", ["192.168.7.2"], 30)], ["data"], CpuMaxPercent: 150);
     public static readonly Vm Db = new("db", "globex-research", 8, 16384, "/boot/vmlinuz");
@@ -30,6 +32,8 @@ internal sealed class FakeAgent : IAgentCalls
         [Routes.Member(Routes.Volumes, "data")] = Data,
         [Routes.Hosts] = new List<RemoteHost> { Host2 },
         [Routes.Member(Routes.Hosts, "host2")] = Host2,
+        [Routes.RemoteVms] = new List<RemoteVm> { Cache, Probe },
+        [Routes.Member(Routes.RemoteVms, "cache")] = Cache,
         [Routes.Vms] = new List<Vm> { Web, Db },
         [Routes.Member(Routes.Vms, "web")] = Web,
         [Routes.Capacity] = Host,

@@ -123,6 +123,7 @@ public sealed class VswctlErrorTests
     [InlineData(new[] { "tenant", "create", "acme" }, "vswctl tenant create: Option '--vni' is required.\nsee 'vswctl tenant create --help'\n")]
     [InlineData(new[] { "tenant", "create", "acme", "--vni", "ten" }, "vswctl tenant create: Cannot parse argument 'ten' for option '--vni' as expected type 'System.UInt32'.\nsee 'vswctl tenant create --help'\n")]
     [InlineData(new[] { "host", "create", "h", "--vtep", "192.0.2.1", "--tunnel", "gre" }, "vswctl host create: Argument 'gre' not recognized. Must be one of:\n\t'vxlan'\n\t'geneve'\nsee 'vswctl host create --help'\n")]
+    [InlineData(new[] { "remote-vm", "create", "c", "--tenant", "t", "--mac", "02:00:00:00:00:0c" }, "vswctl remote-vm create: Option '--host' is required.\nsee 'vswctl remote-vm create --help'\n")]
     [InlineData(new[] { "tenant", "list", "-o", "yaml" }, "vswctl tenant list: Argument 'yaml' not recognized. Must be one of:\n\t'table'\n\t'json'\nsee 'vswctl tenant list --help'\n")]
     [InlineData(new[] { "tenant", "list", "--socket", "" }, "vswctl tenant list: --socket needs a path\nsee 'vswctl tenant list --help'\n")]
     [InlineData(new[] { "tenant", "show" }, "vswctl tenant show: Required argument 'NAME' missing for command: 'show'.\nsee 'vswctl tenant show --help'\n")]
@@ -146,6 +147,7 @@ public sealed class VswctlErrorTests
         ["tenant"], ["tenant", "create"], ["tenant", "list"], ["tenant", "show"], ["tenant", "delete"],
         ["volume"], ["volume", "create"], ["volume", "list"], ["volume", "show"], ["volume", "delete"],
         ["host"], ["host", "create"], ["host", "list"], ["host", "show"], ["host", "delete"],
+        ["remote-vm"], ["remote-vm", "create"], ["remote-vm", "list"], ["remote-vm", "show"], ["remote-vm", "delete"],
         ["vm"], ["vm", "create"], ["vm", "list"], ["vm", "show"], ["vm", "delete"],
         ["capacity"]);
 

@@ -80,6 +80,29 @@ public sealed class VswctlOutputTests
     }
 
     [Fact]
+    public async Task Remote_vms_list_a_row_each_and_show_a_field_a_line_addresses_comma_separated()
+    {
+        (int listExit, string list, _) = await new VswctlRun().RunAsync("remote-vm", "list");
+        (int showExit, string show, _) = await new VswctlRun().RunAsync("remote-vm", "show", "cache");
+
+        Assert.Equal((ExitStatus.Ok, ExitStatus.Ok), (listExit, showExit));
+        Assert.Equal("""
+            NAME   TENANT           HOST   MAC                IPV4
+            cache  acme             host2  02:00:00:00:00:0c  10.0.0.12,10.0.0.13
+            probe  globex-research  host2  02:00:00:00:00:0d  -
+
+            """, list);
+        Assert.Equal("""
+            name:    cache
+            tenant:  acme
+            host:    host2
+            mac:     02:00:00:00:00:0c
+            ipv4:    10.0.0.12,10.0.0.13
+
+            """, show);
+    }
+
+    [Fact]
     public async Task Capacity_prints_a_field_a_line()
     {
         (int exit, string stdout, _) = await new VswctlRun().RunAsync("capacity");

@@ -27,6 +27,17 @@ public sealed class VswctlRequestTests
         { ["host", "show", "host2"], "GET", "/v1/hosts/host2", null },
         { ["host", "delete", "host2"], "DELETE", "/v1/hosts/host2", null },
         {
+            ["remote-vm", "create", "cache", "--tenant", "acme", "--host", "host2", "--mac", "02:00:00:00:00:0c", "--ip", "10.0.0.12", "--ip", "10.0.0.13"],
+            "POST", "/v1/remote-vms", """{"name": "cache", "tenant": "acme", "host": "host2", "mac": "02:00:00:00:00:0c", "ipv4": ["10.0.0.12", "10.0.0.13"]}"""
+        },
+        {
+            ["remote-vm", "create", "probe", "--tenant", "acme", "--host", "host2", "--mac", "02:00:00:00:00:0d"],
+            "POST", "/v1/remote-vms", """{"name": "probe", "tenant": "acme", "host": "host2", "mac": "02:00:00:00:00:0d"}"""
+        },
+        { ["remote-vm", "list"], "GET", "/v1/remote-vms", null },
+        { ["remote-vm", "show", "cache"], "GET", "/v1/remote-vms/cache", null },
+        { ["remote-vm", "delete", "cache"], "DELETE", "/v1/remote-vms/cache", null },
+        {
             ["vm", "create", "db", "--tenant", "acme", "--vcpus", "4", "--memory-mib", "2048", "--kernel", "/boot/vmlinuz"],
             "POST", "/v1/vms", """{"name": "db", "tenant": "acme", "vcpus": 4, "memory_mib": 2048, "kernel": "/boot/vmlinuz", "cpu_weight": 100}"""
         },

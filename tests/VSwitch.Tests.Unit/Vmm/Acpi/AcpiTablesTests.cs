@@ -106,7 +106,7 @@ public sealed class AcpiTablesTests
     }
 
     [Fact]
-    public void Iasl_decodes_the_fadt_with_the_pm1a_blocks_and_reset_register()
+    public void Iasl_decodes_the_fadt_with_the_pm1a_blocks_the_fixed_power_button_and_reset_register()
     {
         AcpiTables tables = AcpiTables.Build(new AcpiConfig(1));
         string dsl = Decode(tables, "FACP");
@@ -122,6 +122,9 @@ public sealed class AcpiTablesTests
         Assert.Matches(@"SCI Interrupt : 0009", dsl);
         Assert.Matches(@"SMI Command Port : 00000000", dsl);
         Assert.Matches(@"8042 Present on ports 60/64 \(V2\) : 1", dsl);
+        // PWR_BUTTON clear: a fixed power button in PM1 (section 4.8.2.2.1), the one a graceful stop presses; no sleep button.
+        Assert.Matches(@"Control Method Power Button \(V1\) : 0", dsl);
+        Assert.Matches(@"Control Method Sleep Button \(V1\) : 1", dsl);
     }
 
     [Fact]

@@ -28,8 +28,13 @@ public sealed class ApiServerTests : IDisposable
 
     private sealed class StandIn : IApiMachine
     {
+        private readonly TaskCompletionSource<VmOutcome> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public MachineState State { get; set; } = MachineState.Running;
         public int Stops { get; private set; }
+        public int Presses { get; private set; }
+        /// <summary>A guest with an ACPI button handler: it powers off when the button is pressed.</summary>
+        public bool PowersOffOnButton { get; init; }
+        public Task<VmOutcome> Outcome => _outcome.Task;
         public bool Pause() => Become(MachineState.Paused);
         public bool Resume() => Become(MachineState.Running);
 
@@ -40,7 +45,21 @@ public sealed class ApiServerTests : IDisposable
             State = next;
             return true;
         }
-        public void RequestStop(VmOutcome outcome) => Stops++;
+        public void RequestStop(VmOutcome outcome)
+        {
+            Stops++;
+            _outcome.TrySetResult(outcome);
+        }
+
+        public bool PressPowerButton()
+        {
+            if (State != MachineState.Running || Outcome.IsCompleted)
+                return false;
+            Presses++;
+            if (PowersOffOnButton)
+                RequestStop(new VmOutcome(StopReason.PowerOff));
+            return true;
+        }
 
         public VmStatistics Statistics() => new([[7, 3, 0, 0]], [new(5, 5, [0, 0, 2], 40)],
             [new("root", new BlockQueueCounters([9, 1, 2, 0, 0, 1, 0, 0], 4096, 512, 3, [13]), new(11, 11, [0], 30)),
@@ -108,7 +127,15 @@ public sealed class ApiServerTests : IDisposable
     [InlineData("""{}""", "request has no string field \"op\"")]
     [InlineData("""{"op":1}""", "request has no string field \"op\"")]
     [InlineData("""{"op":"pause","force":true}""", "force: unknown field; pause takes only \"op\" and \"id\"")]
-    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, shutdown, stats, metrics)")]
+    [InlineData("""{"op":"reboot"}""", "unknown op 'reboot' (expected state, pause, resume, stop, shutdown, stats, metrics)")]
+    [InlineData("""{"op":"stop","force":true}""", "force: unknown field; stop takes only \"op\", \"id\", \"timeout_s\"")]
+    [InlineData("""{"op":"stop","timeout_s":0}""", "timeout_s: 0 is out of range (1..600)")]
+    [InlineData("""{"op":"stop","timeout_s":601}""", "timeout_s: 601 is out of range (1..600)")]
+    [InlineData("""{"op":"stop","timeout_s":-1}""", "timeout_s: -1 is out of range (1..600)")]
+    [InlineData("""{"op":"stop","timeout_s":2.5}""", "timeout_s: must be a whole number of seconds (1..600), not 2.5")]
+    [InlineData("""{"op":"stop","timeout_s":"30"}""", "timeout_s: must be a whole number of seconds (1..600), not \"30\"")]
+    [InlineData("""{"op":"stop","timeout_s":1e99}""", "timeout_s: must be a whole number of seconds (1..600), not 1e99")]
+    [InlineData("""{"op":"stop","timeout_s":[30]}""", "timeout_s: must be a whole number of seconds (1..600), not [30]")]
     [InlineData("""not json""", "invalid JSON: ")]
     public async Task Bad_requests_are_refused_naming_the_field_and_change_nothing(string request, string expected)
     {
@@ -121,7 +148,79 @@ public sealed class ApiServerTests : IDisposable
         Assert.False((bool)reply["ok"]!);
         Assert.StartsWith(expected, (string)reply["error"]!);
         Assert.Equal(MachineState.Running, machine.State);
+        Assert.Equal((0, 0), (machine.Presses, machine.Stops));
         Assert.Equal(Running, await AskAsync(client, """{"op":"state"}"""));
+    }
+
+    [Fact]
+    public async Task Stop_presses_the_power_button_and_answers_graceful_when_the_guest_powers_off()
+    {
+        var machine = new StandIn { PowersOffOnButton = true };
+        using ApiServer server = ApiServer.Start(machine, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        JsonObject reply = await client.RoundTripAsync("""{"op":"stop","id":3}""");
+
+        Assert.Equal(("stopped", "poweroff", true), ((string)reply["state"]!, (string)reply["reason"]!, (bool)reply["graceful"]!));
+        Assert.Equal(3, (int)reply["id"]!);
+        Assert.InRange((double)reply["after_s"]!, 0, 5);
+        Assert.Equal((1, 1), (machine.Presses, machine.Stops));
+    }
+
+    [Fact]
+    public async Task Stop_stops_the_vm_hard_after_timeout_s_when_the_guest_ignores_the_button()
+    {
+        var machine = new StandIn();
+        using ApiServer server = ApiServer.Start(machine, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        JsonObject reply = await client.RoundTripAsync("""{"op":"stop","timeout_s":1}""");
+
+        Assert.Equal(("stopped", "stop-timeout", false), ((string)reply["state"]!, (string)reply["reason"]!, (bool)reply["graceful"]!));
+        Assert.InRange((double)reply["after_s"]!, 1, 10);
+        Assert.Equal((1, 1), (machine.Presses, machine.Stops));
+        VmOutcome outcome = await machine.Outcome;
+        Assert.Equal("stop: the guest had not powered off 1 s after the power button; stopped it hard", outcome.Diagnostic);
+        Assert.Equal(ExitCodes.Shutdown, outcome.ExitCode);
+    }
+
+    [Fact]
+    public async Task Stop_resumes_a_paused_vm_so_its_guest_can_see_the_button_and_a_vm_not_started_is_refused()
+    {
+        var paused = new StandIn { State = MachineState.Paused, PowersOffOnButton = true };
+        using (ApiServer server = ApiServer.Start(paused, _path))
+        {
+            await using RawConnection client = await ConnectAsync();
+            Assert.Equal("poweroff", (string)(await client.RoundTripAsync("""{"op":"stop"}"""))["reason"]!);
+            Assert.Equal((MachineState.Running, 1), (paused.State, paused.Presses));
+        }
+
+        using ApiServer created = ApiServer.Start(new StandIn { State = MachineState.Created }, _path);
+        await using RawConnection second = await ConnectAsync();
+        Assert.Equal("""{"ok":false,"error":"op: cannot stop a VM that is created"}""", await AskAsync(second, """{"op":"stop"}"""));
+    }
+
+    [Fact]
+    public async Task Stop_on_a_vm_already_stopping_answers_how_it_ended_without_a_press()
+    {
+        var machine = new StandIn();
+        machine.RequestStop(new VmOutcome(StopReason.Reset));
+        using ApiServer server = ApiServer.Start(machine, _path);
+        await using RawConnection client = await ConnectAsync();
+
+        Assert.Equal("""{"ok":true,"state":"stopped","reason":"reset","graceful":false,"after_s":0}""", await AskAsync(client, """{"op":"stop"}"""));
+        Assert.Equal(0, machine.Presses);
+    }
+
+    [Fact]
+    public void Vmm_ctl_waits_for_a_stop_as_long_as_its_timeout_s_and_then_the_usual_10_s()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(10), VmmCommandLine.ParseCtl(["--socket", "s", "state"]).Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(40), VmmCommandLine.ParseCtl(["--socket", "s", "stop"]).Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(130), VmmCommandLine.ParseCtl(["--socket", "s", "stop", "timeout_s=120"]).Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), VmmCommandLine.ParseCtl(["--socket", "s", "--timeout", "3", "stop", "timeout_s=120"]).Timeout);
+        // A bad timeout_s is refused by the VMM at once, naming the field.
+        Assert.Equal(TimeSpan.FromSeconds(10), VmmCommandLine.ParseCtl(["--socket", "s", "stop", "timeout_s=soon"]).Timeout);
     }
 
     [Fact]

@@ -1,5 +1,8 @@
-// i8042 (reset through the keyboard controller), the ACPI PM1a registers and reset register,
-// and the CMOS RTC: the legacy ports Linux touches while it boots and when it powers off.
+// i8042 (reset through the keyboard controller), the ACPI PM1a registers (with the fixed power
+// button and its SCI) and reset register, and the CMOS RTC: the legacy ports Linux touches while
+// it boots and when it powers off.
+using System.Buffers.Binary;
+using CsCheck;
 using VSwitch.Vmm.Acpi;
 using VSwitch.Vmm.Devices.AcpiPm;
 using VSwitch.Vmm.Devices.I8042;
@@ -67,10 +70,122 @@ public class LegacyDeviceTests
         Assert.Equal(0x47, Read(i8042, 0));
     }
 
-    private static (AcpiPmDevice Pm, List<AcpiPmRequest> Requests) NewPm()
+    private static (AcpiPmDevice Pm, List<AcpiPmRequest> Requests) NewPm() => NewPm(new FakeInterruptLine());
+
+    private static (AcpiPmDevice Pm, List<AcpiPmRequest> Requests) NewPm(FakeInterruptLine sci)
     {
         var requests = new List<AcpiPmRequest>();
-        return (new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, requests.Add), requests);
+        return (new AcpiPmDevice(AcpiPorts.SleepTypeS5, AcpiPorts.ResetValue, sci, requests.Add), requests);
+    }
+
+    /// <summary>PM1_STS and PM1_EN as the guest reads them (a 16-bit read each, as ACPICA makes).</summary>
+    private static (ushort Status, ushort Enable) Pm1(AcpiPmDevice pm)
+    {
+        Span<byte> block = stackalloc byte[4];
+        pm.EventBlock.Read(0, block[..2]);
+        pm.EventBlock.Read(2, block[2..]);
+        return (BinaryPrimitives.ReadUInt16LittleEndian(block), BinaryPrimitives.ReadUInt16LittleEndian(block[2..]));
+    }
+
+    private static void Write16(AcpiPmDevice pm, ulong offset, ushort value) => pm.EventBlock.Write(offset, BitConverter.GetBytes(value));
+
+    [Fact]
+    public void The_power_button_sets_pwrbtn_sts_and_raises_the_sci_only_once_the_guest_enables_it()
+    {
+        var sci = new FakeInterruptLine();
+        (AcpiPmDevice pm, List<AcpiPmRequest> requests) = NewPm(sci);
+
+        // Pressed before the OS has a handler: pending, no interrupt (ACPICA boots with PWRBTN_EN clear).
+        Assert.False(pm.PressPowerButton());
+        Assert.Equal((AcpiPorts.PowerButton, (ushort)0), Pm1(pm));
+        Assert.Empty(sci.Levels);
+
+        // The button driver sets PWRBTN_EN: the pending press raises the SCI.
+        Write16(pm, 2, AcpiPorts.PowerButton);
+        Assert.Equal([true], sci.Levels);
+
+        // The handler clears PWRBTN_STS by writing 1 to it: the SCI goes low, the enable stays.
+        Write16(pm, 0, AcpiPorts.PowerButton);
+        Assert.Equal([true, false], sci.Levels);
+        Assert.Equal(((ushort)0, AcpiPorts.PowerButton), Pm1(pm));
+
+        // Pressed with the handler in place: at once.
+        Assert.True(pm.PressPowerButton());
+        Assert.Equal([true, false, true], sci.Levels);
+        Assert.Empty(requests);
+    }
+
+    [Fact]
+    public void Pm1_status_bits_clear_only_when_1_is_written_to_them_and_the_sci_follows_status_and_enable()
+    {
+        var sci = new FakeInterruptLine();
+        (AcpiPmDevice pm, _) = NewPm(sci);
+        Write16(pm, 2, AcpiPorts.PowerButton);
+        pm.PressPowerButton();
+
+        Write16(pm, 0, 0); // writing 0 clears nothing
+        Write16(pm, 0, unchecked((ushort)~AcpiPorts.PowerButton)); // nor do 1s in the other bits
+        pm.EventBlock.Write(0, [0xff]); // the low byte only: PWRBTN_STS is in the high one
+        Assert.Equal(AcpiPorts.PowerButton, Pm1(pm).Status);
+        Assert.True(sci.Level);
+
+        // PWRBTN_EN off masks the pending press, on again raises it again; a second press while
+        // asserted changes nothing (the line is level, not pulsed).
+        Write16(pm, 2, 0);
+        Assert.False(sci.Level);
+        Write16(pm, 2, AcpiPorts.PowerButton);
+        Assert.True(sci.Level);
+        pm.PressPowerButton();
+        Assert.Equal([true, false, true], sci.Levels);
+
+        // A 32-bit write of the whole block: status and enable at once (clear PWRBTN_STS, keep PWRBTN_EN).
+        pm.EventBlock.Write(0, BitConverter.GetBytes((uint)AcpiPorts.PowerButton | (uint)AcpiPorts.PowerButton << 16));
+        Assert.Equal(((ushort)0, AcpiPorts.PowerButton), Pm1(pm));
+        Assert.False(sci.Level);
+
+        // A byte write of the status's high byte clears PWRBTN_STS too.
+        pm.PressPowerButton();
+        pm.EventBlock.Write(1, [AcpiPorts.PowerButton >> 8]);
+        Assert.Equal((ushort)0, Pm1(pm).Status);
+        Assert.Equal([true, false, true, false, true, false], sci.Levels);
+    }
+
+    [Fact]
+    public void Random_guest_writes_to_pm1_never_set_a_status_bit_and_the_sci_always_matches_status_and_enable()
+    {
+        Gen<(byte Offset, byte Length, uint Value, bool Press)> access =
+            from offset in Gen.Byte[0, 3]
+            from length in Gen.OneOfConst<byte>(1, 2, 4)
+            from value in Gen.Frequency((3, Gen.UInt), (2, Gen.OneOfConst(0u, 0xffff_ffffu, AcpiPorts.PowerButton, (uint)AcpiPorts.PowerButton << 16, 0x0100_0100u)))
+            from press in Gen.Frequency((4, Gen.Const(false)), (1, Gen.Const(true)))
+            select (offset, (byte)Math.Min(length, 4 - offset), value, press);
+        access.Array[1, 64].Sample(accesses =>
+        {
+            var sci = new FakeInterruptLine();
+            (AcpiPmDevice pm, List<AcpiPmRequest> requests) = NewPm(sci);
+            bool pressed = false;
+            foreach ((byte offset, byte length, uint value, bool press) in accesses)
+            {
+                if (press)
+                {
+                    pm.PressPowerButton();
+                    pressed = true;
+                }
+                else
+                {
+                    ushort before = Pm1(pm).Status;
+                    pm.EventBlock.Write(offset, BitConverter.GetBytes(value).AsSpan(0, length));
+                    Assert.Equal(0, Pm1(pm).Status & ~before); // write-1-to-clear: nothing set
+                }
+                (ushort status, ushort enable) = Pm1(pm);
+                Assert.Equal(0, status & ~AcpiPorts.PowerButton);
+                Assert.True(pressed || status == 0);
+                Assert.Equal((status & enable) != 0, sci.Level);
+            }
+            // Each level change is driven once: the line alternates, never repeats a level.
+            Assert.All(sci.Levels.Zip(sci.Levels.Skip(1)), pair => Assert.NotEqual(pair.First, pair.Second));
+            Assert.Empty(requests);
+        }, iter: 3000);
     }
 
     [Fact]

@@ -1,8 +1,11 @@
 // The thin volume pool (Volumes/Pool): extents taken only when written, handed out once across
 // processes (each VolumePool here is its own open of the journal, as another vmm's would be),
 // given back zeroed, a full pool refusing the write and nothing else, a journal torn by a crash
-// replaying to its last whole record, and who may open a volume, external ones (a file, an NBD
-// export) included.
+// replaying to its last whole record, who may open a volume, external ones (a file, an NBD
+// export) included, and `vmm volume import` from a file or a pipe.
+using System.IO.Pipes;
+using Microsoft.Win32.SafeHandles;
+using VSwitch.Vmm.Cli;
 using VSwitch.Vmm.Volumes;
 using VSwitch.Vmm.Volumes.Pool;
 using Xunit;
@@ -35,6 +38,64 @@ public sealed class VolumePoolTests : IDisposable
         for (int i = 0; i < length; i++)
             bytes[i] = (byte)(seed + i * 7);
         return bytes;
+    }
+
+    private string ScratchFile(string name) => Path.Combine(Path.GetDirectoryName(_dir)!, name);
+
+    /// <summary>Makes each volume, of <paramref name="size"/> bytes, attached read-write to vm1, leaving it closed for the tool to open.</summary>
+    private void NewVolumes(long size, params string[] names)
+    {
+        using VolumePool pool = NewPool();
+        foreach (string name in names)
+        {
+            pool.CreateVolume(name, size);
+            pool.Attach(name, "vm1", readOnly: false);
+        }
+    }
+
+    /// <summary>`vmm volume import --from <paramref name="from"/>` into <paramref name="volume"/>, as vm1: its exit status and stderr.</summary>
+    private (int Exit, string Stderr) Import(string volume, string from)
+    {
+        var stderr = new StringWriter();
+        int exit = VmmCommandLine.Invoke(["volume", "import", "--pool", _dir, "--name", volume, "--vm", "vm1", "--from", from], TextWriter.Null, stderr);
+        return (exit, stderr.ToString());
+    }
+
+    /// <summary>
+    /// <see cref="Import"/> from a pipe, named as a shell's <c>&lt;(xz -dc disk.img.xz)</c> names one
+    /// (/dev/fd/N): not seekable, its size unknown until its writer, a task here, closes it.
+    /// </summary>
+    private async Task<(int Exit, string Stderr)> ImportThroughPipe(string volume, byte[] image)
+    {
+        using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
+        using SafePipeHandle reading = pipe.ClientSafePipeHandle;
+        Task writer = Task.Run(() =>
+        {
+            using (pipe)
+                pipe.Write(image);
+        });
+        (int Exit, string Stderr) import = Import(volume, $"/dev/fd/{reading.DangerousGetHandle()}");
+        // With every reading end closed, a writer the import left mid-image fails rather than waiting
+        // forever; a failed import's own message says more than that writer's broken pipe.
+        reading.Dispose();
+        try
+        {
+            await writer;
+        }
+        catch (IOException) when (import.Exit != 0)
+        {
+        }
+        return import;
+    }
+
+    /// <summary>The volume's first <paramref name="length"/> bytes and the extents it has taken.</summary>
+    private (byte[] Bytes, int Extents) ReadBack(string volume, int length)
+    {
+        using VolumePool pool = VolumePool.Open(_dir);
+        using PoolVolume open = pool.OpenVolume(volume, "vm1", readOnly: true);
+        byte[] bytes = new byte[length];
+        open.Read(0, bytes);
+        return (bytes, pool.State.Find(volume)!.MappedExtents);
     }
 
     private long AllocatedBytes() => FileSpace.AllocatedBytes(Path.Combine(_dir, VolumePool.DataFile));
@@ -181,6 +242,47 @@ public sealed class VolumePoolTests : IDisposable
     }
 
     [Fact]
+    public async Task An_image_imported_through_a_pipe_reads_back_the_same_as_from_its_file()
+    {
+        byte[] image = Pattern(3 * (int)Extent + 1000, 5); // a last piece shorter than a sector, too
+        image.AsSpan((int)Extent, (int)Extent).Clear(); // a MiB of zeros, which takes no extent
+        string file = ScratchFile("image.raw");
+        File.WriteAllBytes(file, image);
+        NewVolumes(4 * Extent, "from-file", "from-pipe");
+
+        Assert.Equal((0, ""), Import("from-file", file));
+        Assert.Equal((0, ""), await ImportThroughPipe("from-pipe", image));
+        (byte[] fromFile, int fileExtents) = ReadBack("from-file", (int)(4 * Extent));
+        (byte[] fromPipe, int pipeExtents) = ReadBack("from-pipe", (int)(4 * Extent));
+        Assert.Equal(image, fromPipe[..image.Length]);
+        Assert.Equal(fromFile, fromPipe);
+        Assert.Equal((3, 3), (fileExtents, pipeExtents));
+    }
+
+    [Fact]
+    public async Task An_image_a_byte_longer_than_its_volume_is_refused_a_file_before_any_write_a_pipe_at_the_MiB_past_the_end()
+    {
+        byte[] image = Pattern(2 * (int)Extent + 1, 9);
+        string file = ScratchFile("image.raw");
+        File.WriteAllBytes(file, image);
+        NewVolumes(2 * Extent, "v");
+
+        (int exit, string stderr) = Import("v", file);
+        Assert.Equal(1, exit);
+        Assert.Equal($"vmm volume: {file} is 2097153 bytes, more than volume 'v' (2097152)", stderr.Trim());
+        Assert.Equal(0, ReadBack("v", 0).Extents);
+
+        // A pipe's size shows only as it is read: the two MiBs that fit are in before the byte past them is.
+        (exit, stderr) = await ImportThroughPipe("v", image);
+        Assert.Equal(1, exit);
+        Assert.Matches(@"^vmm volume: /dev/fd/\d+ is at least 2097153 bytes, more than volume 'v' \(2097152\)$", stderr.Trim());
+        (byte[] written, int extents) = ReadBack("v", (int)(2 * Extent));
+        Assert.Equal(image[..written.Length], written);
+        Assert.Equal(2, extents);
+        Assert.Equal(0, VmmCommandLine.Invoke(["volume", "check", "--pool", _dir], TextWriter.Null, TextWriter.Null));
+    }
+
+    [Fact]
     public void A_record_damaged_before_whole_ones_is_corruption_and_the_pool_refuses_to_open()
     {
         using (VolumePool pool = NewPool())
@@ -196,7 +298,7 @@ public sealed class VolumePoolTests : IDisposable
 
         PoolException e = Assert.Throws<PoolException>(() => VolumePool.Open(_dir));
         Assert.Contains("record 2 of pool.journal is damaged but record 3 after it is whole", e.Message);
-        Assert.Equal(1, VSwitch.Vmm.Cli.VmmCommandLine.Invoke(["volume", "check", "--pool", _dir], TextWriter.Null, TextWriter.Null));
+        Assert.Equal(1, VmmCommandLine.Invoke(["volume", "check", "--pool", _dir], TextWriter.Null, TextWriter.Null));
         Assert.Equal(bytes, File.ReadAllBytes(journal)); // left as it is
     }
 

@@ -1,7 +1,8 @@
 // What the launch plan's tests share: a desired state that uses every part of the plan (two
 // tenants with the same MAC and address, a VM with two NICs and two volumes, a VM without NICs,
-// a tenant without VMs, a remote host on the VTEP's prefix and one behind the gateway), a host
-// with an uplink and one without, and the product's own readers of what the plans compile.
+// a tenant without VMs, a remote host on the VTEP's prefix and one behind the gateway, remote VMs
+// of tenants with NICs here and one of the tenant without), a host with an uplink and one
+// without, and the product's own readers of what the plans compile.
 using VSwitch.Control.Agent.Plan;
 using VSwitch.Control.Agent.Validation;
 using VSwitch.Control.Api;
@@ -24,11 +25,20 @@ public static class PlanFixture
 
     public static Vm RedDb { get; } = new("red-db", "red", Vcpus: 1, MemoryMib: 128, "/images/bzImage");
 
+    public static RemoteVm RedCache { get; } = new("red-cache", "red", "east", "02:00:00:00:00:0c", ["10.0.0.12", "10.0.0.13"]);
+
+    public static RemoteVm BlueApi { get; } = new("blue-api", "blue", "west", "02:00:00:00:00:0b", ["10.0.0.11"]);
+
+    /// <summary>Of green, which has no VM here: left out of vswitchd's plan.</summary>
+    public static RemoteVm GreenDb { get; } = new("green-db", "green", "east", "02:00:00:00:00:0d", []);
+
+    /// <summary>Declared after what it holds: static initialisers run in the order written.</summary>
     public static DesiredState State { get; } = new(
         [new Tenant("red", 100), new Tenant("blue", 200), new Tenant("green", 300)],
         [RedWeb, BlueWeb, RedDb],
         [new Volume("red-root", 1024, "red-web"), new Volume("red-data", 2048, "red-web"), new Volume("spare", 64)],
-        [new RemoteHost("west", "10.9.0.1", "geneve"), new RemoteHost("east", "192.168.50.2")]);
+        [new RemoteHost("west", "10.9.0.1", "geneve"), new RemoteHost("east", "192.168.50.2")],
+        [RedCache, BlueApi, GreenDb]);
 
     /// <summary>An uplink, a VTEP on 192.168.50.0/24, a gateway with a pinned MAC, a volume pool.</summary>
     public static HostSettings Uplinked { get; } = new(Runtime)

@@ -41,6 +41,19 @@ public sealed class PlanNamesTests
         Assert.NotEqual(PlanNames.PoolVolume(a), PlanNames.PoolVolume(b));
     }
 
+    [Theory]
+    [InlineData("db")]
+    [InlineData("web-1")]
+    [InlineData("web-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")]
+    public void A_remote_vms_name_is_never_a_nics_whatever_the_vms_name(string name)
+    {
+        // vswitchd refuses a remote VM named as a local VM: every local VM of the agent is a NIC.
+        Assert.DoesNotContain('.', PlanNames.RemoteVm(name));
+        Assert.Contains(".nic", PlanNames.Nic(name, 0));
+        Assert.InRange(PlanNames.RemoteVm(name).Length, 1, PlanNames.MaxDaemonName);
+        Assert.Equal(PlanNames.Daemon(name), PlanNames.RemoteVm(name));
+    }
+
     [Fact]
     public void Every_path_is_under_the_runtime_directory()
     {

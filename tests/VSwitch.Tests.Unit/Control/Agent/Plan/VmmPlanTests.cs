@@ -94,7 +94,7 @@ public sealed class VmmPlanTests
     public void Long_vm_and_volume_names_are_shortened_to_what_vmm_and_the_pool_accept()
     {
         string vm = LongName("web-"), volume = LongName("data-");
-        var state = new DesiredState([new Tenant("red", 100)], [RedWeb with { Name = vm, Volumes = [volume] }], [new Volume(volume, 64, vm)], []);
+        var state = new DesiredState([new Tenant("red", 100)], [RedWeb with { Name = vm, Volumes = [volume] }], [new Volume(volume, 64, vm)], [], []);
         VmmSpec spec = LoadVmm(state.Vms[0], state, Uplinked);
         Assert.Equal(PlanNames.Daemon(vm), spec.Name);
         Assert.InRange(spec.Name!.Length, 1, PlanNames.MaxDaemonName);

@@ -74,6 +74,38 @@ public sealed class VswitchdPlanTests
     }
 
     [Fact]
+    public void Each_remote_vm_of_a_tenant_with_a_nic_here_is_configured_with_its_host_mac_and_addresses()
+    {
+        RemoteVmSpec[] remote = [.. LoadVswitchd(State, Uplinked).Spec.RemoteVms];
+        Assert.Equal(
+            [("blue-api", "blue", "west", 0x02_00_00_00_00_0bUL, "10.0.0.11"), ("red-cache", "red", "east", 0x02_00_00_00_00_0cUL, "10.0.0.12,10.0.0.13")],
+            remote.Select(vm => (vm.Name, vm.Tenant, vm.Host, vm.Mac, string.Join(',', vm.Ipv4.Select(Ipv4.Format)))));
+        Assert.Null(VswitchdPlan.Unserved(State, Uplinked));
+    }
+
+    [Fact]
+    public void A_tenant_without_a_nic_here_is_configured_without_its_remote_vms()
+    {
+        // green-db is green's: vswitchd could not hold it live (its tenant goes with its last VM), and nothing here reaches it.
+        DaemonConfig config = LoadVswitchd(State, Uplinked);
+        Assert.Contains(config.Spec.Tenants, t => t.Name == "green");
+        Assert.DoesNotContain(config.Spec.RemoteVms, vm => vm.Tenant == "green");
+        // red-db has no NIC: a tenant whose VMs have none is as one without VMs.
+        DesiredState noNics = State with { Vms = [RedDb], RemoteVms = [PlanFixture.RedCache] };
+        Assert.Empty(LoadVswitchd(noNics, Uplinked).Spec.RemoteVms);
+    }
+
+    [Fact]
+    public void A_host_without_an_uplink_configures_no_remote_vm_and_says_so()
+    {
+        Assert.Empty(LoadVswitchd(State, Alone).Spec.RemoteVms);
+        string? unserved = VswitchdPlan.Unserved(State, Alone);
+        Assert.Equal("3 remote VM(s) not programmed (blue-api, green-db, red-cache): the host settings have no vswitchd.uplink, " +
+            "so vswitchd has no overlay to reach them through", unserved);
+        Assert.Null(VswitchdPlan.Unserved(State with { RemoteVms = [] }, Alone));
+    }
+
+    [Fact]
     public void The_daemon_settings_are_the_hosts_and_the_control_socket_is_under_the_runtime_directory()
     {
         DaemonConfig config = LoadVswitchd(State, Uplinked);
@@ -108,7 +140,7 @@ public sealed class VswitchdPlanTests
     {
         string text = VswitchdPlan.Compile(State, Uplinked);
         Assert.Equal(text, VswitchdPlan.Compile(State, Uplinked));
-        var reversed = new DesiredState([.. State.Tenants.Reverse()], [.. State.Vms.Reverse()], [.. State.Volumes.Reverse()], [.. State.Hosts.Reverse()]);
+        var reversed = new DesiredState([.. State.Tenants.Reverse()], [.. State.Vms.Reverse()], [.. State.Volumes.Reverse()], [.. State.Hosts.Reverse()], [.. State.RemoteVms.Reverse()]);
         Assert.Equal(text, VswitchdPlan.Compile(reversed, Uplinked));
     }
 
@@ -120,10 +152,16 @@ public sealed class VswitchdPlanTests
             [new Tenant(tenant, 7)],
             [BlueWeb with { Name = vmA, Tenant = tenant }, BlueWeb with { Name = vmB, Tenant = tenant, Nics = [new Nic("02:00:00:00:00:09", ["10.0.0.9"])] }],
             [],
-            [new RemoteHost(LongName("host-"), "192.168.50.3")]);
+            [new RemoteHost(LongName("host-"), "192.168.50.3")],
+            [new RemoteVm(LongName("vm-a-")[..^1] + "r", tenant, LongName("host-"), "02:00:00:00:00:0a")]);
         DaemonConfig config = LoadVswitchd(state, Uplinked);
-        string[] names = [.. config.Spec.Vms.Select(vm => vm.Name), .. config.Spec.Tenants.Select(t => t.Name), config.Spec.Overlay!.RemoteHosts[0].Name];
+        string[] names =
+        [
+            .. config.Spec.Vms.Select(vm => vm.Name), .. config.Spec.Tenants.Select(t => t.Name), config.Spec.Overlay!.RemoteHosts[0].Name,
+            config.Spec.RemoteVms.Single().Name,
+        ];
         Assert.All(names, name => Assert.InRange(name.Length, 1, PlanNames.MaxDaemonName));
+        Assert.Equal(config.Spec.Overlay.RemoteHosts[0].Name, config.Spec.RemoteVms[0].Host);
         Assert.Equal(2, config.Spec.Vms.Select(vm => vm.Port).Distinct().Count());
     }
 

@@ -25,7 +25,7 @@ public sealed class VmmChildrenTests : IDisposable
     private static Vm Web(string name = "web", string[]? volumes = null, int memory = 256) =>
         new(name, "red", 1, memory, "/images/bzImage", Volumes: volumes ?? ["web-root"], Nics: [new Nic("02:00:00:00:00:01", ["10.0.0.5"])]);
 
-    private static DesiredState StateOf(Vm[] vms, params Volume[] volumes) => new([new Tenant("red", 100)], vms, volumes, []);
+    private static DesiredState StateOf(Vm[] vms, params Volume[] volumes) => new([new Tenant("red", 100)], vms, volumes, [], []);
 
     public VmmChildrenTests()
     {
