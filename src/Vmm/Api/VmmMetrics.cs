@@ -15,6 +15,8 @@ internal static class VmmMetrics
     {
         public readonly JsonArray Samples = [];
 
+        public string Help { get; set; } = help;
+
         public Family Add(double value, params (string Name, string Value)[] labels)
         {
             Samples.Add((JsonNode)new JsonObject
@@ -25,7 +27,7 @@ internal static class VmmMetrics
             return this;
         }
 
-        public JsonObject ToJson() => new() { ["name"] = name, ["type"] = "counter", ["help"] = help, ["samples"] = Samples };
+        public JsonObject ToJson() => new() { ["name"] = name, ["type"] = "counter", ["help"] = Help, ["samples"] = Samples };
     }
 
     /// <summary>Every family of <paramref name="stats"/>, in a fixed order.</summary>
@@ -33,14 +35,21 @@ internal static class VmmMetrics
     {
         var runTime = new Family("vmm_vcpu_run_seconds_total", "Time the vCPU's thread spent in KVM_RUN: the guest running, and KVM's work for it.");
         var exits = new Family("vmm_vcpu_exits_total", "Exits of the vCPU to the VMM's user space, by reason.");
+        var steal = new Family("vmm_vcpu_steal_seconds_total", "Time the vCPU's thread was runnable but waiting for a host CPU " +
+            "(schedstat's run_delay): what KVM reports to the guest as steal time.");
         for (int v = 0; v < stats.VcpuExits.Count; v++)
         {
             string vcpu = Number(v);
             if (v < stats.VcpuRunTime.Count)
                 runTime.Add(stats.VcpuRunTime[v].TotalSeconds, ("vcpu", vcpu));
+            if (v < stats.VcpuSteal.Count && stats.VcpuSteal[v] is { } waited)
+                steal.Add(waited.TotalSeconds, ("vcpu", vcpu));
             foreach (VcpuExitKind kind in Enum.GetValues<VcpuExitKind>())
                 exits.Add(stats.VcpuExits[v][(int)kind], ("vcpu", vcpu), ("reason", ApiServer.ExitName(kind)));
         }
+        // Without samples the family says why, where a reader of the metrics looks.
+        if (steal.Samples.Count == 0 && stats.VcpuExits.Count > 0)
+            steal.Help += " Not measured here: no readable /proc/self/task/<tid>/schedstat (a host kernel without CONFIG_SCHED_INFO).";
         var mmio = new Family("vmm_virtio_mmio_exits_total", "Exits on a virtio device's MMIO window, by register (queue_notify per queue).");
         for (int n = 0; n < stats.Nics.Count; n++)
             AddMmio(mmio, $"nic{n}", stats.Nics[n]);
@@ -70,7 +79,7 @@ internal static class VmmMetrics
         }
         var serialOut = new Family("vmm_serial_transmitted_bytes_total", "Bytes the guest sent on its serial console (COM1).").Add(stats.Serial.Transmitted);
         var serialIn = new Family("vmm_serial_received_bytes_total", "Bytes of host input the guest's serial console took.").Add(stats.Serial.Received);
-        return new JsonArray([.. new[] { runTime, exits, mmio, requests, queueRequests, read, written, flushes, reconnects, retries, serialOut, serialIn }
+        return new JsonArray([.. new[] { runTime, steal, exits, mmio, requests, queueRequests, read, written, flushes, reconnects, retries, serialOut, serialIn }
             .Select(f => (JsonNode)f.ToJson())]);
     }
 

@@ -9,6 +9,7 @@ using VSwitch.Common.Cli;
 using VSwitch.Common.Control;
 using VSwitch.Vmm.Api;
 using VSwitch.Vmm.Boot;
+using VSwitch.Vmm.Cpu;
 using VSwitch.Vmm.Kvm;
 using VSwitch.Vmm.Kvm.Uapi;
 using VSwitch.Vmm.Devices.Serial;
@@ -360,6 +361,8 @@ public static class VmmCommandLine
                 $"module {KvmSystem.Module() ?? "unknown"}");
             foreach (KvmCapability capability in Enum.GetValues<KvmCapability>())
                 stdout.WriteLine($"  {capability,-20} {kvm.CheckExtension(capability)}");
+            uint paravirt = KvmParavirtFeatures.Of(kvm.GetSupportedCpuid());
+            stdout.WriteLine($"  paravirt features (CPUID 0x40000001 EAX 0x{paravirt:x8}, passed to the guest): {KvmParavirtFeatures.Describe(paravirt)}");
             return 0;
         }
         catch (KvmException e)

@@ -2,8 +2,8 @@
 // VM, so the topology leaves are rewritten for each vCPU (Intel SDM vol. 2A "CPUID"; AMD APM
 // vol. 3 appendix E.3 and E.4; Firecracker's cpu_config/x86_64/cpuid normalize code rewrites the
 // same fields). The VM is one package of vcpuCount cores with one thread each; vCPU i has APIC ID
-// i, as in the MADT. Leaves KVM reports without a topology meaning (features, the 0x4000_0000
-// KVM signature) are passed through unchanged.
+// i, as in the MADT. Leaves KVM reports without a topology meaning (features, and KVM's own
+// paravirtual leaves: KvmParavirtFeatures.cs) are passed through unchanged.
 using VSwitch.Vmm.Kvm.Uapi;
 
 namespace VSwitch.Vmm.Cpu;

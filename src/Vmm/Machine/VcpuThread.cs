@@ -4,6 +4,7 @@
 // With the in-kernel irqchip, HLT and the local APIC, PIC, IOAPIC and PIT never exit to here.
 using System.Diagnostics;
 using VSwitch.Vmm.Kvm;
+using VSwitch.Vmm.Kvm.Interop;
 using VSwitch.Vmm.Kvm.Uapi;
 
 namespace VSwitch.Vmm.Machine;
@@ -32,6 +33,8 @@ internal sealed class VcpuThread : IDisposable
     private readonly long[] _exits = new long[Enum.GetValues<VcpuExitKind>().Length];
     // Stopwatch ticks inside KVM_RUN; written by this thread alone.
     private long _runTicks;
+    // The kernel's id of this thread (gettid), 0 until it starts.
+    private int _tid;
 
     public VcpuThread(VirtualMachine machine, KvmVcpu vcpu)
     {
@@ -49,6 +52,12 @@ internal sealed class VcpuThread : IDisposable
     /// <summary>Time this vCPU's thread has spent in KVM_RUN.</summary>
     public TimeSpan RunTime => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _runTicks));
 
+    /// <summary>
+    /// Time this vCPU's thread has been runnable but waiting for a host CPU: what KVM reports to
+    /// the guest as steal time. Null before the thread starts or where the kernel does not keep it.
+    /// </summary>
+    public TimeSpan? Steal => Volatile.Read(ref _tid) is int tid and not 0 ? SchedStat.RunDelay(tid) : null;
+
     public void Start() => _thread.Start();
 
     public void Kick() => _vcpu.Kick();
@@ -57,6 +66,7 @@ internal sealed class VcpuThread : IDisposable
 
     private void Loop()
     {
+        Volatile.Write(ref _tid, Interop.ThreadId());
         try
         {
             while (_machine.WaitWhilePaused())

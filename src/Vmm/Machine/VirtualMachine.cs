@@ -130,6 +130,9 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
             BootCpuState boot = LinuxLoader.Load(memory, map, kernel, initramfs, config.CommandLine, config.Vcpus,
                 [.. Enumerable.Range(0, virtioDevices).Select(VirtioSlots.AcpiDevice)]);
             KvmCpuidEntry2[] supported = kvm.GetSupportedCpuid();
+            if ((KvmParavirtFeatures.Of(supported) & KvmParavirtFeatures.StealTime) == 0)
+                eventLog?.Invoke("warning: KVM offers no steal time here (KVM_FEATURE_STEAL_TIME: a host kernel without CONFIG_SCHED_INFO); " +
+                    "the guest cannot tell how long its vCPUs waited for a host CPU");
 
             var machine = new VirtualMachine(kvm, vm, memory, serialOutput, debugLog, eventLog, self =>
             {
@@ -194,6 +197,7 @@ public sealed class VirtualMachine : IDisposable, IApiMachine
                 disk.Device.Volume is NbdVolume nbd ? new NetworkVolumeStatistics(nbd.Reconnects, nbd.Retries) : null))])
         {
             VcpuRunTime = [.. _vcpus.Select(vcpu => vcpu.RunTime)],
+            VcpuSteal = [.. _vcpus.Select(vcpu => vcpu.Steal)],
             Serial = (_serial.Transmitted, _serial.Received),
         };
 

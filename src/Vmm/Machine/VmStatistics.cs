@@ -16,6 +16,12 @@ public sealed record VmStatistics(IReadOnlyList<long[]> VcpuExits, IReadOnlyList
     /// <summary>Per vCPU, the time its thread spent in KVM_RUN: the guest running, and KVM's own work for it.</summary>
     public IReadOnlyList<TimeSpan> VcpuRunTime { get; init; } = [];
 
+    /// <summary>
+    /// Per vCPU, the time its thread was runnable but waiting for a host CPU (schedstat's
+    /// run_delay, what KVM reports to the guest as steal time); null where the host kernel does not keep it.
+    /// </summary>
+    public IReadOnlyList<TimeSpan?> VcpuSteal { get; init; } = [];
+
     /// <summary>Bytes through the serial console (COM1): sent by the guest, and taken from the host's input.</summary>
     public (long Transmitted, long Received) Serial { get; init; }
 }

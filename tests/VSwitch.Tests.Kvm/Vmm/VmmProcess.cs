@@ -99,7 +99,27 @@ internal sealed partial class VmmProcess : IDisposable
     public string Threads() => _process.HasExited ? "(exited)" : string.Join('\n', Tasks().Select(t =>
         $"{t.Tid} {t.Name}: state {t.State}, {t.CpuTicks} ticks, waiting in {ReadTaskFile(t, "wchan")?.Trim() switch { null or "" or "0" => "-", var w => w }}"));
 
-    private readonly record struct VmmThread(int Tid, string Name, string Dir, string State, long CpuTicks);
+    /// <summary>The vmm thread named <paramref name="name"/> ("vcpu0"): its kernel id and the CPU it last ran on.</summary>
+    public (int Tid, int Cpu) NamedThread(string name)
+    {
+        VmmThread? thread = Tasks().Select(t => (VmmThread?)t).FirstOrDefault(t => t!.Value.Name == name);
+        Assert.True(thread is not null, $"vmm has no thread {name}:\n{Threads()}");
+        return (thread.Value.Tid, thread.Value.Cpu);
+    }
+
+    /// <summary>
+    /// CPU ticks so far of KVM's kernel thread for this VM's in-kernel PIT ("kvm-pit/PID"), which
+    /// is not among the vmm's own threads; 0 if there is none. Found once, by a scan of /proc.
+    /// </summary>
+    public long PitThreadCpuTicks()
+    {
+        _pitThread ??= Directory.GetDirectories("/proc").FirstOrDefault(p => ReadProcFile(p, "comm")?.Trim() == $"kvm-pit/{_process.Id}") ?? "";
+        return _pitThread.Length > 0 && ReadProcFile(_pitThread, "stat") is { } stat ? CpuTicks(StatFields(stat)) : 0;
+    }
+
+    private string? _pitThread;
+
+    private readonly record struct VmmThread(int Tid, string Name, string Dir, string State, long CpuTicks, int Cpu);
 
     /// <summary>The vmm's threads (/proc/PID/task) that did not end while being listed.</summary>
     private List<VmmThread> Tasks()
@@ -119,9 +139,9 @@ internal sealed partial class VmmProcess : IDisposable
             try
             {
                 string name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                // stat: the state, then utime and stime 11 and 12 fields on, after the ")" that ends the name.
-                string[] stat = File.ReadAllText(Path.Combine(task, "stat")).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                threads.Add(new VmmThread(int.Parse(Path.GetFileName(task)), name, task, stat[0], long.Parse(stat[11]) + long.Parse(stat[12])));
+                string[] stat = StatFields(File.ReadAllText(Path.Combine(task, "stat")));
+                threads.Add(new VmmThread(int.Parse(Path.GetFileName(task)), name, task, stat[0], CpuTicks(stat),
+                    int.Parse(stat[36])));
             }
             catch (IOException)
             {
@@ -131,12 +151,23 @@ internal sealed partial class VmmProcess : IDisposable
         return threads;
     }
 
+    /// <summary>
+    /// A /proc stat line from its state on, after the ")" that ends the name: the state is [0],
+    /// utime and stime [11] and [12], the CPU it last ran on [36] (proc(5) fields 3, 14, 15, 39).
+    /// </summary>
+    private static string[] StatFields(string stat) => stat.Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    private static long CpuTicks(string[] statFields) => long.Parse(statFields[11]) + long.Parse(statFields[12]);
+
     /// <summary>A file of a thread's /proc folder; null if the thread has ended.</summary>
-    private static string? ReadTaskFile(VmmThread thread, string file)
+    private static string? ReadTaskFile(VmmThread thread, string file) => ReadProcFile(thread.Dir, file);
+
+    /// <summary>A file of a process's or thread's /proc folder; null if it has ended.</summary>
+    private static string? ReadProcFile(string folder, string file)
     {
         try
         {
-            return File.ReadAllText(Path.Combine(thread.Dir, file));
+            return File.ReadAllText(Path.Combine(folder, file));
         }
         catch (IOException)
         {

@@ -66,6 +66,7 @@ public sealed class ApiServerTests : IDisposable
              new("data", new BlockQueueCounters([4, 0, 0, 0, 0, 0, 0, 0], 0, 2048, 1, [3, 1]), new(2, 2, [0], 30), new NetworkVolumeStatistics(1, 2))])
         {
             VcpuRunTime = [TimeSpan.FromMilliseconds(1500)],
+            VcpuSteal = [TimeSpan.FromMilliseconds(250)],
             Serial = (120, 4),
         };
     }
@@ -112,6 +113,8 @@ public sealed class ApiServerTests : IDisposable
         double Value(string family, params (string Name, string Value)[] labels) =>
             (double)families[family]["samples"]!.AsArray().Single(s => labels.All(l => (string?)s!["labels"]![l.Name] == l.Value))!["value"]!;
         Assert.Equal(1.5, Value("vmm_vcpu_run_seconds_total", ("vcpu", "0")));
+        Assert.Equal(0.25, Value("vmm_vcpu_steal_seconds_total", ("vcpu", "0")));
+        Assert.DoesNotContain("Not measured", (string?)families["vmm_vcpu_steal_seconds_total"]["help"]);
         Assert.Equal(7, Value("vmm_vcpu_exits_total", ("vcpu", "0"), ("reason", "port_io")));
         Assert.Equal(3, Value("vmm_vcpu_exits_total", ("vcpu", "0"), ("reason", "mmio")));
         Assert.Equal(2, Value("vmm_virtio_mmio_exits_total", ("device", "nic0"), ("register", "queue_notify"), ("queue", "2")));

@@ -43,6 +43,7 @@ public sealed class CpuidTopologyTests
         Leaf(0x8000_001d, 2, 0x0003_c163, 0x03c0_003f, 0x7fff, 0x1, indexed: true),
         Leaf(0x8000_001d, 3, 0, 0, 0, 0, indexed: true),
         Leaf(0x8000_001e, 0, 0x0e, 0x0107, 0x0103, 0),
+        Leaf(0x4000_0001, 0, 0x0100_7efb, 0, 0, 0), // the sandbox's KVM paravirtual features, steal time (bit 5) among them
     ];
 
     private static KvmCpuidEntry2 Find(KvmCpuidEntry2[] entries, uint function, uint index = 0) =>
@@ -143,8 +144,21 @@ public sealed class CpuidTopologyTests
     public void Other_leaves_pass_through_unchanged()
     {
         KvmCpuidEntry2[] entries = CpuidTopology.ForVcpu(Supported, 1, 2);
-        foreach (uint function in new uint[] { 0x0, 0x7, 0x4000_0000, 0x8000_0000 })
+        foreach (uint function in new uint[] { 0x0, 0x7, 0x4000_0000, 0x4000_0001, 0x8000_0000 })
             Assert.Equal(Supported.Single(e => e.Function == function), Find(entries, function));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void Every_vcpu_gets_kvm_s_paravirtual_features_steal_time_among_them(int count)
+    {
+        for (int index = 0; index < count; index++)
+        {
+            uint features = KvmParavirtFeatures.Of(CpuidTopology.ForVcpu(Supported, index, count));
+            Assert.Equal(0x0100_7efbu, features);
+            Assert.NotEqual(0u, features & KvmParavirtFeatures.StealTime);
+        }
     }
 
     [Fact]
