@@ -37,13 +37,9 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
     [GeneratedRegex(@"^VSWITCH-SPIN t=(\d+) loops=(\d+) ran_ms=(\d+)", RegexOptions.Multiline)]
     private static partial Regex Spin();
 
-    private static string VmmBinary => Environment.GetEnvironmentVariable("VSWITCH_VMM") is { Length: > 0 } published
-        ? published
-        : Path.Combine(AppContext.BaseDirectory, "vmm");
-
     private static Vm Spinner(string name) =>
         new(name, "red", Vcpus: 1, MemoryMib: 128, GuestImages.Kernel, GuestImages.Initramfs,
-            $"reboot=k panic=-1 pci=off quiet vsw.nonce={name} vsw.spin_s={SpinSeconds}");
+            $"reboot=k panic=-1 pci=off quiet vsw.nonce={name} vsw.spin_s={SpinSeconds} vsw.power_button=poweroff");
 
     private static string Group(string vm) => Path.Join(Cgroup.Mount, "vswitch", vm);
 
@@ -51,11 +47,9 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
     private static long UsageUs(string vm) =>
         long.Parse(File.ReadLines(Path.Join(Group(vm), "cpu.stat")).First(l => l.StartsWith("usage_usec ", StringComparison.Ordinal))[11..]);
 
-    private string LogOf(string vm) => Path.Combine(_host.LogDirectory, VmmChildren.ChildName(vm) + ".log");
-
     /// <summary>Each second the guest spun through, by its t: (loops, ran_ms).</summary>
     private Dictionary<long, (long Loops, long RanMs)> Seconds(string vm) =>
-        Spin().Matches(File.Exists(LogOf(vm)) ? File.ReadAllText(LogOf(vm)) : "")
+        Spin().Matches(File.Exists(_host.VmmLog(vm)) ? File.ReadAllText(_host.VmmLog(vm)) : "")
             .ToDictionary(m => long.Parse(m.Groups[1].Value), m => (long.Parse(m.Groups[2].Value), long.Parse(m.Groups[3].Value)));
 
     [Fact]
@@ -68,7 +62,7 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
         await _host.StartAgentAsync(new JsonObject
         {
             ["vswitchd"] = _host.Vswitchd(cores: "0"),
-            ["vmm_binary"] = VmmBinary,
+            ["vmm_binary"] = AgentHost.VmmBinary,
         });
         await _host.Api.CreateAsync(Routes.Tenants, new Tenant("red", 100));
         string[] vms = ["x", "y", "z"];

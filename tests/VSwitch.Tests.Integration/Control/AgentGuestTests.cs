@@ -36,11 +36,6 @@ public sealed partial class AgentGuestTests : IAsyncDisposable
 
     private string Pool => Path.Combine(_host.Folder, "pool");
 
-    /// <summary>The vmm the agent starts: the published one the lane names (VSWITCH_VMM), else the apphost built beside these tests.</summary>
-    private static string VmmBinary => Environment.GetEnvironmentVariable("VSWITCH_VMM") is { Length: > 0 } published
-        ? published
-        : Path.Combine(AppContext.BaseDirectory, "vmm");
-
     [GeneratedRegex(@"^VSWITCH-DISK-(WRITTEN|READ) sha256=([0-9a-f]{64})", RegexOptions.Multiline)]
     private static partial Regex Disk();
 
@@ -52,20 +47,18 @@ public sealed partial class AgentGuestTests : IAsyncDisposable
 
     private static Vm Guest(string name, string mac, string ip, string parameters, params string[] volumes) =>
         new(name, "red", Vcpus: 1, MemoryMib: 256, GuestImages.Kernel, GuestImages.Initramfs,
-            $"reboot=k panic=-1 pci=off quiet vsw.nonce={name} vsw.net={ip}/24 {parameters} vsw.stay=1",
+            $"reboot=k panic=-1 pci=off quiet vsw.nonce={name} vsw.net={ip}/24 {parameters} vsw.power_button=poweroff",
             Nics: [new Nic(mac, [ip])], Volumes: volumes);
 
     /// <summary>The guest's console since the start of its <paramref name="boot"/>th boot (1: the first), once <paramref name="line"/> matches there.</summary>
     private Task<Match> GuestSaysAsync(string vm, int boot, Regex line, string what) =>
         _host.EventuallyAsync(() =>
         {
-            string log = File.Exists(LogOf(vm)) ? File.ReadAllText(LogOf(vm)) : "";
+            string log = File.Exists(_host.VmmLog(vm)) ? File.ReadAllText(_host.VmmLog(vm)) : "";
             string[] boots = log.Split($"VSWITCH-GUEST-READY nonce={vm} ");
             Match? found = boots.Length > boot ? line.Match(boots[boot]) : null;
             return Task.FromResult(found is { Success: true } ? found : null);
         }, $"guest {vm}, boot {boot}: {what}", s_step, VmmChildren.ChildName(vm));
-
-    private string LogOf(string vm) => Path.Combine(_host.LogDirectory, VmmChildren.ChildName(vm) + ".log");
 
     private Task<AgentStatus> ChildAsync(string child, Func<SupervisedChild, bool> state, string what) =>
         _host.EventuallyAsync(async () => await _host.StatusAsync() is { } s && AgentHost.Child(s, child) is { } c && state(c) ? s : null, what);
@@ -74,7 +67,7 @@ public sealed partial class AgentGuestTests : IAsyncDisposable
     {
         // One CPU in the sandbox: EAL and the worker on core 0, sleeping when idle so the guests run.
         ["vswitchd"] = _host.Vswitchd(cores: "0"),
-        ["vmm_binary"] = VmmBinary,
+        ["vmm_binary"] = AgentHost.VmmBinary,
         ["vmm"] = new JsonObject { ["volume_pool"] = Pool },
     });
 

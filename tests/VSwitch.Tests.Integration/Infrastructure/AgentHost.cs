@@ -102,6 +102,14 @@ public sealed class AgentHost(string name) : IAsyncDisposable
     /// <summary>The supervised child <paramref name="child"/> in <paramref name="status"/>, or null when it is not there.</summary>
     public static SupervisedChild? Child(AgentStatus status, string child) => status.Children.SingleOrDefault(c => c.Name == child);
 
+    /// <summary>The vmm the agent starts: the published one the KVM lane names (VSWITCH_VMM), else the apphost built beside these tests.</summary>
+    public static string VmmBinary => Environment.GetEnvironmentVariable("VSWITCH_VMM") is { Length: > 0 } published
+        ? published
+        : Path.Combine(AppContext.BaseDirectory, "vmm");
+
+    /// <summary>VM <paramref name="vm"/>'s vmm log: its stderr and the guest's serial console.</summary>
+    public string VmmLog(string vm) => Path.Combine(LogDirectory, VmmChildren.ChildName(vm) + ".log");
+
     /// <summary>The last 4000 characters of a supervised child's log (its stdout and stderr).</summary>
     public string ChildLog(string child)
     {
@@ -135,8 +143,10 @@ public sealed class AgentHost(string name) : IAsyncDisposable
             await EndAgentAsync(kill: true);
         if (Directory.Exists(SupervisorDirectory))
         {
+            // A vmm's SIGTERM presses its guest's power button; the guests here power off on it, and
+            // vmm stops one that does not 30 s later, well inside its own 45 s stop timeout.
             using ProcessSupervisor reaper = ProcessSupervisor.Start(new SupervisorOptions(SupervisorDirectory, LogDirectory), []);
-            await reaper.StopAllAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await reaper.StopAllAsync().WaitAsync(VmmChildren.StopTimeout + TimeSpan.FromSeconds(15));
         }
         VswitchdProcess.CleanupRuntime(_prefix);
         Directory.Delete(Folder, recursive: true);
