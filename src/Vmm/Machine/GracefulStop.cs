@@ -34,18 +34,21 @@ public static class GracefulStop
         machine.Resume();
         if (!machine.PressPowerButton())
             return machine.Outcome.IsCompleted ? new GracefulStopResult(await machine.Outcome.ConfigureAwait(false), TimeSpan.Zero) : null;
-        VmOutcome outcome;
-        try
+        // Timers tick on a coarser clock than Stopwatch and may fire a millisecond early (a stop
+        // answered "after 0.999 s" of a 1 s timeout): the guest gets its whole time, by this clock.
+        for (TimeSpan left = timeout; left > TimeSpan.Zero; left = timeout - clock.Elapsed)
         {
-            outcome = await machine.Outcome.WaitAsync(timeout).ConfigureAwait(false);
+            try
+            {
+                return new GracefulStopResult(await machine.Outcome.WaitAsync(left + TimeSpan.FromMilliseconds(1)).ConfigureAwait(false), clock.Elapsed);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
-        catch (TimeoutException)
-        {
-            machine.RequestStop(new VmOutcome(StopReason.StopTimeout,
-                $"stop: the guest had not powered off {timeout.TotalSeconds:0.###} s after the power button; stopped it hard"));
-            // The first request wins: a power-off that came in meanwhile is what happened.
-            outcome = await machine.Outcome.ConfigureAwait(false);
-        }
-        return new GracefulStopResult(outcome, clock.Elapsed);
+        machine.RequestStop(new VmOutcome(StopReason.StopTimeout,
+            $"stop: the guest had not powered off {timeout.TotalSeconds:0.###} s after the power button; stopped it hard"));
+        // The first request wins: a power-off that came in meanwhile is what happened.
+        return new GracefulStopResult(await machine.Outcome.ConfigureAwait(false), clock.Elapsed);
     }
 }
