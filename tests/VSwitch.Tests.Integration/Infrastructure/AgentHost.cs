@@ -54,10 +54,28 @@ public sealed class AgentHost(string name) : IAsyncDisposable
     /// <summary>Writes the host settings (runtime_dir and vswitchd_binary filled in, the rest from <paramref name="settings"/>) and starts the agent on them.</summary>
     public async Task StartAgentAsync(JsonObject settings)
     {
+        // A vmm left by an earlier test would take the one emulated CPU of the KVM sandbox from
+        // this test's guests: say so here rather than as a boot that never ends.
+        string[] strays = [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(pid => pid!.All(char.IsAsciiDigit))
+            .Where(pid => ReadOrEmpty($"/proc/{pid}/comm").Trim() == "vmm" && !ReadOrEmpty($"/proc/{pid}/cmdline").Contains(Folder, StringComparison.Ordinal))
+            .Select(pid => $"{pid}: {ReadOrEmpty($"/proc/{pid}/cmdline").Replace('\0', ' ')}")];
+        Assert.True(strays.Length == 0, $"vmm processes of another test still run: {string.Join("; ", strays)}");
         settings["runtime_dir"] = Runtime;
         settings["vswitchd_binary"] = RepoPaths.Vswitchd();
         await File.WriteAllTextAsync(SettingsPath, settings.ToJsonString());
         Agent = await AgentProcess.StartAsync(SocketPath, StatePath, "--host-settings", SettingsPath);
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     /// <summary>Ends the agent (SIGKILL, or SIGTERM when <paramref name="kill"/> is false) and forgets it; its children run on.</summary>
