@@ -21,6 +21,7 @@ public sealed record Nic(string Mac, IReadOnlyList<string> Ipv4, int Prefix = 24
 /// <param name="Volumes">Names of volumes attached as virtio-blk disks, in order (vda, vdb, ...); each belongs to at most one VM.</param>
 /// <param name="CpuWeight">cgroup v2 cpu.weight of the VM's vCPU threads, 1..10000 (100: an equal share).</param>
 /// <param name="CpuMaxPercent">cgroup v2 cpu.max as a share of one CPU, 1..100 × vcpus; null: no cap.</param>
+/// <param name="Power">What the VM should be doing (<see cref="PowerStates"/>): "running" (the default), "paused" or "stopped".</param>
 public sealed record Vm(
     string Name,
     string Tenant,
@@ -32,7 +33,24 @@ public sealed record Vm(
     IReadOnlyList<Nic>? Nics = null,
     IReadOnlyList<string>? Volumes = null,
     int CpuWeight = 100,
-    int? CpuMaxPercent = null);
+    int? CpuMaxPercent = null,
+    string Power = PowerStates.Running);
+
+/// <summary>A VM's power states (docs/agent.md, "Power"): what the operator asks, the agent keeps.</summary>
+public static class PowerStates
+{
+    /// <summary>Its vmm runs and so do its vCPUs; a vmm that dies is started again.</summary>
+    public const string Running = "running";
+    /// <summary>Its vmm runs, every vCPU parked: memory, devices and connections stay, the guest does not run.</summary>
+    public const string Paused = "paused";
+    /// <summary>No vmm: the guest was asked to power off (ACPI power button), and stopped hard if it did not in time. Its volumes, ports and reservations stay.</summary>
+    public const string Stopped = "stopped";
+
+    public static readonly IReadOnlyList<string> All = [Running, Paused, Stopped];
+}
+
+/// <summary>A VM's power state, changeable at any time (PUT /v1/vms/{name}/power): start and resume are "running", pause "paused", stop "stopped".</summary>
+public sealed record VmPower(string State);
 
 /// <summary>A VM's CPU control, changeable while it runs (PUT /v1/vms/{name}/cpu): what <see cref="Vm.CpuWeight"/> and <see cref="Vm.CpuMaxPercent"/> say, both replaced.</summary>
 /// <param name="CpuWeight">cgroup v2 cpu.weight, 1..10000 (100: an equal share).</param>
@@ -84,9 +102,10 @@ public sealed record SupervisedChild(string Name, string State, int? Pid, int St
 /// <param name="Config">The configuration file the agent writes for vswitchd.</param>
 public sealed record VswitchdConvergence(bool Converged, string? LastError, DateTimeOffset? CheckedAt, string Config);
 
-/// <summary>Whether every VM of the desired state has its volumes made and attached in the pool and its vmm spec written (its vmm is then a supervised child).</summary>
-/// <param name="Problems">Why each VM that is not ready is not, one line per VM ("VM 'web-1': ..."); empty when all are.</param>
-public sealed record VmsConvergence(bool Converged, IReadOnlyList<string> Problems);
+/// <summary>Whether every VM of the desired state has its volumes made and attached in the pool, its vmm spec written (its vmm is then a supervised child unless it is stopped) and its power state.</summary>
+/// <param name="Problems">Why each VM that is not ready, or not in its desired power state, is not, one line per VM ("VM 'web-1': ..."); empty when all are.</param>
+/// <param name="Power">What each VM is doing, by name, as its vmm said at the last pass: "running", "paused", "stopped" (no vmm), "stopping", "starting" (its vmm is being started or not answering yet) or "unknown" (its vmm answered nothing sensible; Problems says what).</param>
+public sealed record VmsConvergence(bool Converged, IReadOnlyList<string> Problems, IReadOnlyDictionary<string, string>? Power = null);
 
 /// <summary>
 /// Every error the agent returns: HTTP 400 (a field is malformed), 404 (no such resource), 409

@@ -13,6 +13,8 @@ public static class Routes
     /// <summary>GET: the supervised children and whether vswitchd serves the desired state (AgentStatus).</summary>
     public const string Status = "/v1/status";
     public const string OpenApi = "/openapi/v1.json";
+    /// <summary>GET: Prometheus's text format: every running VM's vmm metrics and the agent's view of the host (docs/agent.md, "Metrics").</summary>
+    public const string Metrics = "/metrics";
 
     public static string Member(string collection, string name) => $"{collection}/{Uri.EscapeDataString(name)}";
 
@@ -20,4 +22,9 @@ public static class Routes
     public const string VmCpuTemplate = Vms + "/{name}/cpu";
 
     public static string VmCpu(string vm) => $"{Member(Vms, vm)}/cpu";
+
+    /// <summary>PUT: a VM's power state (VmPower): start, stop, pause, resume.</summary>
+    public const string VmPowerTemplate = Vms + "/{name}/power";
+
+    public static string VmPower(string vm) => $"{Member(Vms, vm)}/power";
 }

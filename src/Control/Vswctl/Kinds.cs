@@ -44,6 +44,7 @@ internal static class Kinds
         new("tenant", v => v.Tenant),
         new("vcpus", v => $"{v.Vcpus}"),
         new("memory_mib", v => $"{v.MemoryMib}"),
+        new("power", v => v.Power),
         new("cpu_weight", v => $"{v.CpuWeight}", Listed: false),
         new("cpu_max_percent", v => $"{v.CpuMaxPercent}", Listed: false),
         new("kernel", v => v.Kernel, Listed: false),
@@ -112,16 +113,32 @@ internal static class Kinds
         var nics = NicSyntax.Option();
         var volumes = new Option<string[]>("--volume") { Description = "a volume to attach as a virtio-blk disk (vda, vdb, ... in order); repeat for more", HelpName = "NAME" };
         (Option<int?> weight, Option<int?> max) = CpuOptions();
-        Command command = Vms.Command(verbs, "VMs of tenants on this host", [tenant, vcpus, memory, kernel, initramfs, cmdline, nics, volumes, weight, max], (parse, name) =>
+        var stopped = new Option<bool>("--stopped") { Description = "create it stopped (power state \"stopped\"): its volumes are made, its vmm is not started until 'vm start'" };
+        Command command = Vms.Command(verbs, "VMs of tenants on this host", [tenant, vcpus, memory, kernel, initramfs, cmdline, nics, volumes, weight, max, stopped], (parse, name) =>
         {
             Nic[] nicsGiven = parse.GetValue(nics) ?? [];
             string[] volumesGiven = parse.GetValue(volumes) ?? [];
             var vm = new Vm(name, parse.GetValue(tenant)!, parse.GetValue(vcpus), parse.GetValue(memory), parse.GetValue(kernel)!,
                 parse.GetValue(initramfs), parse.GetValue(cmdline), nicsGiven.Length == 0 ? null : nicsGiven, volumesGiven.Length == 0 ? null : volumesGiven,
-                CpuMaxPercent: parse.GetValue(max));
+                CpuMaxPercent: parse.GetValue(max), Power: parse.GetValue(stopped) ? PowerStates.Stopped : PowerStates.Running);
             return parse.GetValue(weight) is { } given ? vm with { CpuWeight = given } : vm;
         });
         command.Subcommands.Add(SetCpu(verbs));
+        command.Subcommands.Add(SetPower(verbs, "start", PowerStates.Running, "Start a stopped VM (power state \"running\"): the agent starts its vmm within a second"));
+        command.Subcommands.Add(SetPower(verbs, "stop", PowerStates.Stopped,
+            "Stop a VM (power state \"stopped\"): its guest gets the ACPI power button and 30 s to power off, then is stopped hard; volumes, ports and reservations stay"));
+        command.Subcommands.Add(SetPower(verbs, "pause", PowerStates.Paused, "Pause a running VM (power state \"paused\"): its vCPUs stop, its memory and devices stay"));
+        command.Subcommands.Add(SetPower(verbs, "resume", PowerStates.Running, "Resume a paused VM (power state \"running\")"));
+        return command;
+    }
+
+    /// <summary>vm start|stop|pause|resume NAME: sets the VM's power state; prints the VM.</summary>
+    private static Command SetPower(AgentVerbs verbs, string verb, string state, string description)
+    {
+        var name = new Argument<string>("NAME") { Description = "the VM's name" };
+        var command = new Command(verb, $"{description}. Prints the VM") { name };
+        verbs.SetAction(command, async (parse, agent, printer, ct) =>
+            printer.Show(await agent.PutAsync<VmPower, Vm>(Routes.VmPower(parse.GetValue(name)!), new VmPower(state), ct).ConfigureAwait(false), Vms.Fields));
         return command;
     }
 

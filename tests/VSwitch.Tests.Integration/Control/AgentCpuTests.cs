@@ -11,8 +11,14 @@
 // also have been throttled (cpu.stat nr_throttled) in that time. The guests' own count of their
 // loops is printed beside it, not asserted: under nested TCG a loop's cost swings tenfold from
 // second to second (the translation cache, the timer), so a count is not CPU time there. They boot uncapped and equal
-// because a guest capped at 20 % boots five times slower under TCG. Needs /dev/kvm and cgroup2
-// with the cpu controller (the KVM sandbox mounts it), so it runs in the KVM lane.
+// because a guest capped at 20 % boots five times slower under TCG. The VMs' group weighs what
+// its VMs weigh together (700), so the host's own processes do not squeeze them.
+//
+// Then, on the same spinning guests, the VMs' power (docs/agent.md, "Power"): z paused uses no
+// CPU by its group's cpu.stat and its vmm says "paused", and resumed spins on; y stopped gets
+// the ACPI power button, powers off and its vmm leaves (the group weight drops to 600); with x
+// and z paused, y started boots again. Needs /dev/kvm and cgroup2 with the cpu controller (the
+// KVM sandbox mounts it), so it runs in the KVM lane.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -57,7 +63,7 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
             .ToDictionary(m => long.Parse(m.Groups[1].Value), m => (long.Parse(m.Groups[2].Value), long.Parse(m.Groups[3].Value)));
 
     [Fact]
-    public async Task Vms_get_cpu_time_by_their_weights_and_a_capped_vm_stays_under_its_cap()
+    public async Task Vms_get_cpu_time_by_their_weights_a_capped_vm_stays_under_its_cap_and_each_is_paused_stopped_and_started()
     {
         IReadOnlySet<string> controllers = Cgroup.Controllers(Cgroup.Mount);
         Assert.True(controllers.Contains("cpu") && controllers.Contains("cpuset"),
@@ -91,7 +97,8 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
         await _host.Api.PutAsync<VmCpu, Vm>(Routes.VmCpu("z"), new VmCpu(CpuWeight: 400, CpuMaxPercent: 20));
         await _host.EventuallyAsync(() => Task.FromResult(File.ReadAllText(Path.Join(Group("x"), "cpu.weight")).Trim() == "200"
             && File.ReadAllText(Path.Join(Group("y"), "cpu.weight")).Trim() == "100"
-            && File.ReadAllText(Path.Join(Group("z"), "cpu.max")).Trim() == "20000 100000" ? "" : null), "the groups take the new weights and cap");
+            && File.ReadAllText(Path.Join(Group("z"), "cpu.max")).Trim() == "20000 100000"
+            && GroupWeight() == "700" ? "" : null), "the groups take the new weights and cap");
         Assert.Equal("max 100000", File.ReadAllText(Path.Join(Group("y"), "cpu.max")).Trim());
         await Task.Delay(TimeSpan.FromSeconds(Settle), TestContext.Current.CancellationToken);
 
@@ -120,6 +127,66 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
         Assert.True(ratio is >= 2 * 0.85 and <= 2 * 1.15, $"not 2x within 15 %: {measured}\n{table}");
         Assert.True(share[2] is >= 0.02 and <= 0.22, $"z not within 2..22 %: {measured}\n{table}");
         Assert.True(throttled > 0, $"z's cap never held it back: {measured}");
+
+        await PowerAsync();
+    }
+
+    private static string GroupWeight() => File.ReadAllText(Path.Join(Cgroup.Mount, "vswitch", "cpu.weight")).Trim();
+
+    private async Task SetPowerAsync(string vm, string state) => await _host.Api.PutAsync<VmPower, Vm>(Routes.VmPower(vm), new VmPower(state));
+
+    /// <summary>Waits until the agent reports <paramref name="vm"/> <paramref name="power"/> (its vmm's answer at the agent's last pass).</summary>
+    private Task<AgentStatus> ObservedAsync(string vm, string power) =>
+        _host.EventuallyAsync(async () => await _host.StatusAsync() is { Vms.Power: { } observed } s && observed.GetValueOrDefault(vm) == power ? s : null,
+            $"the agent reports VM {vm} {power}", s_step, VmmChildren.ChildName(vm));
+
+    /// <summary>The CPU time <paramref name="vm"/>'s group uses in <paramref name="seconds"/> s of wall time, as a share of it.</summary>
+    private static async Task<double> ShareAsync(string vm, int seconds)
+    {
+        long before = UsageUs(vm);
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(seconds), TestContext.Current.CancellationToken);
+        return (UsageUs(vm) - before) / clock.Elapsed.TotalMicroseconds;
+    }
+
+    private async Task PowerAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        await SetPowerAsync("z", PowerStates.Paused);
+        await ObservedAsync("z", PowerStates.Paused);
+        Assert.Equal(PowerStates.Paused, await _host.VmmStateAsync("z"));
+        double paused = await ShareAsync("z", 5);
+        await SetPowerAsync("z", PowerStates.Running);
+        await ObservedAsync("z", PowerStates.Running);
+        double resumed = await ShareAsync("z", 5);
+        string shares = $"z used {paused:P1} of the CPU paused and {resumed:P1} resumed (capped at 20 %)";
+        TestContext.Current.SendDiagnosticMessage($"agent power: {shares}; paused and resumed in {clock.Elapsed.TotalSeconds:F0} s");
+        // A paused vmm's threads wait in the kernel; its vCPU runs nothing.
+        Assert.True(paused < 0.01, $"a paused VM still ran: {shares}");
+        Assert.True(resumed > 0.03, $"a resumed VM did not run again: {shares}");
+
+        clock.Restart();
+        int y = AgentHost.Child((await _host.StatusAsync())!, VmmChildren.ChildName("y"))!.Pid!.Value;
+        await SetPowerAsync("y", PowerStates.Stopped);
+        AgentStatus status = await ObservedAsync("y", PowerStates.Stopped);
+        Assert.Null(AgentHost.Child(status, VmmChildren.ChildName("y")));
+        Assert.True(AgentHost.Gone(y), $"y's vmm, pid {y}, still runs");
+        // The guest's own word that it was asked, not killed: its init saw the power button.
+        Assert.Contains("VSWITCH-POWER-BUTTON action=poweroff n=1", File.ReadAllText(_host.VmmLog("y")));
+        Assert.Equal("600", GroupWeight());
+        TestContext.Current.SendDiagnosticMessage($"agent power: y stopped by its power button in {clock.Elapsed.TotalSeconds:F0} s");
+
+        // x and z paused: y boots as if alone.
+        clock.Restart();
+        await SetPowerAsync("x", PowerStates.Paused);
+        await SetPowerAsync("z", PowerStates.Paused);
+        await SetPowerAsync("y", PowerStates.Running);
+        await _host.EventuallyAsync(() => Task.FromResult(File.ReadAllText(_host.VmmLog("y")).Split("VSWITCH-GUEST-READY nonce=y ").Length > 2 ? "" : null),
+            "guest y boots again", s_step, VmmChildren.ChildName("y"));
+        status = await ObservedAsync("y", PowerStates.Running);
+        Assert.Equal(new Dictionary<string, string> { ["x"] = PowerStates.Paused, ["y"] = PowerStates.Running, ["z"] = PowerStates.Paused }, status.Vms!.Power);
+        Assert.True(status.Vms.Converged, $"VMs: {string.Join("; ", status.Vms.Problems)}");
+        TestContext.Current.SendDiagnosticMessage($"agent power: y started and booted again in {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     public ValueTask DisposeAsync() => _host.DisposeAsync();

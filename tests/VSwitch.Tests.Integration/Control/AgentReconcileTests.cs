@@ -35,13 +35,14 @@ public sealed class AgentReconcileTests : IAsyncDisposable
     /// <summary>Writes the kernel file VMs name (never booted: no vmm_binary) and starts the agent.</summary>
     /// <param name="idleSleepUs">workers.idle_sleep_us: a setting no control op changes, so changing it restarts vswitchd.</param>
     /// <param name="uplink">With an uplink and a VTEP, and so an overlay.</param>
-    private async Task StartAgentAsync(int idleSleepUs = 200, bool uplink = false)
+    /// <param name="options">More of `vswitch-agent run`'s options.</param>
+    private async Task StartAgentAsync(int idleSleepUs = 200, bool uplink = false, string[]? options = null, bool restartAlways = false)
     {
         await File.WriteAllTextAsync(Kernel, "never booted: no vmm_binary is given", Ct);
         JsonObject vswitchd = _host.Vswitchd(idleSleepUs);
         if (uplink)
             vswitchd["uplink"] = new JsonObject { ["devargs"] = "net_null0,no-rx=1", ["vtep"] = "192.168.50.1/24", ["mac"] = "02:aa:00:00:00:01" };
-        await _host.StartAgentAsync(new JsonObject { ["vswitchd"] = vswitchd });
+        await _host.StartAgentAsync(new JsonObject { ["vswitchd"] = vswitchd }, options, restartAlways);
     }
 
     private static bool Holds(JsonObject list, string array, string name) =>
@@ -78,7 +79,8 @@ public sealed class AgentReconcileTests : IAsyncDisposable
     [Fact]
     public async Task The_agent_keeps_vswitchd_running_and_serving_the_desired_state()
     {
-        await StartAgentAsync();
+        // As systemd runs it (deploy/systemd/vswitch-agent.service): started again whenever it ends.
+        await StartAgentAsync(restartAlways: true);
         AgentStatus status = await EventuallyAsync(async () => await StatusAsync() is { Vswitchd.Converged: true } s ? s : null,
             "an empty vswitchd runs and is converged");
         Assert.Equal("running", Vswitchd(status).State);
@@ -107,9 +109,13 @@ public sealed class AgentReconcileTests : IAsyncDisposable
         await Api.DeleteAsync(Routes.Vms, "web", Ct);
         await ServedAsync("web.nic0", present: false);
 
-        // kill -9 the agent; the next one adopts the running vswitchd and still converges.
-        await _host.EndAgentAsync(kill: true);
-        await StartAgentAsync();
+        // kill -9 the agent: its supervisor starts the next one, which adopts the running vswitchd
+        // and still converges.
+        int agentPid = _host.Agent!.Pid;
+        using (Process victim = Process.GetProcessById(agentPid))
+            victim.Kill();
+        await EventuallyAsync(() => Task.FromResult(_host.Restarter!.Starts == 2 ? "" : null), "the agent's supervisor starts it again");
+        Assert.NotEqual(agentPid, _host.Agent!.Pid);
         status = await EventuallyAsync(async () => await StatusAsync() is { Vswitchd.Converged: true } s ? s : null,
             "the restarted agent finds vswitchd converged");
         Assert.Equal((secondPid, 2, true), (Vswitchd(status).Pid!.Value, Vswitchd(status).StartCount, Vswitchd(status).Adopted));
@@ -125,6 +131,44 @@ public sealed class AgentReconcileTests : IAsyncDisposable
         Assert.NotEqual(secondPid, Vswitchd(status).Pid);
         await ServedAsync("db.nic0", present: true);
         Assert.Contains("idle_sleep_us: 100", await File.ReadAllTextAsync(Path.Combine(_host.Runtime, "vswitchd.yaml"), Ct));
+    }
+
+    /// <summary>
+    /// A real Prometheus scrapes the agent's --metrics-listen (docs/agent.md, "Metrics") and reads
+    /// vswitchd supervised, running and converged, and its restart after kill -9; that address
+    /// serves nothing but /metrics. The VMs' own families come from running vmms: AgentGuestTests.
+    /// </summary>
+    [Fact]
+    public async Task Prometheus_scrapes_the_agents_metrics_address_which_serves_nothing_else()
+    {
+        int port = PrometheusServer.FreePort();
+        await StartAgentAsync(options: ["--metrics-listen", $"127.0.0.1:{port}"]);
+        await Api.CreateAsync(Routes.Tenants, new Tenant("blue", 100));
+        await Api.CreateAsync(Routes.Vms, NewVm("web", "02:00:00:00:00:01", "10.0.0.1"));
+        AgentStatus status = await ServedAsync("web.nic0", present: true);
+        await using PrometheusServer prometheus = await PrometheusServer.StartAsync($"127.0.0.1:{port}", Ct);
+
+        TimeSpan patience = TimeSpan.FromSeconds(60);
+        await prometheus.WaitForAsync($"up{{job=\"{PrometheusServer.Job}\"}}", v => v == 1, patience, Ct);
+        await prometheus.WaitForAsync("vswitch_agent_child_running{child=\"vswitchd\"}", v => v == 1, patience, Ct);
+        await prometheus.WaitForAsync("vswitch_agent_converged{part=\"vswitchd\"}", v => v == 1, patience, Ct);
+        await prometheus.WaitForAsync("vswitch_agent_child_starts_total{child=\"vswitchd\"}", v => v == 1, patience, Ct);
+
+        using (Process victim = Process.GetProcessById(Vswitchd(status).Pid!.Value))
+            victim.Kill();
+        await prometheus.WaitForAsync("vswitch_agent_child_starts_total{child=\"vswitchd\"}", v => v == 2, patience, Ct);
+        await prometheus.WaitForAsync("vswitch_agent_converged{part=\"vswitchd\"}", v => v == 1, patience, Ct);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        HttpResponseMessage metrics = await http.GetAsync($"http://127.0.0.1:{port}{Routes.Metrics}", Ct);
+        Assert.Equal(("text/plain", System.Net.HttpStatusCode.OK), (metrics.Content.Headers.ContentType?.MediaType, metrics.StatusCode));
+        foreach (string route in new[] { Routes.Vms, Routes.Status, Routes.OpenApi })
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync($"http://127.0.0.1:{port}{route}", Ct)).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound,
+            (await http.PostAsync($"http://127.0.0.1:{port}{Routes.Tenants}", new StringContent("""{"name":"red","vni":7}""", System.Text.Encoding.UTF8, "application/json"), Ct)).StatusCode);
+        Assert.Equal(["blue"], (await Api.GetAsync<List<Tenant>>(Routes.Tenants, Ct)).Select(t => t.Name));
+        // The socket serves /metrics too, with its peer checks.
+        Assert.Contains("vswitch_agent_child_running{child=\"vswitchd\"} 1\n", await Api.GetTextAsync(Routes.Metrics, Ct));
     }
 
     [Fact]

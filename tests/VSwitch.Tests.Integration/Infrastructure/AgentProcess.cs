@@ -48,6 +48,9 @@ public sealed class AgentProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits, for as long as it takes, until the agent has exited (killed, or ended by itself).</summary>
+    public Task WaitForEndAsync(CancellationToken ct) => _process.WaitForExitAsync(Timeout.InfiniteTimeSpan, cancellationToken: ct);
+
     /// <summary>Waits for the agent to exit by itself; returns its status.</summary>
     public async Task<int> WaitForExitAsync() => await _process.WaitForExitAsync(StartTimeout) ?? -1;
 

@@ -1,6 +1,6 @@
 // The vswitch-agent program's command line (docs/agent.md, "Running it"):
 //   vswitch-agent run [--socket PATH] [--state PATH] [--group NAME] [--cpus N] [--memory-mib N] [--vcpu-overcommit X]
-//                     [--host-settings FILE]
+//                     [--host-settings FILE] [--metrics-listen ADDR:PORT]
 // Exit status as every VSwitch program's (Common/Cli/ExitStatus.cs): 0 stopped by SIGTERM or
 // SIGINT, 1 failed while running, 2 bad input: an option out of range, a socket another agent
 // listens on, a state file it cannot use, a host settings file it cannot run with.
@@ -67,9 +67,16 @@ public static class AgentCommandLine
             HelpName = "FILE",
         };
 
+        var metricsListen = new Option<string>("--metrics-listen")
+        {
+            Description = "also serve GET /metrics (and nothing else) over TCP on this address, for Prometheus: 127.0.0.1:9464, [::1]:9464 (default: /metrics on the socket only)",
+            HelpName = "ADDR:PORT",
+        };
+        Check(metricsListen, text => MetricsEndpoint(text) is null ? $"'{text}' is not an IP address and port (127.0.0.1:9464, [::1]:9464)" : null);
+
         var run = new Command("run", "Serve the desired state's API on the socket until SIGTERM or SIGINT")
         {
-            socket, state, group, cpus, memory, overcommit, hostSettings,
+            socket, state, group, cpus, memory, overcommit, hostSettings, metricsListen,
         };
         run.SetAction(async (parse, cancel) =>
         {
@@ -94,7 +101,8 @@ public static class AgentCommandLine
                     parse.GetRequiredValue(state),
                     parse.GetValue(group) is { } name ? GroupDatabase.Gid(name) : null,
                     new HostResources(parse.GetValue(cpus), memoryMib, parse.GetValue(overcommit)),
-                    reconcile);
+                    reconcile,
+                    parse.GetValue(metricsListen) is { } listen ? MetricsEndpoint(listen) : null);
                 await AgentServer.RunAsync(settings, cancel).ConfigureAwait(false);
                 return ExitStatus.Ok;
             }
@@ -116,6 +124,10 @@ public static class AgentCommandLine
         };
         return CommandLines.InvokeAsync(Program, root, args, stdout, stderr, ct);
     }
+
+    /// <summary>An IP address with a port of 1..65535 ("127.0.0.1:9464", "[::1]:9464"), or null.</summary>
+    internal static System.Net.IPEndPoint? MetricsEndpoint(string text) =>
+        System.Net.IPEndPoint.TryParse(text, out System.Net.IPEndPoint? endpoint) && endpoint.Port > 0 ? endpoint : null;
 
     /// <summary>A usage error (exit 2) "--option: why" when <paramref name="why"/> has something against the option's value.</summary>
     private static void Check<T>(Option<T> option, Func<T, string?> why) =>

@@ -1,5 +1,5 @@
 // What the agent logs, with fixed event ids so an operator can filter them. Nothing per request
-// except changes (create, delete, a VM's CPU) and failures: listing and showing are not worth a line.
+// except changes (create, delete, a VM's CPU and power) and failures: listing and showing are not worth a line.
 using Microsoft.Extensions.Logging;
 
 namespace VSwitch.Control.Agent.Http;
@@ -26,4 +26,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(7, LogLevel.Information, "VM '{Name}': cpu_weight {Weight}, cpu_max_percent {Cap}")]
     public static partial void CpuSet(ILogger logger, string name, int weight, string cap);
+
+    [LoggerMessage(8, LogLevel.Information, "VM '{Name}': power {Power}")]
+    public static partial void PowerSet(ILogger logger, string name, string power);
 }

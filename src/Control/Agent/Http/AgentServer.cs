@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.WebUtilities;
 using VSwitch.Common.Sockets;
+using VSwitch.Control.Agent.Metrics;
 using VSwitch.Control.Agent.Reconcile;
 using VSwitch.Control.Agent.State;
 using VSwitch.Control.Agent.Validation;
@@ -63,8 +64,9 @@ public static class AgentServer
             string staging = SocketPath.Staging(socketPath);
             // Built before the loop it reports on: the loop logs through the application's logger.
             HostReconciler? reconciler = null;
-            await using WebApplication app = Build(settings, store, staging,
-                () => reconciler?.Status() ?? new AgentStatus([], null), () => reconciler?.Poke());
+            AgentStatus Status() => reconciler?.Status() ?? new AgentStatus([], null);
+            await using WebApplication app = Build(settings, store, staging, Status, () => reconciler?.Poke(),
+                ct => AgentMetrics.ScrapeAsync(Status(), reconciler?.Paths, ct));
             ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("vswitch-agent");
             if (settings.Reconcile is { } reconcile)
                 reconciler = HostReconciler.Start(store.Read, reconcile, logger);
@@ -118,7 +120,9 @@ public static class AgentServer
     /// <summary>The web application, listening on <paramref name="socket"/> once started.</summary>
     /// <param name="status">What GET /v1/status answers.</param>
     /// <param name="changed">Called after every stored change that vswitchd serves (tenants, VMs, remote hosts, remote VMs).</param>
-    internal static WebApplication Build(AgentSettings settings, AgentStore store, string socket, Func<AgentStatus> status, Action changed)
+    /// <param name="metrics">What GET /metrics answers, in Prometheus's text format.</param>
+    internal static WebApplication Build(AgentSettings settings, AgentStore store, string socket, Func<AgentStatus> status, Action changed,
+        Func<CancellationToken, Task<string>> metrics)
     {
         // No arguments, and the content root where the binary is: nothing in the working
         // directory (appsettings.json) changes how the agent runs.
@@ -143,6 +147,9 @@ public static class AgentServer
             var gate = new PeerGate(new ConnectionGate(limits),
                 kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("vswitch-agent"));
             kestrel.ListenUnixSocket(socket, listen => listen.Use(gate.Wrap));
+            // No peer credentials over TCP: that listener serves /metrics and nothing else (below).
+            if (settings.MetricsListen is { } metricsListen)
+                kestrel.Listen(metricsListen);
         });
         builder.Services.ConfigureHttpJsonOptions(o => AgentJson.Configure(o.SerializerOptions));
         builder.Services.AddOpenApi(AgentOpenApi.Configure);
@@ -150,6 +157,14 @@ public static class AgentServer
         WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("vswitch-agent");
         app.Use(async (context, next) => await AnswerErrorsAsync(context, next, logger));
+        app.Use(async (context, next) =>
+        {
+            // A TCP connection (--metrics-listen) has an IP address; the Unix socket's has none.
+            if (context.Connection.LocalIpAddress is not null && context.Request.Path != Routes.Metrics)
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+            else
+                await next(context);
+        });
 
         HostResources host = settings.Host;
         ResourceEndpoints.Map(app, Routes.Tenants, Kinds.Tenant, store, host, logger, changed);
@@ -157,20 +172,16 @@ public static class AgentServer
         ResourceEndpoints.Map(app, Routes.Volumes, Kinds.Volume, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.Hosts, Kinds.Host, store, host, logger, changed);
         ResourceEndpoints.Map(app, Routes.RemoteVms, Kinds.RemoteVm, store, host, logger, changed);
-        app.MapPut(Routes.VmCpuTemplate, async (string name, HttpRequest request) =>
-            {
-                Vm stored = store.SetCpu(name, await RequestBody.ReadAsync<VmCpu>(request));
-                AgentLog.CpuSet(logger, name, stored.CpuWeight, stored.CpuMaxPercent?.ToString() ?? "none");
-                changed();
-                return Results.Ok(stored);
-            })
-            .WithName("set-vm-cpu")
-            .WithTags("vms")
-            .WithSummary("Replace a VM's CPU weight and cap; its running vmm's cgroup follows within a second")
-            .Accepts<VmCpu>("application/json")
-            .Produces<Vm>()
+        MapVmChange<VmCpu>(app, Routes.VmCpuTemplate, "set-vm-cpu", "Replace a VM's CPU weight and cap; its running vmm's cgroup follows within a second",
+            (name, cpu) => store.SetCpu(name, cpu), vm => AgentLog.CpuSet(logger, vm.Name, vm.CpuWeight, vm.CpuMaxPercent?.ToString() ?? "none"), changed)
             .Produces<ApiError>(StatusCodes.Status400BadRequest)
             .Produces<ApiError>(StatusCodes.Status404NotFound);
+        MapVmChange<VmPower>(app, Routes.VmPowerTemplate, "set-vm-power",
+            "Start, stop, pause or resume a VM: its power state; its vmm follows within a second (a stop gives the guest its ACPI power button first)",
+            (name, power) => store.SetPower(name, power), vm => AgentLog.PowerSet(logger, vm.Name, vm.Power), changed)
+            .Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
+            .Produces<ApiError>(StatusCodes.Status409Conflict);
         app.MapGet(Routes.Capacity, () => Results.Ok(host.Usage(store.Read())))
             .WithName("capacity")
             .WithTags("capacity")
@@ -181,9 +192,30 @@ public static class AgentServer
             .WithTags("status")
             .WithSummary("The supervised processes and whether vswitchd serves the desired state")
             .Produces<AgentStatus>();
+        app.MapGet(Routes.Metrics, async (CancellationToken ct) => Results.Text(await metrics(ct), PrometheusText.ContentType))
+            .WithName("metrics")
+            .WithTags("metrics")
+            .WithSummary("The running VMs' vmm metrics, each labelled with its VM, and the agent's view of the host, in Prometheus's text format")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         app.MapOpenApi(Routes.OpenApi);
         return app;
     }
+
+    /// <summary>PUT on a VM's sub-resource: <paramref name="apply"/> stores the body's change (a Refusal on a bad one), then the loop is poked; 200 with the VM as stored. The caller lists the errors it can answer.</summary>
+    private static RouteHandlerBuilder MapVmChange<TBody>(WebApplication app, string route, string operation, string summary, Func<string, TBody?, Vm> apply, Action<Vm> log,
+        Action changed) where TBody : class =>
+        app.MapPut(route, async (string name, HttpRequest request) =>
+            {
+                Vm stored = apply(name, await RequestBody.ReadAsync<TBody>(request));
+                log(stored);
+                changed();
+                return Results.Ok(stored);
+            })
+            .WithName(operation)
+            .WithTags("vms")
+            .WithSummary(summary)
+            .Accepts<TBody>("application/json")
+            .Produces<Vm>();
 
     /// <summary>
     /// Every error as an ApiError: a rule's Refusal with its status, a body Kestrel refused (too

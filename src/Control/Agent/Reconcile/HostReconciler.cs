@@ -4,7 +4,8 @@
 //      changed, writes it, so a vswitchd started or restarted at any moment, by the supervisor
 //      or by hand, reads the current desired state;
 //   2. with a vmm binary, readies every VM's volumes and spec and names its vmm child
-//      (VmmChildren);
+//      (VmmChildren), and after step 4 brings each running vmm to its VM's power state
+//      (VmmPower: paused or running);
 //   3. hands the supervisor its desired set: the child "vswitchd" (`vswitchd run --config PATH`),
 //      its spec carrying a digest of what only a restart changes (VswitchdDiff.StaticFingerprint),
 //      and the VMs' children;
@@ -49,12 +50,15 @@ public sealed class HostReconciler : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ProcessSupervisor _supervisor;
     private readonly VmmChildren? _vmms;
+    private readonly VmmPower _power;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     private readonly Lock _lock = new();
     private VswitchdConvergence _convergence;
+    /// <summary>The vswitchd process the last pass checked: a convergence is about that process alone.</summary>
+    private int? _checkedPid;
     private VmsConvergence? _vmsConvergence;
 
     private HostReconciler(Func<DesiredState> read, ReconcileSettings settings, ILogger logger)
@@ -67,6 +71,7 @@ public sealed class HostReconciler : IAsyncDisposable
         // (/var/run -> /run) would never compare equal and its ports would be replaced forever.
         _settings = settings with { Host = settings.Host with { RuntimeDirectory = RealDirectory(settings.Host.RuntimeDirectory) } };
         _convergence = new VswitchdConvergence(false, "not checked yet", null, Paths.VswitchdConfig);
+        _power = new VmmPower(Paths);
         Directory.CreateDirectory(Paths.VhostDirectory);
         if (_settings.VmmBinary is { } vmm)
         {
@@ -86,7 +91,8 @@ public sealed class HostReconciler : IAsyncDisposable
     /// <exception cref="IOException">The runtime directory cannot be written.</exception>
     public static HostReconciler Start(Func<DesiredState> read, ReconcileSettings settings, ILogger logger) => new(read, settings, logger);
 
-    private RuntimePaths Paths => _settings.Host.Paths;
+    /// <summary>Where the daemons' files and sockets are (the VMs' vmm API sockets among them).</summary>
+    public RuntimePaths Paths => _settings.Host.Paths;
 
     /// <summary>The existing directory's absolute path with every symbolic link along it resolved (realpath(3)).</summary>
     internal static string RealDirectory(string directory)
@@ -117,8 +123,25 @@ public sealed class HostReconciler : IAsyncDisposable
     public AgentStatus Status()
     {
         lock (_lock)
-            return new AgentStatus([.. _supervisor.Status().Select(Child)], _convergence, _vmsConvergence);
+        {
+            IReadOnlyList<ChildStatus> children = _supervisor.Status();
+            return new AgentStatus([.. children.Select(Child)], Current(_convergence, _checkedPid, VswitchdPid(children)), _vmsConvergence);
+        }
     }
+
+    /// <summary>
+    /// <paramref name="checkedAt"/>'s convergence, unless vswitchd died or was restarted since the
+    /// pass checked it: what that pass found is not true of a new process, which reads its file
+    /// again and starts with none of the live changes (a test or an operator waiting for
+    /// "converged" after a kill must not be told so by the dead process's check).
+    /// </summary>
+    internal static VswitchdConvergence Current(VswitchdConvergence convergence, int? checkedPid, int? pid) =>
+        convergence.Converged && pid != checkedPid
+            ? convergence with { Converged = false, LastError = pid is { } now ? $"vswitchd was restarted (pid {now}) since the last check; the next pass checks it" : "vswitchd is not running" }
+            : convergence;
+
+    private static int? VswitchdPid(IReadOnlyList<ChildStatus> children) =>
+        children.FirstOrDefault(c => c.Name == VswitchdChild && c.State == ChildState.Running)?.Pid;
 
     internal static SupervisedChild Child(ChildStatus child) => new(
         child.Name,
@@ -139,19 +162,28 @@ public sealed class HostReconciler : IAsyncDisposable
         new(VswitchdChild, _settings.VswitchdBinary, ["run", "--config", Paths.VswitchdConfig],
             ChildEnvironment.For(FingerprintVariable, fingerprint), _settings.Host.RuntimeDirectory);
 
-    /// <summary>Writes the daemons' files for <paramref name="state"/> and returns the children to run: vswitchd and, with a vmm binary, the VMs.</summary>
-    private List<ChildSpec> DesiredChildren(DesiredState state, out JsonObject plan, out bool vmsReady)
+    /// <summary>Writes the daemons' files for <paramref name="state"/> and returns the children to run: vswitchd and, with a vmm binary, the VMs (and why any VM is not ready).</summary>
+    private List<ChildSpec> DesiredChildren(DesiredState state, out JsonObject plan, out IReadOnlyList<string> vmProblems)
     {
         List<ChildSpec> children = [Spec(WritePlan(out plan, state))];
-        vmsReady = true;
+        vmProblems = [];
         if (_vmms is not null)
         {
-            (IReadOnlyList<ChildSpec> vmms, IReadOnlyList<string> problems) = _vmms.Plan(state);
+            (IReadOnlyList<ChildSpec> vmms, vmProblems) = _vmms.Plan(state);
             children.AddRange(vmms);
-            RecordVms(problems);
-            vmsReady = problems.Count == 0;
         }
         return children;
+    }
+
+    /// <summary>Brings each running vmm to its VM's power state and publishes the VMs' outcome; true when every VM is as desired.</summary>
+    private async Task<bool> ConvergeVmsAsync(DesiredState state, IReadOnlyList<string> planProblems, CancellationToken ct)
+    {
+        if (_vmms is null)
+            return true;
+        (IReadOnlyDictionary<string, string> observed, IReadOnlyList<string> powerProblems) = await _power.ConvergeAsync(state, _supervisor.Status(), ct);
+        List<string> problems = [.. planProblems, .. powerProblems];
+        RecordVms(problems, observed);
+        return problems.Count == 0;
     }
 
     /// <summary>Compiles the plan from <paramref name="state"/>, writes the file if its text changed, and returns the static fingerprint.</summary>
@@ -169,13 +201,16 @@ public sealed class HostReconciler : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             string? problem;
+            int? checkedPid = null;
             bool vmsReady = true, retry;
             Exception? failure = null;
             try
             {
                 DesiredState state = _read();
-                _supervisor.SetDesired(DesiredChildren(state, out JsonObject plan, out vmsReady));
+                _supervisor.SetDesired(DesiredChildren(state, out JsonObject plan, out IReadOnlyList<string> vmProblems));
+                checkedPid = VswitchdPid(_supervisor.Status());
                 problem = await ConvergeAsync(plan, ct);
+                vmsReady = await ConvergeVmsAsync(state, vmProblems, ct);
                 retry = problem is not null;
                 problem ??= VswitchdPlan.Unserved(state, _settings.Host);
             }
@@ -192,7 +227,7 @@ public sealed class HostReconciler : IAsyncDisposable
                 retry = true;
             }
             TimeSpan next = retry || !vmsReady ? RetryInterval : CheckInterval;
-            Record(problem, failure, next);
+            Record(problem, failure, next, checkedPid);
             try
             {
                 await _wake.WaitAsync(next, ct);
@@ -205,13 +240,13 @@ public sealed class HostReconciler : IAsyncDisposable
     }
 
     /// <summary>Publishes the VMs' outcome; logs each problem when it is new.</summary>
-    private void RecordVms(IReadOnlyList<string> problems)
+    private void RecordVms(IReadOnlyList<string> problems, IReadOnlyDictionary<string, string> power)
     {
         VmsConvergence? previous;
         lock (_lock)
         {
             previous = _vmsConvergence;
-            _vmsConvergence = new VmsConvergence(problems.Count == 0, problems);
+            _vmsConvergence = new VmsConvergence(problems.Count == 0, problems, power);
         }
         foreach (string problem in problems.Except(previous?.Problems ?? []))
             ReconcileLog.VmNotReady(_logger, problem, RetryInterval.TotalSeconds);
@@ -219,13 +254,15 @@ public sealed class HostReconciler : IAsyncDisposable
 
     /// <summary>Publishes the pass's outcome; logs it when it differs from the last one.</summary>
     /// <param name="next">How soon the next pass runs.</param>
-    private void Record(string? problem, Exception? failure, TimeSpan next)
+    /// <param name="checkedPid">The vswitchd process the pass checked.</param>
+    private void Record(string? problem, Exception? failure, TimeSpan next, int? checkedPid)
     {
         VswitchdConvergence previous;
         lock (_lock)
         {
             previous = _convergence;
             _convergence = new VswitchdConvergence(problem is null, problem, DateTimeOffset.UtcNow, Paths.VswitchdConfig);
+            _checkedPid = checkedPid;
         }
         if (problem is null && !previous.Converged)
             ReconcileLog.Converged(_logger);

@@ -4,7 +4,12 @@
 //
 //   /sys/fs/cgroup/vswitch             vmm.cgroup: cpuset.cpus = the VMs' CPUs, away from the
 //                                      dataplane's poll-mode cores, which would otherwise take
-//                                      a vCPU's whole time slice from it
+//                                      a vCPU's whole time slice from it; cpu.weight = the sum
+//                                      of its VMs' weights, so that under contention each VM
+//                                      weighs against the host's own services as one of them
+//                                      does (systemd's default weight is 100, a VM's too), and
+//                                      a host's VMs together are not squeezed into the share
+//                                      of a single service
 //   /sys/fs/cgroup/vswitch/web         VM web: cpu.weight = cpu_weight, cpu.max = cpu_max_percent
 //
 // vmm joins its group itself before its VM exists (vmm run --cgroup, from the spec), so no
@@ -14,6 +19,7 @@
 using System.Globalization;
 using VSwitch.Common.Cgroups;
 using VSwitch.Control.Agent.Plan;
+using VSwitch.Control.Agent.Validation;
 using VSwitch.Control.Api;
 
 namespace VSwitch.Control.Agent.Reconcile;
@@ -25,9 +31,9 @@ public sealed class VmCgroups(string root, IReadOnlyList<int> cpus)
 
     private static readonly string[] s_controllers = ["cpu", "cpuset"];
 
-    /// <summary>Makes <c>vmm.cgroup</c>, limited to the VMs' CPUs, with the cpu and cpuset controllers for its VMs.</summary>
+    /// <summary>Makes <c>vmm.cgroup</c>, limited to the VMs' CPUs and weighing what <paramref name="vms"/> weigh together, with the cpu and cpuset controllers for its VMs.</summary>
     /// <exception cref="CgroupException">The host has no cgroup v2 group there offering both controllers, or refuses a write.</exception>
-    public void Prepare()
+    public void Prepare(IEnumerable<Vm> vms)
     {
         string parent = Path.GetDirectoryName(root)!;
         IReadOnlySet<string> offered = Cgroup.Controllers(parent);
@@ -40,8 +46,19 @@ public sealed class VmCgroups(string root, IReadOnlyList<int> cpus)
         Cgroup.EnableForChildren(parent, s_controllers);
         Directory.CreateDirectory(root);
         Cgroup.Set(root, "cpuset.cpus", CpuList(cpus));
+        Cgroup.Set(root, "cpu.weight", GroupWeight(vms).ToString(CultureInfo.InvariantCulture));
         Cgroup.EnableForChildren(root, s_controllers);
     }
+
+    /// <summary>The VMs' group's cpu.weight: the sum of the weights of the VMs that run (stopped ones have no vmm), within cgroup v2's 1..10000; 100 for none.</summary>
+    public static int GroupWeight(IEnumerable<Vm> vms)
+    {
+        long sum = vms.Where(vm => vm.Power != PowerStates.Stopped).Sum(vm => (long)vm.CpuWeight);
+        return sum == 0 ? DefaultWeight : (int)Math.Min(sum, VmRules.MaxCpuWeight);
+    }
+
+    /// <summary>cgroup v2's default cpu.weight (Documentation/admin-guide/cgroup-v2.rst, "Weights").</summary>
+    private const int DefaultWeight = 100;
 
     /// <summary>Makes <paramref name="vm"/>'s group and gives it its weight and cap.</summary>
     /// <exception cref="CgroupException">A write is refused.</exception>

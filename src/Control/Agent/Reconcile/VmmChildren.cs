@@ -2,9 +2,9 @@
 //   1. brings the VMs' volumes into the host's pool (PoolVolumes) and their cgroups to their CPU
 //      weight and cap (VmCgroups);
 //   2. compiles each VM's spec (VmmPlan) and writes it to RuntimePaths.VmmSpec if its text changed;
-//   3. answers the supervisor children `vmm run --spec PATH`, one per VM, named "vmm-" + the VM's
-//      name, each carrying a digest of its spec, so a VM deleted and created again with other
-//      settings restarts while an unchanged one is left running.
+//   3. answers the supervisor children `vmm run --spec PATH`, one per VM that is not stopped,
+//      named "vmm-" + the VM's name, each carrying a digest of its spec, so a VM deleted and
+//      created again with other settings restarts while an unchanged one is left running.
 // A VM whose volumes or spec cannot be made ready keeps the child it had, or the spec file an
 // earlier agent left for it (a passing pool error must not stop a running guest), and is not
 // started when it had neither; the pass reports why.
@@ -52,7 +52,7 @@ public sealed class VmmChildren(ReconcileSettings settings, string vmmBinary)
         string? cgroupProblem = null;
         try
         {
-            _cgroups?.Prepare();
+            _cgroups?.Prepare(state.Vms);
         }
         catch (CgroupException e)
         {
@@ -83,6 +83,9 @@ public sealed class VmmChildren(ReconcileSettings settings, string vmmBinary)
             // before this agent, which must not be stopped for a problem of the moment.
             if (problem is not null && !_children.ContainsKey(vm.Name) && File.Exists(Paths.VmmSpec(vm.Name)))
                 _children[vm.Name] = Spec(vm.Name, File.ReadAllText(Paths.VmmSpec(vm.Name)));
+            // A stopped VM keeps its volumes, group and spec, so a start is only a new child.
+            if (vm.Power == PowerStates.Stopped)
+                _children.Remove(vm.Name);
             if (problem is not null)
                 problems.Add($"VM '{vm.Name}': {problem}{(_children.ContainsKey(vm.Name) ? " (its vmm keeps running as it was)" : " (not started)")}");
         }

@@ -111,24 +111,21 @@ public sealed class AgentStore : IDisposable
     public T Show<T>(Kind<T> kind, string name) where T : class => kind.Find(name, Read());
 
     /// <summary>Checks and stores <paramref name="request"/>; returns it as stored. Refusal if a rule refuses it.</summary>
-    public T Create<T>(Kind<T> kind, T? request, HostResources host) where T : class
-    {
-        T stored = null!;
-        Change(state =>
-        {
-            (DesiredState after, stored) = kind.Create(request, state, host);
-            return after;
-        });
-        return stored;
-    }
+    public T Create<T>(Kind<T> kind, T? request, HostResources host) where T : class => Change(state => kind.Create(request, state, host));
 
     /// <summary>Replaces VM <paramref name="vm"/>'s CPU weight and cap; returns the VM as stored. Refusal if a rule refuses it.</summary>
-    public Vm SetCpu(string vm, VmCpu? request)
+    public Vm SetCpu(string vm, VmCpu? request) => Change(state => VmRules.SetCpu(vm, request, state));
+
+    /// <summary>Sets VM <paramref name="vm"/>'s power state; returns the VM as stored. Refusal if a rule refuses it.</summary>
+    public Vm SetPower(string vm, VmPower? request) => Change(state => VmRules.SetPower(vm, request, state));
+
+    /// <summary>Change with a rule that also answers the resource it stored.</summary>
+    private T Change<T>(Func<DesiredState, (DesiredState After, T Stored)> rule)
     {
-        Vm stored = null!;
+        T stored = default!;
         Change(state =>
         {
-            (DesiredState after, stored) = VmRules.SetCpu(vm, request, state);
+            (DesiredState after, stored) = rule(state);
             return after;
         });
         return stored;

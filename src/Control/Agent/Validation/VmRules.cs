@@ -35,6 +35,7 @@ public static class VmRules
         if (vm.Initramfs is not null)
             Fields.ExistingFile(vm.Initramfs, "initramfs");
         CheckCpu(vm.CpuWeight, vm.CpuMaxPercent, vm.Vcpus);
+        CheckPower(vm.Power, "power");
         vm = vm with { Nics = CheckNics(vm.Nics ?? []), Volumes = CheckVolumeNames(vm.Volumes ?? []) };
         if (vm.Nics!.Count + vm.Volumes!.Count > MaxDevices)
             throw Refusal.Malformed("nics", $"{vm.Nics.Count} NICs and {vm.Volumes.Count} volumes: a VM has {MaxDevices} device slots for both");
@@ -78,6 +79,29 @@ public static class VmRules
         CheckCpu(cpu.CpuWeight, cpu.CpuMaxPercent, vm.Vcpus);
         Vm changed = vm with { CpuWeight = cpu.CpuWeight, CpuMaxPercent = cpu.CpuMaxPercent };
         return (state with { Vms = [.. state.Vms.Select(v => v == vm ? changed : v)] }, changed);
+    }
+
+    /// <summary>
+    /// Sets VM <paramref name="name"/>'s power state; the next pass starts, stops, pauses or
+    /// resumes its vmm. A stopped VM cannot be paused: there is no vmm to pause (409).
+    /// </summary>
+    public static (DesiredState After, Vm Stored) SetPower(string name, VmPower? request, DesiredState state)
+    {
+        VmPower power = Fields.Required(request, "body");
+        Vm vm = Kinds.Vm.Find(name, state);
+        CheckPower(power.State, "state");
+        if (power.State == PowerStates.Paused && vm.Power == PowerStates.Stopped)
+            throw Refusal.Conflict("state", $"VM '{name}' is stopped: start it (state \"running\") before pausing it");
+        if (power.State == vm.Power)
+            return (state, vm);
+        Vm changed = vm with { Power = power.State };
+        return (state with { Vms = [.. state.Vms.Select(v => v == vm ? changed : v)] }, changed);
+    }
+
+    private static void CheckPower(string? power, string field)
+    {
+        if (!PowerStates.All.Contains(Fields.Required(power, field)))
+            throw Refusal.Malformed(field, $"'{power}' is not a power state; one of: {string.Join(", ", PowerStates.All)}");
     }
 
     private static void CheckCpu(int weight, int? maxPercent, int vcpus)

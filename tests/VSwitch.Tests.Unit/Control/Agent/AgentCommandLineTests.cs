@@ -25,6 +25,10 @@ public sealed class AgentCommandLineTests
     [InlineData("--vcpu-overcommit", "0.5", "--vcpu-overcommit: 0.5 is out of range 1..64")]
     [InlineData("--group", "no-such-group-here", "--group: 'no-such-group-here' is neither a gid nor a group in /etc/group")]
     [InlineData("--state", "", "--state: must not be empty")]
+    [InlineData("--metrics-listen", "9464", "--metrics-listen: '9464' is not an IP address and port (127.0.0.1:9464, [::1]:9464)")]
+    [InlineData("--metrics-listen", "localhost:9464", "--metrics-listen: 'localhost:9464' is not an IP address and port")]
+    [InlineData("--metrics-listen", "127.0.0.1:0", "--metrics-listen: '127.0.0.1:0' is not an IP address and port")]
+    [InlineData("--metrics-listen", "127.0.0.1:70000", "--metrics-listen: '127.0.0.1:70000' is not an IP address and port")]
     public async Task A_bad_option_value_exits_2_naming_the_option(string option, string value, string message)
     {
         string socket = "/tmp/never-bound-" + Guid.NewGuid().ToString("N")[..8] + ".sock";
@@ -64,6 +68,30 @@ public sealed class AgentCommandLineTests
         Assert.Equal(ExitStatus.BadInput, exit);
         Assert.Contains("--socket: ", stderr);
         Assert.Contains("at most 107", stderr);
+    }
+
+    /// <summary>
+    /// deploy/systemd/vswitch-agent.service restarts the agent whatever ended it and signals the
+    /// agent alone (its children must outlive it to be adopted), keeps /run/vswitch across
+    /// restarts (the vhost-user sockets and the supervisor's records live there), and starts it
+    /// with options this agent has. The integration tests run the agent under the same policy
+    /// (AgentRestarter).
+    /// </summary>
+    [Fact]
+    public async Task The_systemd_unit_restarts_the_agent_alone_and_names_only_options_it_has()
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(Repository.Root, "deploy", "systemd", "vswitch-agent.service"));
+        Dictionary<string, string> service = lines.SkipWhile(l => l != "[Service]").Skip(1).TakeWhile(l => !l.StartsWith('['))
+            .Where(l => l.Contains('=') && !l.StartsWith('#')).Select(l => l.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        Assert.Equal(("always", "process", "vswitch", "yes"), (service["Restart"], service["KillMode"], service["RuntimeDirectory"], service["RuntimeDirectoryPreserve"]));
+
+        string[] exec = service["ExecStart"].Split(' ');
+        Assert.Equal(("vswitch-agent", "run"), (Path.GetFileName(exec[0]), exec[1]));
+        (int exit, string help, _) = await AgentAsync("run", "--help");
+        Assert.Equal(ExitStatus.Ok, exit);
+        foreach (string option in exec.Where(a => a.StartsWith("--", StringComparison.Ordinal)))
+            Assert.Contains($"  {option} ", help);
+        Assert.Contains("/run/vswitch/", service["ExecStart"]);
     }
 
     [Theory]

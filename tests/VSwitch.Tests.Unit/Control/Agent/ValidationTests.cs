@@ -271,6 +271,28 @@ public sealed class ValidationTests : IDisposable
     }
 
     [Fact]
+    public void A_vms_power_state_is_one_of_three_and_a_stopped_vm_cannot_be_paused()
+    {
+        DesiredState state = CreateVm(_fixture.Vm());
+        Assert.Equal(PowerStates.Running, state.Vms[0].Power);
+        Refused(HttpStatusCode.BadRequest, "power", () => CreateVm(_fixture.Vm() with { Power = "off" }));
+        Refused(HttpStatusCode.BadRequest, "power", () => CreateVm(_fixture.Vm() with { Power = null! }));
+        Refused(HttpStatusCode.BadRequest, "state", () => VmRules.SetPower("web-1", new VmPower("suspended"), state));
+        Refused(HttpStatusCode.BadRequest, "body", () => VmRules.SetPower("web-1", null, state));
+        Refused(HttpStatusCode.NotFound, "name", () => VmRules.SetPower("web-9", new VmPower(PowerStates.Stopped), state));
+
+        (DesiredState stopped, Vm stored) = VmRules.SetPower("web-1", new VmPower(PowerStates.Stopped), state);
+        Assert.Equal(state.Vms[0] with { Power = PowerStates.Stopped }, stored);
+        Assert.Same(state.Volumes, stopped.Volumes);
+        Assert.Contains("start it", Refused(HttpStatusCode.Conflict, "state", () => VmRules.SetPower("web-1", new VmPower(PowerStates.Paused), stopped)).Message);
+        (DesiredState paused, _) = VmRules.SetPower("web-1", new VmPower(PowerStates.Paused), VmRules.SetPower("web-1", new VmPower(PowerStates.Running), stopped).After);
+        Assert.Equal(PowerStates.Paused, paused.Vms[0].Power);
+        // The state it already has: nothing to write.
+        Assert.Same(paused, VmRules.SetPower("web-1", new VmPower(PowerStates.Paused), paused).After);
+        Assert.Equal(PowerStates.Stopped, CreateVm(_fixture.Vm() with { Power = PowerStates.Stopped }).Vms[0].Power);
+    }
+
+    [Fact]
     public void A_cap_of_every_vcpu_whole_passes() =>
         Assert.Equal(200, CreateVm(_fixture.Vm() with { CpuWeight = 10_000, CpuMaxPercent = 200 }).Vms[0].CpuMaxPercent);
 

@@ -67,13 +67,16 @@ internal sealed class FakeAgent : IAgentCalls
         return Task.CompletedTask;
     }
 
-    /// <summary>Answers a VM's CPU with the VM it names, its CPU replaced.</summary>
+    /// <summary>Answers a VM's CPU or power with the VM it names, that replaced.</summary>
     public Task<TAnswer> PutAsync<T, TAnswer>(string path, T value, CancellationToken ct)
     {
         Record(new("PUT", path, value));
-        object answer = value is VmCpu cpu && Answers.TryGetValue(path[..path.LastIndexOf('/')], out object? vm) && vm is Vm found
-            ? found with { CpuWeight = cpu.CpuWeight, CpuMaxPercent = cpu.CpuMaxPercent }
-            : throw Refusal(HttpStatusCode.NotFound, $"{path}: no such resource");
+        object answer = (value, Answers.GetValueOrDefault(path[..path.LastIndexOf('/')])) switch
+        {
+            (VmCpu cpu, Vm vm) => vm with { CpuWeight = cpu.CpuWeight, CpuMaxPercent = cpu.CpuMaxPercent },
+            (VmPower power, Vm vm) => vm with { Power = power.State },
+            _ => throw Refusal(HttpStatusCode.NotFound, $"{path}: no such resource"),
+        };
         return Task.FromResult((TAnswer)answer);
     }
 

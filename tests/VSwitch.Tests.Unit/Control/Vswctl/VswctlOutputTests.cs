@@ -38,9 +38,9 @@ public sealed class VswctlOutputTests
 
             """, volumes);
         Assert.Equal("""
-            NAME  TENANT           VCPUS  MEMORY MIB  NICS                                                                                                    VOLUMES
-            web   acme             2      512         mac=02:00:00:00:00:01,ip=10.0.0.5,ip=10.0.0.6,prefix=24 mac=02:00:00:00:00:02,ip=192.168.7.2,prefix=30  data
-            db    globex-research  8      16384       -                                                                                                       -
+            NAME  TENANT           VCPUS  MEMORY MIB  POWER    NICS                                                                                                    VOLUMES
+            web   acme             2      512         running  mac=02:00:00:00:00:01,ip=10.0.0.5,ip=10.0.0.6,prefix=24 mac=02:00:00:00:00:02,ip=192.168.7.2,prefix=30  data
+            db    globex-research  8      16384       running  -                                                                                                       -
 
             """, vms);
     }
@@ -68,6 +68,7 @@ public sealed class VswctlOutputTests
             tenant:           acme
             vcpus:            2
             memory_mib:       512
+            power:            running
             cpu_weight:       100
             cpu_max_percent:  150
             kernel:           /boot/vmlinuz
@@ -148,7 +149,7 @@ public sealed class VswctlOutputTests
         Assert.Equal(512, (int)vms[0]!["memory_mib"]!);
         Assert.Equal("10.0.0.6", (string)vms[0]!["nics"]![0]!["ipv4"]![1]!);
         // Nulls are left out: db has no initramfs, cmdline, NICs, volumes or CPU cap.
-        Assert.Equal(["name", "tenant", "vcpus", "memory_mib", "kernel", "cpu_weight"], vms[1]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["name", "tenant", "vcpus", "memory_mib", "kernel", "cpu_weight", "power"], vms[1]!.AsObject().Select(p => p.Key));
         Assert.Equal("""
             {
               "name": "acme",

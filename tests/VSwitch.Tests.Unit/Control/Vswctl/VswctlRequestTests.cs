@@ -39,13 +39,13 @@ public sealed class VswctlRequestTests
         { ["remote-vm", "delete", "cache"], "DELETE", "/v1/remote-vms/cache", null },
         {
             ["vm", "create", "db", "--tenant", "acme", "--vcpus", "4", "--memory-mib", "2048", "--kernel", "/boot/vmlinuz"],
-            "POST", "/v1/vms", """{"name": "db", "tenant": "acme", "vcpus": 4, "memory_mib": 2048, "kernel": "/boot/vmlinuz", "cpu_weight": 100}"""
+            "POST", "/v1/vms", """{"name": "db", "tenant": "acme", "vcpus": 4, "memory_mib": 2048, "kernel": "/boot/vmlinuz", "cpu_weight": 100, "power": "running"}"""
         },
         {
             [
                 "vm", "create", "web", "--tenant", "acme", "--vcpus", "2", "--memory-mib", "512", "--kernel", "/k/bzImage", "--initramfs", "/k/initrd",
                 "--cmdline", "quiet loglevel=3", "--nic", "mac=02:00:00:00:00:01,ip=10.0.0.5,ip=10.0.0.6", "--nic", "mac=02:00:00:00:00:02,ip=192.168.7.2,prefix=30",
-                "--volume", "data", "--volume", "logs", "--cpu-weight", "200", "--cpu-max-percent", "150",
+                "--volume", "data", "--volume", "logs", "--cpu-weight", "200", "--cpu-max-percent", "150", "--stopped",
             ],
             "POST", "/v1/vms",
             """
@@ -55,7 +55,7 @@ public sealed class VswctlRequestTests
                 {"mac": "02:00:00:00:00:01", "ipv4": ["10.0.0.5", "10.0.0.6"], "prefix": 24},
                 {"mac": "02:00:00:00:00:02", "ipv4": ["192.168.7.2"], "prefix": 30}
               ],
-              "volumes": ["data", "logs"], "cpu_weight": 200, "cpu_max_percent": 150
+              "volumes": ["data", "logs"], "cpu_weight": 200, "cpu_max_percent": 150, "power": "stopped"
             }
             """
         },
@@ -64,6 +64,10 @@ public sealed class VswctlRequestTests
         { ["vm", "delete", "web"], "DELETE", "/v1/vms/web", null },
         { ["vm", "set-cpu", "web", "--cpu-weight", "300"], "PUT", "/v1/vms/web/cpu", """{"cpu_weight": 300}""" },
         { ["vm", "set-cpu", "web", "--cpu-max-percent", "20"], "PUT", "/v1/vms/web/cpu", """{"cpu_weight": 100, "cpu_max_percent": 20}""" },
+        { ["vm", "start", "web"], "PUT", "/v1/vms/web/power", """{"state": "running"}""" },
+        { ["vm", "stop", "web"], "PUT", "/v1/vms/web/power", """{"state": "stopped"}""" },
+        { ["vm", "pause", "web"], "PUT", "/v1/vms/web/power", """{"state": "paused"}""" },
+        { ["vm", "resume", "web"], "PUT", "/v1/vms/web/power", """{"state": "running"}""" },
         { ["capacity"], "GET", "/v1/capacity", null },
     };
 

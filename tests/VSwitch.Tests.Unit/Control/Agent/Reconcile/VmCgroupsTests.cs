@@ -3,6 +3,7 @@
 // The groups themselves are made on a real cgroup2 hierarchy in the KVM lane (AgentGuestTests).
 using VSwitch.Control.Agent.Plan;
 using VSwitch.Control.Agent.Reconcile;
+using VSwitch.Control.Api;
 using Xunit;
 
 namespace VSwitch.Tests.Unit.Control.Agent.Reconcile;
@@ -26,6 +27,17 @@ public sealed class VmCgroupsTests
     {
         Assert.Equal(text, VmCgroups.CpuList(cpus));
         Assert.Equal(cpus.Distinct().Order(), VmCgroups.ParseCpuList(text + "\n"));
+    }
+
+    [Fact]
+    public void The_vms_group_weighs_what_its_running_vms_weigh_together()
+    {
+        static Vm Vm(int weight, string power = PowerStates.Running) => new("v", "red", 1, 256, "/k", CpuWeight: weight, Power: power);
+        Assert.Equal(100, VmCgroups.GroupWeight([]));
+        Assert.Equal(300, VmCgroups.GroupWeight([Vm(200), Vm(100), Vm(400, PowerStates.Stopped)]));
+        Assert.Equal(150, VmCgroups.GroupWeight([Vm(50), Vm(100, PowerStates.Paused)]));
+        Assert.Equal(100, VmCgroups.GroupWeight([Vm(300, PowerStates.Stopped)]));
+        Assert.Equal(10_000, VmCgroups.GroupWeight([Vm(10_000), Vm(10_000)]));
     }
 
     [Theory]

@@ -57,6 +57,22 @@ public sealed class VmmChildrenTests : IDisposable
     }
 
     [Fact]
+    public void A_stopped_vm_keeps_its_volume_and_spec_but_has_no_vmm_child_until_it_is_started()
+    {
+        var children = new VmmChildren(Settings, Vmm);
+        var volume = new Volume("web-root", 8, "web");
+        Assert.Single(children.Plan(StateOf([Web()], volume)).Children);
+
+        (IReadOnlyList<ChildSpec> stopped, IReadOnlyList<string> problems) = children.Plan(StateOf([Web() with { Power = PowerStates.Stopped }], volume));
+        Assert.Empty(stopped);
+        Assert.Empty(problems);
+        Assert.True(File.Exists(Host.Paths.VmmSpec("web")), "a stopped VM's spec stays, for its start");
+        Assert.Equal([("web", false)], PoolVolume("web-root")!.Attachments);
+
+        Assert.Equal("vmm-web", Assert.Single(children.Plan(StateOf([Web() with { Power = PowerStates.Paused }], volume)).Children).Name);
+    }
+
+    [Fact]
     public void An_existing_pool_volume_is_kept_with_its_data_grown_and_handed_from_its_importer_to_the_vm()
     {
         using (VolumePool pool = VolumePool.Open(PoolFolder))
