@@ -8,9 +8,14 @@
 // through PUT /v1/vms/NAME/cpu (each guest boots alone first, see below), and x must then get twice y's CPU time (within 15 %) and z at most
 // 22 % of the CPU, by their groups' cpu.stat over the same 20 s. z's weight alone would give it
 // more than 20 % (four sevenths of what the VMs get), so the cap is what holds it: its group must
-// also have been throttled (cpu.stat nr_throttled) in that time. The guests' own count of their
-// loops is printed beside it, not asserted: under nested TCG a loop's cost swings tenfold from
-// second to second (the translation cache, the timer), so a count is not CPU time there. They boot uncapped and equal
+// also have been throttled (cpu.stat nr_throttled) in that time. Inside the guests, by steal
+// time (KVM_FEATURE_STEAL_TIME: what the host says it took from the vCPU, spin.c's steal_ms each
+// second), x must also get twice y's CPU time within 15 %, and each of x's and y's steal must be
+// within 20 % of the CPU time everything else took (the window less its group's usage): the other
+// VMs and the host's own processes, the sandbox's one CPU being shared by all. The guests' count
+// of their loops is printed beside it, not asserted: under nested TCG a loop's cost swings
+// tenfold from second to second (the translation cache, the timer), so a count is not CPU time
+// there. They boot uncapped and equal
 // because a guest capped at 20 % boots five times slower under TCG. The VMs' group weighs what
 // its VMs weigh together (700), so the host's own processes do not squeeze them.
 //
@@ -42,7 +47,7 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
 
     private readonly AgentHost _host = new("cpu");
 
-    [GeneratedRegex(@"^VSWITCH-SPIN t=(\d+) loops=(\d+) ran_ms=(\d+)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^VSWITCH-SPIN t=(\d+) loops=(\d+) ran_ms=(\d+) steal_ms=(-?\d+)", RegexOptions.Multiline)]
     private static partial Regex Spin();
 
     private static Vm Spinner(string name) =>
@@ -57,10 +62,10 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
 
     private static long UsageUs(string vm) => CpuStat(vm, "usage_usec");
 
-    /// <summary>Each second the guest spun through, by its t: (loops, ran_ms).</summary>
-    private Dictionary<long, (long Loops, long RanMs)> Seconds(string vm) =>
+    /// <summary>Each second the guest spun through, by its t: (loops, ran_ms, steal_ms).</summary>
+    private Dictionary<long, (long Loops, long RanMs, long StealMs)> Seconds(string vm) =>
         Spin().Matches(File.Exists(_host.VmmLog(vm)) ? File.ReadAllText(_host.VmmLog(vm)) : "")
-            .ToDictionary(m => long.Parse(m.Groups[1].Value), m => (long.Parse(m.Groups[2].Value), long.Parse(m.Groups[3].Value)));
+            .ToDictionary(m => long.Parse(m.Groups[1].Value), m => (long.Parse(m.Groups[2].Value), long.Parse(m.Groups[3].Value), long.Parse(m.Groups[4].Value)));
 
     [Fact]
     public async Task Vms_get_cpu_time_by_their_weights_a_capped_vm_stays_under_its_cap_and_each_is_paused_stopped_and_started()
@@ -112,7 +117,7 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
         long to = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1;
         // The guests report by their own clocks, set from the host's at boot: a second either way.
         await _host.EventuallyAsync(() => Task.FromResult(vms.All(vm => Seconds(vm).Keys.Any(t => t > to)) ? "" : null), "the guests report the measured seconds");
-        Dictionary<long, (long Loops, long RanMs)> x = Seconds("x"), y = Seconds("y"), z = Seconds("z");
+        Dictionary<long, (long Loops, long RanMs, long StealMs)> x = Seconds("x"), y = Seconds("y"), z = Seconds("z");
         long[] shared = [.. x.Keys.Intersect(y.Keys).Intersect(z.Keys).Where(t => t >= from && t <= to).Order()];
         string table = string.Join("\n", shared.Select(t => $"t={t} x={x[t]} y={y[t]} z={z[t]}"));
         TestContext.Current.TestOutputHelper?.WriteLine(table);
@@ -121,9 +126,22 @@ public sealed partial class AgentCpuTests : IAsyncDisposable
         double ratio = share[0] / share[1];
         long yLoops = shared.Sum(t => y[t].Loops);
         string loopRatio = yLoops > 0 ? $"{(double)shared.Sum(t => x[t].Loops) / yLoops:F2}x" : "(y counted no loops)";
+        Assert.True(shared.All(t => x[t].StealMs >= 0 && y[t].StealMs >= 0), $"a guest could not read its steal time from /proc/stat:\n{table}");
+        // By the guests' own books: a second's CPU time is the second less what the host stole.
+        double[] stolen = [.. new[] { x, y, z }.Select(d => shared.Sum(t => d[t].StealMs) / (1000.0 * shared.Length))];
+        double guestRatio = (1 - stolen[0]) / (1 - stolen[1]);
         string measured = $"over {clock.Elapsed.TotalSeconds:F1} s, x (weight 200) used {share[0]:P1} of the CPU and y (weight 100) {share[1]:P1}, " +
-            $"{ratio:F2}x; z (weight 400, cap 20 %) {share[2]:P1}, throttled in {throttled} periods of 100 ms; inside the guests, x ran {loopRatio} y's loops";
+            $"{ratio:F2}x; z (weight 400, cap 20 %) {share[2]:P1}, throttled in {throttled} periods of 100 ms; inside the guests, by steal time, " +
+            $"x got {1 - stolen[0]:P1} and y {1 - stolen[1]:P1}, {guestRatio:F2}x, and z {1 - stolen[2]:P1}; x ran {loopRatio} y's loops";
         TestContext.Current.SendDiagnosticMessage($"agent cpu: {measured}");
+        Assert.True(guestRatio is >= 2 * 0.85 and <= 2 * 1.15, $"not 2x within 15 % inside the guests: {measured}\n{table}");
+        // What was stolen from a VM is the CPU time everything else took while it waited to run.
+        for (int i = 0; i < 2; i++)
+        {
+            double others = 1 - share[i];
+            Assert.True(Math.Abs(stolen[i] - others) <= 0.2 * others,
+                $"{vms[i]}'s steal, {stolen[i]:P1} of the time, is not within 20 % of the {others:P1} the others took: {measured}\n{table}");
+        }
         Assert.True(ratio is >= 2 * 0.85 and <= 2 * 1.15, $"not 2x within 15 %: {measured}\n{table}");
         Assert.True(share[2] is >= 0.02 and <= 0.22, $"z not within 2..22 %: {measured}\n{table}");
         Assert.True(throttled > 0, $"z's cap never held it back: {measured}");

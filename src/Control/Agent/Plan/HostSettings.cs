@@ -81,7 +81,14 @@ public sealed record VswitchdSettings(
     string? ControlGroup = null,
     UplinkSettings? Uplink = null,
     int? NicMtu = null,
-    int? IdleSleepUs = null);
+    int? IdleSleepUs = null)
+{
+    /// <summary>vswitchd's workers.cores when its configuration names none (DaemonConfig.DefaultWorkerCore; a unit test holds them equal).</summary>
+    public const int DefaultWorkerCore = 1;
+
+    /// <summary>The lcores vswitchd's workers poll on with these settings.</summary>
+    public IReadOnlyList<int> EffectiveWorkerCores => WorkerCores ?? [DefaultWorkerCore];
+}
 
 /// <summary>The host's link to the underlay and its VTEP (docs/overlay.md; the overlay section of docs/configuration.md).</summary>
 /// <param name="Devargs">The uplink port's DPDK device, e.g. "0000:03:00.0" or "net_af_packet0,iface=eth1".</param>

@@ -129,11 +129,11 @@ public sealed class VmCgroups(string root, IReadOnlyList<int> cpus)
     /// online CPU but vswitchd's worker cores, which poll without pause; every online CPU when
     /// that leaves none (a one-CPU host shares it, and vswitchd should sleep when idle there).
     /// </summary>
-    public static IReadOnlyList<int> VmCpus(IReadOnlyList<int>? chosen, IReadOnlyList<int> online, IReadOnlyList<int>? workerCores)
+    public static IReadOnlyList<int> VmCpus(IReadOnlyList<int>? chosen, IReadOnlyList<int> online, IReadOnlyList<int> workerCores)
     {
         if (chosen is not null)
             return chosen;
-        int[] away = [.. online.Except(workerCores ?? [1])];
+        int[] away = [.. online.Except(workerCores)];
         return away.Length > 0 ? away : online;
     }
 }

@@ -37,7 +37,7 @@ public sealed class VmmChildren(ReconcileSettings settings, string vmmBinary)
 
     private readonly Dictionary<string, ChildSpec> _children = new(StringComparer.Ordinal);
     private readonly VmCgroups? _cgroups = settings.Host.Vmm.Cgroup is { } root
-        ? new VmCgroups(root, VmCgroups.VmCpus(settings.Host.Vmm.Cpus, OnlineCpus(), settings.Host.Vswitchd.WorkerCores))
+        ? new VmCgroups(root, VmCgroups.VmCpus(settings.Host.Vmm.Cpus, OnlineCpus(), settings.Host.Vswitchd.EffectiveWorkerCores))
         : null;
 
     private RuntimePaths Paths => settings.Host.Paths;

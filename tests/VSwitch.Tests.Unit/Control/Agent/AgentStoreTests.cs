@@ -139,7 +139,7 @@ public sealed class AgentStoreTests : IDisposable
     /// host in it: this agent adds the remote VMs' table and keeps what was there.
     /// </summary>
     [Fact]
-    public void A_file_of_schema_1_gains_the_remote_vms_table_and_keeps_its_state()
+    public void A_file_of_schema_1_gains_the_remote_vms_table_and_keeps_its_state_its_vms_running()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(StatePath)!);
         using (var connection = new SqliteConnection($"Data Source={StatePath};Pooling=False"))
@@ -154,6 +154,7 @@ public sealed class AgentStoreTests : IDisposable
                 CREATE TABLE hosts (name TEXT PRIMARY KEY NOT NULL, resource TEXT NOT NULL) STRICT;
                 INSERT INTO tenants VALUES ('blue', '{"name": "blue", "vni": 100}');
                 INSERT INTO hosts VALUES ('east', '{"name": "east", "vtep": "192.0.2.10", "tunnel": "vxlan"}');
+                INSERT INTO vms VALUES ('web', '{"name": "web", "tenant": "blue", "vcpus": 1, "memory_mib": 256, "kernel": "/k", "cpu_weight": 100}');
                 PRAGMA user_version = 1;
                 """;
             command.ExecuteNonQuery();
@@ -163,6 +164,8 @@ public sealed class AgentStoreTests : IDisposable
         {
             Assert.Equal(Seeded().Tenants, store.Read().Tenants);
             Assert.Equal(Seeded().Hosts, store.Read().Hosts);
+            // Written before VMs had a power state: one that exists runs.
+            Assert.Equal(PowerStates.Running, Assert.Single(store.Read().Vms).Power);
             Assert.Empty(store.Read().RemoteVms);
             store.Create(Kinds.RemoteVm, RemoteVm(), Host);
         }

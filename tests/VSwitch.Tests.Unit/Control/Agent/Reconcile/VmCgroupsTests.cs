@@ -53,7 +53,9 @@ public sealed class VmCgroupsTests
     public void Vms_get_every_online_cpu_but_the_workers_unless_chosen_or_none_would_be_left()
     {
         Assert.Equal([0, 2, 3], VmCgroups.VmCpus(null, [0, 1, 2, 3], [1]));
-        Assert.Equal([0], VmCgroups.VmCpus(null, [0, 1], null)); // vswitchd's default worker: lcore 1
+        // vswitchd's default worker, lcore 1, which the agent's plan must know as vswitchd does.
+        Assert.Equal([0], VmCgroups.VmCpus(null, [0, 1], new VswitchdSettings().EffectiveWorkerCores));
+        Assert.Equal(VSwitch.Dataplane.Config.DaemonConfig.DefaultWorkerCore, VswitchdSettings.DefaultWorkerCore);
         Assert.Equal([0], VmCgroups.VmCpus(null, [0], [0]));     // one CPU: shared
         Assert.Equal([5], VmCgroups.VmCpus([5], [0, 1, 2, 3, 4, 5], [1]));
     }
