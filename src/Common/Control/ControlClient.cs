@@ -50,6 +50,25 @@ public sealed class ControlClient : IAsyncDisposable
         return new ControlClient(socketPath, socket);
     }
 
+    /// <summary>
+    /// Runs <paramref name="exchange"/> (a connect, requests) under a deadline of its own: when
+    /// <paramref name="within"/> runs out first it is a TimeoutException ("no answer within N s"),
+    /// while <paramref name="ct"/> cancelling stays a cancellation.
+    /// </summary>
+    public static async Task<T> WithinAsync<T>(TimeSpan within, Func<CancellationToken, Task<T>> exchange, CancellationToken ct = default)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(within);
+        try
+        {
+            return await exchange(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no answer within {within.TotalSeconds} s");
+        }
+    }
+
     /// <summary>Sends <paramref name="request"/> and returns the reply if it has "ok": true.</summary>
     /// <exception cref="ControlRequestFailedException">The reply has "ok": false.</exception>
     /// <exception cref="ControlProtocolException">The reply is not a framed JSON object with a boolean "ok", or the daemon closed the connection.</exception>

@@ -25,6 +25,23 @@ public sealed class ControlClientTests
     }
 
     [Fact]
+    public async Task An_exchange_past_its_own_deadline_is_a_timeout_and_the_callers_cancel_stays_a_cancel()
+    {
+        await using var test = TestServer.Start();
+        await using ControlClient client = await test.ConnectAsync();
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => ControlClient.WithinAsync(TimeSpan.FromMilliseconds(100),
+            token => client.RequestAsync(new JsonObject { ["op"] = "block" }, token), TimeoutExtensions.Ct).DefaultTimeout());
+        Assert.Equal("no answer within 0.1 s", error.Message);
+
+        using var cancel = new CancellationTokenSource();
+        await using ControlClient second = await test.ConnectAsync();
+        Task<JsonObject> blocked = ControlClient.WithinAsync(TimeSpan.FromMinutes(1), token => second.RequestAsync(new JsonObject { ["op"] = "block" }, token), cancel.Token);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => blocked.DefaultTimeout());
+        Assert.Equal(7, (int)(await ControlClient.WithinAsync(TimeSpan.FromSeconds(5), token => Task.FromResult(7), TimeoutExtensions.Ct))!);
+    }
+
+    [Fact]
     public async Task Request_over_the_limit_is_refused_before_anything_is_sent()
     {
         await using var test = TestServer.Start();

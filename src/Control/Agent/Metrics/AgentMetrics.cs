@@ -97,18 +97,15 @@ public static class AgentMetrics
     /// <summary>The vmm's `metrics` families, or null when it does not answer in time or answers nothing usable.</summary>
     private static async Task<JsonArray?> VmmFamiliesAsync(string socket, CancellationToken ct)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(VmmTimeout);
         try
         {
-            await using ControlClient client = await ControlClient.ConnectAsync(socket, deadline.Token);
-            return (await client.RequestAsync(new JsonObject { ["op"] = "metrics" }, deadline.Token))["metrics"] as JsonArray;
+            return await ControlClient.WithinAsync(VmmTimeout, async token =>
+            {
+                await using ControlClient client = await ControlClient.ConnectAsync(socket, token);
+                return (await client.RequestAsync(new JsonObject { ["op"] = "metrics" }, token))["metrics"] as JsonArray;
+            }, ct);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return null;
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or ControlProtocolException
+        catch (Exception e) when (e is TimeoutException or System.Net.Sockets.SocketException or IOException or ControlProtocolException
             or ControlRequestFailedException or InvalidDataException)
         {
             return null;

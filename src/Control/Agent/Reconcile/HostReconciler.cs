@@ -130,7 +130,7 @@ public sealed class HostReconciler : IAsyncDisposable
     }
 
     /// <summary>
-    /// <paramref name="checkedAt"/>'s convergence, unless vswitchd died or was restarted since the
+    /// <paramref name="convergence"/>, unless vswitchd died or was restarted since the
     /// pass checked it: what that pass found is not true of a new process, which reads its file
     /// again and starts with none of the live changes (a test or an operator waiting for
     /// "converged" after a kill must not be told so by the dead process's check).
@@ -330,19 +330,8 @@ public sealed class HostReconciler : IAsyncDisposable
     }
 
     /// <summary>Runs a control exchange with RequestTimeout, as a TimeoutException when it runs out.</summary>
-    private static async Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> exchange, CancellationToken ct)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(RequestTimeout);
-        try
-        {
-            return await exchange(deadline.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new TimeoutException($"no answer within {RequestTimeout.TotalSeconds} s");
-        }
-    }
+    private static Task<T> WithTimeout<T>(Func<CancellationToken, Task<T>> exchange, CancellationToken ct) =>
+        ControlClient.WithinAsync(RequestTimeout, exchange, ct);
 
     /// <summary>Ends the loop and the supervisor's watch. vswitchd keeps running: the next agent adopts it.</summary>
     public async ValueTask DisposeAsync()

@@ -47,23 +47,23 @@ public sealed class VmmPower(RuntimePaths paths)
             return (vm.Name, "stopping", null);
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(RequestTimeout);
-            await using ControlClient client = await ControlClient.ConnectAsync(paths.ApiSocket(vm.Name), deadline.Token);
-            string observed = await StateAsync(client, "state", deadline.Token);
-            string? op = (vm.Power, observed) switch
+            string observed = await ControlClient.WithinAsync(RequestTimeout, async token =>
             {
-                (PowerStates.Paused, PowerStates.Running) => "pause",
-                (PowerStates.Running, PowerStates.Paused) => "resume",
-                _ => null,
-            };
-            if (op is not null)
-                observed = await StateAsync(client, op, deadline.Token);
+                await using ControlClient client = await ControlClient.ConnectAsync(paths.ApiSocket(vm.Name), token);
+                string now = await StateAsync(client, "state", token);
+                string? op = (vm.Power, now) switch
+                {
+                    (PowerStates.Paused, PowerStates.Running) => "pause",
+                    (PowerStates.Running, PowerStates.Paused) => "resume",
+                    _ => null,
+                };
+                return op is null ? now : await StateAsync(client, op, token);
+            }, ct);
             // "created": the vmm is still building its VM; "stopped": the guest powered off and the
             // vmm is ending, to be started again by the supervisor.
             return (vm.Name, observed, vm.Power == PowerStates.Paused && observed != PowerStates.Paused ? $"not paused yet: its vmm is {observed}" : null);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (TimeoutException)
         {
             return (vm.Name, "unknown", $"its vmm did not answer on {paths.ApiSocket(vm.Name)} within {RequestTimeout.TotalSeconds} s");
         }
